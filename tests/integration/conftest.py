@@ -131,6 +131,7 @@ class Server:
                     reply = c.cmd("PING", timeout=0.5)
                 finally:
                     c.close()
+                    self._raws.remove(c)
                 if reply == "PONG" or str(reply).startswith("NOAUTH"):
                     return self
                 last = reply
@@ -148,16 +149,33 @@ class Server:
                     % (START_TIMEOUT, rc, last, argv, self.stderr()[-4000:],
                        self.stdout()[-2000:]), pytrace=False)
 
-    def stop(self, sig=signal.SIGTERM):
-        """Send sig and wait; returns the exit code (killing it after STOP_TIMEOUT)."""
-        self.stopped = True
+    def close_connections(self, settle=False):
+        """Close every client handed out so far (between tests sharing a server). With settle,
+        wait (up to 2 s) until the server has seen the closes: only our probe is connected."""
+        had = bool(self._clients or self._raws)
         for c in self._clients:
             try:
-                c.close()
+                c.connection_pool.disconnect()  # Redis.close() keeps pooled connections open
             except Exception:
                 pass
         for r in self._raws:
             r.close()
+        self._clients.clear()
+        self._raws.clear()
+        if settle and had and self.proc.poll() is None:
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                try:
+                    if self.info("clients")["connected_clients"] <= 1:
+                        break
+                except Exception:
+                    break
+                time.sleep(0.01)
+
+    def stop(self, sig=signal.SIGTERM):
+        """Send sig and wait; returns the exit code (killing it after STOP_TIMEOUT)."""
+        self.stopped = True
+        self.close_connections()
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -272,6 +290,15 @@ def server(target):
     f = ServerFactory(target)
     yield f()
     f.stop_all()
+
+
+@pytest.fixture(autouse=True)
+def _close_shared_server_connections(request):
+    """Tests sharing the module's server must not leak connections (subscriptions, WATCHes,
+    names) into the next test."""
+    yield
+    if "server" in request.fixturenames:
+        request.getfixturevalue("server").close_connections(settle=True)
 
 
 @pytest.fixture
