@@ -1,0 +1,260 @@
+// Keyspace commands: DEL, EXISTS, TYPE, RENAME, the EXPIRE family, TTL, KEYS, SCAN, RANDOMKEY,
+// FLUSHDB, FLUSHALL.
+#include "l2/commands/common.h"
+#include "shared/glob/glob.h"
+
+namespace tiercache::l2 {
+namespace {
+
+using namespace cmd;
+
+Keyspace& ks(CommandContext& ctx) { return ctx.server.keyspace(); }
+
+void del(CommandContext& ctx) {
+  int64_t n = 0;
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    if (ks(ctx).lookup_write(ctx.client.db, ctx.args[i], ctx.now_ms)) {
+      ks(ctx).remove(ctx.client.db, ctx.args[i]);
+      ++n;
+    }
+  }
+  resp::write_integer(ctx.out, n);
+}
+
+void exists(CommandContext& ctx) {
+  int64_t n = 0;
+  for (size_t i = 1; i < ctx.args.size(); ++i)
+    if (ks(ctx).lookup_write(ctx.client.db, ctx.args[i], ctx.now_ms)) ++n;
+  resp::write_integer(ctx.out, n);
+}
+
+void touch(CommandContext& ctx) {
+  int64_t n = 0;
+  for (size_t i = 1; i < ctx.args.size(); ++i)
+    if (ks(ctx).lookup_read(ctx.client.db, ctx.args[i], ctx.now_ms)) ++n;
+  resp::write_integer(ctx.out, n);
+}
+
+void type(CommandContext& ctx) {
+  bool found = ks(ctx).lookup_write(ctx.client.db, ctx.args[1], ctx.now_ms) != nullptr;
+  resp::write_simple(ctx.out, found ? "string" : "none");
+}
+
+// Returns 1 when renamed, 0 when NX refused it, -1 after writing an error.
+int rename_generic(CommandContext& ctx, bool nx) {
+  int db = ctx.client.db;
+  std::string_view from = ctx.args[1], to = ctx.args[2];
+  Entry* e = ks(ctx).lookup_write(db, from, ctx.now_ms);
+  if (!e) {
+    error(ctx, "ERR no such key");
+    return -1;
+  }
+  if (from == to) return nx ? 0 : 1;
+  if (nx && ks(ctx).lookup_write(db, to, ctx.now_ms)) return 0;
+  std::string value(e->value());  // the source entry is freed below
+  int64_t expire_at = e->expire_at;
+  ks(ctx).remove(db, from);
+  ks(ctx).set(db, to, value, expire_at);
+  return 1;
+}
+
+void rename(CommandContext& ctx) {
+  if (rename_generic(ctx, false) >= 0) resp::write_ok(ctx.out);
+}
+void renamenx(CommandContext& ctx) {
+  int r = rename_generic(ctx, true);
+  if (r >= 0) resp::write_integer(ctx.out, r);
+}
+
+// EXPIRE key t [NX|XX|GT|LT] and its variants.
+void expire_generic(CommandContext& ctx, int64_t unit, bool absolute) {
+  bool nx = false, xx = false, gt = false, lt = false;
+  for (size_t i = 3; i < ctx.args.size(); ++i) {
+    std::string_view a = ctx.args[i];
+    if (is(a, "nx"))
+      nx = true;
+    else if (is(a, "xx"))
+      xx = true;
+    else if (is(a, "gt"))
+      gt = true;
+    else if (is(a, "lt"))
+      lt = true;
+    else
+      return error(ctx, "ERR Unsupported option " + std::string(a));
+  }
+  if (nx && (xx || gt || lt))
+    return error(ctx, "ERR NX and XX, GT or LT options at the same time are not compatible");
+  if (gt && lt) return error(ctx, "ERR GT and LT options at the same time are not compatible");
+  int64_t when = 0;
+  if (!expire_at_ms(ctx, ctx.args[2], unit, absolute, true, &when)) return;
+  int db = ctx.client.db;
+  Entry* e = ks(ctx).lookup_write(db, ctx.args[1], ctx.now_ms);
+  if (!e) return resp::write_integer(ctx.out, 0);
+  int64_t current = e->expire_at;  // 0 = persistent, i.e. infinite
+  if ((nx && current != 0) || (xx && current == 0) || (gt && (current == 0 || when <= current)) ||
+      (lt && current != 0 && when >= current))
+    return resp::write_integer(ctx.out, 0);
+  if (when <= ctx.now_ms)
+    ks(ctx).remove(db, ctx.args[1]);
+  else
+    ks(ctx).set_expire(db, e, when);
+  resp::write_integer(ctx.out, 1);
+}
+
+void expire(CommandContext& ctx) { expire_generic(ctx, 1000, false); }
+void pexpire(CommandContext& ctx) { expire_generic(ctx, 1, false); }
+void expireat(CommandContext& ctx) { expire_generic(ctx, 1000, true); }
+void pexpireat(CommandContext& ctx) { expire_generic(ctx, 1, true); }
+
+void ttl_generic(CommandContext& ctx, bool ms, bool absolute) {
+  Entry* e = ks(ctx).lookup_write(ctx.client.db, ctx.args[1], ctx.now_ms);
+  if (!e) return resp::write_integer(ctx.out, -2);
+  if (e->expire_at == 0) return resp::write_integer(ctx.out, -1);
+  if (absolute) return resp::write_integer(ctx.out, ms ? e->expire_at : e->expire_at / 1000);
+  int64_t left = e->expire_at - ctx.now_ms;
+  if (left < 0) left = 0;
+  resp::write_integer(ctx.out, ms ? left : (left + 500) / 1000);
+}
+void ttl(CommandContext& ctx) { ttl_generic(ctx, false, false); }
+void pttl(CommandContext& ctx) { ttl_generic(ctx, true, false); }
+void expiretime(CommandContext& ctx) { ttl_generic(ctx, false, true); }
+void pexpiretime(CommandContext& ctx) { ttl_generic(ctx, true, true); }
+
+void persist(CommandContext& ctx) {
+  Entry* e = ks(ctx).lookup_write(ctx.client.db, ctx.args[1], ctx.now_ms);
+  if (!e || e->expire_at == 0) return resp::write_integer(ctx.out, 0);
+  ks(ctx).set_expire(ctx.client.db, e, 0);
+  resp::write_integer(ctx.out, 1);
+}
+
+void keys(CommandContext& ctx) {
+  std::string_view pattern = ctx.args[1];
+  int db = ctx.client.db;
+  std::vector<std::string_view> found;
+  bool all = pattern == "*";
+  uint64_t cursor = 0;
+  do {
+    cursor = ks(ctx).scan(db, cursor, [&](Entry* e) {
+      if (e->expire_at != 0 && e->expire_at <= ctx.now_ms) return;
+      if (all || glob::match(pattern, e->key())) found.push_back(e->key());
+    });
+  } while (cursor != 0);
+  resp::write_array_header(ctx.out, static_cast<int64_t>(found.size()));
+  for (auto k : found) resp::write_bulk(ctx.out, k);
+}
+
+// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]
+void scan(CommandContext& ctx) {
+  uint64_t cursor = 0;
+  {
+    std::string_view c = ctx.args[1];
+    if (c.empty() || c.size() > 20) return error(ctx, "ERR invalid cursor");
+    for (char ch : c) {
+      if (ch < '0' || ch > '9') return error(ctx, "ERR invalid cursor");
+      uint64_t d = static_cast<uint64_t>(ch - '0');
+      if (cursor > (UINT64_MAX - d) / 10) return error(ctx, "ERR invalid cursor");
+      cursor = cursor * 10 + d;
+    }
+  }
+  std::string_view pattern;
+  bool has_pattern = false;
+  int64_t count = 10;
+  std::string_view type;
+  for (size_t i = 2; i < ctx.args.size(); i += 2) {
+    if (i + 1 >= ctx.args.size()) return error(ctx, kSyntaxError);
+    std::string_view opt = ctx.args[i], val = ctx.args[i + 1];
+    if (is(opt, "match")) {
+      pattern = val;
+      has_pattern = val != "*";
+    } else if (is(opt, "count")) {
+      auto n = int_arg(ctx, val);
+      if (!n) return;
+      if (*n < 1) return error(ctx, kSyntaxError);
+      count = *n;
+    } else if (is(opt, "type")) {
+      type = val;
+    } else {
+      return error(ctx, kSyntaxError);
+    }
+  }
+  bool type_ok = type.empty() || is(type, "string");
+  int db = ctx.client.db;
+  std::vector<Entry*> batch;
+  int64_t max_iterations = count * 10;
+  do {
+    cursor = ks(ctx).scan(db, cursor, [&](Entry* e) { batch.push_back(e); });
+  } while (cursor != 0 && --max_iterations > 0 && static_cast<int64_t>(batch.size()) < count);
+  std::vector<std::string_view> keys;
+  for (Entry* e : batch) {
+    if (e->expire_at != 0 && e->expire_at <= ctx.now_ms) continue;
+    if (has_pattern && !glob::match(pattern, e->key())) continue;
+    if (!type_ok) continue;
+    keys.push_back(e->key());
+  }
+  resp::write_array_header(ctx.out, 2);
+  resp::write_bulk(ctx.out, std::to_string(cursor));
+  resp::write_array_header(ctx.out, static_cast<int64_t>(keys.size()));
+  for (auto k : keys) resp::write_bulk(ctx.out, k);
+}
+
+void randomkey(CommandContext& ctx) {
+  int db = ctx.client.db;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    Entry* e = ks(ctx).random_entry(db);
+    if (!e) break;
+    if (e->expire_at != 0 && e->expire_at <= ctx.now_ms) {
+      std::string key(e->key());
+      ks(ctx).lookup_write(db, key, ctx.now_ms);  // expires it
+      continue;
+    }
+    return resp::write_bulk(ctx.out, e->key());
+  }
+  resp::write_null(ctx.out);
+}
+
+bool flush_mode_ok(CommandContext& ctx) {
+  if (ctx.args.size() > 2) return false;
+  if (ctx.args.size() == 2 && !is(ctx.args[1], "async") && !is(ctx.args[1], "sync")) return false;
+  return true;
+}
+
+// ASYNC and SYNC both free at once: the event loop frees ~10M small entries per second.
+void flushdb(CommandContext& ctx) {
+  if (!flush_mode_ok(ctx)) return error(ctx, kSyntaxError);
+  ks(ctx).flush_db(ctx.client.db);
+  resp::write_ok(ctx.out);
+}
+
+void flushall(CommandContext& ctx) {
+  if (!flush_mode_ok(ctx)) return error(ctx, kSyntaxError);
+  ks(ctx).flush_all();
+  resp::write_ok(ctx.out);
+}
+
+}  // namespace
+
+void register_key_commands(HandlerRegistry& r) {
+  r.add("del", del);
+  r.add("unlink", del);
+  r.add("exists", exists);
+  r.add("touch", touch);
+  r.add("type", type);
+  r.add("rename", rename);
+  r.add("renamenx", renamenx);
+  r.add("expire", expire);
+  r.add("pexpire", pexpire);
+  r.add("expireat", expireat);
+  r.add("pexpireat", pexpireat);
+  r.add("ttl", ttl);
+  r.add("pttl", pttl);
+  r.add("expiretime", expiretime);
+  r.add("pexpiretime", pexpiretime);
+  r.add("persist", persist);
+  r.add("keys", keys);
+  r.add("scan", scan);
+  r.add("randomkey", randomkey);
+  r.add("flushdb", flushdb);
+  r.add("flushall", flushall);
+}
+
+}  // namespace tiercache::l2

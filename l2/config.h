@@ -1,0 +1,60 @@
+// tiercache-l2 configuration: defaults, the TOML file, command-line flags and CONFIG GET/SET,
+// all through one table of options.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "l2/keyspace/keyspace.h"
+
+namespace tiercache::l2 {
+
+struct Config {
+  std::string bind = "127.0.0.1";
+  int port = 6479;  // 0 disables TCP
+  std::string unixsocket;
+  int unixsocketperm = 0700;
+  int tcp_backlog = 511;
+  int tcp_keepalive = 300;  // seconds, 0 = off
+  int timeout = 0;          // idle client timeout in seconds, 0 = never
+  int maxclients = 10000;
+  int databases = 16;
+  uint64_t maxmemory = 0;  // bytes, 0 = unlimited
+  EvictionPolicy maxmemory_policy = EvictionPolicy::kAllKeysLru;
+  int maxmemory_samples = 5;
+  std::string requirepass;
+  uint64_t proto_max_bulk_len = 512ull << 20;
+  uint64_t client_query_buffer_limit = 1ull << 30;
+  uint64_t client_output_buffer_limit_normal = 64ull << 20;  // hard limit, 0 = none
+  uint64_t client_output_buffer_limit_pubsub = 32ull << 20;  // hard limit
+  uint64_t client_output_buffer_limit_pubsub_soft = 8ull << 20;
+  int client_output_buffer_limit_pubsub_soft_seconds = 60;
+  int hz = 10;
+  int64_t lua_time_limit = 5000;  // ms
+  std::string loglevel = "info";
+  std::string logfile;  // empty = stderr
+};
+
+// One row per option: its name (Redis spelling with dashes), how to set and show it.
+struct OptionSpec {
+  std::string_view name;
+  bool (*set)(Config&, std::string_view value, std::string* error);
+  std::string (*get)(const Config&);
+  bool runtime;  // may be changed with CONFIG SET
+};
+
+const std::vector<OptionSpec>& option_specs();
+
+// Sets an option by name (dashes or underscores). False with *error filled on a bad name/value.
+bool set_option(Config& config, std::string_view name, std::string_view value, std::string* error);
+
+// Loads a TOML file into config. False with *error on a syntax error or bad key/value.
+bool load_config_file(Config& config, const std::string& path, std::string* error);
+
+// Parses argv: --config FILE is applied first, then every other flag overrides it.
+// Returns 0 to go on, 1 on error (message printed), 2 for --help/--version (printed, exit 0).
+int parse_command_line(int argc, char** argv, Config* config);
+
+}  // namespace tiercache::l2

@@ -1,0 +1,288 @@
+// The L2 keyspace (see keyspace.h).
+#include "l2/keyspace/keyspace.h"
+
+#include <malloc.h>
+#include <time.h>
+
+#include <cstdio>
+
+namespace tiercache::l2 {
+namespace {
+
+size_t alloc_bytes(void* p) { return malloc_usable_size(p) + sizeof(size_t); }
+
+uint64_t mono_us() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+struct PolicyName {
+  EvictionPolicy policy;
+  std::string_view name;
+};
+constexpr PolicyName kPolicies[] = {
+    {EvictionPolicy::kNoEviction, "noeviction"},
+    {EvictionPolicy::kAllKeysLru, "allkeys-lru"},
+    {EvictionPolicy::kVolatileLru, "volatile-lru"},
+    {EvictionPolicy::kAllKeysRandom, "allkeys-random"},
+    {EvictionPolicy::kVolatileRandom, "volatile-random"},
+    {EvictionPolicy::kVolatileTtl, "volatile-ttl"},
+};
+
+}  // namespace
+
+bool parse_eviction_policy(std::string_view s, EvictionPolicy* out) {
+  for (const auto& p : kPolicies) {
+    if (p.name == s) {
+      *out = p.policy;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view eviction_policy_name(EvictionPolicy policy) {
+  for (const auto& p : kPolicies)
+    if (p.policy == policy) return p.name;
+  return "unknown";
+}
+
+Keyspace::Keyspace(int num_dbs, uint64_t seed) : rng_(seed) {
+  for (int i = 0; i < num_dbs; ++i)
+    dbs_.push_back(std::make_unique<Db>(seed + i * 0x9e3779b97f4a7c15ull));
+}
+
+Keyspace::~Keyspace() { flush_all(); }
+
+Entry* Keyspace::new_entry(std::string_view key, std::string_view value, int64_t expire_at) {
+  if (key.size() > UINT32_MAX || value.size() > UINT32_MAX) {
+    fprintf(stderr, "tiercache-l2: entry larger than 4 GiB (broken invariant)\n");
+    abort();
+  }
+  auto* e = static_cast<Entry*>(malloc(Entry::alloc_size(key.size(), value.size())));
+  if (e == nullptr) {
+    fprintf(stderr, "tiercache-l2: out of memory allocating an entry\n");
+    abort();
+  }
+  e->next = nullptr;
+  e->expire_at = expire_at;
+  e->key_len = static_cast<uint32_t>(key.size());
+  e->val_len = static_cast<uint32_t>(value.size());
+  e->lru = lru_clock_;
+  if (!key.empty()) memcpy(e->data(), key.data(), key.size());
+  if (!value.empty()) memcpy(e->value_data(), value.data(), value.size());
+  entry_bytes_ += alloc_bytes(e);
+  return e;
+}
+
+void Keyspace::free_entry(Entry* e) {
+  entry_bytes_ -= alloc_bytes(e);
+  free(e);
+}
+
+Entry* Keyspace::lookup_write(int db, std::string_view key, int64_t now_ms) {
+  Db& d = *dbs_[db];
+  uint64_t h = d.dict.hash(key);
+  Entry* e = d.dict.find(key, h);
+  if (e == nullptr) return nullptr;
+  if (e->expire_at != 0 && e->expire_at <= now_ms) {
+    d.dict.unlink(key, h);
+    --d.expires;
+    ++stats_.expired_keys;
+    free_entry(e);
+    return nullptr;
+  }
+  return e;
+}
+
+Entry* Keyspace::lookup_read(int db, std::string_view key, int64_t now_ms) {
+  Entry* e = lookup_write(db, key, now_ms);
+  if (e == nullptr) {
+    ++stats_.misses;
+    return nullptr;
+  }
+  ++stats_.hits;
+  e->lru = lru_clock_;
+  return e;
+}
+
+Entry* Keyspace::set(int db, std::string_view key, std::string_view value, int64_t expire_at) {
+  Db& d = *dbs_[db];
+  uint64_t h = d.dict.hash(key);
+  Entry* old = d.dict.find(key, h);
+  if (old != nullptr) {
+    if (old->expire_at != 0) --d.expires;
+    // Reuse the allocation when the new value fits in it.
+    size_t need = Entry::alloc_size(key.size(), value.size());
+    if (need <= malloc_usable_size(old) && need * 2 >= malloc_usable_size(old)) {
+      old->val_len = static_cast<uint32_t>(value.size());
+      if (!value.empty()) memmove(old->value_data(), value.data(), value.size());
+      old->expire_at = expire_at;
+      old->lru = lru_clock_;
+      if (expire_at != 0) ++d.expires;
+      return old;
+    }
+    Entry* e = new_entry(key, value, expire_at);
+    d.dict.replace(old, e, h);
+    free_entry(old);
+    if (expire_at != 0) ++d.expires;
+    return e;
+  }
+  Entry* e = new_entry(key, value, expire_at);
+  d.dict.insert(e, h);
+  if (expire_at != 0) ++d.expires;
+  return e;
+}
+
+Entry* Keyspace::append(int db, Entry* e, std::string_view more) {
+  size_t need = Entry::alloc_size(e->key_len, static_cast<size_t>(e->val_len) + more.size());
+  if (need <= malloc_usable_size(e)) {
+    memcpy(e->value_data() + e->val_len, more.data(), more.size());
+    e->val_len += static_cast<uint32_t>(more.size());
+    return e;
+  }
+  Db& d = *dbs_[db];
+  uint64_t h = d.dict.hash(e->key());
+  // Grow geometrically so repeated APPENDs are amortized O(1), as Redis's sds does.
+  size_t grow = need < (1u << 20) ? need * 2 : need + (1u << 20);
+  auto* n = static_cast<Entry*>(malloc(grow));
+  if (n == nullptr) abort();
+  memcpy(n, e, Entry::alloc_size(e->key_len, e->val_len));
+  memcpy(n->value_data() + n->val_len, more.data(), more.size());
+  n->val_len += static_cast<uint32_t>(more.size());
+  entry_bytes_ += alloc_bytes(n);
+  d.dict.replace(e, n, h);
+  free_entry(e);
+  return n;
+}
+
+bool Keyspace::remove(int db, std::string_view key) {
+  Db& d = *dbs_[db];
+  Entry* e = d.dict.unlink(key, d.dict.hash(key));
+  if (e == nullptr) return false;
+  if (e->expire_at != 0) --d.expires;
+  free_entry(e);
+  return true;
+}
+
+void Keyspace::remove_entry(int db, Entry* e) {
+  Db& d = *dbs_[db];
+  Entry* got = d.dict.unlink(e->key(), d.dict.hash(e->key()));
+  if (got != e) {
+    fprintf(stderr, "tiercache-l2: remove_entry: entry not in its db (broken invariant)\n");
+    abort();
+  }
+  if (e->expire_at != 0) --d.expires;
+  free_entry(e);
+}
+
+void Keyspace::set_expire(int db, Entry* e, int64_t expire_at) {
+  Db& d = *dbs_[db];
+  if (e->expire_at != 0) --d.expires;
+  e->expire_at = expire_at;
+  if (expire_at != 0) ++d.expires;
+}
+
+void Keyspace::flush_db(int db) {
+  Db& d = *dbs_[db];
+  d.dict.clear([this](Entry* e) { free_entry(e); });
+  d.expires = 0;
+  d.expire_cursor = 0;
+}
+
+void Keyspace::flush_all() {
+  for (int i = 0; i < num_dbs(); ++i) flush_db(i);
+}
+
+size_t Keyspace::table_bytes() const {
+  size_t n = 0;
+  for (const auto& d : dbs_) n += d->dict.table_bytes();
+  return n;
+}
+
+size_t Keyspace::active_expire_cycle(int64_t now_ms, uint64_t budget_us) {
+  const uint64_t start = mono_us();
+  size_t removed = 0;
+  const int n = num_dbs();
+  for (int k = 0; k < n; ++k) {
+    int db = (expire_db_ + k) % n;
+    Db& d = *dbs_[db];
+    if (d.expires == 0) continue;
+    int steps = 0;
+    do {
+      scratch_.clear();
+      d.expire_cursor = d.dict.scan(d.expire_cursor, [&](Entry* e) {
+        if (e->expire_at != 0 && e->expire_at <= now_ms) scratch_.push_back(e);
+      });
+      for (Entry* e : scratch_) remove_entry(db, e);
+      removed += scratch_.size();
+      stats_.expired_keys += scratch_.size();
+      if ((++steps & 63) == 0 && mono_us() - start > budget_us) {
+        expire_db_ = db;  // resume here next cycle
+        return removed;
+      }
+    } while (d.expire_cursor != 0 && d.expires > 0);
+  }
+  expire_db_ = 0;
+  return removed;
+}
+
+void Keyspace::rehash_cron(uint64_t budget_us) {
+  const uint64_t start = mono_us();
+  for (auto& d : dbs_) {
+    while (d->dict.rehash_step(100)) {
+      if (mono_us() - start > budget_us) return;
+    }
+  }
+}
+
+bool Keyspace::evict_to(size_t limit, size_t extra, EvictionPolicy policy, int samples) {
+  if (used_bytes() + extra <= limit) return true;
+  if (policy == EvictionPolicy::kNoEviction) return false;
+  const bool volatile_only = policy == EvictionPolicy::kVolatileLru ||
+                             policy == EvictionPolicy::kVolatileRandom ||
+                             policy == EvictionPolicy::kVolatileTtl;
+  const int n = num_dbs();
+  while (used_bytes() + extra > limit) {
+    Entry* best = nullptr;
+    int best_db = -1;
+    uint64_t best_score = 0;
+    for (int db = 0; db < n; ++db) {
+      Db& d = *dbs_[db];
+      if (d.dict.size() == 0 || (volatile_only && d.expires == 0)) continue;
+      int tries = samples * (volatile_only ? 4 : 1);
+      int taken = 0;
+      for (int s = 0; s < tries && taken < samples; ++s) {
+        Entry* e = d.dict.random_entry(rng_);
+        if (e == nullptr) break;
+        if (volatile_only && e->expire_at == 0) continue;
+        ++taken;
+        uint64_t score;
+        switch (policy) {
+          case EvictionPolicy::kAllKeysLru:
+          case EvictionPolicy::kVolatileLru:
+            score = static_cast<uint32_t>(lru_clock_ - e->lru);  // idle time: higher is better
+            break;
+          case EvictionPolicy::kVolatileTtl:
+            score = UINT64_MAX - static_cast<uint64_t>(e->expire_at);  // sooner is better
+            break;
+          default:
+            score = rng_();
+            break;
+        }
+        if (best == nullptr || score > best_score) {
+          best = e;
+          best_db = db;
+          best_score = score;
+        }
+      }
+    }
+    if (best == nullptr) return false;
+    remove_entry(best_db, best);
+    ++stats_.evicted_keys;
+  }
+  return true;
+}
+
+}  // namespace tiercache::l2

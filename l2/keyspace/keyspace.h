@@ -1,0 +1,113 @@
+// The L2 keyspace: 16 databases of string entries with TTL, memory accounting and eviction.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string_view>
+#include <vector>
+
+#include "l2/keyspace/dict.h"
+
+namespace tiercache::l2 {
+
+enum class EvictionPolicy {
+  kNoEviction,
+  kAllKeysLru,
+  kVolatileLru,
+  kAllKeysRandom,
+  kVolatileRandom,
+  kVolatileTtl
+};
+
+// Parses "allkeys-lru" etc.; false if unknown.
+bool parse_eviction_policy(std::string_view s, EvictionPolicy* out);
+std::string_view eviction_policy_name(EvictionPolicy p);
+
+struct KeyspaceStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t expired_keys = 0;
+  uint64_t evicted_keys = 0;
+};
+
+// Owns every entry (allocated with malloc, freed here) and accounts their bytes as the
+// allocator reports them (malloc_usable_size plus the chunk header), so used_bytes() is the
+// truthful size of the data. Time is passed in by the caller (unix ms) so that one command sees
+// one clock. Not thread-safe: the server's single event-loop thread owns it.
+class Keyspace {
+ public:
+  Keyspace(int num_dbs, uint64_t seed);
+  ~Keyspace();
+  Keyspace(const Keyspace&) = delete;
+  Keyspace& operator=(const Keyspace&) = delete;
+
+  int num_dbs() const { return static_cast<int>(dbs_.size()); }
+
+  // The live entry for key, or nullptr; an expired entry is deleted first (lazy expiry).
+  // lookup_read also counts hits/misses and refreshes the access clock.
+  Entry* lookup_read(int db, std::string_view key, int64_t now_ms);
+  Entry* lookup_write(int db, std::string_view key, int64_t now_ms);
+
+  // Creates or replaces key with value and expire_at (unix ms, 0 = none). Returns the entry.
+  Entry* set(int db, std::string_view key, std::string_view value, int64_t expire_at);
+  // Appends to an existing entry's value, in place when the allocation has room.
+  Entry* append(int db, Entry* e, std::string_view more);
+  // Removes key; true if it existed (expired or not).
+  bool remove(int db, std::string_view key);
+  // Changes the expiry of a live entry (0 removes it).
+  void set_expire(int db, Entry* e, int64_t expire_at);
+
+  size_t db_size(int db) const { return dbs_[db]->dict.size(); }
+  size_t db_expires(int db) const { return dbs_[db]->expires; }
+  void flush_db(int db);
+  void flush_all();
+
+  // One step of SCAN over db (see Dict::scan); emit gets live and expired entries alike.
+  template <class F>
+  uint64_t scan(int db, uint64_t cursor, F&& emit) const {
+    return dbs_[db]->dict.scan(cursor, std::forward<F>(emit));
+  }
+  Entry* random_entry(int db) { return dbs_[db]->dict.random_entry(rng_); }
+
+  // Removes expired keys without being asked, for at most budget_us microseconds; returns how
+  // many were removed. Every key is visited once per full sweep of each db's cursor.
+  size_t active_expire_cycle(int64_t now_ms, uint64_t budget_us);
+  // Moves rehashing forward for at most budget_us microseconds.
+  void rehash_cron(uint64_t budget_us);
+
+  // Bytes of entries and tables.
+  size_t used_bytes() const { return entry_bytes_ + table_bytes(); }
+  size_t table_bytes() const;
+
+  // Evicts keys by `policy` until used_bytes() + extra <= limit. False when it cannot get there
+  // (noeviction, or no candidates left under a volatile policy).
+  bool evict_to(size_t limit, size_t extra, EvictionPolicy policy, int samples);
+
+  void set_lru_clock(uint32_t clock) { lru_clock_ = clock; }
+  const KeyspaceStats& stats() const { return stats_; }
+  void reset_stats() { stats_ = KeyspaceStats{}; }
+  uint64_t next_random() { return rng_(); }
+
+ private:
+  struct Db {
+    explicit Db(uint64_t seed) : dict(seed) {}
+    Dict dict;
+    size_t expires = 0;
+    uint64_t expire_cursor = 0;
+  };
+
+  Entry* new_entry(std::string_view key, std::string_view value, int64_t expire_at);
+  void free_entry(Entry* e);
+  void remove_entry(int db, Entry* e);
+
+  std::vector<std::unique_ptr<Db>> dbs_;
+  std::mt19937_64 rng_;
+  size_t entry_bytes_ = 0;
+  uint32_t lru_clock_ = 0;
+  int expire_db_ = 0;
+  KeyspaceStats stats_;
+  std::vector<Entry*> scratch_;
+};
+
+}  // namespace tiercache::l2

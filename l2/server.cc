@@ -1,0 +1,532 @@
+// tiercache-l2 server core (see server.h): listeners, dispatch, WATCH, pub/sub, cron.
+#include "l2/server.h"
+
+#include <malloc.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+#include "l2/client.h"
+#include "shared/glob/glob.h"
+#include "shared/resp/reply_writer.h"
+#include "shared/util/numbers.h"
+
+namespace tiercache::l2 {
+namespace {
+
+uint64_t mono_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+std::string peer_name(uv_tcp_t* tcp, bool local) {
+  sockaddr_storage ss;
+  int len = sizeof ss;
+  int rc = local ? uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&ss), &len)
+                 : uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (rc != 0) return "?";
+  char ip[64] = "?";
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    uv_ip4_name(a, ip, sizeof ip);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    uv_ip6_name(a, ip, sizeof ip);
+    port = ntohs(a->sin6_port);
+  }
+  return std::string(ip) + ":" + std::to_string(port);
+}
+
+void write_pubsub_message(std::string& out, std::string_view kind, std::string_view channel,
+                          std::string_view message) {
+  resp::write_array_header(out, 3);
+  resp::write_bulk(out, kind);
+  resp::write_bulk(out, channel);
+  resp::write_bulk(out, message);
+}
+
+}  // namespace
+
+HandlerRegistry::HandlerRegistry(const command::CommandTable& table)
+    : table_(table), handlers_(table.all().size(), nullptr) {}
+
+void HandlerRegistry::add(std::string_view name, Handler handler) {
+  const command::CommandSpec* spec = table_.find(name);
+  if (spec == nullptr || handlers_[spec->id] != nullptr) {
+    fprintf(stderr, "tiercache-l2: handler for '%.*s' is unknown or registered twice\n",
+            static_cast<int>(name.size()), name.data());
+    abort();
+  }
+  handlers_[spec->id] = handler;
+}
+
+std::vector<Handler> HandlerRegistry::take() {
+  for (const auto& spec : table_.all()) {
+    if (handlers_[spec.id] == nullptr) {
+      fprintf(stderr, "tiercache-l2: no handler for command '%.*s'\n",
+              static_cast<int>(spec.name.size()), spec.name.data());
+      abort();
+    }
+  }
+  return std::move(handlers_);
+}
+
+Server::Server(Config config)
+    : config_(std::move(config)),
+      keyspace_(config_.databases,
+                std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32)),
+      loop_(uv_default_loop()) {
+  HandlerRegistry registry(table_);
+  register_server_commands(registry);
+  register_string_commands(registry);
+  register_key_commands(registry);
+  register_transaction_commands(registry);
+  register_pubsub_commands(registry);
+  register_scripting_commands(registry);
+  handlers_ = registry.take();
+  apply_config();
+  start_mono_ms_ = mono_ms();
+  update_clock();
+}
+
+Server::~Server() { keyspace_.flush_all(); }
+
+void Server::apply_config() {
+  parser_limits_.max_bulk_len = config_.proto_max_bulk_len;
+  spdlog::level::level_enum level = spdlog::level::info;
+  if (config_.loglevel == "debug")
+    level = spdlog::level::debug;
+  else if (config_.loglevel == "warning")
+    level = spdlog::level::warn;
+  else if (config_.loglevel == "error")
+    level = spdlog::level::err;
+  spdlog::set_level(level);
+}
+
+void Server::update_clock() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  now_ms_ = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  keyspace_.set_lru_clock(static_cast<uint32_t>(mono_ms() - start_mono_ms_));
+}
+
+int64_t Server::uptime_ms() const { return static_cast<int64_t>(mono_ms() - start_mono_ms_); }
+
+size_t Server::used_memory() const {
+  return baseline_memory_ + keyspace_.used_bytes() + client_memory_;
+}
+
+bool Server::listen() {
+  if (config_.port != 0) {
+    uv_tcp_init(loop_, &tcp_listener_);
+    tcp_listener_.data = this;
+    tcp_open_ = true;
+    sockaddr_storage addr;
+    int rc = uv_ip4_addr(config_.bind.c_str(), config_.port, reinterpret_cast<sockaddr_in*>(&addr));
+    if (rc != 0)
+      rc = uv_ip6_addr(config_.bind.c_str(), config_.port, reinterpret_cast<sockaddr_in6*>(&addr));
+    if (rc != 0) {
+      fprintf(stderr, "tiercache-l2: invalid bind address '%s'\n", config_.bind.c_str());
+      return false;
+    }
+    rc = uv_tcp_bind(&tcp_listener_, reinterpret_cast<sockaddr*>(&addr), 0);
+    if (rc == 0)
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_listener_), config_.tcp_backlog,
+                     on_connection);
+    if (rc != 0) {
+      fprintf(stderr, "tiercache-l2: cannot listen on %s:%d: %s\n", config_.bind.c_str(),
+              config_.port, uv_strerror(rc));
+      return false;
+    }
+  }
+  if (!config_.unixsocket.empty()) {
+    uv_pipe_init(loop_, &unix_listener_, 0);
+    unix_listener_.data = this;
+    unix_open_ = true;
+    unlink(config_.unixsocket.c_str());  // like Redis: a leftover socket file is replaced
+    int rc = uv_pipe_bind(&unix_listener_, config_.unixsocket.c_str());
+    if (rc == 0)
+      rc = chmod(config_.unixsocket.c_str(), static_cast<mode_t>(config_.unixsocketperm)) == 0
+               ? 0
+               : -errno;
+    if (rc == 0)
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&unix_listener_), config_.tcp_backlog,
+                     on_connection);
+    if (rc != 0) {
+      fprintf(stderr, "tiercache-l2: cannot listen on unix socket %s: %s\n",
+              config_.unixsocket.c_str(), uv_strerror(rc));
+      return false;
+    }
+  }
+  if (!tcp_open_ && !unix_open_) {
+    fprintf(stderr, "tiercache-l2: nothing to listen on (port 0 and no unixsocket)\n");
+    return false;
+  }
+  return true;
+}
+
+int Server::run() {
+  uv_timer_init(loop_, &cron_timer_);
+  cron_timer_.data = this;
+  uv_timer_start(&cron_timer_, on_cron, 1000 / config_.hz, 1000 / config_.hz);
+  uv_prepare_init(loop_, &prepare_);
+  prepare_.data = this;
+  uv_prepare_start(&prepare_, on_prepare);
+  uv_signal_init(loop_, &sigterm_);
+  uv_signal_init(loop_, &sigint_);
+  sigterm_.data = sigint_.data = this;
+  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  uv_signal_start(&sigint_, on_signal, SIGINT);
+  signal(SIGPIPE, SIG_IGN);
+  struct mallinfo2 mi = mallinfo2();
+  baseline_memory_ = mi.uordblks;
+  spdlog::info("tiercache-l2 ready: tcp {}:{}, unix '{}', maxmemory {} ({})", config_.bind,
+               config_.port, config_.unixsocket, config_.maxmemory,
+               eviction_policy_name(config_.maxmemory_policy));
+  uv_run(loop_, UV_RUN_DEFAULT);
+  int rc = uv_loop_close(loop_);
+  if (rc != 0) {
+    spdlog::error("event loop closed with handles still open");
+    return 1;
+  }
+  spdlog::info("tiercache-l2 stopped");
+  return 0;
+}
+
+void Server::on_signal(uv_signal_t* s, int signum) {
+  auto* self = static_cast<Server*>(s->data);
+  spdlog::info("received signal {}, shutting down", signum);
+  self->shutdown();
+}
+
+void Server::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  std::vector<Client*> all;
+  for (auto& [id, c] : clients_) all.push_back(c);
+  for (Client* c : all) {
+    c->flush();
+    c->close();
+  }
+  if (tcp_open_) uv_close(reinterpret_cast<uv_handle_t*>(&tcp_listener_), nullptr);
+  if (unix_open_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&unix_listener_), nullptr);
+    unlink(config_.unixsocket.c_str());
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+}
+
+void Server::on_connection(uv_stream_t* listener, int status) {
+  auto* self = static_cast<Server*>(listener->data);
+  if (status < 0) {
+    spdlog::warn("accept error: {}", uv_strerror(status));
+    return;
+  }
+  self->accept_client(listener, listener == reinterpret_cast<uv_stream_t*>(&self->tcp_listener_));
+}
+
+void Server::accept_client(uv_stream_t* listener, bool tcp) {
+  auto* c = new Client(this, next_client_id_++, tcp ? Client::Kind::kTcp : Client::Kind::kUnix);
+  if (uv_accept(listener, c->stream()) != 0) {
+    c->close();
+    return;
+  }
+  update_clock();
+  stats_.total_connections_received++;
+  if (tcp) {
+    uv_tcp_nodelay(c->tcp(), 1);
+    if (config_.tcp_keepalive > 0) uv_tcp_keepalive(c->tcp(), 1, config_.tcp_keepalive);
+    c->addr = peer_name(c->tcp(), false);
+    c->laddr = peer_name(c->tcp(), true);
+  } else {
+    c->addr = "/unixsocket:0";
+    c->laddr = config_.unixsocket + ":0";
+  }
+  clients_.emplace(c->id, c);
+  if (clients_.size() > static_cast<size_t>(config_.maxclients)) {
+    stats_.rejected_connections++;
+    resp::write_error(c->out, "ERR max number of clients reached");
+    c->close_after_reply();
+    c->flush();
+    return;
+  }
+  c->start();
+}
+
+void Server::on_client_closed(Client* c) {
+  clients_.erase(c->id);
+  unwatch_all(c);
+  for (const auto& ch : c->channels) unsubscribe(c, ch, false);
+  for (const auto& p : c->patterns) unsubscribe(c, p, true);
+  c->channels.clear();
+  c->patterns.clear();
+  if (c->pending_write) {
+    auto it = std::find(pending_writes_.begin(), pending_writes_.end(), c);
+    if (it != pending_writes_.end()) pending_writes_.erase(it);
+    c->pending_write = false;
+  }
+}
+
+void Server::queue_write(Client* c) {
+  if (c->pending_write || c->closing()) return;
+  c->pending_write = true;
+  pending_writes_.push_back(c);
+}
+
+void Server::on_prepare(uv_prepare_t* p) {
+  auto* self = static_cast<Server*>(p->data);
+  if (self->pending_writes_.empty()) return;
+  std::vector<Client*> batch;
+  batch.swap(self->pending_writes_);
+  for (Client* c : batch) {
+    c->pending_write = false;
+    c->flush();
+  }
+}
+
+void Server::check_output_limit(Client* c) {
+  size_t bytes = c->output_bytes();
+  if (c->subscribed()) {
+    if (config_.client_output_buffer_limit_pubsub &&
+        bytes > config_.client_output_buffer_limit_pubsub) {
+      stats_.client_output_buffer_limit_disconnections++;
+      spdlog::warn("client {} closed: pubsub output buffer over the hard limit", c->id);
+      c->close();
+      return;
+    }
+    if (config_.client_output_buffer_limit_pubsub_soft &&
+        bytes > config_.client_output_buffer_limit_pubsub_soft) {
+      if (c->pubsub_soft_since_ms == 0) {
+        c->pubsub_soft_since_ms = now_ms_;
+      } else if (now_ms_ - c->pubsub_soft_since_ms >
+                 config_.client_output_buffer_limit_pubsub_soft_seconds * 1000LL) {
+        stats_.client_output_buffer_limit_disconnections++;
+        c->close();
+      }
+    } else {
+      c->pubsub_soft_since_ms = 0;
+    }
+    return;
+  }
+  if (config_.client_output_buffer_limit_normal &&
+      bytes > config_.client_output_buffer_limit_normal) {
+    stats_.client_output_buffer_limit_disconnections++;
+    spdlog::warn("client {} closed: output buffer over the limit", c->id);
+    c->close();
+  }
+}
+
+bool Server::oom_check(CommandContext& ctx) {
+  if (config_.maxmemory == 0) return true;
+  size_t other = baseline_memory_ + client_memory_;
+  size_t limit = config_.maxmemory > other ? config_.maxmemory - other : 0;
+  bool ok = keyspace_.evict_to(limit, 0, config_.maxmemory_policy, config_.maxmemory_samples);
+  return ok || !(ctx.spec.flags & command::kDenyOom);
+}
+
+void Server::execute(Client& c, std::span<const std::string_view> args) {
+  const command::CommandSpec* spec = table_.find(args[0]);
+  std::string& out = c.out;
+  if (spec == nullptr) {
+    if (util::iequals(args[0], "post") || util::iequals(args[0], "host:")) {
+      // Cross-protocol scripting defence: an HTTP request is never answered.
+      stats_.security_closes++;
+      spdlog::warn("possible cross-protocol attack from {}: closing", c.addr);
+      c.close();
+      return;
+    }
+    stats_.total_error_replies++;
+    if (c.in_multi) c.multi_dirty = true;
+    if (command::CommandTable::is_unsupported_type_command(args[0])) {
+      std::string lower;
+      for (char ch : args[0])
+        lower.push_back(static_cast<char>(tolower(static_cast<unsigned char>(ch))));
+      resp::write_error(out, "ERR tiercache-l2 stores strings only: '" + lower +
+                                 "' (lists, hashes, sets, sorted sets...) is not supported");
+    } else {
+      resp::write_error(out,
+                        resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1));
+    }
+    return;
+  }
+  if (!command::CommandTable::arity_ok(*spec, args.size())) {
+    stats_.total_error_replies++;
+    if (c.in_multi) c.multi_dirty = true;
+    resp::write_error(out, resp::wrong_arity_error(spec->name));
+    return;
+  }
+  if (!c.authenticated && !(spec->flags & command::kNoAuth)) {
+    stats_.total_error_replies++;
+    if (c.in_multi) c.multi_dirty = true;
+    resp::write_error(out, "NOAUTH Authentication required.");
+    return;
+  }
+  if (c.subscribed() && !(spec->flags & command::kSubscribed)) {
+    stats_.total_error_replies++;
+    resp::write_error(out, "ERR Can't execute '" + std::string(spec->name) +
+                               "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+                               "are allowed in this context");
+    return;
+  }
+  CommandContext ctx{*this, c, args, out, now_ms_, *spec};
+  if (!oom_check(ctx)) {
+    stats_.total_error_replies++;
+    if (c.in_multi) c.multi_dirty = true;
+    resp::write_error(out, "OOM command not allowed when used memory > 'maxmemory'.");
+    return;
+  }
+  if (c.in_multi && !(spec->flags & command::kTransaction)) {
+    c.multi_queue.emplace_back(args.begin(), args.end());
+    resp::write_simple(out, "QUEUED");
+    return;
+  }
+  stats_.total_commands_processed++;
+  handlers_[spec->id](ctx);
+  if ((spec->flags & command::kWrite) && !watched_keys_.empty()) {
+    if (spec->flags & command::kFlush) {
+      touch_db(spec->name == "flushall" ? -1 : c.db);
+    } else {
+      std::vector<int> pos;
+      command::CommandTable::key_positions(*spec, args, &pos);
+      for (int i : pos) touch_key(c.db, args[i]);
+    }
+  }
+  if (c.kind() != Client::Kind::kInternal) check_output_limit(&c);
+}
+
+void Server::watch_key(Client* c, int db, std::string_view key) {
+  for (const auto& [wdb, wkey] : c->watched)
+    if (wdb == db && wkey == key) return;
+  c->watched.emplace_back(db, std::string(key));
+  watched_keys_[{db, std::string(key)}].push_back(c);
+}
+
+void Server::unwatch_all(Client* c) {
+  for (const auto& w : c->watched) {
+    auto it = watched_keys_.find(w);
+    if (it == watched_keys_.end()) continue;
+    auto& v = it->second;
+    v.erase(std::remove(v.begin(), v.end(), c), v.end());
+    if (v.empty()) watched_keys_.erase(it);
+  }
+  c->watched.clear();
+  c->watch_dirty = false;
+}
+
+void Server::touch_key(int db, std::string_view key) {
+  if (watched_keys_.empty()) return;
+  auto it = watched_keys_.find({db, std::string(key)});
+  if (it == watched_keys_.end()) return;
+  for (Client* c : it->second) c->watch_dirty = true;
+}
+
+void Server::touch_db(int db) {
+  for (auto& [k, clients] : watched_keys_) {
+    if (db == -1 || k.first == db)
+      for (Client* c : clients) c->watch_dirty = true;
+  }
+}
+
+size_t Server::publish(std::string_view channel, std::string_view message) {
+  size_t receivers = 0;
+  if (auto it = channels_.find(std::string(channel)); it != channels_.end()) {
+    std::vector<Client*> targets = it->second;  // a limit check may close (and unsubscribe) one
+    for (Client* c : targets) {
+      if (c->closing()) continue;
+      write_pubsub_message(c->out, "message", channel, message);
+      ++receivers;
+      queue_write(c);
+      check_output_limit(c);
+    }
+  }
+  if (!patterns_.empty()) {
+    std::vector<std::pair<std::string, Client*>> hits;
+    for (const auto& [pattern, clients] : patterns_) {
+      if (!glob::match(pattern, channel)) continue;
+      for (Client* c : clients) hits.emplace_back(pattern, c);
+    }
+    for (auto& [pattern, c] : hits) {
+      if (c->closing()) continue;
+      resp::write_array_header(c->out, 4);
+      resp::write_bulk(c->out, "pmessage");
+      resp::write_bulk(c->out, pattern);
+      resp::write_bulk(c->out, channel);
+      resp::write_bulk(c->out, message);
+      ++receivers;
+      queue_write(c);
+      check_output_limit(c);
+    }
+  }
+  stats_.pubsub_messages_delivered += receivers;
+  return receivers;
+}
+
+void Server::subscribe(Client* c, std::string_view channel, bool pattern) {
+  auto& set = pattern ? c->patterns : c->channels;
+  std::string name(channel);
+  if (!set.insert(name).second) return;
+  (pattern ? patterns_ : channels_)[name].push_back(c);
+}
+
+bool Server::unsubscribe(Client* c, std::string_view channel, bool pattern) {
+  auto& map = pattern ? patterns_ : channels_;
+  std::string name(channel);
+  auto it = map.find(name);
+  if (it == map.end()) return false;
+  auto& v = it->second;
+  auto pos = std::find(v.begin(), v.end(), c);
+  if (pos == v.end()) return false;
+  v.erase(pos);
+  if (v.empty()) map.erase(it);
+  return true;
+}
+
+std::vector<std::string> Server::channels(std::string_view pattern) const {
+  std::vector<std::string> out;
+  for (const auto& [name, clients] : channels_) {
+    if (pattern.empty() || glob::match(pattern, name)) out.push_back(name);
+  }
+  return out;
+}
+
+size_t Server::channel_subscribers(std::string_view channel) const {
+  auto it = channels_.find(std::string(channel));
+  return it == channels_.end() ? 0 : it->second.size();
+}
+
+void Server::on_cron(uv_timer_t* t) { static_cast<Server*>(t->data)->cron(); }
+
+void Server::cron() {
+  update_clock();
+  uint64_t budget_us = 1000000 / static_cast<uint64_t>(config_.hz) / 40;  // 2.5% of the period
+  keyspace_.active_expire_cycle(now_ms_, budget_us);
+  keyspace_.rehash_cron(budget_us / 2);
+  size_t mem = 0;
+  std::vector<Client*> idle;
+  for (auto& [id, c] : clients_) {
+    mem += c->buffer_capacity() + sizeof(Client);
+    if (config_.timeout > 0 && !c->subscribed() &&
+        now_ms_ - c->last_interaction_ms > config_.timeout * 1000LL)
+      idle.push_back(c);
+  }
+  client_memory_ = mem;
+  for (Client* c : idle) c->close();
+  if (config_.maxmemory != 0) {
+    size_t other = baseline_memory_ + client_memory_;
+    size_t limit = config_.maxmemory > other ? config_.maxmemory - other : 0;
+    keyspace_.evict_to(limit, 0, config_.maxmemory_policy, config_.maxmemory_samples);
+  }
+}
+
+}  // namespace tiercache::l2

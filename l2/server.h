@@ -1,0 +1,159 @@
+// tiercache-l2's server: the libuv loop, listeners, the client set, command dispatch, pub/sub,
+// WATCH bookkeeping and the periodic jobs (active expiry, rehashing, limits).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "l2/config.h"
+#include "l2/keyspace/keyspace.h"
+#include "shared/command/command_table.h"
+#include "shared/resp/request_parser.h"
+
+namespace tiercache::l2 {
+
+class Client;
+class Server;
+
+struct CommandContext {
+  Server& server;
+  Client& client;
+  std::span<const std::string_view> args;
+  std::string& out;
+  int64_t now_ms;
+  const command::CommandSpec& spec;
+};
+
+using Handler = void (*)(CommandContext&);
+
+// Each commands/*.cc file registers its handlers by name; the server checks at start that
+// every command of the shared table has exactly one.
+class HandlerRegistry {
+ public:
+  explicit HandlerRegistry(const command::CommandTable& table);
+  void add(std::string_view name, Handler handler);
+  std::vector<Handler> take();
+
+ private:
+  const command::CommandTable& table_;
+  std::vector<Handler> handlers_;
+};
+
+void register_server_commands(HandlerRegistry& r);
+void register_string_commands(HandlerRegistry& r);
+void register_key_commands(HandlerRegistry& r);
+void register_transaction_commands(HandlerRegistry& r);
+void register_pubsub_commands(HandlerRegistry& r);
+void register_scripting_commands(HandlerRegistry& r);
+
+struct ServerStats {
+  uint64_t total_connections_received = 0;
+  uint64_t total_commands_processed = 0;
+  uint64_t rejected_connections = 0;
+  uint64_t total_error_replies = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t client_query_buffer_limit_disconnections = 0;
+  uint64_t client_output_buffer_limit_disconnections = 0;
+  uint64_t total_net_input_bytes = 0;
+  uint64_t total_net_output_bytes = 0;
+  uint64_t pubsub_messages_delivered = 0;
+  uint64_t security_closes = 0;
+};
+
+class Server {
+ public:
+  explicit Server(Config config);
+  ~Server();
+
+  // Binds the listeners. False with a message on stderr when it cannot.
+  bool listen();
+  // Runs the loop until SIGTERM/SIGINT or SHUTDOWN; returns the process exit code.
+  int run();
+  // Stops accepting, closes every client and lets run() return.
+  void shutdown();
+
+  // Runs one request for a client (args[0] is the command name). Replies go to client.out.
+  void execute(Client& client, std::span<const std::string_view> args);
+
+  Config& config() { return config_; }
+  Keyspace& keyspace() { return keyspace_; }
+  ServerStats& stats() { return stats_; }
+  const command::CommandTable& commands() const { return table_; }
+  uv_loop_t* loop() { return loop_; }
+  const resp::ParserLimits* parser_limits() const { return &parser_limits_; }
+  void apply_config();  // after CONFIG SET: refresh derived values
+
+  // Clock: unix ms, cached per event-loop batch.
+  int64_t now_ms() const { return now_ms_; }
+  void update_clock();
+  int64_t uptime_ms() const;
+
+  // Memory as INFO reports it and maxmemory compares it: process baseline + keyspace + clients.
+  size_t used_memory() const;
+
+  // Clients.
+  const std::unordered_map<uint64_t, Client*>& clients() const { return clients_; }
+  void on_client_closed(Client* c);
+  void queue_write(Client* c);  // flush this client before the loop sleeps
+  void check_output_limit(Client* c);
+
+  // WATCH.
+  void watch_key(Client* c, int db, std::string_view key);
+  void unwatch_all(Client* c);
+  void touch_key(int db, std::string_view key);
+  void touch_db(int db);  // -1 for all
+
+  // Pub/sub. Returns the number of receivers.
+  size_t publish(std::string_view channel, std::string_view message);
+  void subscribe(Client* c, std::string_view channel, bool pattern);
+  bool unsubscribe(Client* c, std::string_view channel, bool pattern);
+  std::vector<std::string> channels(std::string_view pattern) const;
+  size_t channel_subscribers(std::string_view channel) const;
+  size_t pattern_count() const { return patterns_.size(); }
+
+  std::string info(std::string_view section);
+
+ private:
+  static void on_connection(uv_stream_t* listener, int status);
+  static void on_cron(uv_timer_t* t);
+  static void on_prepare(uv_prepare_t* p);
+  static void on_signal(uv_signal_t* s, int signum);
+  void accept_client(uv_stream_t* listener, bool tcp);
+  void cron();
+  bool oom_check(CommandContext& ctx);
+
+  Config config_;
+  resp::ParserLimits parser_limits_;
+  command::CommandTable table_;
+  std::vector<Handler> handlers_;
+  Keyspace keyspace_;
+  ServerStats stats_;
+  uv_loop_t* loop_;
+  uv_tcp_t tcp_listener_;
+  uv_pipe_t unix_listener_;
+  bool tcp_open_ = false, unix_open_ = false;
+  uv_timer_t cron_timer_;
+  uv_prepare_t prepare_;
+  uv_signal_t sigterm_, sigint_;
+  uint64_t next_client_id_ = 1;
+  std::unordered_map<uint64_t, Client*> clients_;
+  std::vector<Client*> pending_writes_;
+  std::map<std::pair<int, std::string>, std::vector<Client*>> watched_keys_;
+  std::unordered_map<std::string, std::vector<Client*>> channels_;
+  std::unordered_map<std::string, std::vector<Client*>> patterns_;
+  int64_t now_ms_ = 0;
+  uint64_t start_mono_ms_ = 0;
+  size_t baseline_memory_ = 0;
+  size_t client_memory_ = 0;  // refreshed by cron
+  bool shutting_down_ = false;
+};
+
+}  // namespace tiercache::l2

@@ -1,0 +1,198 @@
+// The command table (see command_table.h). Adding a command is one row here.
+#include "shared/command/command_table.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "shared/util/numbers.h"
+
+namespace tiercache::command {
+namespace {
+
+constexpr uint32_t R = kRead, W = kWrite, A = kAdmin, P = kPubSub, M = kDenyOom, N = kNoAuth,
+                   S = kNoScript, F = kFast, X = kNoMulti, B = kSubscribed, L = kFlush,
+                   E = kScripting, T = kTransaction;
+constexpr KeySpec kN = KeySpec::kNone, kR = KeySpec::kRange, kK = KeySpec::kNumkeys;
+
+// name, arity, flags, key spec, first, last, step (id is filled in by position).
+constexpr CommandSpec kCommands[] = {
+    {"ping", -1, F | B, kN, 0, 0, 0, 0},
+    {"echo", 2, F, kN, 0, 0, 0, 0},
+    {"select", 2, F, kN, 0, 0, 0, 0},
+    {"quit", -1, N | F | B, kN, 0, 0, 0, 0},
+    {"auth", -2, N | S | F, kN, 0, 0, 0, 0},
+    {"hello", -1, N | S | F, kN, 0, 0, 0, 0},
+    {"reset", 1, N | S | F | B, kN, 0, 0, 0, 0},
+    {"client", -2, A | S, kN, 0, 0, 0, 0},
+    {"command", -1, 0, kN, 0, 0, 0, 0},
+    {"config", -2, A | S, kN, 0, 0, 0, 0},
+    {"info", -1, 0, kN, 0, 0, 0, 0},
+    {"time", 1, F, kN, 0, 0, 0, 0},
+    {"dbsize", 1, R | F, kN, 0, 0, 0, 0},
+    {"get", 2, R | F, kR, 1, 1, 1, 0},
+    {"set", -3, W | M, kR, 1, 1, 1, 0},
+    {"setnx", 3, W | M | F, kR, 1, 1, 1, 0},
+    {"setex", 4, W | M, kR, 1, 1, 1, 0},
+    {"psetex", 4, W | M, kR, 1, 1, 1, 0},
+    {"getset", 3, W | M | F, kR, 1, 1, 1, 0},
+    {"getdel", 2, W | F, kR, 1, 1, 1, 0},
+    {"getex", -2, W | F, kR, 1, 1, 1, 0},
+    {"mget", -2, R | F, kR, 1, -1, 1, 0},
+    {"mset", -3, W | M, kR, 1, -1, 2, 0},
+    {"msetnx", -3, W | M, kR, 1, -1, 2, 0},
+    {"append", 3, W | M | F, kR, 1, 1, 1, 0},
+    {"strlen", 2, R | F, kR, 1, 1, 1, 0},
+    {"incr", 2, W | M | F, kR, 1, 1, 1, 0},
+    {"decr", 2, W | M | F, kR, 1, 1, 1, 0},
+    {"incrby", 3, W | M | F, kR, 1, 1, 1, 0},
+    {"decrby", 3, W | M | F, kR, 1, 1, 1, 0},
+    {"incrbyfloat", 3, W | M | F, kR, 1, 1, 1, 0},
+    {"del", -2, W, kR, 1, -1, 1, 0},
+    {"unlink", -2, W | F, kR, 1, -1, 1, 0},
+    {"exists", -2, R | F, kR, 1, -1, 1, 0},
+    {"type", 2, R | F, kR, 1, 1, 1, 0},
+    {"rename", 3, W, kR, 1, 2, 1, 0},
+    {"renamenx", 3, W | F, kR, 1, 2, 1, 0},
+    {"expire", -3, W | F, kR, 1, 1, 1, 0},
+    {"pexpire", -3, W | F, kR, 1, 1, 1, 0},
+    {"expireat", -3, W | F, kR, 1, 1, 1, 0},
+    {"pexpireat", -3, W | F, kR, 1, 1, 1, 0},
+    {"expiretime", 2, R | F, kR, 1, 1, 1, 0},
+    {"pexpiretime", 2, R | F, kR, 1, 1, 1, 0},
+    {"ttl", 2, R | F, kR, 1, 1, 1, 0},
+    {"pttl", 2, R | F, kR, 1, 1, 1, 0},
+    {"persist", 2, W | F, kR, 1, 1, 1, 0},
+    {"touch", -2, R | F, kR, 1, -1, 1, 0},
+    {"keys", 2, R, kN, 0, 0, 0, 0},
+    {"scan", -2, R, kN, 0, 0, 0, 0},
+    {"randomkey", 1, R, kN, 0, 0, 0, 0},
+    {"flushdb", -1, W | L, kN, 0, 0, 0, 0},
+    {"flushall", -1, W | L, kN, 0, 0, 0, 0},
+    {"multi", 1, S | F | X | T, kN, 0, 0, 0, 0},
+    {"exec", 1, S | T, kN, 0, 0, 0, 0},
+    {"discard", 1, S | F | T, kN, 0, 0, 0, 0},
+    {"watch", -2, S | F | X | T, kR, 1, -1, 1, 0},
+    {"unwatch", 1, S | F, kN, 0, 0, 0, 0},
+    {"publish", 3, P | F, kN, 0, 0, 0, 0},
+    {"subscribe", -2, P | S | B, kN, 0, 0, 0, 0},
+    {"unsubscribe", -1, P | S | B, kN, 0, 0, 0, 0},
+    {"psubscribe", -2, P | S | B, kN, 0, 0, 0, 0},
+    {"punsubscribe", -1, P | S | B, kN, 0, 0, 0, 0},
+    {"pubsub", -2, P, kN, 0, 0, 0, 0},
+    {"eval", -3, S | M | E, kK, 0, 0, 0, 0},
+    {"evalsha", -3, S | M | E, kK, 0, 0, 0, 0},
+    {"eval_ro", -3, S | R | E, kK, 0, 0, 0, 0},
+    {"evalsha_ro", -3, S | R | E, kK, 0, 0, 0, 0},
+    {"script", -2, S, kN, 0, 0, 0, 0},
+};
+constexpr size_t kCount = sizeof(kCommands) / sizeof(kCommands[0]);
+
+// Commands of other Redis data types, answered with a clear "strings only" error.
+constexpr std::string_view kUnsupported[] = {
+    "lpush",     "rpush",     "lpop",         "rpop",        "lrange",      "llen",
+    "lindex",    "lset",      "lrem",         "ltrim",       "linsert",     "lpos",
+    "lmove",     "blpop",     "brpop",        "blmove",      "rpoplpush",   "brpoplpush",
+    "hset",      "hget",      "hmset",        "hmget",       "hgetall",     "hdel",
+    "hexists",   "hincrby",   "hincrbyfloat", "hkeys",       "hvals",       "hlen",
+    "hsetnx",    "hscan",     "hstrlen",      "hrandfield",  "sadd",        "srem",
+    "smembers",  "sismember", "smismember",   "scard",       "spop",        "srandmember",
+    "sinter",    "sunion",    "sdiff",        "sinterstore", "sunionstore", "sdiffstore",
+    "smove",     "sscan",     "zadd",         "zrem",        "zrange",      "zrangebyscore",
+    "zrevrange", "zscore",    "zincrby",      "zcard",       "zcount",      "zrank",
+    "zrevrank",  "zscan",     "zpopmin",      "zpopmax",     "bzpopmin",    "bzpopmax",
+    "xadd",      "xread",     "xrange",       "xlen",        "pfadd",       "pfcount",
+    "pfmerge",   "setbit",    "getbit",       "bitcount",    "bitop",       "bitpos",
+    "bitfield",  "geoadd",    "georadius",    "geodist",     "geopos",      "getrange",
+    "setrange",  "substr",    "lcs"};
+
+uint32_t hash_name(std::string_view lower) {
+  uint32_t h = 2166136261u;
+  for (char c : lower) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 16777619u;
+  }
+  return h;
+}
+
+// Lower-cases into buf; false when too long to be any command name.
+bool lower_name(std::string_view name, char* buf, size_t cap, std::string_view* out) {
+  if (name.size() > cap) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
+  *out = std::string_view(buf, name.size());
+  return true;
+}
+
+struct Numbered {
+  CommandSpec specs[kCount];
+  constexpr Numbered() : specs() {
+    for (size_t i = 0; i < kCount; ++i) {
+      specs[i] = kCommands[i];
+      specs[i].id = static_cast<uint16_t>(i);
+    }
+  }
+};
+constexpr Numbered kNumbered{};
+
+}  // namespace
+
+CommandTable::CommandTable() {
+  static_assert(kCount * 2 < kBuckets, "command hash table too full");
+  memset(buckets_, 0, sizeof buckets_);
+  for (size_t i = 0; i < kCount; ++i) {
+    uint32_t b = hash_name(kNumbered.specs[i].name) % kBuckets;
+    while (buckets_[b] != 0) b = (b + 1) % kBuckets;
+    buckets_[b] = static_cast<uint16_t>(i + 1);
+  }
+}
+
+const CommandSpec* CommandTable::find(std::string_view name) const {
+  char buf[32];
+  std::string_view lower;
+  if (!lower_name(name, buf, sizeof buf, &lower)) return nullptr;
+  uint32_t b = hash_name(lower) % kBuckets;
+  while (buckets_[b] != 0) {
+    const CommandSpec& s = kNumbered.specs[buckets_[b] - 1];
+    if (s.name == lower) return &s;
+    b = (b + 1) % kBuckets;
+  }
+  return nullptr;
+}
+
+std::span<const CommandSpec> CommandTable::all() const { return {kNumbered.specs, kCount}; }
+
+bool CommandTable::is_unsupported_type_command(std::string_view name) {
+  char buf[32];
+  std::string_view lower;
+  if (!lower_name(name, buf, sizeof buf, &lower)) return false;
+  for (std::string_view u : kUnsupported) {
+    if (u == lower) return true;
+  }
+  return false;
+}
+
+bool CommandTable::key_positions(const CommandSpec& spec, std::span<const std::string_view> args,
+                                 std::vector<int>* out) {
+  int argc = static_cast<int>(args.size());
+  switch (spec.key_spec) {
+    case KeySpec::kNone:
+      return true;
+    case KeySpec::kRange: {
+      int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
+      for (int i = spec.first_key; i <= last && i < argc; i += spec.key_step) out->push_back(i);
+      return true;
+    }
+    case KeySpec::kNumkeys: {
+      if (argc < 3) return false;
+      auto n = util::parse_int64(args[2]);
+      if (!n || *n < 0 || *n > argc - 3) return false;
+      for (int i = 0; i < *n; ++i) out->push_back(3 + i);
+      return true;
+    }
+  }
+  return true;
+}
+
+}  // namespace tiercache::command

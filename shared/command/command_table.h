@@ -1,0 +1,74 @@
+// Command metadata shared by both servers: name, arity, flags and key positions, as data.
+// Handlers live with each server; this table is what both agree a command *is*.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace tiercache::command {
+
+enum Flag : uint32_t {
+  kRead = 1u << 0,          // reads keys
+  kWrite = 1u << 1,         // may modify keys (the sidecar invalidates its key positions)
+  kAdmin = 1u << 2,         // server administration
+  kPubSub = 1u << 3,        // pub/sub
+  kDenyOom = 1u << 4,       // may grow memory: refused with -OOM under noeviction
+  kNoAuth = 1u << 5,        // allowed before AUTH
+  kNoScript = 1u << 6,      // not allowed inside Lua scripts
+  kFast = 1u << 7,          // O(1) or O(log n)
+  kNoMulti = 1u << 8,       // not allowed inside MULTI (executed at once, e.g. WATCH errors)
+  kSubscribed = 1u << 9,    // allowed while the connection is in RESP2 subscribed mode
+  kFlush = 1u << 10,        // drops a whole db (FLUSHDB) or all dbs (FLUSHALL)
+  kScripting = 1u << 11,    // EVAL family: keys come from the numkeys argument
+  kTransaction = 1u << 12,  // MULTI/EXEC/DISCARD/WATCH/UNWATCH
+};
+
+enum class KeySpec : uint8_t {
+  kNone,     // no keys
+  kRange,    // keys at first_key..last_key (negative last counts from the end) by key_step
+  kNumkeys,  // args[2] is numkeys; keys are args[3 .. 3+numkeys) (EVAL family)
+};
+
+struct CommandSpec {
+  std::string_view name;  // lower case
+  int arity;              // Redis convention: N exact, -N at least N (the name counts)
+  uint32_t flags;
+  KeySpec key_spec;
+  int first_key;
+  int last_key;
+  int key_step;
+  uint16_t id;  // index in the table, for per-server handler arrays
+};
+
+// The complete, immutable table. Lookups are case-insensitive and allocation-free.
+class CommandTable {
+ public:
+  CommandTable();
+
+  // nullptr when unknown.
+  const CommandSpec* find(std::string_view name) const;
+
+  std::span<const CommandSpec> all() const;
+
+  // True for commands of Redis data types that tiercache deliberately does not implement.
+  static bool is_unsupported_type_command(std::string_view name);
+
+  // Arity check with the Redis convention.
+  static bool arity_ok(const CommandSpec& spec, size_t argc) {
+    return spec.arity >= 0 ? argc == static_cast<size_t>(spec.arity)
+                           : argc >= static_cast<size_t>(-spec.arity);
+  }
+
+  // Appends the indexes of key arguments of `args` (args[0] is the name) to `out`.
+  // Returns false if the numkeys argument is invalid.
+  static bool key_positions(const CommandSpec& spec, std::span<const std::string_view> args,
+                            std::vector<int>* out);
+
+ private:
+  static constexpr size_t kBuckets = 512;
+  uint16_t buckets_[kBuckets];  // open addressing: spec index + 1, 0 = empty
+};
+
+}  // namespace tiercache::command
