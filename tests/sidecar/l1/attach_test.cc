@@ -1,0 +1,237 @@
+// L1 attach rules: reattach after clean shutdown, crashed owner, version mismatch, other sizes,
+// corrupt or truncated headers, reader mode, and a writer that died holding the lock.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <random>
+
+#include "sidecar/l1/store.h"
+#include "tests/sidecar/l1/test_util.h"
+
+namespace tiercache::l1 {
+namespace {
+
+using testing::make_options;
+using testing::SegmentGuard;
+using testing::unique_name;
+
+std::string path_of(const std::string& name) { return "/dev/shm/tiercache-" + name; }
+
+// Applies `f` to the raw bytes of the segment file (as a corrupting process would).
+template <class F>
+void with_raw(const std::string& name, F&& f) {
+  const int fd = ::open(path_of(name).c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  struct stat st;
+  REQUIRE(fstat(fd, &st) == 0);
+  void* p = mmap(nullptr, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  REQUIRE(p != MAP_FAILED);
+  f(static_cast<unsigned char*>(p), static_cast<size_t>(st.st_size), fd);
+  munmap(p, st.st_size);
+  close(fd);
+}
+
+std::unique_ptr<Store> open_or_fail(const Options& o) {
+  std::string error;
+  auto s = Store::open(o, &error);
+  REQUIRE_MESSAGE(s != nullptr, error);
+  return s;
+}
+
+bool has(Store& s, const std::string& key) {
+  std::string v;
+  return s.get(0, key, &v, nullptr) == GetResult::kHit;
+}
+
+TEST_CASE("clean shutdown then reattach keeps the contents") {
+  SegmentGuard g{unique_name("clean")};
+  const Options o = make_options(g.name, 1 << 20);
+  {
+    auto s = open_or_fail(o);
+    REQUIRE(s->set(0, "k", "v", 0));
+    s->close_clean();
+  }
+  auto s = open_or_fail(o);
+  CHECK(has(*s, "k"));
+  CHECK(s->stats().reinits == 0);
+}
+
+TEST_CASE("co-writer attaches to a segment whose owner is alive") {
+  SegmentGuard g{unique_name("co")};
+  const Options o = make_options(g.name, 1 << 20);
+  auto a = open_or_fail(o);
+  REQUIRE(a->set(0, "k", "v", 0));
+  auto b = open_or_fail(o);
+  CHECK(has(*b, "k"));
+  REQUIRE(b->set(0, "k2", "v2", 0));
+  CHECK(has(*a, "k2"));
+}
+
+TEST_CASE("segment left by a crashed owner is reinitialized") {
+  SegmentGuard g{unique_name("crash")};
+  const Options o = make_options(g.name, 1 << 20);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::string error;
+    auto s = Store::open(o, &error);
+    _exit(s && s->set(0, "k", "v", 0) ? 0 : 1);  // exits without close_clean()
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  // A reader refuses it: nobody owns it any more.
+  Options ro = o;
+  ro.mode = OpenMode::kReader;
+  std::string error;
+  CHECK(Store::open(ro, &error) == nullptr);
+  CHECK(error.find("owner") != std::string::npos);
+  auto s = open_or_fail(o);
+  CHECK_FALSE(has(*s, "k"));
+  CHECK(s->stats().reinits == 1);
+  CHECK(s->stats().items == 0);
+  REQUIRE(s->set(0, "k", "v2", 0));
+  CHECK(has(*s, "k"));
+}
+
+TEST_CASE("a writer that died holding the lock is recovered (robust mutex)") {
+  SegmentGuard g{unique_name("lockdead")};
+  const Options o = make_options(g.name, 1 << 20);
+  auto s = open_or_fail(o);
+  REQUIRE(s->set(0, "k", "v", 0));
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // Die mid-write: lock held and a bucket left odd. The mapping must stay in place until
+    // exit, since the kernel marks robust mutexes of a dead thread through its addresses.
+    const int fd = ::open(path_of(g.name).c_str(), O_RDWR);
+    void* p = mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (fd < 0 || p == MAP_FAILED) _exit(1);
+    auto* h = static_cast<Header*>(p);
+    if (pthread_mutex_lock(&h->writer_lock) != 0) _exit(1);
+    reinterpret_cast<Bucket*>(static_cast<unsigned char*>(p) + h->bucket_offset)[0].meta |= 1;
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WEXITSTATUS(status) == 0);
+  // Next mutation sees EOWNERDEAD, clears the segment and proceeds.
+  CHECK(s->set(0, "k2", "v", 0));
+  CHECK(s->stats().reinits == 1);
+  CHECK_FALSE(has(*s, "k"));
+  CHECK(has(*s, "k2"));
+}
+
+TEST_CASE("layout version mismatch is reinitialized, never trusted") {
+  SegmentGuard g{unique_name("version")};
+  const Options o = make_options(g.name, 1 << 20);
+  {
+    auto s = open_or_fail(o);
+    REQUIRE(s->set(0, "k", "v", 0));
+    s->close_clean();
+  }
+  with_raw(g.name, [](unsigned char* p, size_t, int) {
+    auto* h = reinterpret_cast<Header*>(p);
+    h->layout_version = kLayoutVersion + 1;
+    h->static_checksum = header_checksum(*h);  // even with a matching checksum
+  });
+  auto s = open_or_fail(o);
+  CHECK_FALSE(has(*s, "k"));
+  CHECK(s->stats().reinits == 1);
+}
+
+TEST_CASE("other sizes: the old segment is retired and replaced") {
+  SegmentGuard g{unique_name("sizes")};
+  Options o = make_options(g.name, 1 << 20);
+  auto old_store = open_or_fail(o);
+  REQUIRE(old_store->set(0, "k", "v", 0));
+  o.memory_bytes = 2 << 20;
+  auto s = open_or_fail(o);
+  CHECK(old_store->retired());
+  CHECK_FALSE(has(*old_store, "k"));  // retired segments serve no hits
+  CHECK_FALSE(has(*s, "k"));
+  CHECK(s->layout().total_bytes == (2u << 20));
+  // Other options with the same size (a different TTL cap) are "other sizes" too.
+  o.max_ttl_ms = 1234;
+  auto t = open_or_fail(o);
+  CHECK(s->retired());
+  CHECK(t->layout().max_ttl_ms == 1234);
+}
+
+TEST_CASE("corrupt headers never crash the attacher and are reinitialized") {
+  SegmentGuard g{unique_name("corrupt")};
+  const Options o = make_options(g.name, 1 << 20);
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 50; ++round) {
+    {
+      auto s = open_or_fail(o);
+      REQUIRE(s->set(0, "k", "v", 0));
+      s->close_clean();
+    }
+    with_raw(g.name, [&](unsigned char* p, size_t, int) {
+      // Flip a few random bytes of the header (static or dynamic part).
+      for (int i = 0; i < 1 + round % 4; ++i) p[rng() % sizeof(Header)] ^= 1 + rng() % 255;
+    });
+    auto s = open_or_fail(o);
+    // Whatever survived, the store must work and stay consistent.
+    REQUIRE(s->set(0, "k2", "v2", 0));
+    CHECK(has(*s, "k2"));
+    for (int i = 0; i < 2000; ++i) REQUIRE(s->set(0, std::to_string(i), std::string(200, 'x'), 0));
+    CHECK(s->stats().arena_bytes_held <= s->stats().capacity_bytes);
+    s->close_clean();
+  }
+}
+
+TEST_CASE("truncated or empty segment files are reinitialized") {
+  SegmentGuard g{unique_name("trunc")};
+  const Options o = make_options(g.name, 1 << 20);
+  for (off_t size : {off_t{0}, off_t{17}, off_t{sizeof(Header) - 1}, off_t{4096 * 3}}) {
+    {
+      auto s = open_or_fail(o);
+      REQUIRE(s->set(0, "k", "v", 0));
+      s->close_clean();
+    }
+    with_raw(g.name, [&](unsigned char*, size_t, int fd) { REQUIRE(ftruncate(fd, size) == 0); });
+    Options ro = o;
+    ro.mode = OpenMode::kReader;
+    std::string error;
+    CHECK(Store::open(ro, &error) == nullptr);  // readers never trust it
+    auto s = open_or_fail(o);
+    CHECK_FALSE(has(*s, "k"));
+    REQUIRE(s->set(0, "k", "v", 0));
+    CHECK(has(*s, "k"));
+    s->close_clean();
+  }
+}
+
+TEST_CASE("reader mode: reads a live segment, cannot mutate, rejects garbage") {
+  SegmentGuard g{unique_name("reader")};
+  Options o = make_options(g.name, 1 << 20);
+  Options ro = o;
+  ro.mode = OpenMode::kReader;
+  std::string error;
+  CHECK(Store::open(ro, &error) == nullptr);  // absent
+  auto w = open_or_fail(o);
+  REQUIRE(w->set(3, "k", "v", 0));
+  auto r = open_or_fail(ro);
+  std::string v;
+  CHECK(r->get(3, "k", &v, nullptr) == GetResult::kHit);
+  CHECK(v == "v");
+  CHECK_FALSE(r->set(3, "k", "x", 0));
+  CHECK_FALSE(r->del(3, "k"));
+  CHECK_FALSE(r->flush_all());
+  REQUIRE(w->set(3, "k", "w", 0));
+  CHECK(r->get(3, "k", &v, nullptr) == GetResult::kHit);
+  CHECK(v == "w");
+  with_raw(g.name, [](unsigned char* p, size_t, int) { p[0] ^= 0xFF; });  // bad magic
+  CHECK(Store::open(ro, &error) == nullptr);
+}
+
+}  // namespace
+}  // namespace tiercache::l1
