@@ -180,6 +180,7 @@ def connect_raw(host=None, port=None, unix_path=None, timeout=5.0):
         s.connect(unix_path)
     else:
         s = socket.create_connection((host or "127.0.0.1", port), timeout=timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # split frames go out at once
     return RawConn(s)
 
 
