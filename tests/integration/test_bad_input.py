@@ -8,7 +8,6 @@ counters of rows 11, 18, 19 (new fields) are tiercache-only."""
 
 import select
 import socket
-import time
 
 import pytest
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-import conftest
+import servers
 from helpers import connect_raw
 
 REDIS_CLI = "/usr/bin/redis-cli"
@@ -139,8 +139,8 @@ def test_inline_commands_and_quoting(server):
 
 def start_expecting_failure(target, flags, timeout=5):
     """Start the server with flags that must be refused; return (exit code, output)."""
-    argv = [conftest.server_binary(target)] + (
-        conftest._redis_args(flags) if target == "redis" else conftest._tiercache_args(flags))
+    argv = [servers.server_binary(target)] + (
+        servers.redis_args(flags) if target == "redis" else servers.tiercache_args(flags))
     try:
         out = subprocess.run(argv, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -151,7 +151,7 @@ def start_expecting_failure(target, flags, timeout=5):
 @pytest.mark.parametrize("flag,value", [("maxmemory_policy", "bogus"), ("maxmemory", "lots"),
                                         ("port", "70000"), ("maxclients", "-3")])
 def test_bad_flag_value_refused(target, flag, value):
-    rc, output = start_expecting_failure(target, {"port": conftest.free_port(), flag: value})
+    rc, output = start_expecting_failure(target, {"port": servers.free_port(), flag: value})
     assert rc != 0
     assert value in output or flag.replace("_", "-") in output, output
 
@@ -164,7 +164,7 @@ def _write(tmp_path, text):
 
 @pytest.mark.tiercache_only("--config takes a TOML file in tiercache")
 def test_config_file_applies_and_flags_override(server_factory, tmp_path):
-    file_port = conftest.free_port()
+    file_port = servers.free_port()
     path = _write(tmp_path, (
         "# tiercache-l2 test configuration\n"
         "port = %d\n"
@@ -210,7 +210,7 @@ def test_config_file_underscore_keys_and_units(server_factory, tmp_path):
                                        ("port = \n", "")])
 def test_bad_config_file_refused(tmp_path, text, word):
     rc, output = start_expecting_failure("tiercache", {"config": _write(tmp_path, text),
-                                                       "port": conftest.free_port()})
+                                                       "port": servers.free_port()})
     assert rc != 0
     assert word in output and output.strip(), output
 
@@ -218,7 +218,7 @@ def test_bad_config_file_refused(tmp_path, text, word):
 @pytest.mark.tiercache_only("--config takes a TOML file in tiercache")
 def test_missing_config_file_refused(tmp_path):
     rc, output = start_expecting_failure("tiercache", {"config": str(tmp_path / "nope.toml"),
-                                                       "port": conftest.free_port()})
+                                                       "port": servers.free_port()})
     assert rc != 0 and "nope.toml" in output, output
 
 
