@@ -117,7 +117,10 @@ def test_allkeys_lru_keeps_recently_read_keys(server_factory):
     assert s.info("stats")["evicted_keys"] >= len(cold) // 2
     hot_alive = sum(c.exists(h) for h in hot)
     cold_alive = sum(c.exists(k) for k in cold) / float(len(cold))
-    assert hot_alive >= 18, "only %d of 20 recently read keys survived" % hot_alive
+    # Exact LRU keeps all 20 (every eviction so far could take a cold key); redis 7.0's
+    # sampled LRU with its eviction pool keeps 20/20 run after run. Allow one loss.
+    assert hot_alive >= 19, "only %d of 20 recently read keys survived, %.0f%% of the older " \
+        "cold keys did" % (hot_alive, 100 * cold_alive)
     assert hot_alive / 20.0 > cold_alive + 0.3, (hot_alive, cold_alive)
 
 
