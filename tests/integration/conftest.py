@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+import servers
 from servers import ServerFactory, server_binary
 
 
@@ -36,6 +37,12 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def target(pytestconfig):
     return pytestconfig.getoption("--target")
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """The free-port allocator: free_port() -> a TCP port free now, never handed out twice."""
+    return servers.free_port
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ counters of rows 11, 18, 19 (new fields) are tiercache-only."""
 
 import select
 import socket
+import struct
 
 import pytest
 
@@ -402,6 +403,21 @@ def test_row19_disconnect_counted_in_info(server_factory):
     _stalled_subscriber(s, b"stall")
     assert wait_until(
         lambda: s.info("stats")["client_output_buffer_limit_disconnections"] == 1, 3)
+
+
+def test_client_vanishing_mid_reply_does_not_hurt_others(server):
+    """Clients that close (or reset) while large replies are still being written."""
+    setter = server.raw()
+    assert setter.cmd("SET", "v1m", b"z" * (1 << 20)) == "OK"
+    for linger in (False, True):
+        for _ in range(5):
+            c = socket.create_connection(("127.0.0.1", server.port))
+            if linger:  # close with RST instead of FIN
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.sendall(b"GET v1m\r\n" * 50)
+            c.close()
+    assert setter.cmd("STRLEN", "v1m") == 1 << 20
+    assert_alive(server)
 
 
 # -- row 20: unauthenticated clients ----------------------------------------------------------

@@ -270,3 +270,29 @@ def test_redis_py_watch_retry_loop(server, r):
                 continue
     assert attempts == 2
     assert r.get("counter") == b"11"
+
+
+# -- many clients ---------------------------------------------------------------------------
+
+def test_concurrent_clients_increment_one_counter(server, r):
+    import threading
+
+    errors = []
+
+    def worker(n):
+        try:
+            c = server.client(unix=(n % 2 == 0))
+            for i in range(200):
+                c.incr("shared")
+                c.set("own:%d" % n, i)
+            assert c.get("own:%d" % n) == b"199"
+        except Exception as e:  # reported below
+            errors.append(e)
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert r.get("shared") == b"4000"
+    assert r.dbsize() == 21

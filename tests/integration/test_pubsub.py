@@ -173,6 +173,15 @@ def test_redis_py_pubsub(server, r):
     p.close()
 
 
+def test_pubsub_ignores_the_selected_db(server, raw):
+    raw.send(b"SUBSCRIBE anydb\r\n")
+    raw.read_reply()
+    pub = server.raw()
+    assert pub.cmd("SELECT", "9") == "OK"
+    assert pub.cmd("PUBLISH", "anydb", "from 9") == 1
+    assert raw.read_reply() == [b"message", b"anydb", b"from 9"]
+
+
 def test_publish_arity(raw):
     assert raw.cmd("PUBLISH", "ch") == "ERR wrong number of arguments for 'publish' command"
     assert raw.cmd("SUBSCRIBE") == "ERR wrong number of arguments for 'subscribe' command"
