@@ -120,10 +120,12 @@ class Server:
         if rc is None:
             self.proc.kill()
             self.proc.wait()
-        pytest.fail("server did not answer PING within %.0fs (exit code %s, last: %r)\n"
-                    "argv: %s\nstderr:\n%s\nstdout:\n%s"
-                    % (START_TIMEOUT, rc, last, argv, self.stderr()[-4000:],
-                       self.stdout()[-2000:]), pytrace=False)
+        self.stopped = True  # reported here; teardown need not judge it again
+        what = ("exited with code %s before answering PING" % rc if rc is not None
+                else "did not answer PING within %.0fs (killed)" % START_TIMEOUT)
+        pytest.fail("server %s; last attempt: %r\nargv: %s\nstderr:\n%s\nstdout:\n%s"
+                    % (what, last, self.argv, self.stderr()[-4000:], self.stdout()[-2000:]),
+                    pytrace=False)
 
     def close_connections(self, settle_to=None):
         """Close every client handed out so far (between tests sharing a server). With
