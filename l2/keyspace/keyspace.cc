@@ -189,6 +189,7 @@ void Keyspace::flush_db(int db) {
   d.dict.clear([this](Entry* e) { free_entry(e); });
   d.expires = 0;
   d.expire_cursor = 0;
+  d.evict_cursor = 0;
 }
 
 void Keyspace::flush_all() {
@@ -251,13 +252,25 @@ bool Keyspace::evict_to(size_t limit, size_t extra, EvictionPolicy policy, int s
     for (int db = 0; db < n; ++db) {
       Db& d = *dbs_[db];
       if (d.dict.size() == 0 || (volatile_only && d.expires == 0)) continue;
-      int tries = samples * (volatile_only ? 4 : 1);
-      int taken = 0;
-      for (int s = 0; s < tries && taken < samples; ++s) {
-        Entry* e = d.dict.random_entry(rng_);
-        if (e == nullptr) break;
-        if (volatile_only && e->expire_at == 0) continue;
-        ++taken;
+      scratch_.clear();
+      if (volatile_only) {
+        // Walk the db with its own cursor until `samples` keys with a TTL are found: random
+        // probes would miss them when few keys are volatile. One full wrap at most.
+        int wraps = 0;
+        do {
+          d.evict_cursor = d.dict.scan(d.evict_cursor, [&](Entry* e) {
+            if (e->expire_at != 0) scratch_.push_back(e);
+          });
+          if (d.evict_cursor == 0) ++wraps;
+        } while (scratch_.size() < static_cast<size_t>(samples) && wraps < 2);
+      } else {
+        for (int s = 0; s < samples; ++s) {
+          Entry* e = d.dict.random_entry(rng_);
+          if (e == nullptr) break;
+          scratch_.push_back(e);
+        }
+      }
+      for (Entry* e : scratch_) {
         uint64_t score;
         switch (policy) {
           case EvictionPolicy::kAllKeysLru:

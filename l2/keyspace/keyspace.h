@@ -95,6 +95,7 @@ class Keyspace {
     Dict dict;
     size_t expires = 0;
     uint64_t expire_cursor = 0;
+    uint64_t evict_cursor = 0;
   };
 
   Entry* new_entry(std::string_view key, std::string_view value, int64_t expire_at);
