@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds tiercache into build/ (or $TIERCACHE_BUILD_DIR). Extra arguments go to
+# cmake's configure step, e.g. scripts/build.sh -DTIERCACHE_WERROR=ON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${TIERCACHE_BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} "$@" >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target built in build-fuzz/ for N seconds each (default 20) on a copy of
+# its seed corpus, and fails if any target finds a crash. For long runs: scripts/fuzz.sh 3600.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${1:-20}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+found=0
+for target in $(find build-fuzz -type f -name 'fuzz_*' -perm -u+x | sort); do
+  name=$(basename "$target")
+  seed=$(find tests -type d -path "*corpus/${name#fuzz_}" | head -n 1)
+  mkdir -p "$WORK/$name"
+  if [ -n "$seed" ]; then cp -r "$seed"/. "$WORK/$name/"; fi
+  dict=$(find tests -name "${name#fuzz_}.dict" | head -n 1)
+  args=(-max_total_time="$SECONDS_EACH" -print_final_stats=1 -artifact_prefix="$WORK/$name-")
+  if [ -n "$dict" ]; then args+=(-dict="$dict"); fi
+  echo "fuzz: $name for ${SECONDS_EACH}s"
+  if ! "$target" "${args[@]}" "$WORK/$name" >"$WORK/$name.log" 2>&1; then
+    echo "fuzz: $name FAILED"; tail -n 40 "$WORK/$name.log"; found=1
+  else
+    grep -E 'stat::number_of_executed_units|cov:' "$WORK/$name.log" | tail -n 2 | sed "s/^/  /"
+  fi
+done
+exit $found

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds, and runs every test:
+#   1. unit tests (doctest, via ctest) of the release build, warnings as errors;
+#   2. integration tests (pytest with Debian's python3) against the real binaries, redis-cli,
+#      redis-py and Django; the same suite also runs against redis-server to prove the tests
+#      assert real Redis behaviour;
+#   3. unit tests again under ASan+UBSan;
+#   4. each libFuzzer target for a short run (FUZZ_SECONDS, default 20).
+# Set QUICK=1 to skip steps 3 and 4 while iterating.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "dependencies"
+scripts/deps.sh
+
+step "build (release, -Werror)"
+TIERCACHE_BUILD_DIR=build scripts/build.sh -DTIERCACHE_WERROR=ON
+
+step "unit tests"
+ctest --test-dir build --output-on-failure -j 2
+
+step "integration tests against tiercache"
+export TIERCACHE_BUILD_DIR="$ROOT/build"
+TIERCACHE_TEST_TARGET=tiercache /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider
+
+step "integration tests against redis-server (the reference)"
+TIERCACHE_TEST_TARGET=redis /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider
+
+if [ "${QUICK:-0}" != "1" ]; then
+  step "unit tests under ASan+UBSan"
+  TIERCACHE_BUILD_DIR=build-asan scripts/build.sh -DTIERCACHE_SANITIZE=ON -DTIERCACHE_WERROR=ON \
+    -DCMAKE_BUILD_TYPE=Debug
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j 2
+
+  step "fuzz targets (${FUZZ_SECONDS}s each)"
+  CC=clang-14 CXX=clang++-14 TIERCACHE_BUILD_DIR=build-fuzz scripts/build.sh -DTIERCACHE_FUZZ=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  scripts/fuzz.sh "$FUZZ_SECONDS"
+fi
+step "all tests passed"
