@@ -98,7 +98,7 @@ def test_allkeys_lru_keeps_recently_read_keys(server_factory):
     s = server_factory(maxmemory=limit, maxmemory_policy="allkeys-lru")
     c = s.client()
     value = b"c" * (10 << 10)
-    hot = ["hot:%d" % i for i in range(20)]
+    hot = ["hot:%d" % i for i in range(50)]
     for h in hot:
         c.set(h, value)
     rounds = 0
@@ -117,11 +117,11 @@ def test_allkeys_lru_keeps_recently_read_keys(server_factory):
     assert s.info("stats")["evicted_keys"] >= len(cold) // 2
     hot_alive = sum(c.exists(h) for h in hot)
     cold_alive = sum(c.exists(k) for k in cold) / float(len(cold))
-    # Exact LRU keeps all 20 (every eviction so far could take a cold key); redis 7.0's
-    # sampled LRU with its eviction pool keeps 20/20 run after run. Allow one loss.
-    assert hot_alive >= 19, "only %d of 20 recently read keys survived, %.0f%% of the older " \
+    # Exact LRU keeps all 50 (every eviction so far could take a cold key); redis 7.0's
+    # sampled LRU with its eviction pool keeps 50/50 run after run. Allow two losses.
+    assert hot_alive >= 48, "only %d of 50 recently read keys survived, %.0f%% of the older " \
         "cold keys did" % (hot_alive, 100 * cold_alive)
-    assert hot_alive / 20.0 > cold_alive + 0.3, (hot_alive, cold_alive)
+    assert hot_alive / 50.0 > cold_alive + 0.3, (hot_alive, cold_alive)
 
 
 def test_volatile_lru_evicts_only_keys_with_ttl(server_factory):
