@@ -1,7 +1,9 @@
 // Helpers shared by the L2 command handlers: argument parsing with Redis's error texts.
 #pragma once
 
+#include <cctype>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +65,28 @@ inline bool expire_at_ms(CommandContext& ctx, std::string_view arg, int64_t unit
   }
   *out = when;
   return true;
+}
+
+// The error for a container command (CLIENT, CONFIG, ...) whose subcommand is unknown or has
+// the wrong number of arguments, in Redis 7's words. `known` lists the valid subcommands.
+inline void subcommand_error(CommandContext& ctx, std::initializer_list<std::string_view> known) {
+  std::string_view sub = ctx.args[1];
+  std::string lower;
+  for (char c : sub) lower.push_back(static_cast<char>(tolower(static_cast<unsigned char>(c))));
+  for (auto k : known) {
+    if (k == lower)
+      return error(ctx, resp::wrong_arity_error(std::string(ctx.spec.name) + "|" + lower));
+  }
+  std::string upper;
+  for (char c : ctx.spec.name)
+    upper.push_back(static_cast<char>(toupper(static_cast<unsigned char>(c))));
+  error(ctx, "ERR unknown subcommand '" + std::string(sub) + "'. Try " + upper + " HELP.");
+}
+
+// Replies to "<COMMAND> HELP" with one line per subcommand.
+inline void help_reply(CommandContext& ctx, std::initializer_list<std::string_view> lines) {
+  resp::write_array_header(ctx.out, static_cast<int64_t>(lines.size()));
+  for (auto l : lines) resp::write_simple(ctx.out, l);
 }
 
 }  // namespace tiercache::l2::cmd

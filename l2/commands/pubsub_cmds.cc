@@ -82,8 +82,10 @@ void pubsub(CommandContext& ctx) {
   }
   if (is(sub, "numpat") && ctx.args.size() == 2)
     return resp::write_integer(ctx.out, static_cast<int64_t>(ctx.server.pattern_count()));
-  error(ctx, "ERR unknown subcommand or wrong number of arguments for '" + std::string(sub) +
-                 "'. Try PUBSUB HELP.");
+  if (is(sub, "help") && ctx.args.size() == 2)
+    return help_reply(ctx, {"PUBSUB <subcommand> [<arg> ...]. Subcommands are:",
+                            "CHANNELS [<pattern>]", "NUMSUB [<channel> ...]", "NUMPAT"});
+  subcommand_error(ctx, {"channels", "numsub", "numpat", "help"});
 }
 
 }  // namespace

@@ -90,7 +90,7 @@ void hello(CommandContext& ctx) {
   if (ctx.args.size() >= 2) {
     auto ver = util::parse_int64(ctx.args[1]);
     if (!ver) return error(ctx, "ERR Protocol version is not an integer or out of range");
-    if (*ver != 2) return error(ctx, "NOPROTO sorry, this protocol version is not supported.");
+    if (*ver != 2) return error(ctx, "NOPROTO unsupported protocol version");
     i = 2;
   }
   for (; i < ctx.args.size(); ++i) {
@@ -275,8 +275,13 @@ void client(CommandContext& ctx) {
   }
   if (is(sub, "setinfo") && argc == 4) return resp::write_ok(ctx.out);
   if (is(sub, "reply") && argc == 3 && is(ctx.args[2], "on")) return resp::write_ok(ctx.out);
-  error(ctx, "ERR unknown subcommand or wrong number of arguments for '" + std::string(sub) +
-                 "'. Try CLIENT HELP.");
+  if (is(sub, "help") && argc == 2)
+    return help_reply(ctx,
+                      {"CLIENT <subcommand> [<arg> ...]. Subcommands are:", "ID", "GETNAME",
+                       "SETNAME <name>", "INFO", "LIST [TYPE normal|pubsub] [ID id ...]",
+                       "KILL <ip:port> | KILL <filter> <value> ...", "SETINFO <attr> <value>"});
+  subcommand_error(
+      ctx, {"id", "getname", "setname", "info", "list", "kill", "setinfo", "reply", "help"});
 }
 
 void write_flag_names(std::string& out, uint32_t flags) {
@@ -307,6 +312,26 @@ void write_command_info(std::string& out, const command::CommandSpec& s) {
   for (int i = 0; i < 4; ++i) resp::write_array_header(out, 0);  // acl, tips, key specs, subcmds
 }
 
+std::string_view command_group(const command::CommandSpec& s) {
+  if (s.flags & command::kPubSub) return "pubsub";
+  if (s.flags & command::kTransaction) return "transactions";
+  if (s.flags & command::kScripting || s.name == "script") return "scripting";
+  if (s.key_spec == command::KeySpec::kRange && s.first_key == 1) {
+    static constexpr std::string_view kGeneric[] = {
+        "del",    "unlink",  "exists",   "type",      "rename",     "renamenx",
+        "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime",
+        "ttl",    "pttl",    "persist",  "touch"};
+    for (auto g : kGeneric)
+      if (s.name == g) return "generic";
+    return "string";
+  }
+  if (s.name == "keys" || s.name == "scan" || s.name == "randomkey") return "generic";
+  if (s.name == "ping" || s.name == "echo" || s.name == "select" || s.name == "quit" ||
+      s.name == "auth" || s.name == "hello" || s.name == "reset" || s.name == "client")
+    return "connection";
+  return "server";
+}
+
 void command_cmd(CommandContext& ctx) {
   const auto& table = ctx.server.commands();
   if (ctx.args.size() == 1) {
@@ -333,7 +358,26 @@ void command_cmd(CommandContext& ctx) {
     }
     return;
   }
-  if (is(sub, "docs")) return resp::write_array_header(ctx.out, 0);  // no docs: clients fall back
+  if (is(sub, "docs")) {
+    // A short doc per command: enough for redis-cli's hints and for clients that list commands.
+    std::vector<const command::CommandSpec*> specs;
+    if (ctx.args.size() == 2) {
+      for (const auto& s : table.all()) specs.push_back(&s);
+    } else {
+      for (size_t i = 2; i < ctx.args.size(); ++i)
+        if (const command::CommandSpec* s = table.find(ctx.args[i])) specs.push_back(s);
+    }
+    resp::write_array_header(ctx.out, static_cast<int64_t>(specs.size() * 2));
+    for (const command::CommandSpec* s : specs) {
+      resp::write_bulk(ctx.out, s->name);
+      resp::write_array_header(ctx.out, 4);
+      resp::write_bulk(ctx.out, "summary");
+      resp::write_bulk(ctx.out, "tiercache-l2 command; Redis 7 semantics");
+      resp::write_bulk(ctx.out, "group");
+      resp::write_bulk(ctx.out, command_group(*s));
+    }
+    return;
+  }
   if (is(sub, "list")) {
     resp::write_array_header(ctx.out, static_cast<int64_t>(table.all().size()));
     for (const auto& s : table.all()) resp::write_bulk(ctx.out, s.name);
@@ -352,7 +396,11 @@ void command_cmd(CommandContext& ctx) {
     for (int p : pos) resp::write_bulk(ctx.out, rest[p]);
     return;
   }
-  error(ctx, "ERR unknown subcommand '" + std::string(sub) + "'. Try COMMAND HELP.");
+  if (is(sub, "help") && ctx.args.size() == 2)
+    return help_reply(ctx,
+                      {"COMMAND [<subcommand>]. Subcommands are:", "COUNT", "INFO [<name> ...]",
+                       "DOCS [<name> ...]", "LIST", "GETKEYS <full-command>"});
+  subcommand_error(ctx, {"count", "info", "docs", "list", "getkeys", "help"});
 }
 
 void config_cmd(CommandContext& ctx) {
@@ -411,8 +459,11 @@ void config_cmd(CommandContext& ctx) {
   if (is(sub, "rewrite") && ctx.args.size() == 2)
     return error(ctx,
                  "ERR CONFIG REWRITE is not supported: edit the TOML file given with --config");
-  error(ctx, "ERR unknown subcommand or wrong number of arguments for '" + std::string(sub) +
-                 "'. Try CONFIG HELP.");
+  if (is(sub, "help") && ctx.args.size() == 2)
+    return help_reply(
+        ctx, {"CONFIG <subcommand> [<arg> ...]. Subcommands are:", "GET <pattern> [<pattern> ...]",
+              "SET <name> <value> [<name> <value> ...]", "RESETSTAT"});
+  subcommand_error(ctx, {"get", "set", "resetstat", "rewrite", "help"});
 }
 
 void info(CommandContext& ctx) {

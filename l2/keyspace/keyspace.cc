@@ -238,61 +238,111 @@ void Keyspace::rehash_cron(uint64_t budget_us) {
   }
 }
 
+uint64_t Keyspace::evict_score(const Entry* e, EvictionPolicy policy) {
+  switch (policy) {
+    case EvictionPolicy::kAllKeysLru:
+    case EvictionPolicy::kVolatileLru:
+      return static_cast<uint32_t>(lru_clock_ - e->lru);  // idle time: higher goes first
+    case EvictionPolicy::kVolatileTtl:
+      return UINT64_MAX - static_cast<uint64_t>(e->expire_at);  // sooner goes first
+    default:
+      return rng_();
+  }
+}
+
+void Keyspace::sample(int db, bool volatile_only, int samples) {
+  Db& d = *dbs_[db];
+  scratch_.clear();
+  if (volatile_only) {
+    // Walk the db with its own cursor until `samples` keys with a TTL are found: random probes
+    // would miss them when few keys are volatile. One full wrap at most.
+    int wraps = 0;
+    do {
+      d.evict_cursor = d.dict.scan(d.evict_cursor, [&](Entry* e) {
+        if (e->expire_at != 0) scratch_.push_back(e);
+      });
+      if (d.evict_cursor == 0) ++wraps;
+    } while (scratch_.size() < static_cast<size_t>(samples) && wraps < 2);
+  } else {
+    for (int s = 0; s < samples; ++s) {
+      Entry* e = d.dict.random_entry(rng_);
+      if (e == nullptr) break;
+      scratch_.push_back(e);
+    }
+  }
+}
+
+void Keyspace::pool_insert(int db, const Entry* e, uint64_t score) {
+  for (size_t i = 0; i < pool_size_; ++i) {
+    if (pool_[i].db == db && pool_[i].key == e->key()) return;  // already a candidate
+  }
+  if (pool_size_ == kPoolSize) {
+    if (score <= pool_[0].score) return;  // worse than every candidate we hold
+    // Drop the weakest (slot 0), keeping its string's capacity for reuse.
+    std::string spare = std::move(pool_[0].key);
+    for (size_t i = 1; i < pool_size_; ++i) pool_[i - 1] = std::move(pool_[i]);
+    pool_[pool_size_ - 1].key = std::move(spare);
+    --pool_size_;
+  }
+  size_t pos = pool_size_;
+  std::string slot = std::move(pool_[pool_size_].key);
+  while (pos > 0 && pool_[pos - 1].score > score) {
+    pool_[pos] = std::move(pool_[pos - 1]);
+    --pos;
+  }
+  slot.assign(e->key());
+  pool_[pos].key = std::move(slot);
+  pool_[pos].score = score;
+  pool_[pos].db = db;
+  ++pool_size_;
+}
+
 bool Keyspace::evict_to(size_t limit, size_t extra, EvictionPolicy policy, int samples) {
   if (used_bytes() + extra <= limit) return true;
   if (policy == EvictionPolicy::kNoEviction) return false;
   const bool volatile_only = policy == EvictionPolicy::kVolatileLru ||
                              policy == EvictionPolicy::kVolatileRandom ||
                              policy == EvictionPolicy::kVolatileTtl;
+  const bool random =
+      policy == EvictionPolicy::kAllKeysRandom || policy == EvictionPolicy::kVolatileRandom;
   const int n = num_dbs();
   while (used_bytes() + extra > limit) {
-    Entry* best = nullptr;
-    int best_db = -1;
-    uint64_t best_score = 0;
-    for (int db = 0; db < n; ++db) {
+    bool evicted = false;
+    bool sampled_any = false;
+    for (int db = 0; db < n && !evicted; ++db) {
       Db& d = *dbs_[db];
       if (d.dict.size() == 0 || (volatile_only && d.expires == 0)) continue;
-      scratch_.clear();
-      if (volatile_only) {
-        // Walk the db with its own cursor until `samples` keys with a TTL are found: random
-        // probes would miss them when few keys are volatile. One full wrap at most.
-        int wraps = 0;
-        do {
-          d.evict_cursor = d.dict.scan(d.evict_cursor, [&](Entry* e) {
-            if (e->expire_at != 0) scratch_.push_back(e);
-          });
-          if (d.evict_cursor == 0) ++wraps;
-        } while (scratch_.size() < static_cast<size_t>(samples) && wraps < 2);
-      } else {
-        for (int s = 0; s < samples; ++s) {
-          Entry* e = d.dict.random_entry(rng_);
-          if (e == nullptr) break;
-          scratch_.push_back(e);
+      sample(db, volatile_only, samples);
+      sampled_any |= !scratch_.empty();
+      if (random) {
+        if (!scratch_.empty()) {
+          remove_entry(db, scratch_[rng_() % scratch_.size()]);
+          evicted = true;
         }
+        continue;
       }
-      for (Entry* e : scratch_) {
-        uint64_t score;
-        switch (policy) {
-          case EvictionPolicy::kAllKeysLru:
-          case EvictionPolicy::kVolatileLru:
-            score = static_cast<uint32_t>(lru_clock_ - e->lru);  // idle time: higher is better
-            break;
-          case EvictionPolicy::kVolatileTtl:
-            score = UINT64_MAX - static_cast<uint64_t>(e->expire_at);  // sooner is better
-            break;
-          default:
-            score = rng_();
-            break;
-        }
-        if (best == nullptr || score > best_score) {
-          best = e;
-          best_db = db;
-          best_score = score;
-        }
-      }
+      for (Entry* e : scratch_) pool_insert(db, e, evict_score(e, policy));
     }
-    if (best == nullptr) return false;
-    remove_entry(best_db, best);
+    // Take the best candidate that still exists and has not been used since it was scored.
+    while (!evicted && pool_size_ > 0) {
+      PoolEntry& best = pool_[pool_size_ - 1];
+      --pool_size_;
+      Dict& dict = dbs_[best.db]->dict;
+      Entry* e = dict.find(best.key);
+      if (e == nullptr || (volatile_only && e->expire_at == 0)) continue;
+      uint64_t now_score = evict_score(e, policy);
+      if (now_score < best.score) {  // touched since: re-rank instead of evicting
+        int db = best.db;
+        pool_insert(db, e, now_score);
+        continue;
+      }
+      remove_entry(best.db, e);
+      evicted = true;
+    }
+    if (!evicted) {
+      if (!sampled_any) return false;
+      continue;
+    }
     ++stats_.evicted_keys;
   }
   return true;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -98,6 +99,20 @@ class Keyspace {
     uint64_t evict_cursor = 0;
   };
 
+  struct PoolEntry {
+    uint64_t score = 0;
+    int db = 0;
+    std::string key;
+  };
+  static constexpr size_t kPoolSize = 16;
+
+  uint64_t evict_score(const Entry* e, EvictionPolicy policy);
+  // Fills scratch_ with up to `samples` candidates of db.
+  void sample(int db, bool volatile_only, int samples);
+  // Keeps the kPoolSize best eviction candidates seen, sorted by score ascending (as Redis's
+  // eviction pool), so each eviction picks from far more keys than one sample.
+  void pool_insert(int db, const Entry* e, uint64_t score);
+
   Entry* new_entry(std::string_view key, std::string_view value, int64_t expire_at);
   void free_entry(Entry* e);
   void remove_entry(int db, Entry* e);
@@ -109,6 +124,8 @@ class Keyspace {
   int expire_db_ = 0;
   KeyspaceStats stats_;
   std::vector<Entry*> scratch_;
+  PoolEntry pool_[kPoolSize + 1];
+  size_t pool_size_ = 0;
 };
 
 }  // namespace tiercache::l2

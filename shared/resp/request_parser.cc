@@ -76,7 +76,7 @@ ParseStatus RequestParser::parse_inline(const char* data, size_t len, size_t* co
   }
   if (!authenticated_ &&
       static_cast<int64_t>(inline_offsets_.size()) > limits_->unauthenticated_max_args) {
-    return fail("invalid multibulk length");
+    return fail("unauthenticated multibulk length");
   }
   args_.clear();
   for (auto [off, n] : inline_offsets_) args_.emplace_back(inline_storage_.data() + off, n);
@@ -100,7 +100,8 @@ ParseStatus RequestParser::parse_multibulk(const char* data, size_t len, size_t*
         auto count = util::parse_int64(std::string_view(data + 1, cr - 1));
         int64_t max_args =
             authenticated_ ? limits_->max_multibulk_len : limits_->unauthenticated_max_args;
-        if (!count || *count > max_args) return fail("invalid multibulk length");
+        if (!count || *count > limits_->max_multibulk_len) return fail("invalid multibulk length");
+        if (*count > max_args) return fail("unauthenticated multibulk length");
         pos_ = cr + 2;
         if (*count <= 0) {  // "*0" and "*-1": an empty command, ignored
           *consumed = pos_;
@@ -128,9 +129,10 @@ ParseStatus RequestParser::parse_multibulk(const char* data, size_t len, size_t*
         auto blen = util::parse_int64(std::string_view(data + pos_ + 1, cr - pos_ - 1));
         size_t max_bulk =
             authenticated_ ? limits_->max_bulk_len : limits_->unauthenticated_max_bulk;
-        if (!blen || *blen < 0 || static_cast<uint64_t>(*blen) > max_bulk) {
+        if (!blen || *blen < 0 || static_cast<uint64_t>(*blen) > limits_->max_bulk_len) {
           return fail("invalid bulk length");
         }
+        if (static_cast<uint64_t>(*blen) > max_bulk) return fail("unauthenticated bulk length");
         bulk_len_ = *blen;
         pos_ = cr + 2;
         frame_size_hint_ = bulk_len_ >= 32 * 1024 ? pos_ + static_cast<size_t>(bulk_len_) + 2 : 0;

@@ -127,11 +127,11 @@ TEST_CASE("configured bulk limit and unauthenticated limits") {
   size_t consumed = 0;
   std::string many = "*11\r\n";
   CHECK(p.parse(many.data(), many.size(), &consumed) == ParseStatus::kError);
-  CHECK(p.error() == "invalid multibulk length");
+  CHECK(p.error() == "unauthenticated multibulk length");
   p.reset();
   std::string big = "*2\r\n$4\r\nAUTH\r\n$16385\r\n";
   CHECK(p.parse(big.data(), big.size(), &consumed) == ParseStatus::kError);
-  CHECK(p.error() == "invalid bulk length");
+  CHECK(p.error() == "unauthenticated bulk length");
 }
 
 TEST_CASE("a large bulk announces its size so the buffer is sized once") {
