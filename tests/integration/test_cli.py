@@ -222,6 +222,28 @@ def test_missing_config_file_refused(tmp_path):
     assert rc != 0 and "nope.toml" in output, output
 
 
+@pytest.mark.parametrize("level", ["debug", "info", "warning", "error"])
+def test_loglevels_accepted(server_factory, level):
+    s = server_factory(loglevel=level)
+    assert s.raw().cmd("PING") == "PONG"
+
+
+def test_no_logging_per_request_at_info(server_factory):
+    s = server_factory(loglevel="info")
+    time.sleep(0.2)
+    before = len(s.stderr()) + len(s.stdout())
+    c = s.raw()
+    c.send(b"".join(b"SET k%d v\r\nGET k%d\r\nNOSUCH x\r\nGET\r\n" % (i, i)
+                    for i in range(500)))
+    c.read_replies(2000)
+    for _ in range(50):
+        s.raw().cmd("PING")  # connections opening and closing
+    time.sleep(0.2)
+    grown = len(s.stderr()) + len(s.stdout()) - before
+    assert grown < 2000, "log grew by %d bytes for 2000 requests:\n%s" % (
+        grown, (s.stderr() + s.stdout())[-1500:])
+
+
 # -- sockets ------------------------------------------------------------------------------------
 
 def test_unixsocketperm(server_factory):

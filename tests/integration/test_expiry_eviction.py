@@ -46,6 +46,20 @@ def test_expired_keys_reclaimed_in_other_dbs(server):
     assert "db7" not in server.info("keyspace")
 
 
+def test_expired_but_unreclaimed_keys_are_invisible(r):
+    p = r.pipeline(transaction=False)
+    for i in range(50):
+        p.set("gone:%d" % i, "v", px=30)
+    p.set("stay", "v")
+    p.execute()
+    time.sleep(0.1)
+    assert r.keys("gone:*") == []
+    assert [k for k in r.scan_iter("gone:*")] == []
+    assert r.mget(["gone:%d" % i for i in range(50)]) == [None] * 50
+    assert r.exists(*["gone:%d" % i for i in range(50)]) == 0
+    assert {r.randomkey() for _ in range(20)} == {b"stay"}
+
+
 def test_ttl_counts_down(r):
     r.set("k", "v", px=1500)
     first = r.pttl("k")
@@ -55,17 +69,25 @@ def test_ttl_counts_down(r):
     assert first - second >= 250
 
 
-def _fill(client, prefix, count, size, read_every=None, hot=()):
+def _fill(client, prefix, count, size):
     value = b"v" * size
     p = client.pipeline(transaction=False)
     for i in range(count):
         p.set("%s:%d" % (prefix, i), value)
-        if read_every and i % read_every == 0:
-            for h in hot:
-                p.get(h)
         if i % 100 == 99:
             p.execute()
     p.execute()
+
+
+def test_used_memory_tracks_data(server, r):
+    base = server.info("memory")["used_memory"]
+    _fill(r, "mem", 1000, 10 << 10)  # 1000 values of 10 KiB
+    grown = server.info("memory")["used_memory"]
+    assert grown - base >= 1000 * (10 << 10), (base, grown)
+    assert grown - base <= 20 * MiB, (base, grown)  # overhead per 10 KiB item stays sane
+    r.flushall()
+    freed = server.info("memory")["used_memory"]
+    assert freed - base < MiB, (base, grown, freed)
 
 
 def test_maxmemory_allkeys_lru_bounds_memory(server_factory):

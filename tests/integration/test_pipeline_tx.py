@@ -3,14 +3,17 @@ queue-time errors (EXECABORT), run-time errors inside EXEC, WATCH/UNWATCH."""
 
 import random
 
+import pytest
 import redis
 
 from helpers import RespError, encode
 
 
-def test_pipeline_1000_mixed_commands_in_one_send(raw):
+@pytest.mark.parametrize("unix", [False, True], ids=["tcp", "unix"])
+def test_pipeline_1000_mixed_commands_in_one_send(server, r, unix):
     """1000 mixed commands sent in one write; the replies come back in order and match a model
     of the keyspace."""
+    raw = server.raw(unix=unix)
     rng = random.Random(7)
     model, cmds, expected = {}, [], []
     for i in range(1000):

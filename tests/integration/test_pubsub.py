@@ -182,6 +182,16 @@ def test_pubsub_ignores_the_selected_db(server, raw):
     assert raw.read_reply() == [b"message", b"anydb", b"from 9"]
 
 
+def test_many_messages_arrive_in_order(server, raw):
+    raw.send(b"SUBSCRIBE seq\r\n")
+    raw.read_reply()
+    pub = server.raw()
+    pub.send(b"".join(b"PUBLISH seq %d\r\n" % i for i in range(2000)))
+    assert pub.read_replies(2000) == [1] * 2000
+    got = raw.read_replies(2000)
+    assert got == [[b"message", b"seq", b"%d" % i] for i in range(2000)]
+
+
 def test_publish_arity(raw):
     assert raw.cmd("PUBLISH", "ch") == "ERR wrong number of arguments for 'publish' command"
     assert raw.cmd("SUBSCRIBE") == "ERR wrong number of arguments for 'subscribe' command"
