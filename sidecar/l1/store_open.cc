@@ -126,6 +126,26 @@ void init_mutex(pthread_mutex_t* m) {
   pthread_mutexattr_destroy(&attr);
 }
 
+// Cheap sanity check of the robust mutex in a segment we are about to trust (glibc layout):
+// its kind must be ours, and a lock word naming a dead thread must carry FUTEX_OWNER_DIED
+// (the kernel sets it when a holder dies with the segment mapped). Anything else means the
+// bytes were corrupted and waiting on them could hang.
+bool mutex_sane(const pthread_mutex_t& m) {
+#ifdef __GLIBC__
+  pthread_mutex_t ref;
+  init_mutex(&ref);
+  const bool kind_ok = m.__data.__kind == ref.__data.__kind;
+  pthread_mutex_destroy(&ref);
+  if (!kind_ok) return false;
+  constexpr uint32_t kOwnerDied = 0x40000000, kTidMask = 0x3fffffff;
+  const uint32_t word = static_cast<uint32_t>(m.__data.__lock);
+  const uint32_t tid = word & kTidMask;
+  if (tid != 0 && (word & kOwnerDied) == 0 && !pid_alive(tid)) return false;
+  if (tid == static_cast<uint32_t>(gettid())) return false;  // we hold no lock while attaching
+#endif
+  return true;
+}
+
 }  // namespace
 
 uint64_t Store::now_ms() const { return options_.clock_ms ? options_.clock_ms() : realtime_ms(); }
@@ -239,12 +259,12 @@ std::unique_ptr<Store> Store::open(const Options& options, std::string* error) {
           flock(s->fd_, LOCK_UN);
           return s;
         }
-        if (state == kStateInUse && sound && pid_alive(load_acq(h.owner_pid)) &&
-            !(now > hb && now - hb > kHeartbeatStaleMs)) {
+        if (state == kStateInUse && sound && mutex_sane(h.writer_lock) &&
+            pid_alive(load_acq(h.owner_pid)) && !(now > hb && now - hb > kHeartbeatStaleMs)) {
           flock(s->fd_, LOCK_UN);  // a live owner maintains it: attach as a co-writer
           return s;
         }
-        if (state == kStateInUse || state == kStateClean) {
+        if ((state == kStateInUse || state == kStateClean) && mutex_sane(h.writer_lock)) {
           // Owner crashed or went silent (or the dynamic fields are inconsistent). The layout is
           // ours, so processes still mapping it stay within bounds: clear the contents through the
           // seqlock protocol under the writer lock (a dead holder is recovered through EOWNERDEAD).
@@ -333,7 +353,13 @@ void Store::close_clean() {
 bool Store::retired() const { return load_acq(header_->state) == kStateRetired; }
 
 bool Store::lock() {
-  int r = pthread_mutex_lock(&header_->writer_lock);
+  // Bounded wait: a writer holds the lock for microseconds (a full reinitialization for
+  // milliseconds). A lock word left garbage by a corrupted segment must not hang us: the
+  // mutation is then refused and the caller bypasses L1.
+  timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 1;
+  int r = pthread_mutex_timedlock(&header_->writer_lock, &deadline);
   if (r == EOWNERDEAD) {
     // The previous writer died mid-mutation: its bucket may be half written. Clear every
     // entry (readers stay safe through the seqlock protocol), then mark the lock usable.
