@@ -34,7 +34,7 @@ rows = [
     ("set ops/s, overwrite", "%.0f" % med("set_ops"), "redis SET unix -P1 121k; memcached 114k"),
     ("overhead bytes/item, 32B key + 100B value", "%.1f (goal <= 40)" % med("overhead"),
      "memcached 59, Redis 87"),
-    ("hit ratio, Zipf(0.99), cache = 10%% of keys", "%.4f (S3-FIFO)" % med("hit_l1"),
+    ("hit ratio, Zipf(0.99), cache = 10% of keys", "%.4f (S3-FIFO)" % med("hit_l1"),
      "exact LRU %.4f at the same item count" % med("hit_lru_items")),
     ("", "", "exact LRU %.4f at the same bytes, zero overhead" % med("hit_lru_bytes")),
 ]
