@@ -1,0 +1,91 @@
+"""The shop's pages. Each shows one cache pattern a Django team uses (see caching.py for keys):
+
+  product_list    session read, a versioned get_or_set page, {% cache %} fragments per card
+  product_detail  cache.get + get_many/set_many for related items, a fragment, session writes
+  category        cache_page (invalidated by delete_pattern on any catalogue change)
+  dashboard       an expensive recomputation under cache.lock
+  cache_stats     the sidecar's and the L2's figures (HTML, or JSON with ?format=json)
+"""
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_page
+from django.views.decorators.http import require_POST
+
+from . import caching, stats
+from .models import Category
+
+RECENT = 5
+
+
+def _cart_count(request):
+    return sum(request.session.get("cart", {}).values())
+
+
+def product_list(request):
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    listing = caching.product_list_page(page)
+    if page > listing["pages"]:
+        raise Http404("no such page")
+    return render(request, "shop/product_list.html", {
+        "products": listing["products"], "page": page, "pages": range(1, listing["pages"] + 1),
+        "total": listing["total"], "cart_count": _cart_count(request),
+        "recent": len(request.session.get("recent", [])),
+    })
+
+
+def product_detail(request, pk):
+    product = caching.get_product(pk)
+    if product is None:
+        raise Http404("no such product")
+    related = caching.get_products(caching.related_ids(product))
+    recent = [i for i in request.session.get("recent", []) if i != pk][:RECENT - 1]
+    request.session["recent"] = [pk] + recent
+    return render(request, "shop/product_detail.html", {
+        "product": product, "related": related, "cart_count": _cart_count(request),
+        "recently_viewed": caching.get_products(recent),
+        "in_cart": request.session.get("cart", {}).get(str(pk), 0),
+    })
+
+
+@require_POST
+def cart_add(request, pk):
+    if caching.get_product(pk) is None:
+        raise Http404("no such product")
+    cart = request.session.get("cart", {})
+    cart[str(pk)] = cart.get(str(pk), 0) + 1
+    request.session["cart"] = cart
+    return redirect("shop:product", pk=pk)
+
+
+def cart(request):
+    items = request.session.get("cart", {})
+    products = caching.get_products([int(k) for k in items])
+    lines = [{"product": p, "qty": items[str(p["id"])], "total": p["price"] * items[str(p["id"])]}
+             for p in products]
+    return render(request, "shop/cart.html", {
+        "lines": lines, "cart_count": _cart_count(request),
+        "total": sum(line["total"] for line in lines)})
+
+
+@cache_page(300, key_prefix=caching.CATEGORY_PAGE_PREFIX)
+def category(request, slug):
+    cat = get_object_or_404(Category, slug=slug)
+    products = cat.products.order_by("name")
+    return render(request, "shop/category.html", {"category": cat, "products": products})
+
+
+def dashboard(request):
+    return render(request, "shop/dashboard.html", {
+        "summary": caching.get_dashboard(), "cart_count": _cart_count(request)})
+
+
+def cache_stats(request):
+    figures = stats.gather()
+    if request.GET.get("format") == "json" or "application/json" in request.headers.get(
+            "Accept", ""):
+        return JsonResponse(figures)
+    return render(request, "shop/cache_stats.html", {
+        "stats": figures, "rows": stats.rows(figures), "cart_count": _cart_count(request)})
