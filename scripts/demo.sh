@@ -1,20 +1,12 @@
 #!/usr/bin/env bash
-# The README's main-job command: installs what is missing, builds, and runs the demo.
-# Today the demo is the shared L2 store on localhost (the sidecar and the Django example come
-# next); stop it with Ctrl-C.
+# The README's main-job command: installs what is missing, builds, and runs the demo: one
+# tiercache-l2, two "hosts" (each a tiercache-sidecar with its own socket and shared-memory
+# segment, and a gunicorn instance of the Django shop in examples/django), one SQLite file.
+# It prints the URLs and how to see coherence; Ctrl-C stops everything cleanly.
+# DEMO_PORT_A / DEMO_PORT_B (default 8001 / 8002) choose the sites' ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh
-PORT=${TIERCACHE_L2_PORT:-6479}
-SOCK=${TIERCACHE_L2_SOCKET:-/tmp/tiercache-l2.sock}
-cat <<MSG
-
-tiercache-l2 is starting on 127.0.0.1:$PORT and $SOCK. Try:
-  redis-cli -p $PORT set greeting hello
-  redis-cli -s $SOCK get greeting
-  redis-cli -p $PORT info memory
-Ctrl-C stops it.
-
-MSG
-exec build/l2/tiercache-l2 --port "$PORT" --unixsocket "$SOCK" --maxmemory 256mb
+exec /usr/bin/python3 tests/e2e/topology.py --port-a "${DEMO_PORT_A:-8001}" \
+  --port-b "${DEMO_PORT_B:-8002}" "$@"
