@@ -10,6 +10,7 @@ PACKAGES=(
   redis-server redis-tools
   python3-django python3-django-redis python3-redis python3-pytest python3-pytest-django
   gunicorn
+  chromium python3-pil wrk
 )
 
 missing=()

@@ -4,9 +4,11 @@
 #   2. integration tests (pytest with Debian's python3) against the real binaries, redis-cli,
 #      redis-py and Django; the same suite also runs against redis-server to prove the tests
 #      assert real Redis behaviour;
-#   3. unit tests again under ASan+UBSan;
-#   4. each libFuzzer target for a short run (FUZZ_SECONDS, default 20).
-# Set QUICK=1 to skip steps 3 and 4 while iterating.
+#   3. end-to-end tests: the demo's topology (L2, two sidecars, two gunicorn sites of
+#      examples/django) driven over HTTP and with a headless Chromium;
+#   4. unit tests again under ASan+UBSan;
+#   5. each libFuzzer target for a short run (FUZZ_SECONDS, default 20).
+# Set QUICK=1 to skip steps 4 and 5 while iterating.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -28,6 +30,9 @@ TIERCACHE_TEST_TARGET=tiercache /usr/bin/python3 -m pytest tests/integration -q 
 
 step "integration tests against redis-server (the reference)"
 TIERCACHE_TEST_TARGET=redis /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider
+
+step "end-to-end tests (Django on tiercache)"
+/usr/bin/python3 -m pytest tests/e2e -q
 
 if [ "${QUICK:-0}" != "1" ]; then
   step "unit tests under ASan+UBSan"
