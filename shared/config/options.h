@@ -1,0 +1,28 @@
+// Helpers both servers use to read options from TOML files and flags with one code path.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace tiercache::config {
+
+// "--Max_TTL" style names to the canonical "max-ttl" spelling (lower case, dashes).
+std::string normalize_name(std::string_view name);
+
+// Integer in [lo, hi]; false with *error otherwise.
+bool parse_int_option(std::string_view v, int64_t lo, int64_t hi, int64_t* out, std::string* error);
+// Size with units (see size.h); false with *error otherwise.
+bool parse_size_option(std::string_view v, uint64_t* out, std::string* error);
+// Octal file mode such as 660 or 0660.
+bool parse_mode_option(std::string_view v, int* out, std::string* error);
+
+// Reads a TOML file and calls set(name, value) for every key, as strings. Keys of a table
+// [l1] become "l1-memory" etc. (joined with '-'). False with *error (file:line for syntax
+// errors, or the setter's error). Exceptions from the TOML library stay inside.
+using OptionSetter =
+    std::function<bool(const std::string& name, const std::string& value, std::string* error)>;
+bool load_toml_file(const std::string& path, const OptionSetter& set, std::string* error);
+
+}  // namespace tiercache::config

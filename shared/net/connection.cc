@@ -1,0 +1,231 @@
+// RESP connection I/O (see connection.h).
+#include "shared/net/connection.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "shared/resp/reply_writer.h"
+
+namespace tiercache::net {
+namespace {
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kKeepCapacity = 1 << 20;  // larger buffers are given back once drained
+}  // namespace
+
+Connection::Connection(uv_loop_t* loop, ConnectionOwner* owner,
+                       const resp::ParserLimits* parser_limits, const ConnectionLimits* limits,
+                       uint64_t id, Kind kind)
+    : loop_(loop), owner_(owner), limits_(limits), id_(id), kind_(kind), parser_(parser_limits) {
+  if (kind == Kind::kTcp) {
+    uv_tcp_init(loop, &handle_.tcp);
+    handle_open_ = true;
+  } else if (kind == Kind::kUnix) {
+    uv_pipe_init(loop, &handle_.pipe, 0);
+    handle_open_ = true;
+  }
+  handle_.tcp.data = this;
+}
+
+Connection::~Connection() { free(rbuf_); }
+
+void Connection::start() {
+  reading_ = true;
+  uv_read_start(stream(), on_alloc, on_read);
+}
+
+void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* c = static_cast<Connection*>(h->data);
+  size_t pending = c->rend_ - c->rstart_;
+  size_t want = kReadChunk;
+  size_t hint = c->parser_.frame_size_hint();
+  if (hint > pending && hint - pending > want) want = hint - pending;
+  if (c->rcap_ - c->rend_ < want) {
+    if (c->rstart_ > 0) {
+      if (pending > 0) memmove(c->rbuf_, c->rbuf_ + c->rstart_, pending);
+      c->rstart_ = 0;
+      c->rend_ = pending;
+    }
+    if (c->rcap_ - c->rend_ < want) {
+      size_t cap = c->rcap_ ? c->rcap_ * 2 : kReadChunk;
+      if (cap < c->rend_ + want) cap = c->rend_ + want;
+      char* n = static_cast<char*>(realloc(c->rbuf_, cap));
+      if (n == nullptr) {
+        buf->base = nullptr;
+        buf->len = 0;
+        return;
+      }
+      c->rbuf_ = n;
+      c->rcap_ = cap;
+    }
+  }
+  buf->base = c->rbuf_ + c->rend_;
+  buf->len = c->rcap_ - c->rend_;
+}
+
+void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+  auto* c = static_cast<Connection*>(s->data);
+  if (nread < 0) {
+    c->close();
+    return;
+  }
+  if (nread == 0) return;
+  c->rend_ += static_cast<size_t>(nread);
+  c->process_input();
+}
+
+void Connection::process_input() {
+  if (in_process_) return;  // re-entered from complete() inside a request: the loop goes on
+  in_process_ = true;
+  while (rstart_ < rend_ && !close_after_reply_ && !closing_) {
+    if (pending_.size() >= limits_->max_deferred) {
+      paused_ = true;  // resumed by complete() once the head drains
+      break;
+    }
+    size_t consumed = 0;
+    resp::ParseStatus st = parser_.parse(rbuf_ + rstart_, rend_ - rstart_, &consumed);
+    if (st == resp::ParseStatus::kNeedMore) break;
+    if (st == resp::ParseStatus::kError) {
+      resp::write_error(reply(), "ERR Protocol error: " + parser_.error());
+      owner_->on_protocol_error(*this);
+      close_after_reply_ = true;
+      break;
+    }
+    auto args = parser_.args();
+    if (!args.empty()) owner_->on_request(*this, args);
+    rstart_ += consumed;
+  }
+  in_process_ = false;
+  if (closing_) return;
+  if (rstart_ == rend_) {
+    rstart_ = rend_ = 0;
+    if (rcap_ > 4 * kReadChunk) {
+      free(rbuf_);
+      rbuf_ = nullptr;
+      rcap_ = 0;
+    }
+  } else if (rend_ - rstart_ > limits_->query_buffer_limit) {
+    owner_->on_query_buffer_limit(*this);
+    close();
+    return;
+  }
+  if (reading_ && (close_after_reply_ || paused_)) {
+    uv_read_stop(stream());
+    reading_ = false;
+  }
+  owner_->on_batch_done(*this);
+  if (!closing_) flush();
+}
+
+std::string& Connection::reply() {
+  if (pending_.empty()) return out_;
+  pending_.push_back(Slot{{}, true});
+  return pending_.back().data;
+}
+
+uint64_t Connection::defer() {
+  pending_.push_back(Slot{});
+  return pending_base_ + pending_.size() - 1;
+}
+
+std::string& Connection::slot(uint64_t ticket) { return pending_[ticket - pending_base_].data; }
+
+void Connection::complete(uint64_t ticket) {
+  pending_[ticket - pending_base_].done = true;
+  drain_completed();
+}
+
+void Connection::drain_completed() {
+  bool moved = false;
+  while (!pending_.empty() && pending_.front().done) {
+    if (out_.empty())
+      out_.swap(pending_.front().data);
+    else
+      out_.append(pending_.front().data);
+    pending_.pop_front();
+    ++pending_base_;
+    moved = true;
+  }
+  if (!moved || closing_) return;
+  if (paused_ && pending_.size() < limits_->max_deferred / 2) {
+    paused_ = false;
+    if (!close_after_reply_ && kind_ != Kind::kInternal) {
+      reading_ = true;
+      uv_read_start(stream(), on_alloc, on_read);
+    }
+    process_input();  // requests already buffered
+    return;           // process_input flushed
+  }
+  if (!in_process_) flush();
+}
+
+size_t Connection::output_bytes() const {
+  size_t n = out_.size() + (writing_.size() - writing_offset_);
+  for (const auto& s : pending_) n += s.data.size();
+  return n;
+}
+
+void Connection::flush() {
+  if (closing_ || write_in_flight_ || kind_ == Kind::kInternal) return;
+  if (!out_.empty()) {
+    uv_buf_t b = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+    int n = uv_try_write(stream(), &b, 1);
+    if (n == UV_EAGAIN) n = 0;
+    if (n < 0) {
+      close();
+      return;
+    }
+    if (static_cast<size_t>(n) < out_.size()) {
+      writing_.swap(out_);
+      out_.clear();
+      writing_offset_ = static_cast<size_t>(n);
+      uv_buf_t rest = uv_buf_init(writing_.data() + writing_offset_,
+                                  static_cast<unsigned>(writing_.size() - writing_offset_));
+      write_req_.data = this;
+      if (uv_write(&write_req_, stream(), &rest, 1, on_write) != 0) {
+        close();
+        return;
+      }
+      write_in_flight_ = true;
+      return;
+    }
+    out_.clear();
+    if (out_.capacity() > kKeepCapacity) out_.shrink_to_fit();
+  }
+  if (close_after_reply_ && pending_.empty()) close();
+}
+
+void Connection::on_write(uv_write_t* req, int status) {
+  auto* c = static_cast<Connection*>(req->data);
+  c->write_in_flight_ = false;
+  if (status < 0) {
+    c->close();
+    return;
+  }
+  c->writing_.clear();
+  c->writing_offset_ = 0;
+  if (c->writing_.capacity() > kKeepCapacity) c->writing_.shrink_to_fit();
+  c->flush();
+}
+
+void Connection::close_after_reply() {
+  close_after_reply_ = true;
+  if (reading_ && kind_ != Kind::kInternal) {
+    uv_read_stop(stream());
+    reading_ = false;
+  }
+}
+
+void Connection::close() {
+  if (closing_) return;
+  closing_ = true;
+  owner_->on_closed(*this);
+  if (handle_open_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), on_close);
+  } else {
+    delete this;
+  }
+}
+
+void Connection::on_close(uv_handle_t* h) { delete static_cast<Connection*>(h->data); }
+
+}  // namespace tiercache::net

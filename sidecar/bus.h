@@ -1,0 +1,79 @@
+// The invalidation bus: one subscription per sidecar to the L2 channel. Decodes messages, skips
+// the sidecar's own, detects sequence gaps, and judges health: every message this sidecar
+// publishes (write batches and heartbeats) must come back on the subscription within the
+// timeout, so the whole path (publish -> L2 -> subscription) is what is checked.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "shared/invalidation/message.h"
+#include "shared/metrics/histogram.h"
+#include "sidecar/upstream.h"
+
+namespace tiercache::sidecar {
+
+class BusListener {
+ public:
+  virtual ~BusListener() = default;
+  // A message from another sidecar: drop its keys / dbs.
+  virtual void on_invalidation(const invalidation::Message& m) = 0;
+  // The bus can no longer be trusted (disconnect, timeout, gap): stop serving L1 now.
+  virtual void on_bus_unhealthy(const std::string& why) = 0;
+  // Subscribed again (after a flush): L1 may serve again.
+  virtual void on_bus_healthy() = 0;
+};
+
+struct BusStats {
+  uint64_t received = 0;    // messages from other sidecars
+  uint64_t own_echoes = 0;  // own messages seen back
+  uint64_t gaps = 0;
+  uint64_t resets = 0;        // times the bus went unhealthy
+  uint64_t bad_messages = 0;  // undecodable payloads
+};
+
+class Bus {
+ public:
+  Bus(uv_loop_t* loop, UpstreamOptions options, std::string channel, uint64_t origin,
+      int64_t timeout_ms, BusListener* listener);
+  void start();
+  void stop();
+  bool healthy() const { return healthy_; }
+
+  // The sidecar published its message `seq` at `sent_us` (monotonic): expect it back.
+  void expect(uint64_t seq, uint64_t sent_us);
+  // A published message will never arrive (its transaction failed): stop waiting for it.
+  void forget(uint64_t seq);
+
+  const BusStats& stats() const { return stats_; }
+  const metrics::Histogram& lag_us() const { return lag_; }
+
+ private:
+  static void on_state(void* ctx, bool connected);
+  static void on_push(void* ctx, const redisReply* reply);
+  static void on_timer(uv_timer_t* t);
+  void handle_payload(std::string_view payload);
+  void go_unhealthy(const std::string& why, bool reconnect);
+
+  std::unique_ptr<Upstream> sub_;
+  std::string channel_;
+  uint64_t origin_;
+  int64_t timeout_ms_;
+  BusListener* listener_;
+  uv_timer_t timer_;
+  bool healthy_ = false;
+  bool subscribed_ = false;
+  std::deque<std::pair<uint64_t, uint64_t>> outstanding_;  // (seq, sent_us) of own messages
+  std::unordered_map<uint64_t, uint64_t> last_seq_;        // per origin
+  BusStats stats_;
+  metrics::Histogram lag_;
+};
+
+uint64_t wall_us();
+
+}  // namespace tiercache::sidecar

@@ -1,0 +1,50 @@
+// tiercache-sidecar configuration: defaults, TOML file, flags, all through one option table.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tiercache::sidecar {
+
+struct Config {
+  std::string socket = "/run/tiercache/sidecar.sock";
+  int socket_mode = 0660;
+  int port = 0;  // TCP off unless asked for
+  std::string bind = "127.0.0.1";
+  std::string l2 = "127.0.0.1:6479";  // HOST:PORT or unix:PATH
+  std::string l2_password;
+  int64_t l2_connect_timeout_ms = 250;
+  int64_t l2_timeout_ms = 1000;        // a request unanswered this long resets the connection
+  int64_t l2_reconnect_max_ms = 2000;  // backoff cap
+  uint64_t l1_memory = 64ull << 20;
+  uint64_t l1_max_item_size = 1ull << 20;
+  int64_t l1_max_ttl_ms = 60000;
+  std::string shm_name = "default";
+  std::string channel = "tiercache:invalidate";
+  int64_t bus_heartbeat_ms = 100;  // own heartbeat published this often...
+  int64_t bus_timeout_ms = 1000;   // ...and must come back within this, or L1 stops serving
+  int maxclients = 10000;
+  uint64_t client_query_buffer_limit = 1ull << 30;
+  uint64_t client_output_buffer_limit = 64ull << 20;
+  uint64_t proto_max_bulk_len = 512ull << 20;
+  std::string requirepass;
+  std::string loglevel = "info";
+};
+
+struct OptionSpec {
+  std::string_view name;
+  bool (*set)(Config&, std::string_view value, std::string* error);
+  std::string (*get)(const Config&);
+  std::string_view help;
+};
+
+const std::vector<OptionSpec>& option_specs();
+bool set_option(Config& config, std::string_view name, std::string_view value, std::string* error);
+
+// --config FILE first, then every flag; environment TIERCACHE_<NAME> (e.g. TIERCACHE_L2) sits
+// between the file and the flags. Returns 0 to go on, 1 on error, 2 after --help/--version.
+int parse_command_line(int argc, char** argv, Config* config);
+
+}  // namespace tiercache::sidecar

@@ -1,0 +1,34 @@
+// tiercache-sidecar entry point: configuration, then the event loop. Exceptions stop here.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "sidecar/config.h"
+#include "sidecar/sidecar.h"
+
+int main(int argc, char** argv) {
+  try {
+    tiercache::sidecar::Config config;
+    int rc = tiercache::sidecar::parse_command_line(argc, argv, &config);
+    if (rc == 2) return 0;
+    if (rc != 0) return 1;
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ tiercache-sidecar[%P] %v");
+    if (config.loglevel == "debug")
+      spdlog::set_level(spdlog::level::debug);
+    else if (config.loglevel == "warning")
+      spdlog::set_level(spdlog::level::warn);
+    else if (config.loglevel == "error")
+      spdlog::set_level(spdlog::level::err);
+    tiercache::sidecar::Sidecar sidecar(std::move(config));
+    std::string error;
+    if (!sidecar.start(&error)) {
+      fprintf(stderr, "tiercache-sidecar: %s\n", error.c_str());
+      return 1;
+    }
+    return sidecar.run();
+  } catch (const std::exception& e) {
+    fprintf(stderr, "tiercache-sidecar: fatal: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,186 @@
+// tiercache-sidecar: the per-host front end. Serves reads from the shared-memory L1, sends
+// writes to the L2 committed together with their invalidation (MULTI ... PUBLISH ... EXEC),
+// passes everything else through, and applies other hosts' invalidations from the bus.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "shared/command/command_table.h"
+#include "shared/invalidation/message.h"
+#include "shared/net/connection.h"
+#include "shared/net/listener.h"
+#include "shared/resp/request_parser.h"
+#include "sidecar/bus.h"
+#include "sidecar/config.h"
+#include "sidecar/l1/store.h"
+#include "sidecar/upstream.h"
+
+namespace tiercache::sidecar {
+
+struct SidecarStats {
+  uint64_t connections_received = 0;
+  uint64_t rejected_connections = 0;
+  uint64_t commands = 0;
+  uint64_t l1_hits = 0;
+  uint64_t l1_misses = 0;
+  uint64_t l1_bypassed = 0;       // reads not served from L1 because the bus was unhealthy
+  uint64_t fills = 0;             // values put in L1 from L2
+  uint64_t fills_discarded = 0;   // fills refused by the guard (invalidated while in flight)
+  uint64_t coalesced_misses = 0;  // misses that joined a fetch already in flight
+  uint64_t l2_fetches = 0;
+  uint64_t writes = 0;
+  uint64_t write_batches = 0;
+  uint64_t invalidation_messages_sent = 0;
+  uint64_t invalidated_keys_sent = 0;
+  uint64_t invalidated_keys_received = 0;
+  uint64_t l1_flushes = 0;
+  uint64_t passthrough = 0;
+  uint64_t l2_errors = 0;  // client requests answered with an L2 error (down, timeout)
+  uint64_t protocol_errors = 0;
+  uint64_t security_closes = 0;
+  uint64_t query_buffer_limit_disconnections = 0;
+  uint64_t output_buffer_limit_disconnections = 0;
+};
+
+struct ClientState;
+struct Flight;
+struct Op;
+
+class Sidecar : public net::ConnectionOwner, public BusListener {
+ public:
+  explicit Sidecar(Config config);
+  ~Sidecar() override;
+
+  // Opens L1, binds the socket(s), starts connecting to L2. False with *error.
+  bool start(std::string* error);
+  // Runs until SIGTERM/SIGINT; returns the exit code.
+  int run();
+  void shutdown();
+
+  // net::ConnectionOwner
+  void on_request(net::Connection& c, std::span<const std::string_view> args) override;
+  void on_closed(net::Connection& c) override;
+  void on_protocol_error(net::Connection& c) override;
+  void on_query_buffer_limit(net::Connection& c) override;
+
+  // BusListener
+  void on_invalidation(const invalidation::Message& m) override;
+  void on_bus_unhealthy(const std::string& why) override;
+  void on_bus_healthy() override;
+
+  // Used by the operations in flight (sidecar.cc) and the local commands (local_commands.cc).
+  const Config& config() const { return config_; }
+  SidecarStats& stats() { return stats_; }
+  l1::Store& l1() { return *l1_; }
+  Upstream& l2() { return *l2_; }
+  Bus& bus() { return *bus_; }
+  uv_loop_t* loop() { return loop_; }
+  const command::CommandTable& commands() const { return table_; }
+  uint64_t origin() const { return origin_; }
+  bool l1_serving() const { return bus_ && bus_->healthy(); }
+  // The connection with this id if it is still open, else nullptr.
+  net::Connection* connection(uint64_t id);
+  const std::unordered_map<uint64_t, net::Connection*>& connections() const { return conns_; }
+  // Writes an L2 failure reply ("-ERR tiercache: L2 unavailable: ...").
+  void write_l2_error(std::string& out);
+
+  // Sends to L2 in request order for a client of `db` (SELECT first if needed; pending write
+  // batch first). False when L2 is unavailable.
+  bool send(int db, std::span<const std::string_view> args, Op* op);
+  void flush_batch();
+
+  // Fill guard. A fetch records guard_stamp() when it starts; its value may go into L1 only
+  // if fill_allowed() says nothing invalidated the key (or its db, or everything) since.
+  uint64_t guard_stamp() const { return inv_seq_; }
+  bool fill_allowed(int db, std::string_view key, uint64_t stamp) const;
+  void fetch_started(int db, std::string_view key);
+  void fetch_finished(int db, std::string_view key);
+  // Drops a key (or a db, or all) from L1 and from the fill guard's point of view.
+  void invalidate_key(int db, std::string_view key);
+  void invalidate_db(uint32_t db);  // invalidation::kAllDbs for all
+  void forget_flight(Flight* f);
+
+  std::string info(std::string_view section);
+
+ private:
+  friend struct LocalCommands;
+  static void on_accept(void* ctx, uv_stream_t* listener, bool is_tcp);
+  static void on_signal(uv_signal_t* s, int signum);
+  static void on_check(uv_check_t* h);
+  static void on_cron(uv_timer_t* t);
+  static void on_l2_state(void* ctx, bool connected);
+
+  void dispatch(net::Connection& c, ClientState& st, const command::CommandSpec& spec,
+                std::span<const std::string_view> args);
+  void cmd_get(net::Connection& c, ClientState& st, std::string_view key);
+  void cmd_mget(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
+  void cmd_exists(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
+  void cmd_write(net::Connection& c, ClientState& st, const command::CommandSpec& spec,
+                 std::span<const std::string_view> args);
+  void cmd_exec(net::Connection& c, ClientState& st);
+  void passthrough(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
+  void publish_heartbeat();
+  // Invalidation groups a write command causes (keys of its db, or a flush).
+  bool write_groups(int db, const command::CommandSpec& spec,
+                    std::span<const std::string_view> args,
+                    std::vector<invalidation::Group>* groups);
+  void start_flight(int db, std::string_view key, uint64_t conn_id, uint64_t ticket);
+  bool local_command(net::Connection& c, ClientState& st, const command::CommandSpec& spec,
+                     std::span<const std::string_view> args);
+  void pubsub_command(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
+
+  Config config_;
+  resp::ParserLimits parser_limits_;
+  net::ConnectionLimits conn_limits_;
+  command::CommandTable table_;
+  uv_loop_t* loop_;
+  std::unique_ptr<l1::Store> l1_;
+  std::unique_ptr<Upstream> l2_;
+  std::unique_ptr<Bus> bus_;
+  net::Listener listener_;
+  uv_signal_t sigterm_, sigint_;
+  uv_check_t check_;
+  uv_timer_t cron_;
+  uint64_t origin_;
+  uint64_t next_conn_id_ = 1;
+  std::unordered_map<uint64_t, net::Connection*> conns_;
+  int upstream_db_ = 0;
+  bool shutting_down_ = false;
+  SidecarStats stats_;
+
+  // Write batch being built (sent at the end of the loop tick or before any other L2 send).
+ public:
+  struct BatchItem;
+
+ private:
+  std::vector<BatchItem>* batch_ = nullptr;
+  std::vector<invalidation::Group> batch_groups_;
+  uint64_t seq_ = 0;
+  std::string msg_scratch_;
+
+  // Fill guard and single flight.
+  uint64_t inv_seq_ = 0;
+  uint64_t all_flushed_at_ = 0;
+  std::vector<uint64_t> db_flushed_at_;
+  struct Guard {
+    uint32_t fetches = 0;
+    uint64_t invalidated_at = 0;
+  };
+  std::unordered_map<std::string, Guard> guards_;     // (db,key) with fetches in flight
+  std::unordered_map<std::string, Flight*> flights_;  // GETs in flight, joinable
+  std::string key_scratch_;
+  std::string value_scratch_;
+};
+
+// Encodes (db, key) as one map key.
+void guard_key(std::string& out, int db, std::string_view key);
+
+}  // namespace tiercache::sidecar

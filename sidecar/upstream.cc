@@ -1,0 +1,263 @@
+// The sidecar's L2 connection (see upstream.h).
+#include "sidecar/upstream.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <spdlog/spdlog.h>
+#include <time.h>
+
+#include "shared/resp/reply_writer.h"
+#include "shared/util/numbers.h"
+
+namespace tiercache::sidecar {
+
+uint64_t now_us() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+}
+
+bool parse_endpoint(std::string_view s, Endpoint* out, std::string* error) {
+  if (s.substr(0, 5) == "unix:") {
+    out->unix_socket = true;
+    out->host = std::string(s.substr(5));
+    if (out->host.empty()) {
+      *error = "unix: needs a path";
+      return false;
+    }
+    return true;
+  }
+  size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    *error = "expected HOST:PORT or unix:PATH, got '" + std::string(s) + "'";
+    return false;
+  }
+  auto port = util::parse_int64(s.substr(colon + 1));
+  if (!port || *port <= 0 || *port > 65535) {
+    *error = "bad port in '" + std::string(s) + "'";
+    return false;
+  }
+  out->unix_socket = false;
+  out->host = std::string(s.substr(0, colon));
+  if (out->host.size() > 2 && out->host.front() == '[' && out->host.back() == ']')
+    out->host = out->host.substr(1, out->host.size() - 2);
+  out->port = static_cast<int>(*port);
+  return true;
+}
+
+void format_command(std::string& out, std::span<const std::string_view> args) {
+  out.clear();
+  out.push_back('*');
+  util::append_int64(out, static_cast<int64_t>(args.size()));
+  out.append("\r\n");
+  for (auto a : args) {
+    out.push_back('$');
+    util::append_int64(out, static_cast<int64_t>(a.size()));
+    out.append("\r\n");
+    out.append(a);
+    out.append("\r\n");
+  }
+}
+
+namespace {
+void write_reply_depth(std::string& out, const redisReply* r, int depth) {
+  if (depth > 64) return resp::write_error(out, "ERR tiercache: L2 reply nested too deeply");
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      return resp::write_bulk(out, std::string_view(r->str, r->len));
+    case REDIS_REPLY_STATUS:
+      return resp::write_simple(out, std::string_view(r->str, r->len));
+    case REDIS_REPLY_ERROR:
+      return resp::write_error(out, std::string_view(r->str, r->len));
+    case REDIS_REPLY_INTEGER:
+      return resp::write_integer(out, r->integer);
+    case REDIS_REPLY_NIL:
+      return resp::write_null(out);
+    case REDIS_REPLY_ARRAY:
+      resp::write_array_header(out, static_cast<int64_t>(r->elements));
+      for (size_t i = 0; i < r->elements; ++i) write_reply_depth(out, r->element[i], depth + 1);
+      return;
+    default:
+      return resp::write_error(out, "ERR tiercache: unexpected reply type from L2");
+  }
+}
+}  // namespace
+
+void write_reply(std::string& out, const redisReply* r) { write_reply_depth(out, r, 0); }
+
+Upstream::Upstream(uv_loop_t* loop, UpstreamOptions options, std::string name, StateFn on_state,
+                   void* state_ctx)
+    : loop_(loop),
+      options_(std::move(options)),
+      name_(std::move(name)),
+      on_state_(on_state),
+      state_ctx_(state_ctx) {
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+}
+
+Upstream::~Upstream() {
+  if (state_ != State::kStopped) stop();
+}
+
+void Upstream::start() {
+  uv_timer_start(timer_, on_timer, 20, 20);
+  connect();
+}
+
+void Upstream::stop() {
+  if (state_ == State::kStopped) return;
+  state_ = State::kStopped;
+  if (ac_ != nullptr) {
+    redisAsyncContext* ac = ac_;
+    ac_ = nullptr;
+    last_error_ = "shutting down";
+    redisAsyncFree(ac);  // fails every pending request (callbacks with nullptr)
+  }
+  if (timer_ != nullptr) {
+    uv_timer_stop(timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+}
+
+void Upstream::connect() {
+  if (state_ == State::kStopped) return;
+  const Endpoint& ep = options_.endpoint;
+  redisAsyncContext* ac = ep.unix_socket ? redisAsyncConnectUnix(ep.host.c_str())
+                                         : redisAsyncConnect(ep.host.c_str(), ep.port);
+  connect_started_us_ = now_us();
+  if (ac == nullptr || ac->err) {
+    last_error_ = ac ? ac->errstr : "out of memory";
+    if (ac) redisAsyncFree(ac);
+    fail(last_error_);
+    return;
+  }
+  ac->data = this;
+  redisLibuvAttach(ac, loop_);
+  redisAsyncSetConnectCallback(ac, on_connect);
+  redisAsyncSetDisconnectCallback(ac, on_disconnect);
+  ac_ = ac;
+  state_ = State::kConnecting;
+}
+
+void Upstream::on_connect(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<Upstream*>(ac->data);
+  if (self == nullptr || self->ac_ != ac) return;
+  if (status != REDIS_OK) {
+    // hiredis frees the context after this callback.
+    self->ac_ = nullptr;
+    self->fail(std::string("cannot connect to L2: ") + ac->errstr);
+    return;
+  }
+  self->state_ = State::kConnected;
+  self->backoff_ms_ = 50;
+  if (!self->options_.password.empty()) {
+    std::string_view args[] = {"AUTH", self->options_.password};
+    self->send(
+        args,
+        [](void* ctx, const redisReply* r, uint64_t) {
+          auto* up = static_cast<Upstream*>(ctx);
+          if (r != nullptr && r->type == REDIS_REPLY_ERROR) {
+            spdlog::error("{}: L2 refused AUTH: {}", up->name_, std::string(r->str, r->len));
+          }
+        },
+        self, 0);
+  }
+  spdlog::info("{}: connected to L2", self->name_);
+  if (self->on_state_) self->on_state_(self->state_ctx_, true);
+}
+
+void Upstream::on_disconnect(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<Upstream*>(ac->data);
+  if (self == nullptr || self->ac_ != ac) return;  // a context we already dropped
+  self->ac_ = nullptr;                             // hiredis frees it after this callback
+  self->fail(status == REDIS_OK ? "L2 closed the connection"
+                                : std::string("L2 connection lost: ") + ac->errstr);
+}
+
+void Upstream::fail(const std::string& why) {
+  bool was_connected = state_ == State::kConnected;
+  if (state_ != State::kStopped) state_ = State::kIdle;
+  last_error_ = why;
+  if (ac_ != nullptr) {
+    redisAsyncContext* ac = ac_;
+    ac_ = nullptr;
+    ac->data = nullptr;
+    redisAsyncFree(ac);  // calls every pending callback with nullptr
+  }
+  // Callbacks of a context hiredis frees itself arrive through on_reply with nullptr too.
+  if (state_ == State::kStopped) return;
+  ++reconnects_;
+  next_attempt_us_ = now_us() + static_cast<uint64_t>(backoff_ms_) * 1000;
+  backoff_ms_ =
+      backoff_ms_ * 2 > options_.reconnect_max_ms ? options_.reconnect_max_ms : backoff_ms_ * 2;
+  spdlog::warn("{}: {} (retrying in {} ms)", name_, why, backoff_ms_);
+  if (was_connected && on_state_) on_state_(state_ctx_, false);
+}
+
+void Upstream::on_timer(uv_timer_t* t) {
+  auto* self = static_cast<Upstream*>(t->data);
+  uint64_t now = now_us();
+  switch (self->state_) {
+    case State::kIdle:
+      if (now >= self->next_attempt_us_) self->connect();
+      break;
+    case State::kConnecting:
+      if (now - self->connect_started_us_ >
+          static_cast<uint64_t>(self->options_.connect_timeout_ms) * 1000)
+        self->fail("connect to L2 timed out");
+      break;
+    case State::kConnected:
+      if (!self->pending_.empty() &&
+          now - self->pending_.front().sent_us >
+              static_cast<uint64_t>(self->options_.request_timeout_ms) * 1000)
+        self->fail("L2 request timed out");
+      break;
+    case State::kStopped:
+      break;
+  }
+}
+
+void Upstream::on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
+  auto* self = static_cast<Upstream*>(privdata);
+  if (self->pending_.empty()) return;
+  Pending p = self->pending_.front();
+  self->pending_.pop_front();
+  auto* r = static_cast<redisReply*>(reply);
+  if (r == nullptr) {
+    ++self->errors_;
+  } else {
+    self->latency_.record(now_us() - p.sent_us);
+  }
+  p.cb(p.ctx, r, p.tag);
+}
+
+void Upstream::on_push(redisAsyncContext* ac, void* reply, void* privdata) {
+  auto* self = static_cast<Upstream*>(privdata);
+  if (self->push_fn_ != nullptr) self->push_fn_(self->push_ctx_, static_cast<redisReply*>(reply));
+}
+
+bool Upstream::send_push(std::span<const std::string_view> args) {
+  if (state_ != State::kConnected || ac_ == nullptr) return false;
+  format_command(scratch_, args);
+  return redisAsyncFormattedCommand(ac_, on_push, this, scratch_.data(), scratch_.size()) ==
+         REDIS_OK;
+}
+
+bool Upstream::send(std::span<const std::string_view> args, ReplyFn cb, void* ctx, uint64_t tag) {
+  format_command(scratch_, args);
+  return send_formatted(scratch_, cb, ctx, tag);
+}
+
+bool Upstream::send_formatted(std::string_view resp, ReplyFn cb, void* ctx, uint64_t tag) {
+  if (state_ != State::kConnected || ac_ == nullptr) return false;
+  if (redisAsyncFormattedCommand(ac_, on_reply, this, resp.data(), resp.size()) != REDIS_OK) {
+    return false;
+  }
+  pending_.push_back(Pending{cb, ctx, tag, now_us()});
+  return true;
+}
+
+}  // namespace tiercache::sidecar

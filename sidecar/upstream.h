@@ -1,0 +1,121 @@
+// The sidecar's connection to the L2 (hiredis async on the libuv loop): ordered requests,
+// connect and request timeouts, reconnect with backoff, fail-fast while disconnected.
+#pragma once
+
+#include <hiredis/async.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "shared/metrics/histogram.h"
+
+namespace tiercache::sidecar {
+
+struct Endpoint {
+  bool unix_socket = false;
+  std::string host;  // or the socket path
+  int port = 0;
+};
+// Parses "HOST:PORT" or "unix:PATH"; false with *error.
+bool parse_endpoint(std::string_view s, Endpoint* out, std::string* error);
+
+struct UpstreamOptions {
+  Endpoint endpoint;
+  std::string password;
+  int64_t connect_timeout_ms = 250;
+  int64_t request_timeout_ms = 1000;
+  int64_t reconnect_max_ms = 2000;
+};
+
+// Called exactly once per request, in request order. reply is nullptr when the request
+// failed (connection lost, timeout, shutdown); Upstream::last_error() says why.
+using ReplyFn = void (*)(void* ctx, const redisReply* reply, uint64_t tag);
+// Connection state changes (connected = true once usable, false when lost).
+using StateFn = void (*)(void* ctx, bool connected);
+// Replies of a connection in subscribed mode (confirmations and messages); nullptr when the
+// connection is lost.
+using PushFn = void (*)(void* ctx, const redisReply* reply);
+
+class Upstream {
+ public:
+  Upstream(uv_loop_t* loop, UpstreamOptions options, std::string name, StateFn on_state,
+           void* state_ctx);
+  ~Upstream();
+  Upstream(const Upstream&) = delete;
+  Upstream& operator=(const Upstream&) = delete;
+
+  void start();
+  // Closes the connection (pending requests fail) and stops reconnecting.
+  void stop();
+  bool connected() const { return state_ == State::kConnected; }
+  // Drops the connection now (pending requests fail) and reconnects with backoff.
+  void reset(const std::string& why) { fail(why); }
+  const std::string& last_error() const { return last_error_; }
+
+  // Queues one command. False (and no callback) when not connected: the caller answers at once.
+  bool send(std::span<const std::string_view> args, ReplyFn cb, void* ctx, uint64_t tag);
+  // Same, with the command already in RESP form.
+  bool send_formatted(std::string_view resp, ReplyFn cb, void* ctx, uint64_t tag);
+
+  // Subscribed mode: sends (P)SUBSCRIBE/(P)UNSUBSCRIBE; every reply they cause, now and later,
+  // goes to the push handler. False when not connected.
+  void set_push_handler(PushFn fn, void* ctx) {
+    push_fn_ = fn;
+    push_ctx_ = ctx;
+  }
+  bool send_push(std::span<const std::string_view> args);
+
+  size_t in_flight() const { return pending_.size(); }
+  uint64_t errors() const { return errors_; }
+  uint64_t reconnects() const { return reconnects_; }
+  const metrics::Histogram& latency_us() const { return latency_; }
+
+ private:
+  enum class State { kIdle, kConnecting, kConnected, kStopped };
+  struct Pending {
+    ReplyFn cb;
+    void* ctx;
+    uint64_t tag;
+    uint64_t sent_us;
+  };
+
+  static void on_connect(const redisAsyncContext* ac, int status);
+  static void on_disconnect(const redisAsyncContext* ac, int status);
+  static void on_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_push(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_timer(uv_timer_t* t);
+  void connect();
+  void fail(const std::string& why);  // drop the connection, fail pending, schedule reconnect
+
+  uv_loop_t* loop_;
+  UpstreamOptions options_;
+  std::string name_;
+  StateFn on_state_;
+  void* state_ctx_;
+  redisAsyncContext* ac_ = nullptr;
+  State state_ = State::kIdle;
+  std::deque<Pending> pending_;
+  std::string scratch_;
+  PushFn push_fn_ = nullptr;
+  void* push_ctx_ = nullptr;
+  uv_timer_t* timer_;  // heap: freed in its close callback, which may run after this object
+  uint64_t connect_started_us_ = 0;
+  uint64_t next_attempt_us_ = 0;
+  int64_t backoff_ms_ = 50;
+  std::string last_error_;
+  uint64_t errors_ = 0;
+  uint64_t reconnects_ = 0;
+  metrics::Histogram latency_;
+};
+
+// Appends a hiredis reply to out in RESP2. Depth-limited; deeper replies become an error.
+void write_reply(std::string& out, const redisReply* r);
+// Formats args as a RESP2 multibulk request into out (replacing its contents).
+void format_command(std::string& out, std::span<const std::string_view> args);
+uint64_t now_us();
+
+}  // namespace tiercache::sidecar
