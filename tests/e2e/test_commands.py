@@ -9,7 +9,7 @@ from web import eventually
 
 
 def test_warm_cache_preloads_hot_keys(topo):
-    topo.l2_client().delete(fragment_key("product_card", 10), ":1:product:10")
+    topo.cache_client("B").delete(fragment_key("product_card", 10), ":1:product:10")
     r = topo.manage("B", "warm_cache")
     m = re.search(r"warm_cache: (\d+) keys, (\d+) bytes in ([0-9.]+) s", r.stdout)
     assert m, r.stdout

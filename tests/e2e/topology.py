@@ -190,10 +190,11 @@ class Topology:
             sock = os.path.join(self.workdir, "sidecar-%s.sock" % name.lower())
             target = sock if sidecars else self.l2_socket
             self.hosts[name] = Host(name, port, sock if sidecars else "",
-                                    "tiercache-e2e-%s-%s" % (tag, name.lower()),
+                                    "e2e-%s-%s" % (tag, name.lower()),
                                     "unix://%s?db=0" % target)
         self.quiet = quiet
         self.stopped = False
+        self._clients = []
 
     # -- life cycle --------------------------------------------------------------------------
     def __enter__(self):
@@ -294,6 +295,8 @@ class Topology:
             return []
         self.stopped = True
         problems = []
+        for c in self._clients:
+            c.connection_pool.disconnect()
         for p in reversed(self.procs):
             rc = p.stop()
             if isinstance(rc, str):
@@ -301,7 +304,7 @@ class Topology:
             elif p.running():
                 problems.append("%s still running" % p.name)
         for host in self.hosts.values():  # a segment a sidecar left behind
-            leftover = os.path.join("/dev/shm", host.shm_name)
+            leftover = os.path.join("/dev/shm", "tiercache-" + host.shm_name)
             if os.path.exists(leftover):
                 os.unlink(leftover)
         if self.own_workdir and not problems and not os.environ.get("TIERCACHE_E2E_KEEP"):
@@ -316,11 +319,16 @@ class Topology:
     def cache_client(self, host_name, **kw):
         """redis-py on host_name's cache socket (its sidecar)."""
         host = self.hosts[host_name]
-        return redis.Redis(unix_socket_path=host.socket_path or self.l2_socket,
-                           socket_timeout=5, **kw)
+        return self._client(unix_socket_path=host.socket_path or self.l2_socket, **kw)
 
     def l2_client(self, **kw):
-        return redis.Redis(unix_socket_path=self.l2_socket, socket_timeout=5, **kw)
+        """redis-py on the L2 itself."""
+        return self._client(unix_socket_path=self.l2_socket, **kw)
+
+    def _client(self, **kw):
+        c = redis.Redis(socket_timeout=5, **kw)
+        self._clients.append(c)  # disconnected by stop()
+        return c
 
 
 def main(argv=None):
