@@ -4,6 +4,7 @@
 
 #include <array>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 
 namespace tiercache::metrics {
@@ -44,7 +45,7 @@ class Histogram {
     return static_cast<size_t>((msb - kSubBits + 1) * (1 << kSubBits) + sub);
   }
   static uint64_t upper_edge(size_t b) {
-    if (b < (1u << kSubBits)) return b;
+    if (b < (size_t{1} << kSubBits)) return b;
     size_t group = b >> kSubBits;
     uint64_t sub = b & ((1u << kSubBits) - 1);
     int msb = static_cast<int>(group) + kSubBits - 1;
