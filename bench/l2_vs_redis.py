@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""tiercache-l2 against redis-server, side by side in one run.
+
+Throughput and latency: redis-benchmark -t set,get -d 100 -c 50 -r 100000 at -P 1 and -P 16,
+over TCP and the Unix socket (eight figures per server). Each server is pinned to CPU 1 and
+redis-benchmark to CPU 0; the two servers alternate within every round so drift hits both.
+Memory: bytes per key at N keys (32-byte keys, 100-byte values), from each server's own
+used_memory and from its RSS.
+
+Prints medians of --runs rounds and the ratios tiercache/redis. Usage:
+  bench/l2_vs_redis.py [--runs 3] [--requests 200000] [--keys 1000000] [--json out.json]
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+L2 = os.path.join(os.environ.get("TIERCACHE_BUILD_DIR", os.path.join(ROOT, "build")),
+                  "l2", "tiercache-l2")
+SERVER_CPU, CLIENT_CPU = "1", "0"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, kind, tmp):
+        self.kind = kind
+        self.port = free_port()
+        self.sock = os.path.join(tmp, kind + ".sock")
+        if kind == "tiercache":
+            cmd = [L2, "--port", str(self.port), "--unixsocket", self.sock, "--loglevel", "warning"]
+        else:
+            cmd = ["redis-server", "--port", str(self.port), "--unixsocket", self.sock,
+                   "--save", "", "--appendonly", "no", "--loglevel", "warning"]
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + cmd,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.cli("ping") == "PONG":
+                return
+            time.sleep(0.05)
+        raise RuntimeError("%s did not start" % kind)
+
+    def cli(self, *args, stdin=None):
+        r = subprocess.run(["redis-cli", "-s", self.sock] + list(args), input=stdin,
+                           capture_output=True)
+        return r.stdout.decode().strip()
+
+    def info(self, section):
+        out = {}
+        for line in self.cli("info", section).splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                out[k] = v
+        return out
+
+    def rss(self):
+        with open("/proc/%d/statm" % self.proc.pid) as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def bench(server, transport, pipeline, requests):
+    target = ["-s", server.sock] if transport == "unix" else ["-h", "127.0.0.1", "-p", str(server.port)]
+    cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark"] + target + [
+        "-t", "set,get", "-d", "100", "-c", "50", "-n", str(requests), "-r", "100000",
+        "-P", str(pipeline), "--csv"]
+    out = subprocess.run(cmd, capture_output=True, check=True).stdout.decode()
+    res = {}
+    for line in out.splitlines()[1:]:
+        cols = [c.strip('"') for c in line.split(",")]
+        res[cols[0]] = {"rps": float(cols[1]), "p50": float(cols[4]), "p99": float(cols[6])}
+    return res
+
+
+def load_keys(server, n):
+    """Loads n keys of 32 bytes with 100-byte values through redis-cli --pipe."""
+    chunk = []
+    value = b"v" * 100
+    for i in range(n):
+        key = b"key:%028d" % i
+        chunk.append(b"*3\r\n$3\r\nSET\r\n$32\r\n" + key + b"\r\n$100\r\n" + value + b"\r\n")
+    payload = b"".join(chunk)
+    r = subprocess.run(["redis-cli", "-s", server.sock, "--pipe"], input=payload, capture_output=True)
+    if b"errors: 0" not in r.stdout:
+        raise RuntimeError("loading failed: %r" % r.stdout[-300:])
+
+
+def memory(kind, n, tmp):
+    s = Server(kind, tmp)
+    try:
+        time.sleep(0.2)
+        used0, rss0 = int(s.info("memory")["used_memory"]), s.rss()
+        load_keys(s, n)
+        time.sleep(0.5)
+        keys = int(s.cli("dbsize"))
+        assert keys == n, (kind, keys, n)
+        used1, rss1 = int(s.info("memory")["used_memory"]), s.rss()
+        return {"used_per_key": (used1 - used0) / n, "rss_per_key": (rss1 - rss0) / n}
+    finally:
+        s.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--keys", type=int, default=1000000)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    for tool in ("redis-server", "redis-benchmark", "redis-cli", "taskset"):
+        if not shutil.which(tool):
+            sys.exit("missing %s (scripts/deps.sh installs it)" % tool)
+    if not os.path.exists(L2):
+        sys.exit("missing %s: run scripts/build.sh first" % L2)
+
+    tmp = tempfile.mkdtemp(prefix="tc-bench-")
+    cases = [(t, p) for t in ("unix", "tcp") for p in (1, 16)]
+    samples = {}  # (kind, transport, pipeline, test) -> [dict]
+    servers = {k: Server(k, tmp) for k in ("redis", "tiercache")}
+    try:
+        for run in range(args.runs):
+            for transport, pipeline in cases:
+                for kind in (("redis", "tiercache") if run % 2 == 0 else ("tiercache", "redis")):
+                    res = bench(servers[kind], transport, pipeline, args.requests)
+                    for test, fig in res.items():
+                        samples.setdefault((kind, transport, pipeline, test), []).append(fig)
+            print("round %d/%d done" % (run + 1, args.runs), file=sys.stderr)
+    finally:
+        for s in servers.values():
+            s.stop()
+
+    def med(kind, transport, pipeline, test, field):
+        return statistics.median(x[field] for x in samples[(kind, transport, pipeline, test)])
+
+    report = {"throughput": [], "memory": {}}
+    print("\nredis-benchmark -d 100 -c 50 -r 100000 -n %d, medians of %d rounds, pinned "
+          "(server CPU %s, client CPU %s)" % (args.requests, args.runs, SERVER_CPU, CLIENT_CPU))
+    hdr = "%-6s %-3s %-4s | %11s %11s %6s | %7s %7s | %7s %7s %6s"
+    print(hdr % ("link", "P", "cmd", "redis rps", "tc rps", "ratio", "r p50", "tc p50",
+                 "r p99", "tc p99", "ratio"))
+    all_ok = True
+    for transport, pipeline in cases:
+        for test in ("SET", "GET"):
+            r_rps, t_rps = med("redis", transport, pipeline, test, "rps"), med("tiercache", transport, pipeline, test, "rps")
+            r50, t50 = med("redis", transport, pipeline, test, "p50"), med("tiercache", transport, pipeline, test, "p50")
+            r99, t99 = med("redis", transport, pipeline, test, "p99"), med("tiercache", transport, pipeline, test, "p99")
+            print("%-6s %-3d %-4s | %11.0f %11.0f %5.2fx | %7.3f %7.3f | %7.3f %7.3f %5.2fx" % (
+                transport, pipeline, test, r_rps, t_rps, t_rps / r_rps, r50, t50, r99, t99, t99 / r99))
+            all_ok &= t_rps >= r_rps and t99 <= r99
+            report["throughput"].append(dict(transport=transport, pipeline=pipeline, test=test,
+                                             redis_rps=r_rps, tiercache_rps=t_rps,
+                                             redis_p50=r50, tiercache_p50=t50,
+                                             redis_p99=r99, tiercache_p99=t99))
+    print("goal (>= 1.0x rps and p99 no worse on all eight): %s" % ("met" if all_ok else "NOT met"))
+
+    if args.keys > 0:
+        mem = {k: memory(k, args.keys, tmp) for k in ("redis", "tiercache")}
+        report["memory"] = mem
+        print("\nmemory per key at %d keys (32-byte keys, 100-byte values)" % args.keys)
+        print("%-22s %10s %10s %7s" % ("", "redis", "tiercache", "ratio"))
+        for field, label in (("used_per_key", "used_memory / key"), ("rss_per_key", "RSS / key")):
+            r, t = mem["redis"][field], mem["tiercache"][field]
+            print("%-22s %10.1f %10.1f %6.2fx" % (label, r, t, t / r))
+    shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
