@@ -1,0 +1,203 @@
+"""Starting tiercache-sidecar processes for the tests, the coherence checker and the benchmarks:
+one L2 (tiercache-l2 or redis-server, started with servers.ServerFactory) and sidecars that
+stand for hosts, each with its own unix socket and its own shared-memory segment
+(/dev/shm/tiercache-<shm-name>, removed when the sidecar is stopped)."""
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # tests/integration: servers, helpers
+
+import redis  # noqa: E402
+
+from helpers import connect_raw, parse_info  # noqa: E402
+from servers import REPO, ServerFactory  # noqa: E402
+
+START_TIMEOUT = 5.0
+_names = itertools.count()
+
+
+def sidecar_binary():
+    build = os.environ.get("TIERCACHE_BUILD_DIR", os.path.join(REPO, "build"))
+    return os.path.join(build, "sidecar", "tiercache-sidecar")
+
+
+class StartError(Exception):
+    pass
+
+
+class Sidecar:
+    """A running tiercache-sidecar. flags use the sidecar's names with underscores
+    (l1_max_ttl_ms=500, bus_timeout_ms=300, ...)."""
+
+    def __init__(self, l2, name, workdir=None, cpu=None, **flags):
+        self.name = name
+        self.workdir = workdir or tempfile.mkdtemp(prefix="tc-sc-")
+        self.own_workdir = workdir is None
+        self.socket = os.path.join(self.workdir, "%s.sock" % name)
+        self.shm_name = "it-%d-%d-%s" % (os.getpid(), next(_names), name)
+        self.flags = {"socket": self.socket, "l2": l2, "shm_name": self.shm_name,
+                      "l1_memory": "16MiB", "loglevel": "warning"}
+        self.flags.update(flags)
+        self.cpu = cpu
+        self.proc = None
+        self._clients = []
+
+    @property
+    def shm_path(self):
+        return "/dev/shm/tiercache-" + self.shm_name
+
+    def start(self, wait_bus=True):
+        binary = sidecar_binary()
+        if not os.access(binary, os.X_OK):
+            raise StartError("sidecar binary not found: %s (ninja -C build tiercache-sidecar)"
+                             % binary)
+        argv = [binary]
+        for k, v in self.flags.items():
+            argv += ["--" + k.replace("_", "-"), str(v)]
+        if self.cpu is not None:
+            argv = ["taskset", "-c", str(self.cpu)] + argv
+        self.argv = argv
+        self.err_path = os.path.join(self.workdir, "%s.err" % self.name)
+        with open(self.err_path, "ab") as err:
+            self.proc = subprocess.Popen(argv, stdout=err, stderr=err, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise StartError("sidecar %s exited with %s: %s\n%s"
+                                 % (self.name, self.proc.returncode, argv, self.stderr()))
+            try:
+                if self.info().get("bus_healthy") == 1 or not wait_bus:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise StartError("sidecar %s not ready (bus healthy) within %.0fs: %s\n%s"
+                         % (self.name, START_TIMEOUT, argv, self.stderr()))
+
+    def stderr(self):
+        try:
+            with open(self.err_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")[-4000:]
+        except OSError:
+            return ""
+
+    def client(self, db=0, **kw):
+        kw.setdefault("socket_timeout", 10)
+        c = redis.Redis(unix_socket_path=self.socket, db=db, **kw)
+        self._clients.append(c)
+        return c
+
+    def raw(self, timeout=5.0):
+        return connect_raw(unix_path=self.socket, timeout=timeout)
+
+    def info(self, section="tiercache"):
+        """The sidecar's own INFO section (no trip to L2), parsed."""
+        c = connect_raw(unix_path=self.socket, timeout=2.0)
+        try:
+            text = c.cmd("INFO", section, timeout=2.0)
+        finally:
+            c.close()
+        if not isinstance(text, bytes):
+            raise OSError("INFO answered %r" % (text,))
+        return parse_info(text)
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stop the process; returns its exit code. Removes its shm segment."""
+        for c in self._clients:
+            try:
+                c.connection_pool.disconnect()
+            except Exception:
+                pass
+        self._clients.clear()
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                    rc = "hung"
+            rc = rc or self.proc.returncode
+        try:
+            os.unlink(self.shm_path)
+        except OSError:
+            pass
+        if self.own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return rc
+
+
+def l2_address(server):
+    return "127.0.0.1:%d" % server.port
+
+
+class Cluster:
+    """One L2 and sidecars (hosts). Use as a context manager or call close()."""
+
+    def __init__(self, l2_kind, l2_flags=None):
+        self.l2_kind = l2_kind
+        self.factory = ServerFactory(l2_kind)
+        self.l2 = self.factory(**(l2_flags or {}))
+        self.sidecars = []
+        self.proxies = []
+        self.problems = []
+
+    def sidecar(self, name, via=None, wait_bus=True, **flags):
+        """Start a sidecar connected to the L2 (or to `via`, an address such as a proxy's)."""
+        s = Sidecar(via or l2_address(self.l2), name, **flags)
+        self.sidecars.append(s)
+        return s.start(wait_bus=wait_bus)
+
+    def l2_client(self, db=0):
+        return self.l2.client(db=db)
+
+    def restart_l2(self):
+        """Start a fresh L2 on the same port and unix socket (after the old one was stopped)."""
+        old = self.l2
+        self.l2 = self.factory(port=old.port, unixsocket=old.unix_path)
+        return self.l2
+
+    def close(self):
+        for p in self.proxies:
+            p.close()
+        for s in self.sidecars:
+            rc = s.stop()
+            if rc not in (0, None):
+                self.problems.append("sidecar %s exited with %r\n%s" % (s.name, rc, s.stderr()))
+        self.factory.stop_all()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def wait_for(predicate, timeout=5.0, interval=0.005, what="condition"):
+    """Poll predicate() until truthy; returns its value or raises AssertionError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("%s not reached within %.1fs (last: %r)" % (what, timeout, v))
+        time.sleep(interval)
+
+
+def eval_available(client):
+    """True when the L2 behind client runs Lua (tiercache-l2 gains scripting separately)."""
+    try:
+        return client.eval("return 1", 0) == 1
+    except redis.ResponseError:
+        return False
