@@ -4,6 +4,8 @@
 #   2. integration tests (pytest with Debian's python3) against the real binaries, redis-cli,
 #      redis-py and Django; the same suite also runs against redis-server to prove the tests
 #      assert real Redis behaviour;
+#   2b. the coherence checker (tests/coherence): writers and readers on two sidecars, every read
+#      checked against the acknowledged writes (COHERENCE_SECONDS per L2, default 10);
 #   3. end-to-end tests: the demo's topology (L2, two sidecars, two gunicorn sites of
 #      examples/django) driven over HTTP and with a headless Chromium;
 #   4. unit tests again under ASan+UBSan;
@@ -30,6 +32,9 @@ TIERCACHE_TEST_TARGET=tiercache /usr/bin/python3 -m pytest tests/integration -q 
 
 step "integration tests against redis-server (the reference)"
 TIERCACHE_TEST_TARGET=redis /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider
+
+step "coherence checker (two hosts, ${COHERENCE_SECONDS:-10}s per L2, and its self-test)"
+TIERCACHE_COHERENCE_SECONDS=${COHERENCE_SECONDS:-10} /usr/bin/python3 -m pytest tests/coherence -q
 
 step "end-to-end tests (Django on tiercache)"
 /usr/bin/python3 -m pytest tests/e2e -q

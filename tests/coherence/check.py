@@ -1,0 +1,362 @@
+#!/usr/bin/python3
+"""Coherence checker for tiercache-sidecar: writer and reader processes on two hosts (two
+sidecars on one L2) hammer random keys for a bounded time; afterwards every read is checked
+against the history of acknowledged writes.
+
+Every key has exactly one writer, so its versions (1, 2, 3, ...) are committed in order; a
+value is "<version>:<writer>". A writer records when it sent each write and when the ack came
+back; a reader records when it sent each read and what version it got (0 = nil). Then:
+
+- stale read (remote): a read on the other host that started more than --bound-ms after the
+  ack of a newer version than it returned. Must be 0 (contract point 2).
+- stale read (local): the same on the writer's own host with a bound of 0 (point 1,
+  read-your-writes). Must be 0.
+- impossible read: a version whose write had not even been sent when the read finished, or was
+  never written. Must be 0.
+Also reported: the staleness age of reads that returned an older version than one already
+acknowledged (how long after the ack they still saw the old one: within the bound this is the
+propagation delay at work), the propagation delay measured by probes (write on one host, spin
+on the other until it sees the new version), the sidecars' own INFO invalidation_lag, the L1
+hit ratio and the write and read rates.
+
+    /usr/bin/python3 tests/coherence/check.py --seconds 30 [--l2 tiercache|redis] [--json]
+
+Exit status 0 when the contract held, 1 when it did not, 2 on a setup error."""
+
+import argparse
+import json
+import marshal
+import multiprocessing
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration", "sidecar"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+import redis  # noqa: E402
+
+from sidecars import Cluster  # noqa: E402
+
+HOSTS = ("a", "b")
+
+
+def _percentile(sorted_values, q):
+    if not sorted_values:
+        return 0.0
+    i = min(len(sorted_values) - 1, int(q * len(sorted_values)))
+    return sorted_values[i]
+
+
+# ---- worker processes ---------------------------------------------------------------------
+
+def writer_proc(sock, writer_id, keys, until, out_path, pause_ms, seed):
+    rng = random.Random(seed)
+    c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
+    version = {k: 0 for k in keys}
+    log = []  # (key, version, t_sent, t_ack, ok)
+    while time.monotonic() < until:
+        r = rng.random()
+        if r < 0.8 or len(keys) < 2:
+            k = rng.choice(keys)
+            version[k] += 1
+            v = version[k]
+            t0 = time.monotonic()
+            try:
+                ok = c.set(k, "%d:%d" % (v, writer_id)) is True
+            except redis.RedisError:
+                ok = False
+            t1 = time.monotonic()
+            log.append((k, v, t0, t1, ok))
+        else:  # a batch: MSET or a MULTI/EXEC set_many (django-redis style)
+            ks = rng.sample(keys, 2)
+            vs = {}
+            for k in ks:
+                version[k] += 1
+                vs[k] = version[k]
+            t0 = time.monotonic()
+            try:
+                if r < 0.9:
+                    ok = c.mset({k: "%d:%d" % (vs[k], writer_id) for k in ks}) is True
+                else:
+                    p = c.pipeline(transaction=True)
+                    for k in ks:
+                        p.set(k, "%d:%d" % (vs[k], writer_id), px=600000)
+                    ok = p.execute() == [True, True]
+            except redis.RedisError:
+                ok = False
+            t1 = time.monotonic()
+            for k in ks:
+                log.append((k, vs[k], t0, t1, ok))
+        if pause_ms:
+            time.sleep(rng.random() * pause_ms / 1000.0)
+    with open(out_path, "wb") as f:
+        marshal.dump(log, f)
+
+
+def reader_proc(sock, keys, until, out_path, seed):
+    rng = random.Random(seed)
+    c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
+    log = []  # (key, version, t_sent, t_done)
+    errors = 0
+    while time.monotonic() < until:
+        try:
+            if rng.random() < 0.8:
+                k = rng.choice(keys)
+                t0 = time.monotonic()
+                v = c.get(k)
+                t1 = time.monotonic()
+                log.append((k, int(v.split(b":")[0]) if v else 0, t0, t1))
+            else:
+                ks = rng.sample(keys, 3)
+                t0 = time.monotonic()
+                vs = c.mget(ks)
+                t1 = time.monotonic()
+                for k, v in zip(ks, vs):
+                    log.append((k, int(v.split(b":")[0]) if v else 0, t0, t1))
+        except redis.RedisError:
+            errors += 1
+    with open(out_path, "wb") as f:
+        marshal.dump((log, errors), f)
+
+
+def probe_proc(sock_w, sock_r, until, out_path, seed):
+    """Writes a probe key on one host, then spins on the other until it sees the new version:
+    the time from the ack to the first read that sees it is the propagation delay."""
+    rng = random.Random(seed)
+    w = redis.Redis(unix_socket_path=sock_w, socket_timeout=10)
+    r = redis.Redis(unix_socket_path=sock_r, socket_timeout=10)
+    key = "probe:%d" % seed
+    delays = []
+    v = 0
+    w.set(key, "0")
+    while time.monotonic() < until:
+        while r.get(key) != b"%d" % v:  # make sure the reader's host caches the old value
+            if time.monotonic() > until:
+                break
+        r.get(key)
+        v += 1
+        w.set(key, "%d" % v)
+        t_ack = time.monotonic()
+        want = b"%d" % v
+        while r.get(key) != want:
+            if time.monotonic() - t_ack > 5:
+                break
+        delays.append(time.monotonic() - t_ack)
+        time.sleep(0.005 + rng.random() * 0.01)
+    with open(out_path, "wb") as f:
+        marshal.dump(delays, f)
+
+
+# ---- analysis ------------------------------------------------------------------------------
+
+def analyse(writes, reads, bound_s):
+    """writes: {key: (host, [(version, t_sent, t_ack, ok)] sorted by version)};
+    reads: [(host, key, version, t_sent, t_done)]. Returns a dict of findings."""
+    import bisect
+    # Per key: acked versions in ack order and a running max, for "newest version acked by t".
+    acked = {}
+    sent = {}
+    for k, (host, ws) in writes.items():
+        pairs = sorted((t_ack, v) for v, _, t_ack, ok in ws if ok)
+        times, maxv, m = [], [], 0
+        for t, v in pairs:
+            m = max(m, v)
+            times.append(t)
+            maxv.append(m)
+        acked[k] = (host, times, maxv)
+        sent[k] = {v: t_sent for v, t_sent, _, _ in ws}
+    out = {"reads": len(reads), "stale_remote": 0, "stale_local": 0, "impossible": 0,
+           "examples": [], "staleness_age_s": []}
+    for host, k, v, t0, t1 in reads:
+        if k not in acked:
+            if v != 0:
+                out["impossible"] += 1
+            continue
+        whost, times, maxv = acked[k]
+        if v != 0:
+            ts = sent[k].get(v)
+            if ts is None or ts > t1:
+                out["impossible"] += 1
+                if len(out["examples"]) < 10:
+                    out["examples"].append(("impossible", host, k, v, t0))
+                continue
+        local = host == whost
+        # Newest version acknowledged before the read started.
+        i = bisect.bisect_right(times, t0)
+        if i == 0 or maxv[i - 1] <= v:
+            continue
+        # The read returned an older version than one acknowledged before it: how long after
+        # the ack of the oldest version newer than v did it start?
+        j = bisect.bisect_right(maxv, v, 0, i)  # first acked entry with max version > v
+        age = t0 - times[j]
+        out["staleness_age_s"].append(age)
+        if local or age > bound_s:
+            out["stale_local" if local else "stale_remote"] += 1
+            if len(out["examples"]) < 10:
+                out["examples"].append(("stale-local" if local else "stale-remote", host, k, v,
+                                        "acked version %d %.3f ms before the read started"
+                                        % (maxv[j], age * 1000)))
+    return out
+
+
+# ---- the run -------------------------------------------------------------------------------
+
+def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, keys=100,
+        bound_ms=100.0, pause_ms=2.0, probes=True, sidecar_flags=None, host_flags=None):
+    """Runs the check; returns the result dict (see report()). host_flags: {host: {flag:
+    value}} on top of sidecar_flags (the self-test breaks one host's bus with it)."""
+    flags = {"l1_max_ttl_ms": 60000}
+    flags.update(sidecar_flags or {})
+    work = tempfile.mkdtemp(prefix="tc-coh-")
+    ctx = multiprocessing.get_context("fork")
+    with Cluster(l2) as cluster:
+        sc = {h: cluster.sidecar(h, **dict(flags, **(host_flags or {}).get(h, {})))
+              for h in HOSTS}
+        info0 = {h: sc[h].info() for h in HOSTS}
+        all_keys = ["c:%d" % i for i in range(keys)]
+        nwriters = writers_per_host * len(HOSTS)
+        owned = {w: all_keys[w::nwriters] for w in range(nwriters)}
+        until = time.monotonic() + 0.3 + seconds
+        procs = []
+        files = {"w": [], "r": [], "p": []}
+        for w in range(nwriters):
+            host = HOSTS[w % len(HOSTS)]
+            path = os.path.join(work, "w%d" % w)
+            files["w"].append((host, w, path))
+            procs.append(ctx.Process(target=writer_proc, args=(
+                sc[host].socket, w, owned[w], until, path, pause_ms, 1000 + w)))
+        for i in range(readers_per_host * len(HOSTS)):
+            host = HOSTS[i % len(HOSTS)]
+            path = os.path.join(work, "r%d" % i)
+            files["r"].append((host, path))
+            procs.append(ctx.Process(target=reader_proc, args=(
+                sc[host].socket, all_keys, until, path, 2000 + i)))
+        if probes:
+            for i, (hw, hr) in enumerate((("a", "b"), ("b", "a"))):
+                path = os.path.join(work, "p%d" % i)
+                files["p"].append(path)
+                procs.append(ctx.Process(target=probe_proc, args=(
+                    sc[hw].socket, sc[hr].socket, until, path, 3000 + i)))
+        t_start = time.monotonic()
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(seconds + 60)
+            if p.exitcode != 0:
+                raise RuntimeError("a checker process failed (exit %s)" % p.exitcode)
+        elapsed = time.monotonic() - t_start
+        info1 = {h: sc[h].info() for h in HOSTS}
+    writes, nwrites, failed_writes = {}, 0, 0
+    for host, w, path in files["w"]:
+        with open(path, "rb") as f:
+            for k, v, t0, t1, ok in marshal.load(f):
+                writes.setdefault(k, (host, []))[1].append((v, t0, t1, ok))
+                nwrites += 1
+                failed_writes += 0 if ok else 1
+    reads, read_errors = [], 0
+    for host, path in files["r"]:
+        with open(path, "rb") as f:
+            log_, errs = marshal.load(f)
+        read_errors += errs
+        reads += [(host, k, v, t0, t1) for k, v, t0, t1 in log_]
+    delays = []
+    for path in files["p"]:
+        with open(path, "rb") as f:
+            delays += marshal.load(f)
+    shutil.rmtree(work, ignore_errors=True)
+
+    found = analyse(writes, reads, bound_ms / 1000.0)
+    ages = sorted(found.pop("staleness_age_s"))
+    delays.sort()
+    d = {h: {k: info1[h][k] - info0[h][k] for k in
+             ("l1_hits", "l1_misses", "l1_bypassed", "fills", "fills_discarded", "bus_resets",
+              "bus_gaps", "write_batches", "writes", "invalidations_received")} for h in HOSTS}
+    result = {
+        "l2": l2, "seconds": round(elapsed, 2), "bound_ms": bound_ms,
+        "writes": nwrites, "failed_writes": failed_writes, "reads": len(reads),
+        "read_errors": read_errors,
+        "writes_per_s": round(nwrites / elapsed), "reads_per_s": round(len(reads) / elapsed),
+        "stale_remote": found["stale_remote"], "stale_local": found["stale_local"],
+        "impossible": found["impossible"], "examples": found["examples"],
+        "older_than_acked": len(ages),
+        "older_than_acked_age_ms": {"p50": round(_percentile(ages, 0.5) * 1000, 3),
+                                    "p99": round(_percentile(ages, 0.99) * 1000, 3),
+                                    "max": round((ages[-1] if ages else 0) * 1000, 3)},
+        "probe_delay_ms": {"n": len(delays),
+                           "p50": round(_percentile(delays, 0.5) * 1000, 3),
+                           "p99": round(_percentile(delays, 0.99) * 1000, 3),
+                           "max": round((delays[-1] if delays else 0) * 1000, 3)},
+        "info_invalidation_lag_us": {h: {q: info1[h]["invalidation_lag_%s_us" % q]
+                                         for q in ("p50", "p99", "max")} for h in HOSTS},
+        "hosts": d,
+    }
+    hits = sum(d[h]["l1_hits"] for h in HOSTS)
+    lookups = sum(d[h]["l1_hits"] + d[h]["l1_misses"] + d[h]["l1_bypassed"] for h in HOSTS)
+    result["l1_hit_ratio"] = round(hits / lookups, 3) if lookups else 0.0
+    result["ok"] = (result["stale_remote"] == 0 and result["stale_local"] == 0
+                    and result["impossible"] == 0 and failed_writes == 0 and read_errors == 0
+                    and nwrites > 0 and len(reads) > 0)
+    return result
+
+
+def report(r):
+    lines = [
+        "tiercache coherence check: L2 %s, %.1f s, bound %.0f ms" % (r["l2"], r["seconds"],
+                                                                   r["bound_ms"]),
+        "  writes %d (%d/s, %d failed), reads %d (%d/s, %d errors), L1 hit ratio %.3f"
+        % (r["writes"], r["writes_per_s"], r["failed_writes"], r["reads"], r["reads_per_s"],
+           r["read_errors"], r["l1_hit_ratio"]),
+        "  stale reads beyond the bound (other host): %d" % r["stale_remote"],
+        "  stale reads on the writing host (read-your-writes): %d" % r["stale_local"],
+        "  impossible reads (version not yet written): %d" % r["impossible"],
+        "  reads older than an acknowledged write (within the bound): %d; age p50 %.3f ms, "
+        "p99 %.3f ms, max %.3f ms" % (r["older_than_acked"], r["older_than_acked_age_ms"]["p50"],
+                                      r["older_than_acked_age_ms"]["p99"],
+                                      r["older_than_acked_age_ms"]["max"]),
+        "  propagation by probes (ack on one host -> seen on the other), n=%d: p50 %.3f ms, "
+        "p99 %.3f ms, max %.3f ms" % (r["probe_delay_ms"]["n"], r["probe_delay_ms"]["p50"],
+                                      r["probe_delay_ms"]["p99"], r["probe_delay_ms"]["max"]),
+    ]
+    for h, lag in r["info_invalidation_lag_us"].items():
+        lines.append("  INFO invalidation_lag on %s: p50 %d us, p99 %d us, max %d us"
+                     % (h, lag["p50"], lag["p99"], lag["max"]))
+    for h, d in r["hosts"].items():
+        lines.append("  host %s: %s" % (h, ", ".join("%s %d" % kv for kv in d.items())))
+    for e in r["examples"]:
+        lines.append("  example: %r" % (e,))
+    lines.append("  RESULT: %s" % ("OK" if r["ok"] else "FAILED"))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--l2", choices=("tiercache", "redis"), default="tiercache")
+    ap.add_argument("--writers", type=int, default=2, help="writer processes per host")
+    ap.add_argument("--readers", type=int, default=3, help="reader processes per host")
+    ap.add_argument("--keys", type=int, default=100)
+    ap.add_argument("--bound-ms", type=float, default=100.0,
+                    help="propagation bound: a read starting later than this after an ack "
+                         "must see it")
+    ap.add_argument("--pause-ms", type=float, default=2.0,
+                    help="writers pause up to this long between writes (0 = flat out)")
+    ap.add_argument("--no-probes", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = ap.parse_args()
+    try:
+        r = run(args.seconds, args.l2, args.writers, args.readers, args.keys, args.bound_ms,
+                args.pause_ms, not args.no_probes)
+    except Exception as e:  # setup problems: binaries missing, ports
+        print("coherence check could not run: %s" % e, file=sys.stderr)
+        return 2
+    print(json.dumps(r, indent=2) if args.json else report(r))
+    return 0 if r["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
