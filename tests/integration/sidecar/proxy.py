@@ -167,7 +167,7 @@ class Proxy:
     .counter.count("GET", key). Controls: cut() closes every connection; refuse = True makes it
     accept and close at once; block_subscribe = True closes a connection that sends SUBSCRIBE."""
 
-    def __init__(self, target, delay_us=0, subscriber_delay_us=None):
+    def __init__(self, target, delay_us=0, subscriber_delay_us=None, port=0):
         self.target = target
         self.delay_s = delay_us / 1e6
         self.subscriber_delay_s = (None if subscriber_delay_us is None
@@ -180,7 +180,7 @@ class Proxy:
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
         self.stopped = False
@@ -241,3 +241,28 @@ class Proxy:
         except OSError:
             pass
         self.cut()
+
+
+def main():
+    """Run a proxy on its own (the benchmarks pin it to a CPU):
+    proxy.py --target HOST:PORT|/unix/path --port N [--delay-us 250]"""
+    import argparse
+    import signal
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--target", required=True)
+    ap.add_argument("--port", type=int, default=0, help="0: print the port chosen")
+    ap.add_argument("--delay-us", type=int, default=0)
+    args = ap.parse_args()
+    target = args.target
+    if not target.startswith("/"):
+        host, _, port = target.rpartition(":")
+        target = (host, int(port))
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM, signal.SIGINT])  # threads too
+    p = Proxy(target, args.delay_us, port=args.port)
+    print(p.port, flush=True)
+    signal.sigwait([signal.SIGTERM, signal.SIGINT])
+    p.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,324 @@
+#!/usr/bin/python3
+"""tiercache-sidecar benchmarks, side by side in one run. Servers (L2, sidecars, redis-server,
+the delay proxy) are pinned to CPU 1 and the load generators to CPU 0; medians of --runs rounds,
+the compared cases alternating within each round.
+
+1. L1 hits: redis-benchmark -t get -d 100 -c 50 -r KEYS at -P 1 and -P 16 against the sidecar
+   (every key preloaded with SET through the sidecar and warmed with GET, so every GET hits L1)
+   versus redis-server on a Unix socket holding the same keys. Goal: ratio >= 1.0.
+2. Remote L2: a proxy adds DELAY_US each way between the client/sidecar and L2. Latency of a GET
+   (redis-benchmark -c 1 -P 1, p50/p99) served from the sidecar's L1 versus sent to L2 through
+   the same proxy. Goal: sidecar p50 >= 10x lower.
+3. Invalidation propagation at --write-rate writes/s (10 clients on host A, each writing a
+   random key every 1/rate*10 s): host B's INFO invalidation_lag p50/p99/max (publish to
+   receipt), a probe's ack-on-A to seen-on-B delay, and messages per invalidated key (batching).
+   Goal: p99 < 1 ms.
+
+Usage: bench/sidecar/bench.py [--runs 3] [--requests 200000] [--keys 10000] [--json out.json]
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "sidecar"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+from helpers import connect_raw, encode  # noqa: E402
+from sidecars import Sidecar  # noqa: E402
+
+BUILD = os.environ.get("TIERCACHE_BUILD_DIR", os.path.join(ROOT, "build"))
+L2_BIN = os.path.join(BUILD, "l2", "tiercache-l2")
+PROXY = os.path.join(ROOT, "tests", "integration", "sidecar", "proxy.py")
+SERVER_CPU, CLIENT_CPU = "1", "0"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ping(sock=None, port=None):
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            c = connect_raw(unix_path=sock) if sock else connect_raw(port=port)
+            ok = c.cmd("PING", timeout=1) == "PONG"
+            c.close()
+            if ok:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("no PING answer from %s" % (sock or port))
+
+
+class Proc:
+    def __init__(self, argv, sock=None, port=None):
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + argv,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_ping(sock, port)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_l2(tmp, name):
+    port = free_port()
+    sock = os.path.join(tmp, name + ".sock")
+    return Proc([L2_BIN, "--port", str(port), "--unixsocket", sock, "--loglevel", "warning"],
+                sock=sock), port, sock
+
+
+def start_redis(tmp):
+    sock = os.path.join(tmp, "redis.sock")
+    return Proc(["redis-server", "--port", "0", "--unixsocket", sock, "--save", "",
+                 "--appendonly", "no", "--loglevel", "warning"], sock=sock), sock
+
+
+def start_proxy(target_port, delay_us):
+    port = free_port()
+    p = subprocess.Popen(["taskset", "-c", SERVER_CPU, sys.executable, PROXY, "--target",
+                          "127.0.0.1:%d" % target_port, "--port", str(port), "--delay-us",
+                          str(delay_us)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p.stdout.readline()
+    wait_ping(port=port)
+    return p, port
+
+
+def start_sidecar(tmp, name, l2_addr, **flags):
+    s = Sidecar(l2_addr, name, workdir=tmp, cpu=SERVER_CPU, loglevel="warning", **flags)
+    return s.start()
+
+
+def pipe(sock, payload):
+    r = subprocess.run(["redis-cli", "-s", sock, "--pipe"], input=payload, capture_output=True)
+    if b"errors: 0" not in r.stdout:
+        raise RuntimeError("redis-cli --pipe: %r" % r.stdout[-300:])
+
+
+def load_and_warm(sock, keys, warm):
+    """SET key:%012d (redis-benchmark's -r key names) with 100-byte values; then GET each."""
+    value = b"x" * 100
+    pipe(sock, b"".join(encode("SET", b"key:%012d" % i, value) for i in range(keys)))
+    if warm:
+        pipe(sock, b"".join(encode("GET", b"key:%012d" % i) for i in range(keys)))
+
+
+def redis_benchmark(sock=None, port=None, pipeline=1, requests=200000, keys=10000, clients=50,
+                    precision=None):
+    target = ["-s", sock] if sock else ["-h", "127.0.0.1", "-p", str(port)]
+    cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark"] + target + [
+        "-t", "get", "-d", "100", "-c", str(clients), "-n", str(requests), "-r", str(keys),
+        "-P", str(pipeline), "--csv"]
+    if precision:
+        cmd += ["--precision", str(precision)]
+    out = subprocess.run(cmd, capture_output=True, check=True).stdout.decode()
+    for line in out.splitlines()[1:]:
+        cols = [c.strip('"') for c in line.split(",")]
+        if cols[0].startswith("GET"):
+            return {"rps": float(cols[1]), "p50": float(cols[4]), "p99": float(cols[6])}
+    raise RuntimeError("no GET line in %r" % out)
+
+
+def info(sidecar):
+    return sidecar.info()
+
+
+# ---- 1. L1 hits against redis-server ---------------------------------------------------------
+
+def bench_hits(tmp, runs, requests, keys):
+    l2, l2_port, _ = start_l2(tmp, "l2-hits")
+    sc = start_sidecar(tmp, "hits", "127.0.0.1:%d" % l2_port, l1_memory="256MiB")
+    rs, rsock = start_redis(tmp)
+    try:
+        load_and_warm(sc.socket, keys, warm=True)
+        load_and_warm(rsock, keys, warm=False)
+        res = {}
+        for _ in range(runs):
+            for p in (1, 16):
+                for name, sock in (("sidecar", sc.socket), ("redis", rsock)):
+                    before = info(sc)
+                    r = redis_benchmark(sock=sock, pipeline=p, requests=requests, keys=keys)
+                    if name == "sidecar":
+                        after = info(sc)
+                        r["misses"] = after["l1_misses"] - before["l1_misses"]
+                    res.setdefault((name, p), []).append(r)
+        return res
+    finally:
+        sc.stop()
+        rs.stop()
+        l2.stop()
+
+
+# ---- 2. L1 hits against a remote L2 ----------------------------------------------------------
+
+def bench_remote(tmp, runs, delay_us, requests=3000):
+    l2, l2_port, _ = start_l2(tmp, "l2-remote")
+    proxy, pport = start_proxy(l2_port, delay_us)
+    sc = start_sidecar(tmp, "remote", "127.0.0.1:%d" % pport)
+    try:
+        keys = 100
+        load_and_warm(sc.socket, keys, warm=True)
+        res = {}
+        for _ in range(runs):
+            for name, kw in (("sidecar", {"sock": sc.socket}), ("l2-via-proxy", {"port": pport})):
+                r = redis_benchmark(pipeline=1, requests=requests, keys=keys, clients=1,
+                                    precision=3, **kw)
+                res.setdefault(name, []).append(r)
+        return res
+    finally:
+        sc.stop()
+        proxy.terminate()
+        proxy.wait()
+        l2.stop()
+
+
+# ---- 3. invalidation propagation at a write rate ---------------------------------------------
+
+def bench_propagation(tmp, seconds, rate):
+    l2, l2_port, _ = start_l2(tmp, "l2-prop")
+    a = start_sidecar(tmp, "pa", "127.0.0.1:%d" % l2_port)
+    b = start_sidecar(tmp, "pb", "127.0.0.1:%d" % l2_port)
+    try:
+        nclients, keys = 10, 10000
+        conns = [connect_raw(unix_path=a.socket) for _ in range(nclients)]
+        a0, b0 = info(a), info(b)
+        stop = threading.Event()
+        probe = []
+
+        def prober():
+            import redis
+            w = redis.Redis(unix_socket_path=a.socket)
+            r = redis.Redis(unix_socket_path=b.socket)
+            v = 0
+            w.set("probe", 0)
+            while not stop.is_set():
+                while r.get("probe") != b"%d" % v:
+                    pass
+                r.get("probe")
+                v += 1
+                w.set("probe", v)
+                t = time.monotonic()
+                while r.get("probe") != b"%d" % v:
+                    pass
+                probe.append(time.monotonic() - t)
+                time.sleep(0.01)
+        pt = threading.Thread(target=prober)
+        pt.start()
+        rng = random.Random(1)
+        t0 = time.monotonic()
+        sent = 0
+        tick = nclients / rate  # each tick, one write per client
+        next_t = t0
+        while time.monotonic() - t0 < seconds:
+            for c in conns:
+                c.send(encode("SET", "k:%d" % rng.randrange(keys), "v" * 100))
+            for c in conns:
+                assert c.read_reply() == "OK"
+            sent += nclients
+            next_t += tick
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        elapsed = time.monotonic() - t0
+        stop.set()
+        pt.join()
+        a1, b1 = info(a), info(b)
+        probe.sort()
+        return {
+            "writes": sent, "write_rate": sent / elapsed,
+            "lag_p50_us": b1["invalidation_lag_p50_us"], "lag_p99_us": b1["invalidation_lag_p99_us"],
+            "lag_max_us": b1["invalidation_lag_max_us"],
+            "probe_p50_us": probe[len(probe) // 2] * 1e6 if probe else 0,
+            "probe_p99_us": probe[int(len(probe) * 0.99)] * 1e6 if probe else 0,
+            "probe_n": len(probe),
+            "messages_sent": a1["invalidation_messages_sent"] - a0["invalidation_messages_sent"],
+            "keys_sent": a1["invalidations_sent"] - a0["invalidations_sent"],
+            "write_batches": a1["write_batches"] - a0["write_batches"],
+            "keys_received_b": b1["invalidations_received"] - b0["invalidations_received"],
+        }
+    finally:
+        for s in (a, b):
+            s.stop()
+        l2.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--keys", type=int, default=10000)
+    ap.add_argument("--delay-us", type=int, default=250)
+    ap.add_argument("--write-rate", type=int, default=10000)
+    ap.add_argument("--write-seconds", type=float, default=5.0)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    for tool in ("redis-server", "redis-benchmark", "redis-cli", "taskset"):
+        if not shutil.which(tool):
+            sys.exit("missing %s" % tool)
+    tmp = tempfile.mkdtemp(prefix="tc-bsc-")
+    med = statistics.median
+    out = {}
+    try:
+        print("1. GET hits: sidecar L1 vs redis-server (unix socket), -c 50 -d 100 -r %d, "
+              "medians of %d" % (args.keys, args.runs))
+        hits = bench_hits(tmp, args.runs, args.requests, args.keys)
+        for p in (1, 16):
+            s = {f: med(r[f] for r in hits[("sidecar", p)]) for f in ("rps", "p50", "p99")}
+            r = {f: med(x[f] for x in hits[("redis", p)]) for f in ("rps", "p50", "p99")}
+            misses = sum(x["misses"] for x in hits[("sidecar", p)])
+            print("   -P %-2d sidecar %9.0f rps p50 %.3f p99 %.3f ms | redis %9.0f rps p50 %.3f "
+                  "p99 %.3f ms | ratio %.2fx (L1 misses during runs: %d)"
+                  % (p, s["rps"], s["p50"], s["p99"], r["rps"], r["p50"], r["p99"],
+                     s["rps"] / r["rps"], misses))
+            out["hits_P%d" % p] = {"sidecar": s, "redis": r, "ratio": s["rps"] / r["rps"],
+                                   "l1_misses": misses}
+
+        print("2. Remote L2 (%d us each way by a proxy): GET latency, -c 1 -P 1, medians of %d"
+              % (args.delay_us, args.runs))
+        rem = bench_remote(tmp, args.runs, args.delay_us)
+        s = {f: med(r[f] for r in rem["sidecar"]) for f in ("rps", "p50", "p99")}
+        d = {f: med(r[f] for r in rem["l2-via-proxy"]) for f in ("rps", "p50", "p99")}
+        print("   sidecar L1 hit p50 %.3f p99 %.3f ms (%.0f rps) | L2 via proxy p50 %.3f p99 %.3f "
+              "ms (%.0f rps) | p50 %.1fx lower"
+              % (s["p50"], s["p99"], s["rps"], d["p50"], d["p99"], d["rps"], d["p50"] / s["p50"]))
+        out["remote"] = {"sidecar": s, "l2_via_proxy": d, "p50_ratio": d["p50"] / s["p50"]}
+
+        print("3. Invalidation propagation at %d writes/s for %.0f s (10 clients on host A)"
+              % (args.write_rate, args.write_seconds))
+        props = [bench_propagation(tmp, args.write_seconds, args.write_rate)
+                 for _ in range(args.runs)]
+        pm = {k: med(p[k] for p in props) for k in props[0]}
+        print("   achieved %.0f writes/s; B's INFO invalidation_lag p50 %d us, p99 %d us, max %d "
+              "us; probe ack->seen p50 %.0f us, p99 %.0f us (n=%d)"
+              % (pm["write_rate"], pm["lag_p50_us"], pm["lag_p99_us"], pm["lag_max_us"],
+                 pm["probe_p50_us"], pm["probe_p99_us"], pm["probe_n"]))
+        print("   messages per invalidated key %.3f (%d messages for %d keys; %d write batches)"
+              % (pm["messages_sent"] / max(1, pm["keys_sent"]), pm["messages_sent"],
+                 pm["keys_sent"], pm["write_batches"]))
+        out["propagation"] = {"median": pm, "runs": props}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    main()
