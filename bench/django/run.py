@@ -10,9 +10,12 @@ in three places:
 
 The page is a real one: a session read, the catalogue version, a versioned list page and eight
 {% cache %} card fragments per request (the script counts the cache commands per page on the
-remote setup). gunicorn is pinned to --site-cpus, everything else (L2, proxy, sidecar, wrk) to
---aux-cpus. Each setup gets a warm-up, then RUNS wrk runs of SECONDS; the medians are reported
-side by side with ratios. Results also go to bench/results/django.json.
+remote setup). gunicorn and the sidecar (the host's local processes) are pinned to --site-cpus;
+the L2 and the delay proxy (the remote machine) and wrk (the client) to --aux-cpus. Each setup
+gets a warm-up, then RUNS wrk runs of SECONDS; the medians are reported side by side with
+ratios. The three setups run at the same time, idle but for the one being
+measured, and the runs are interleaved (one per setup per round), so a change in the machine's
+load hits all three alike. Results also go to bench/results/django.json.
 
     /usr/bin/python3 bench/django/run.py [--seconds 5] [--runs 3] [--setups sidecar,locmem]
 """
@@ -59,12 +62,20 @@ def rtt_us(client, n=300):
     return statistics.median(samples)
 
 
-def run_setup(name, args):
-    topo = Topology(hosts=("A",), sidecars=(name == "sidecar"), workers=args.workers,
-                    products=48)
-    host = topo.hosts["A"]
-    result = {"setup": name}
-    try:
+class Setup:
+    """One setup's processes (its own L2, delay proxy, sidecar or not, gunicorn), warmed up,
+    with the wrk command line that replays a visitor's session."""
+
+    def __init__(self, name, args):
+        self.name = name
+        self.args = args
+        self.topo = Topology(hosts=("A",), sidecars=(name == "sidecar"), workers=args.workers,
+                             products=48)
+        self.result = {"setup": name, "runs": []}
+
+    def start(self):
+        args, topo = self.args, self.topo
+        host = self.host = topo.hosts["A"]
         topo.start_l2(cpus=args.aux_cpus)
         proxy_port = free_port()
         proxy = topo._spawn("proxy", [PYTHON, os.path.join(HERE, "delay_proxy.py"),
@@ -74,9 +85,10 @@ def run_setup(name, args):
         proxy.wait_ready(lambda: redis_ping(host="127.0.0.1", port=proxy_port),
                          what="forwarding")
         env = {}
-        if name == "sidecar":
-            topo.start_sidecar(host, l2_address="127.0.0.1:%d" % proxy_port, cpus=args.aux_cpus)
-        elif name == "remote-redis":
+        if self.name == "sidecar":
+            topo.start_sidecar(host, l2_address="127.0.0.1:%d" % proxy_port,
+                               cpus=args.sidecar_cpus or args.site_cpus)
+        elif self.name == "remote-redis":
             host.location = "redis://127.0.0.1:%d/0" % proxy_port
         else:
             env = {"TCSHOP_CACHE_BACKEND": "locmem"}
@@ -88,49 +100,55 @@ def run_setup(name, args):
         b = Browser()
         r = b.submit(host.url + "/product/1/", host.url + "/cart/add/1/", {})
         assert r.status == 302 and "sessionid" in b.cookies, r
-        url = host.url + args.path
+        self.url = host.url + args.path
         for _ in range(50):  # warm every worker's view of the cache
-            page = b.get(url)
+            page = b.get(self.url)
             assert page.status == 200 and page.text.count('class="card"') >= 8, page
         assert "Cart (1)" in page.text
 
-        if name == "remote-redis":  # what one page costs in cache round trips
-            l2 = redis.Redis(unix_socket_path=topo.l2_socket)
+        if self.name == "remote-redis":  # what one page costs in cache round trips
+            l2 = topo.l2_client()
             before = int(l2.info("stats")["total_commands_processed"])
             for _ in range(20):
-                b.get(url)
+                b.get(self.url)
             after = int(l2.info("stats")["total_commands_processed"])
-            result["cache_commands_per_page"] = (after - before - 1) / 20
-            direct = rtt_us(redis.Redis(host="127.0.0.1", port=topo.l2_port))
-            proxied = rtt_us(redis.Redis(host="127.0.0.1", port=proxy_port))
-            result["l2_rtt_direct_us"] = round(direct)
-            result["l2_rtt_proxied_us"] = round(proxied)
+            self.result["cache_commands_per_page"] = (after - before - 1) / 20
+            self.result["l2_rtt_direct_us"] = round(rtt_us(
+                redis.Redis(host="127.0.0.1", port=topo.l2_port)))
+            self.result["l2_rtt_proxied_us"] = round(rtt_us(
+                redis.Redis(host="127.0.0.1", port=proxy_port)))
 
-        cookie = "sessionid=%s" % b.cookies["sessionid"]
-        wrk = ["taskset", "-c", args.aux_cpus, "wrk", "-t1", "-c%d" % args.connections,
-               "--latency", "-H", "Cookie: " + cookie]
-        subprocess.run(wrk + ["-d2s", url], capture_output=True, text=True, check=True)
-        runs = []
-        for _ in range(args.runs):
-            out = subprocess.run(wrk + ["-d%ds" % args.seconds, url], capture_output=True,
-                                 text=True, check=True).stdout
-            runs.append(parse_wrk(out))
-            print("  %-13s %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms"
-                  % (name, runs[-1]["rps"], runs[-1]["p50_ms"], runs[-1]["p99_ms"]), flush=True)
-        assert all(r["non_2xx"] == 0 for r in runs), runs
-        result["runs"] = runs
-        result["rps"] = statistics.median(r["rps"] for r in runs)
-        result["p99_ms"] = statistics.median(r["p99_ms"] for r in runs)
-        result["p50_ms"] = statistics.median(r["p50_ms"] for r in runs)
-        if name == "sidecar":
-            tc = redis.Redis(unix_socket_path=host.socket_path).info("tiercache")
+        self.wrk = ["taskset", "-c", args.aux_cpus, "wrk", "-t1", "-c%d" % args.connections,
+                    "--latency", "-H", "Cookie: sessionid=%s" % b.cookies["sessionid"]]
+        self.run(2)  # warm-up, not counted
+        return self
+
+    def run(self, seconds):
+        out = subprocess.run(self.wrk + ["-d%ds" % seconds, self.url], capture_output=True,
+                             text=True, check=True).stdout
+        return parse_wrk(out)
+
+    def measure(self):
+        r = self.run(self.args.seconds)
+        assert r["non_2xx"] == 0, r
+        self.result["runs"].append(r)
+        print("  %-13s %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms"
+              % (self.name, r["rps"], r["p50_ms"], r["p99_ms"]), flush=True)
+
+    def finish(self):
+        runs = self.result["runs"]
+        for k in ["rps", "p50_ms", "p99_ms"]:
+            self.result[k] = statistics.median(r[k] for r in runs)
+        if self.name == "sidecar":
+            tc = self.topo.cache_client("A").info("tiercache")
             hits, misses = tc.get("l1_hits", 0), tc.get("l1_misses", 0)
-            result["l1_hit_ratio"] = round(hits / max(1, hits + misses), 4)
-    finally:
-        problems = topo.stop()
+            self.result["l1_hit_ratio"] = round(hits / max(1, hits + misses), 4)
+        return self.result
+
+    def stop(self):
+        problems = self.topo.stop()
         if problems:
-            print("  teardown: %s" % problems, file=sys.stderr)
-    return result
+            print("  %s teardown: %s" % (self.name, problems), file=sys.stderr)
 
 
 def main():
@@ -144,17 +162,31 @@ def main():
     ap.add_argument("--path", default="/")
     ap.add_argument("--site-cpus", default="0")
     ap.add_argument("--aux-cpus", default="1")
+    ap.add_argument("--sidecar-cpus", default=None,
+                    help="default: --site-cpus (the sidecar is a local process of the host)")
     args = ap.parse_args()
 
-    results = {}
     load_before = os.getloadavg()[0]
-    for name in args.setups.split(","):
-        print("%s:" % name, flush=True)
-        results[name] = run_setup(name, args)
+    setups = []
+    try:
+        for name in args.setups.split(","):
+            print("starting %s" % name, flush=True)
+            setups.append(Setup(name, args))
+            setups[-1].start()
+        # rounds of one run per setup: a change in the machine's load hits all of them alike
+        for i in range(args.runs):
+            print("round %d" % (i + 1), flush=True)
+            for setup in setups:
+                setup.measure()
+        results = {s.name: s.finish() for s in setups}
+    finally:
+        for setup in setups:
+            setup.stop()
 
-    print("\nproduct list %s, gunicorn %d sync worker(s) on cpu %s, wrk -c%d on cpu %s, "
-          "median of %d x %ds" % (args.path, args.workers, args.site_cpus, args.connections,
-                                  args.aux_cpus, args.runs, args.seconds))
+    print("\nproduct list %s; gunicorn (%d sync worker) on cpu %s, sidecar on cpu %s; L2, proxy "
+          "and wrk -c%d on cpu %s; median of %d x %ds"
+          % (args.path, args.workers, args.site_cpus, args.sidecar_cpus or args.site_cpus,
+             args.connections, args.aux_cpus, args.runs, args.seconds))
     load_after = os.getloadavg()[0]
     print("machine load average (1 min) %.2f before, %.2f after, on %d CPUs: the cache hops "
           "of the sidecar and remote setups wait for a CPU when others use them"
