@@ -15,6 +15,28 @@ namespace tiercache::sidecar {
 using command::CommandSpec;
 using command::CommandTable;
 
+namespace {
+
+// INFO fields that only grow (exported as Prometheus counters; every other number is a gauge).
+constexpr std::string_view kCounterFields[] = {
+    "total_connections_received", "total_commands_processed", "rejected_connections",
+    "protocol_errors", "security_closes", "client_query_buffer_limit_disconnections",
+    "client_output_buffer_limit_disconnections", "l1_hits", "l1_misses", "l1_bypassed",
+    "l1_evictions", "l1_expirations", "l1_flushes", "fills", "fills_discarded",
+    "coalesced_misses", "l2_fetches", "writes", "write_batches", "invalidations_sent",
+    "invalidation_messages_sent", "invalidations_received", "invalidation_messages_received",
+    "bus_resets", "bus_gaps", "bus_bad_messages", "passthrough", "l2_errors", "l2_reconnects"};
+constexpr std::string_view kLabelFields[] = {"tiercache_version", "tiercache_role", "l2"};
+constexpr std::string_view kSkipFields[] = {"process_id"};
+
+// The metrics endpoint's page: INFO, every section, converted (so it cannot drift from INFO).
+std::string render_metrics(void* ctx) {
+  net::PrometheusSchema schema{"tiercache_sidecar", kCounterFields, kLabelFields, kSkipFields};
+  return net::info_to_prometheus(static_cast<Sidecar*>(ctx)->info("all"), schema);
+}
+
+}  // namespace
+
 Sidecar::Sidecar(Config config)
     : config_(std::move(config)), loop_(uv_default_loop()), listener_(loop_, on_accept, this) {
   parser_limits_.max_bulk_len = config_.proto_max_bulk_len;
@@ -67,6 +89,11 @@ bool Sidecar::start(std::string* error) {
     *error = "nothing to listen on: give --socket or --port";
     return false;
   }
+  if (config_.metrics_port != 0) {
+    metrics_ = std::make_unique<net::MetricsHttp>(loop_, render_metrics, this);
+    if (!metrics_->listen(config_.metrics_bind, config_.metrics_port, error)) return false;
+    spdlog::info("metrics on http://{}:{}/metrics", config_.metrics_bind, metrics_->port());
+  }
   l2_->start();
   bus_->start();
   return true;
@@ -114,6 +141,7 @@ void Sidecar::shutdown() {
     c->close();
   }
   listener_.close();
+  if (metrics_) metrics_->close();
   bus_->stop();
   l2_->stop();
   l1_->close_clean();
@@ -208,7 +236,8 @@ void Sidecar::on_request(net::Connection& c, std::span<const std::string_view> a
     return;
   }
   dispatch(c, st, *spec, args);
-  if (c.output_bytes() > config_.client_output_buffer_limit && config_.client_output_buffer_limit) {
+  if (config_.client_output_buffer_limit &&
+      c.committed_output_bytes() > config_.client_output_buffer_limit) {
     stats_.output_buffer_limit_disconnections++;
     spdlog::warn("client {} closed: output buffer over the limit", c.id());
     c.close();

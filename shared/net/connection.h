@@ -79,8 +79,11 @@ class Connection {
   void complete(uint64_t ticket);
   size_t deferred_count() const { return pending_.size(); }
 
-  // Bytes of replies not yet written (committed and deferred).
+  // Bytes of replies not yet written (committed and deferred). O(deferred slots).
   size_t output_bytes() const;
+  // Bytes of committed replies not yet written: O(1), for per-request limit checks (deferred
+  // slots are bounded by ConnectionLimits::max_deferred).
+  size_t committed_output_bytes() const { return out_.size() + (writing_.size() - writing_offset_); }
   size_t input_bytes() const { return rend_ - rstart_; }
   size_t buffer_capacity() const { return rcap_ + out_.capacity() + writing_.capacity(); }
 
