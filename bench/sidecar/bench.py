@@ -144,7 +144,9 @@ def info(sidecar):
 
 def bench_hits(tmp, runs, requests, keys):
     l2, l2_port, _ = start_l2(tmp, "l2-hits")
-    sc = start_sidecar(tmp, "hits", "127.0.0.1:%d" % l2_port, l1_memory="256MiB")
+    # An hour's TTL cap: the preloaded keys must not age out of L1 during a slow run.
+    sc = start_sidecar(tmp, "hits", "127.0.0.1:%d" % l2_port, l1_memory="256MiB",
+                       l1_max_ttl_ms=3600000)
     rs, rsock = start_redis(tmp)
     try:
         load_and_warm(sc.socket, keys, warm=True)
@@ -171,7 +173,7 @@ def bench_hits(tmp, runs, requests, keys):
 def bench_remote(tmp, runs, delay_us, requests=3000):
     l2, l2_port, _ = start_l2(tmp, "l2-remote")
     proxy, pport = start_proxy(l2_port, delay_us)
-    sc = start_sidecar(tmp, "remote", "127.0.0.1:%d" % pport)
+    sc = start_sidecar(tmp, "remote", "127.0.0.1:%d" % pport, l1_max_ttl_ms=3600000)
     try:
         keys = 100
         load_and_warm(sc.socket, keys, warm=True)
