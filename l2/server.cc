@@ -120,6 +120,12 @@ void Server::update_clock() {
 
 int64_t Server::uptime_ms() const { return static_cast<int64_t>(mono_ms() - start_mono_ms_); }
 
+void Server::refresh_client_memory() {
+  size_t mem = 0;
+  for (auto& [id, c] : clients_) mem += c->buffer_capacity() + sizeof(Client);
+  client_memory_ = mem;
+}
+
 size_t Server::used_memory() const {
   return baseline_memory_ + keyspace_.used_bytes() + client_memory_;
 }
@@ -512,15 +518,13 @@ void Server::cron() {
   uint64_t budget_us = 1000000 / static_cast<uint64_t>(config_.hz) / 40;  // 2.5% of the period
   keyspace_.active_expire_cycle(now_ms_, budget_us);
   keyspace_.rehash_cron(budget_us / 2);
-  size_t mem = 0;
+  refresh_client_memory();
   std::vector<Client*> idle;
   for (auto& [id, c] : clients_) {
-    mem += c->buffer_capacity() + sizeof(Client);
     if (config_.timeout > 0 && !c->subscribed() &&
         now_ms_ - c->last_interaction_ms > config_.timeout * 1000LL)
       idle.push_back(c);
   }
-  client_memory_ = mem;
   for (Client* c : idle) c->close();
   if (config_.maxmemory != 0) {
     size_t other = baseline_memory_ + client_memory_;

@@ -98,6 +98,8 @@ class Server {
 
   // Memory as INFO reports it and maxmemory compares it: process baseline + keyspace + clients.
   size_t used_memory() const;
+  // Recomputes the client buffers' share (cron does it every tick; INFO before answering).
+  void refresh_client_memory();
 
   // Clients.
   const std::unordered_map<uint64_t, Client*>& clients() const { return clients_; }

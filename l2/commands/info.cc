@@ -93,6 +93,7 @@ std::string Server::info(std::string_view section) {
   }
   if (wants(section, "memory", true)) {
     header("Memory");
+    refresh_client_memory();
     size_t used = used_memory();
     size_t rss = rss_bytes();
     struct mallinfo2 mi = mallinfo2();
