@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A TCP forwarder that makes a local server look remote: every chunk is held DELAY µs before it
-is passed on, in each direction, without serializing the chunks (a reader thread stamps each
-chunk on arrival, a writer thread sends it once its time has come), so pipelined traffic keeps
-its shape. Used by the Django benchmark to put django-redis "across the network" from the L2.
+is passed on, in each direction. Used by the Django benchmark to put django-redis "across the
+network" from the L2. One thread per direction by default (right for request/response traffic);
+--pipelined keeps the shape of pipelined bursts (see pump()).
 
     delay_proxy.py --listen 127.0.0.1:7000 --target 127.0.0.1:6479 --delay-us 250
 
@@ -20,7 +20,31 @@ import threading
 import time
 
 
-def pump(src, dst, delay):
+def pump(src, dst, delay, pipelined):
+    """Forwards src to dst, each chunk DELAY after it arrived.
+
+    Request/response traffic (one chunk in flight each way, as django-redis sends) needs one
+    thread: receive, sleep, send. With pipelined=True a reader thread stamps chunks on arrival
+    and a writer sends each when due, so a burst is not delayed once per chunk, at the cost of
+    a thread hand-off per chunk (more jitter on a loaded machine)."""
+    if not pipelined:
+        def simple():
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    time.sleep(delay)
+                    dst.sendall(data)
+            except OSError:
+                pass
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+        threading.Thread(target=simple, daemon=True).start()
+        return
+
     chunks = collections.deque()
     ready = threading.Condition()
     done = [False]
@@ -64,7 +88,7 @@ def pump(src, dst, delay):
         threading.Thread(target=fn, daemon=True).start()
 
 
-def serve(listen, target, delay):
+def serve(listen, target, delay, pipelined):
     host, port = listen.rsplit(":", 1)
     thost, tport = target.rsplit(":", 1)
     srv = socket.socket()
@@ -81,8 +105,8 @@ def serve(listen, target, delay):
             continue
         for s in (client, upstream):
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        pump(client, upstream, delay)
-        pump(upstream, client, delay)
+        pump(client, upstream, delay, pipelined)
+        pump(upstream, client, delay, pipelined)
 
 
 def tighten_timer_slack():
@@ -100,10 +124,12 @@ def main():
     ap.add_argument("--listen", required=True)
     ap.add_argument("--target", required=True)
     ap.add_argument("--delay-us", type=float, default=250)
+    ap.add_argument("--pipelined", action="store_true",
+                    help="keep the timing of pipelined bursts (two threads per direction)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     try:
-        serve(args.listen, args.target, args.delay_us / 1e6)
+        serve(args.listen, args.target, args.delay_us / 1e6, args.pipelined)
     except KeyboardInterrupt:
         pass
 
