@@ -121,6 +121,7 @@ std::vector<OptionSpec> make_specs() {
                    return true;
                  },
                  [](const Config& c) { return std::to_string(c.lua_time_limit); }, true},
+      SIZE_OPT("lua-memory-limit", lua_memory_limit, true),
       OptionSpec{"loglevel",
                  [](Config& c, std::string_view v, std::string* e) {
                    if (v != "debug" && v != "info" && v != "warning" && v != "error") {

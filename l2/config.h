@@ -32,7 +32,8 @@ struct Config {
   uint64_t client_output_buffer_limit_pubsub_soft = 8ull << 20;
   int client_output_buffer_limit_pubsub_soft_seconds = 60;
   int hz = 10;
-  int64_t lua_time_limit = 5000;  // ms
+  int64_t lua_time_limit = 5000;             // ms
+  uint64_t lua_memory_limit = 256ull << 20;  // bytes of the Lua heap, 0 = unlimited
   std::string loglevel = "info";
   std::string logfile;  // empty = stderr
 };

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "l2/client.h"
+#include "l2/scripting/lua_engine.h"
 #include "shared/glob/glob.h"
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
@@ -95,6 +96,7 @@ Server::Server(Config config)
   apply_config();
   start_mono_ms_ = mono_ms();
   update_clock();
+  lua_ = std::make_unique<scripting::LuaEngine>(*this);
 }
 
 Server::~Server() { keyspace_.flush_all(); }
@@ -378,6 +380,15 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
     resp::write_error(out, "NOAUTH Authentication required.");
     return;
   }
+  if (lua_->timed_out() && &c != lua_->script_client() &&
+      !(spec->name == "script" && args.size() == 2 && util::iequals(args[1], "kill"))) {
+    stats_.total_error_replies++;
+    if (c.in_multi) c.multi_dirty = true;
+    resp::write_error(
+        out,
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+    return;
+  }
   if (c.subscribed() && !(spec->flags & command::kSubscribed)) {
     stats_.total_error_replies++;
     resp::write_error(out, "ERR Can't execute '" + std::string(spec->name) +
@@ -514,6 +525,7 @@ size_t Server::channel_subscribers(std::string_view channel) const {
 void Server::on_cron(uv_timer_t* t) { static_cast<Server*>(t->data)->cron(); }
 
 void Server::cron() {
+  if (lua_->running()) return;  // a script runs atomically: no expiry or eviction meanwhile
   update_clock();
   uint64_t budget_us = 1000000 / static_cast<uint64_t>(config_.hz) / 40;  // 2.5% of the period
   keyspace_.active_expire_cycle(now_ms_, budget_us);

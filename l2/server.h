@@ -22,6 +22,9 @@ namespace tiercache::l2 {
 
 class Client;
 class Server;
+namespace scripting {
+class LuaEngine;
+}
 
 struct CommandContext {
   Server& server;
@@ -84,6 +87,8 @@ class Server {
   void execute(Client& client, std::span<const std::string_view> args);
 
   Config& config() { return config_; }
+  scripting::LuaEngine& lua() { return *lua_; }
+  bool shutting_down() const { return shutting_down_; }
   Keyspace& keyspace() { return keyspace_; }
   ServerStats& stats() { return stats_; }
   const command::CommandTable& commands() const { return table_; }
@@ -156,6 +161,7 @@ class Server {
   size_t baseline_memory_ = 0;
   size_t client_memory_ = 0;  // refreshed by cron
   bool shutting_down_ = false;
+  std::unique_ptr<scripting::LuaEngine> lua_;  // last: destroyed first, while clients_ lives
 };
 
 }  // namespace tiercache::l2

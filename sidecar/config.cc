@@ -96,6 +96,9 @@ std::vector<OptionSpec> make_specs() {
                    return true;
                  },
                  [](const Config& c) { return c.loglevel; }, "debug, info, warning, error"},
+      INT_OPT("metrics-port", metrics_port, 0, 65535,
+              "HTTP port of the Prometheus endpoint /metrics; 0 = off"),
+      STR_OPT("metrics-bind", metrics_bind, "address of the metrics endpoint"),
   };
 }
 

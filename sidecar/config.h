@@ -31,6 +31,8 @@ struct Config {
   uint64_t proto_max_bulk_len = 512ull << 20;
   std::string requirepass;
   std::string loglevel = "info";
+  int metrics_port = 0;  // Prometheus endpoint (HTTP /metrics); 0 = off
+  std::string metrics_bind = "127.0.0.1";
 };
 
 struct OptionSpec {

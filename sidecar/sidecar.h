@@ -17,6 +17,7 @@
 #include "shared/invalidation/message.h"
 #include "shared/net/connection.h"
 #include "shared/net/listener.h"
+#include "shared/net/metrics_http.h"
 #include "shared/resp/request_parser.h"
 #include "sidecar/bus.h"
 #include "sidecar/config.h"
@@ -146,6 +147,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   std::unique_ptr<Upstream> l2_;
   std::unique_ptr<Bus> bus_;
   net::Listener listener_;
+  std::unique_ptr<net::MetricsHttp> metrics_;  // Prometheus endpoint, if metrics-port
   uv_signal_t sigterm_, sigint_;
   uv_check_t check_;
   uv_timer_t cron_;
