@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "shared/config/size.h"
@@ -133,6 +134,8 @@ std::vector<OptionSpec> make_specs() {
                  },
                  [](const Config& c) { return c.loglevel; }, true},
       STR_OPT("logfile", logfile, false),
+      INT_OPT("metrics-port", metrics_port, 0, 65535, false),
+      STR_OPT("metrics-bind", metrics_bind, false),
   };
 }
 
@@ -225,6 +228,16 @@ int parse_command_line(int argc, char** argv, Config* config) {
   if (!config_path.empty() && !load_config_file(*config, config_path, &error)) {
     fprintf(stderr, "tiercache-l2: %s\n", error.c_str());
     return 1;
+  }
+  for (const auto& spec : option_specs()) {  // environment: TIERCACHE_MAXMEMORY=...
+    std::string env = "TIERCACHE_";
+    for (char c : spec.name) env.push_back(c == '-' ? '_' : static_cast<char>(toupper(c)));
+    if (const char* v = getenv(env.c_str())) {
+      if (!set_option(*config, spec.name, v, &error)) {
+        fprintf(stderr, "tiercache-l2: %s: %s\n", env.c_str(), error.c_str());
+        return 1;
+      }
+    }
   }
   for (const auto& spec : option_specs()) {
     std::string name(spec.name);

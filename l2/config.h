@@ -36,6 +36,8 @@ struct Config {
   uint64_t lua_memory_limit = 256ull << 20;  // bytes of the Lua heap, 0 = unlimited
   std::string loglevel = "info";
   std::string logfile;  // empty = stderr
+  int metrics_port = 0;  // Prometheus endpoint (HTTP /metrics); 0 = off
+  std::string metrics_bind = "127.0.0.1";
 };
 
 // One row per option: its name (Redis spelling with dashes), how to set and show it.
@@ -54,7 +56,8 @@ bool set_option(Config& config, std::string_view name, std::string_view value, s
 // Loads a TOML file into config. False with *error on a syntax error or bad key/value.
 bool load_config_file(Config& config, const std::string& path, std::string* error);
 
-// Parses argv: --config FILE is applied first, then every other flag overrides it.
+// Parses argv: --config FILE is applied first, then environment variables TIERCACHE_<NAME>
+// (upper case, dashes as underscores, e.g. TIERCACHE_MAXMEMORY), then every other flag.
 // Returns 0 to go on, 1 on error (message printed), 2 for --help/--version (printed, exit 0).
 int parse_command_line(int argc, char** argv, Config* config);
 

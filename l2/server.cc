@@ -54,6 +54,26 @@ void write_pubsub_message(std::string& out, std::string_view kind, std::string_v
   resp::write_bulk(out, message);
 }
 
+// INFO fields that only grow (exported as Prometheus counters; every other number is a gauge).
+constexpr std::string_view kCounterFields[] = {
+    "total_connections_received", "total_commands_processed", "total_net_input_bytes",
+    "total_net_output_bytes", "rejected_connections", "expired_keys", "evicted_keys",
+    "keyspace_hits", "keyspace_misses", "total_error_replies", "protocol_errors",
+    "security_closes", "client_query_buffer_limit_disconnections",
+    "client_output_buffer_limit_disconnections", "pubsub_messages_delivered", "used_cpu_sys",
+    "used_cpu_user"};
+constexpr std::string_view kLabelFields[] = {"tiercache_version", "maxmemory_policy"};
+constexpr std::string_view kSkipFields[] = {"process_id", "tcp_port", "arch_bits",
+                                            "uptime_in_days", "loading",
+                                            "rdb_changes_since_last_save", "aof_enabled",
+                                            "connected_slaves"};
+
+// The metrics endpoint's page: INFO, every section, converted (so it cannot drift from INFO).
+std::string render_metrics(void* ctx) {
+  net::PrometheusSchema schema{"tiercache_l2", kCounterFields, kLabelFields, kSkipFields};
+  return net::info_to_prometheus(static_cast<Server*>(ctx)->info("all"), schema);
+}
+
 }  // namespace
 
 HandlerRegistry::HandlerRegistry(const command::CommandTable& table)
@@ -178,6 +198,15 @@ bool Server::listen() {
     fprintf(stderr, "tiercache-l2: nothing to listen on (port 0 and no unixsocket)\n");
     return false;
   }
+  if (config_.metrics_port != 0) {
+    metrics_ = std::make_unique<net::MetricsHttp>(loop_, render_metrics, this);
+    std::string error;
+    if (!metrics_->listen(config_.metrics_bind, config_.metrics_port, &error)) {
+      fprintf(stderr, "tiercache-l2: %s\n", error.c_str());
+      return false;
+    }
+    spdlog::info("metrics on http://{}:{}/metrics", config_.metrics_bind, metrics_->port());
+  }
   return true;
 }
 
@@ -229,6 +258,7 @@ void Server::shutdown() {
     uv_close(reinterpret_cast<uv_handle_t*>(&unix_listener_), nullptr);
     unlink(config_.unixsocket.c_str());
   }
+  if (metrics_) metrics_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);

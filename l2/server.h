@@ -16,6 +16,7 @@
 #include "l2/config.h"
 #include "l2/keyspace/keyspace.h"
 #include "shared/command/command_table.h"
+#include "shared/net/metrics_http.h"
 #include "shared/resp/request_parser.h"
 
 namespace tiercache::l2 {
@@ -146,6 +147,7 @@ class Server {
   uv_loop_t* loop_;
   uv_tcp_t tcp_listener_;
   uv_pipe_t unix_listener_;
+  std::unique_ptr<net::MetricsHttp> metrics_;  // Prometheus endpoint, if metrics-port
   bool tcp_open_ = false, unix_open_ = false;
   uv_timer_t cron_timer_;
   uv_prepare_t prepare_;
