@@ -155,8 +155,26 @@ void Client::on_write(uv_write_t* req, int status) {
   c->flush();
 }
 
+void Client::hold() {
+  if (holds_++ == 0 && handle_open_ && !closing_) uv_read_stop(stream());
+}
+
+void Client::release() {
+  if (--holds_ > 0) return;
+  if (close_deferred_) {
+    close_deferred_ = false;
+    close();
+  } else if (handle_open_ && !closing_ && !close_after_reply_) {
+    uv_read_start(stream(), on_alloc, on_read);
+  }
+}
+
 void Client::close() {
   if (closing_) return;
+  if (holds_ > 0) {
+    close_deferred_ = true;
+    return;
+  }
   closing_ = true;
   server_->on_client_closed(this);
   if (handle_open_) {

@@ -39,6 +39,11 @@ class Client {
   void close();
   // Closes once every buffered reply has been written; stops processing input.
   void close_after_reply() { close_after_reply_ = true; }
+  // Pins the client while a long script lets the loop run nested (its arguments are views into
+  // the read buffer): hold() stops reading and defers any close() until the matching release(),
+  // which resumes reading (or performs the deferred close).
+  void hold();
+  void release();
 
   bool closing() const { return closing_; }
   bool closing_after_reply() const { return close_after_reply_; }
@@ -95,6 +100,8 @@ class Client {
   bool closing_ = false;
   bool close_after_reply_ = false;
   bool handle_open_ = false;
+  int holds_ = 0;
+  bool close_deferred_ = false;
 };
 
 }  // namespace tiercache::l2
