@@ -35,7 +35,7 @@ struct Config {
   int64_t lua_time_limit = 5000;             // ms
   uint64_t lua_memory_limit = 256ull << 20;  // bytes of the Lua heap, 0 = unlimited
   std::string loglevel = "info";
-  std::string logfile;  // empty = stderr
+  std::string logfile;   // empty = stderr
   int metrics_port = 0;  // Prometheus endpoint (HTTP /metrics); 0 = off
   std::string metrics_bind = "127.0.0.1";
 };
