@@ -6,6 +6,9 @@
 #      assert real Redis behaviour;
 #   2b. the coherence checker (tests/coherence): writers and readers on two sidecars, every read
 #      checked against the acknowledged writes (COHERENCE_SECONDS per L2, default 10);
+#   2c. operations checks (tests/ops): the container entrypoint and health check run outside
+#      Docker, the metrics endpoint scraped by Debian's Prometheus, config keys against
+#      docs/configuration.md, env overrides, logs, shellcheck, compose and Kubernetes files;
 #   3. end-to-end tests: the demo's topology (L2, two sidecars, two gunicorn sites of
 #      examples/django) driven over HTTP and with a headless Chromium;
 #   4. unit tests again under ASan+UBSan;
@@ -35,6 +38,12 @@ TIERCACHE_TEST_TARGET=redis /usr/bin/python3 -m pytest tests/integration -q -p n
 
 step "coherence checker (two hosts, ${COHERENCE_SECONDS:-10}s per L2, and its self-test)"
 TIERCACHE_COHERENCE_SECONDS=${COHERENCE_SECONDS:-10} /usr/bin/python3 -m pytest tests/coherence -q
+
+step "operations checks"
+/usr/bin/python3 -m pytest tests/ops -q
+
+step "hardening: 10,000 connections, crash and restart faults"
+/usr/bin/python3 -m pytest tests/hardening -q
 
 step "end-to-end tests (Django on tiercache)"
 /usr/bin/python3 -m pytest tests/e2e -q
