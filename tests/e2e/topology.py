@@ -289,8 +289,9 @@ class Topology:
         return r
 
     def stop(self):
-        """Stops everything (sites, then sidecars, then the L2) and returns a list of problems:
-        processes that had to be killed or were still there. Idempotent."""
+        """Stops everything (sites, then sidecars, then the L2) with SIGTERM and returns a list
+        of problems: processes that had to be killed, were still there, or exited non-zero.
+        Idempotent."""
         if self.stopped:
             return []
         self.stopped = True
@@ -298,11 +299,15 @@ class Topology:
         for c in self._clients:
             c.connection_pool.disconnect()
         for p in reversed(self.procs):
+            was_running = p.running()
             rc = p.stop()
             if isinstance(rc, str):
                 problems.append("%s %s" % (p.name, rc))
             elif p.running():
                 problems.append("%s still running" % p.name)
+            elif rc != 0:
+                problems.append("%s exited with %s%s" % (
+                    p.name, rc, "" if was_running else " before the teardown"))
         for host in self.hosts.values():  # a segment a sidecar left behind
             leftover = os.path.join("/dev/shm", "tiercache-" + host.shm_name)
             if os.path.exists(leftover):
