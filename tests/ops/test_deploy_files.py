@@ -1,0 +1,240 @@
+"""Static checks of what ships for deployment: shellcheck on every shell script the project
+runs, docker/compose.yaml (and its Redis variant) parsed and checked for the socket path, the
+shared volumes and IPC matching the Django example's settings, the Kubernetes example, the
+Dockerfile's shape and the runtime package list it installs."""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import DOCKER, L2_BIN, REPO, SIDECAR_BIN
+from test_config_docs import help_options
+
+ENTRYPOINT_VARS = {"TIERCACHE_CONFIG", "TIERCACHE_BIN_DIR", "TIERCACHE_STATE_DIR",
+                   "TIERCACHE_HEALTH_TIMEOUT"}
+SIZE = re.compile(r"^(\d+)\s*([kmg]?)(i?b?)$", re.I)
+
+
+def to_bytes(text):
+    m = SIZE.match(str(text).strip())
+    assert m, "not a size: %r" % text
+    unit = m.group(2).lower()
+    base = 1024 if m.group(3) or not unit else 1000
+    if unit and m.group(3).lower() in ("b", "ib"):
+        base = 1024
+    return int(m.group(1)) * {"": 1, "k": base, "m": base ** 2, "g": base ** 3}[unit]
+
+
+def env_names_ok(env, binary):
+    """Every TIERCACHE_* variable is an option of `binary` (or an entrypoint variable)."""
+    options = {"TIERCACHE_" + n.upper().replace("-", "_") for n in help_options(binary)}
+    for name in env:
+        if not name.startswith("TIERCACHE_") or name in ENTRYPOINT_VARS:
+            continue
+        base = name[:-5] if name.endswith("_FILE") else name
+        assert base in options, "%s is not an option of %s" % (name, os.path.basename(binary))
+
+
+def django_default_location():
+    text = open(os.path.join(REPO, "examples", "django", "tcshop", "settings.py")).read()
+    m = re.search(r'"TCSHOP_CACHE_LOCATION",\s*"([^"]+)"', text)
+    assert m, "examples/django/tcshop/settings.py no longer reads TCSHOP_CACHE_LOCATION"
+    return m.group(1)
+
+
+def socket_of(location):
+    m = re.fullmatch(r"unix://(/[^?]+)(\?.*)?", location)
+    assert m, "cache LOCATION %r is not a unix socket URL" % location
+    return m.group(1)
+
+
+# --------------------------------------------------------------------------- shellcheck
+
+def test_shellcheck():
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck is not installed (scripts/deps.sh installs it)")
+    scripts = sorted(glob.glob(os.path.join(REPO, "scripts", "*.sh")) +
+                     glob.glob(os.path.join(DOCKER, "*.sh")) +
+                     glob.glob(os.path.join(REPO, "tests", "**", "*.sh"), recursive=True) +
+                     [os.path.join(REPO, ".ci", "run")])
+    r = subprocess.run(["shellcheck", "--format=gcc"] + scripts, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+# --------------------------------------------------------------------------- compose
+
+def load_compose(*names):
+    merged = {}
+    for name in names:
+        doc = yaml.safe_load(open(os.path.join(DOCKER, name)))
+        for svc, spec in doc.get("services", {}).items():
+            merged.setdefault("services", {}).setdefault(svc, {}).update(spec)
+        for key in ("volumes", "name"):
+            if key in doc:
+                merged[key] = doc[key]
+    return merged
+
+
+def mounts(service):
+    out = {}
+    for v in service.get("volumes", []):
+        src, dst = v.split(":")[:2]
+        out[dst] = src
+    return out
+
+
+def test_compose_socket_volume_and_ipc_match_django_settings():
+    compose = load_compose("compose.yaml")
+    services = compose["services"]
+    default_socket = socket_of(django_default_location())
+    apps = {n: s for n, s in services.items() if re.fullmatch(r"app-\w+", n)}
+    assert len(apps) >= 2, "compose.yaml must have two app hosts"
+    sidecars_seen, shm_names = set(), set()
+    l2_port = int(services["l2"]["environment"]["TIERCACHE_PORT"])
+    for name, app in apps.items():
+        env = app["environment"]
+        location = env["TCSHOP_CACHE_LOCATION"]
+        sock = socket_of(location)
+        assert sock == default_socket, "%s: socket %s differs from the Django default %s" % (
+            name, sock, default_socket)
+        ipc = app.get("ipc", "")
+        assert ipc.startswith("service:"), "%s must share its sidecar's IPC namespace" % name
+        sc_name = ipc.split(":", 1)[1]
+        sidecar = services[sc_name]
+        assert sidecar.get("command") == ["sidecar"]
+        assert sidecar.get("ipc") == "shareable", sc_name
+        sc_env = sidecar["environment"]
+        assert sc_env["TIERCACHE_SOCKET"] == sock, "%s and %s disagree on the socket" % (
+            name, sc_name)
+        sock_dir = os.path.dirname(sock)
+        app_vol, sc_vol = mounts(app).get(sock_dir), mounts(sidecar).get(sock_dir)
+        assert app_vol and app_vol == sc_vol, \
+            "%s and %s must mount one volume at %s" % (name, sc_name, sock_dir)
+        assert app_vol in compose["volumes"], "%s is not a named volume" % app_vol
+        assert to_bytes(sidecar["shm_size"]) > to_bytes(sc_env["TIERCACHE_L1_MEMORY"]), \
+            "%s: shm_size must hold the L1 segment" % sc_name
+        host, port = sc_env["TIERCACHE_L2"].rsplit(":", 1)
+        assert host == "l2" and int(port) == l2_port
+        assert sc_env["TIERCACHE_SOCKET_MODE"] in ("0660", "0666")
+        env_names_ok(sc_env, SIDECAR_BIN)
+        assert "healthcheck.sh" in " ".join(sidecar["healthcheck"]["test"])
+        assert app["depends_on"][sc_name]["condition"] == "service_healthy"
+        sidecars_seen.add(sc_name)
+        shm_names.add(sc_env["TIERCACHE_SHM_NAME"])
+    assert len(sidecars_seen) == len(apps), "each app host needs its own sidecar"
+    assert len(shm_names) == len(apps), "each sidecar needs its own shm-name"
+    assert len({mounts(a)[os.path.dirname(default_socket)] for a in apps.values()}) == len(apps)
+    env_names_ok(services["l2"]["environment"], L2_BIN)
+    assert services["l2"]["environment"]["TIERCACHE_BIND"] == "0.0.0.0"
+
+
+def test_compose_redis_variant():
+    compose = load_compose("compose.yaml", "compose.redis.yaml")
+    l2 = compose["services"]["l2"]
+    assert l2["image"].startswith("redis:7")
+    cmd = l2["command"]
+    assert cmd[cmd.index("--port") + 1] == compose["services"]["sidecar-a"]["environment"][
+        "TIERCACHE_L2"].rsplit(":", 1)[1]
+
+
+def test_prometheus_config_scrapes_compose_services():
+    compose = load_compose("compose.yaml")["services"]
+    prom = yaml.safe_load(open(os.path.join(DOCKER, "prometheus", "prometheus.yml")))
+    targets = {t for job in prom["scrape_configs"] for sc in job["static_configs"]
+               for t in sc["targets"]}
+    for name, svc in compose.items():
+        port = svc.get("environment", {}).get("TIERCACHE_METRICS_PORT")
+        if port:
+            assert svc["environment"]["TIERCACHE_METRICS_BIND"] == "0.0.0.0", name
+            assert "%s:%s" % (name, port) in targets, name
+
+
+# --------------------------------------------------------------------------- kubernetes
+
+def k8s_objects():
+    objs = []
+    for path in sorted(glob.glob(os.path.join(DOCKER, "k8s", "*.yaml"))):
+        objs += [o for o in yaml.safe_load_all(open(path)) if o]
+    return objs
+
+
+def test_k8s_pod_shares_socket_and_shm_with_probes_and_limits():
+    objs = k8s_objects()
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in objs}
+    assert ("Service", "tiercache-l2") in kinds and ("StatefulSet", "tiercache-l2") in kinds
+    svc = next(o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] ==
+               "tiercache-l2")
+    resp_port = next(p["port"] for p in svc["spec"]["ports"] if p["name"] == "resp")
+    deployments = [o for o in objs if o["kind"] == "Deployment"]
+    assert deployments
+    default_socket = socket_of(django_default_location())
+    for dep in deployments:
+        pod = dep["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        containers = {c["name"]: c for c in pod["containers"]}
+        sidecar = containers["tiercache-sidecar"]
+        assert sidecar["args"] == ["sidecar"]
+        env = {e["name"]: e.get("value") for e in sidecar["env"]}
+        env_names_ok(env, SIDECAR_BIN)
+        sock = env["TIERCACHE_SOCKET"]
+        assert sock == default_socket
+        sc_mounts = {m["mountPath"]: m["name"] for m in sidecar["volumeMounts"]}
+        sock_vol = sc_mounts[os.path.dirname(sock)]
+        assert volumes[sock_vol]["emptyDir"]["medium"] == "Memory"
+        shm_vol = sc_mounts["/dev/shm"]
+        assert volumes[shm_vol]["emptyDir"]["medium"] == "Memory"
+        assert to_bytes(volumes[shm_vol]["emptyDir"]["sizeLimit"]) > \
+            to_bytes(env["TIERCACHE_L1_MEMORY"])
+        host, port = env["TIERCACHE_L2"].rsplit(":", 1)
+        assert host == "tiercache-l2" and int(port) == resp_port
+        apps = [c for n, c in containers.items() if n != "tiercache-sidecar"]
+        assert apps, "the pod needs the application container"
+        for app in apps:
+            app_mounts = {m["mountPath"]: m["name"] for m in app["volumeMounts"]}
+            assert app_mounts.get(os.path.dirname(sock)) == sock_vol
+            app_env = {e["name"]: e.get("value") for e in app.get("env", [])}
+            assert socket_of(app_env["TCSHOP_CACHE_LOCATION"]) == sock
+        for c in pod["containers"]:
+            assert c["resources"]["limits"]["memory"] and c["resources"]["limits"]["cpu"], c["name"]
+            assert "readinessProbe" in c and "livenessProbe" in c, c["name"]
+        assert to_bytes(sidecar["resources"]["limits"]["memory"].replace("Mi", "MiB")
+                        .replace("Gi", "GiB")) > to_bytes(env["TIERCACHE_L1_MEMORY"])
+    for sts in (o for o in objs if o["kind"] == "StatefulSet"):
+        for c in sts["spec"]["template"]["spec"]["containers"]:
+            env = {e["name"]: e.get("value") for e in c["env"]}
+            env_names_ok(env, L2_BIN)
+            assert c["args"] == ["l2"] and env["TIERCACHE_BIND"] == "0.0.0.0"
+            assert c["resources"]["limits"]["memory"]
+            assert "readinessProbe" in c and "livenessProbe" in c
+
+
+# --------------------------------------------------------------------------- Dockerfile
+
+def test_dockerfile_shape():
+    text = open(os.path.join(DOCKER, "Dockerfile")).read()
+    stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.M)
+    assert [s[0] for s in stages] == ["debian:bookworm", "debian:bookworm-slim"]
+    build, runtime = text.split("FROM debian:bookworm-slim")
+    assert "scripts/deps.sh" in build and "scripts/build.sh" in build
+    assert "docker/runtime-packages.sh" in build
+    assert "build-essential" not in runtime and "scripts/deps.sh" not in runtime
+    user = re.findall(r"^USER\s+(\S+)", runtime, re.M)
+    assert user and not user[-1].startswith(("root", "0")), "runtime must not run as root"
+    assert re.search(r"^HEALTHCHECK .*\n?.*healthcheck\.sh", runtime, re.M)
+    assert re.search(r'^ENTRYPOINT \["/usr/local/bin/entrypoint.sh"\]', runtime, re.M)
+    for src in re.findall(r"^COPY (docker/\S+)", text, re.M):
+        assert os.path.exists(os.path.join(REPO, src)), src
+
+
+def test_runtime_packages_cover_the_binaries():
+    r = subprocess.run([os.path.join(DOCKER, "runtime-packages.sh"), L2_BIN, SIDECAR_BIN],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    pkgs = r.stdout.split()
+    assert "libuv1" in pkgs and "libhiredis0.14" in pkgs and "libc6" in pkgs
+    assert not any(p.endswith("-dev") for p in pkgs), pkgs
