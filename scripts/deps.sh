@@ -11,6 +11,7 @@ PACKAGES=(
   python3-django python3-django-redis python3-redis python3-pytest python3-pytest-django
   gunicorn
   chromium python3-pil wrk
+  shellcheck prometheus python3-yaml python3-matplotlib
 )
 
 missing=()
