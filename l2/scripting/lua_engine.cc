@@ -85,7 +85,7 @@ struct RunJob {
   int globals_ref = -1;
   std::span<const std::string_view> keys;
   std::span<const std::string_view> argv;
-  lua_CFunction handler = nullptr;
+  int handler_ref = -1;
   int status = 0;
   std::string reply;
   std::string_view sha;
@@ -137,7 +137,7 @@ void format_error(lua_State* L, int status, std::string_view sha, std::string& o
 
 int run_step(lua_State* L) {
   auto* job = static_cast<RunJob*>(lua_touserdata(L, 1));
-  lua_pushcfunction(L, job->handler);  // 2
+  lua_rawgeti(L, LUA_REGISTRYINDEX, job->handler_ref);  // 2
   lua_rawgeti(L, LUA_REGISTRYINDEX, job->fn_ref);
   lua_rawgeti(L, LUA_REGISTRYINDEX, job->globals_ref);
   lua_pushstring(L, "KEYS");
@@ -201,6 +201,10 @@ void LuaEngine::open_state() {
   globals_ref_ = install_sandbox(L, redis_call, redis_pcall);
   lua_pushboolean(L, 0);
   last_error_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushcfunction(L, run_step);
+  run_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushcfunction(L, msg_handler);
+  handler_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
   L_ = L;
 }
 
@@ -306,10 +310,14 @@ void LuaEngine::run(CommandContext& ctx, int ref, std::string_view sha, int64_t 
   job.globals_ref = globals_ref_;
   job.keys = rest.first(static_cast<size_t>(numkeys));
   job.argv = rest.subspan(static_cast<size_t>(numkeys));
-  job.handler = msg_handler;
+  job.handler_ref = handler_ref_;
   job.sha = sha;
   lua_sethook(L_, hook, LUA_MASKCOUNT, kHookInstructions);
-  int rc = lua_cpcall(L_, run_step, &job);
+  // Like lua_cpcall, without allocating a closure per call: the runner is kept in the registry
+  // (and a stack this empty has room for two values without growing).
+  lua_rawgeti(L_, LUA_REGISTRYINDEX, run_ref_);
+  lua_pushlightuserdata(L_, &job);
+  int rc = lua_pcall(L_, 1, 0, 0);
   lua_sethook(L_, nullptr, 0, 0);
   lua_settop(L_, 0);
   if (rc != 0) {  // the setup itself failed: only the memory cap can do that

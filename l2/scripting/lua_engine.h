@@ -93,6 +93,8 @@ class LuaEngine {
   std::unordered_map<std::string, int, ShaHash, ShaEq> scripts_;  // sha -> registry ref
   int globals_ref_ = -1;     // the real globals table (KEYS and ARGV are set in it)
   int last_error_ref_ = -1;  // the last error redis.call raised (kept as-is by the handler)
+  int run_ref_ = -1;         // the C function that runs a script (see run())
+  int handler_ref_ = -1;     // msg_handler, as a Lua value
   size_t mem_used_ = 0;
   int gc_count_ = 0;
 
