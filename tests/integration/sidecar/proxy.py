@@ -100,10 +100,13 @@ class _Pipe:
                 if self.counter is not None:
                     names = self.counter.feed(data)
                     if b"SUBSCRIBE" in names:
+                        self.conn.is_subscriber = True
                         if self.proxy.block_subscribe:
                             break
                         if self.proxy.subscriber_delay_s is not None:
                             self.conn.delay_s = self.proxy.subscriber_delay_s
+                if self.proxy.freeze_subscribers and self.conn.is_subscriber:
+                    continue  # lost on the way, in both directions; the connection stays up
                 if self.proxy.delayed:
                     with self.cond:
                         self.queue.append((time.monotonic() + self.conn.delay_s, data))
@@ -140,6 +143,7 @@ class _Conn:
         self.lock = threading.Lock()
         self.is_closed = False
         self.delay_s = proxy.delay_s
+        self.is_subscriber = False
 
     def start(self):
         _Pipe(self.proxy, self, self.client, self.upstream, self.proxy.counter).start()
@@ -165,7 +169,9 @@ class Proxy:
     delay_us: each chunk is held this long in each direction; subscriber_delay_us, if given,
     replaces it on connections that sent SUBSCRIBE (a sidecar's bus). Counters: .counter.count("GET"),
     .counter.count("GET", key). Controls: cut() closes every connection; refuse = True makes it
-    accept and close at once; block_subscribe = True closes a connection that sends SUBSCRIBE."""
+    accept and close at once; block_subscribe = True closes a connection that sends SUBSCRIBE;
+    freeze_subscribers = True silently drops everything to and from connections that subscribed
+    (a bus that is connected but hears nothing)."""
 
     def __init__(self, target, delay_us=0, subscriber_delay_us=None, port=0):
         self.target = target
@@ -176,6 +182,7 @@ class Proxy:
         self.counter = CommandCounter()
         self.refuse = False
         self.block_subscribe = False
+        self.freeze_subscribers = False
         self.conns = set()
         self.lock = threading.Lock()
         self.sock = socket.socket()

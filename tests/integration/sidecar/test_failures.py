@@ -66,6 +66,37 @@ def test_blocked_bus_means_no_l1_hits_until_resubscribed(make_cluster, proxy_fac
     wait_for(lambda: ca.get("k") == b"v30", 2, what="invalidations flow again")
 
 
+def test_silent_bus_times_out_and_recovers(make_cluster, proxy_factory):
+    """The subscription stays connected but nothing arrives on it (and nothing it sends gets
+    through): the sidecar's own heartbeats do not come back, so after --bus-timeout-ms it
+    stops serving L1, and it resets the subscription itself to recover."""
+    c = make_cluster()
+    proxy = proxy_factory(("127.0.0.1", c.l2.port))
+    a = c.sidecar("a", via=proxy.address, l1_max_ttl_ms=60000, bus_heartbeat_ms=50,
+                  bus_timeout_ms=300)
+    b = c.sidecar("b", l1_max_ttl_ms=60000)
+    ca, cb = a.client(), b.client()
+    cb.set("k", "v0")
+    cache_on(a, ca, "k", b"v0")
+    proxy.freeze_subscribers = True
+    t0 = time.monotonic()
+    cb.set("k", "v1")  # its invalidation is lost on the way to A
+    wait_for(lambda: a.info()["bus_healthy"] == 0, 3, what="bus unhealthy")
+    took = time.monotonic() - t0
+    assert 0.2 < took < 1.0, "unhealthy after %.3f s with --bus-timeout-ms 300" % took
+    h = a.info()["l1_hits"]
+    for i in range(2, 20):
+        assert ca.get("k") == b"v%d" % (i - 1)
+        cb.set("k", "v%d" % i)
+    assert a.info()["l1_hits"] == h
+    proxy.freeze_subscribers = False
+    wait_for(lambda: a.info()["bus_healthy"] == 1, 5, what="bus healthy again")
+    assert ca.get("k") == b"v19"
+    cache_on(a, ca, "k", b"v19")
+    cb.set("k", "v20")
+    wait_for(lambda: ca.get("k") == b"v20", 2, what="invalidations flow again")
+
+
 def test_killed_subscription_loses_no_invalidation(cluster):
     """CLIENT KILL TYPE pubsub at L2 while B writes: A may miss the message, but must have
     flushed before it serves L1 again, so A never answers the old value after the bound."""
