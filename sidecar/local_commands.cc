@@ -477,8 +477,7 @@ void Sidecar::pubsub_command(net::Connection& c, ClientState& st,
           net::Connection* conn = s->sidecar->connection(s->conn_id);
           if (conn == nullptr) return;
           if (!connected) {  // the subscription is gone: tell the client by closing
-            conn->close_after_reply();
-            conn->flush();
+            s->sidecar->close_later(s->conn_id);
             return;
           }
           for (auto& cmd : s->pubsub_waiting) {
@@ -502,6 +501,11 @@ void Sidecar::pubsub_command(net::Connection& c, ClientState& st,
           }
           write_reply(conn->reply(), r);
           conn->flush();
+          uint64_t limit = s->sidecar->config().client_output_buffer_limit;
+          if (limit != 0 && conn->committed_output_bytes() > limit) {  // a stalled subscriber
+            s->sidecar->stats().output_buffer_limit_disconnections++;
+            s->sidecar->close_later(s->conn_id);
+          }
         },
         &st);
     st.pubsub->start();

@@ -18,14 +18,35 @@ using command::CommandTable;
 namespace {
 
 // INFO fields that only grow (exported as Prometheus counters; every other number is a gauge).
-constexpr std::string_view kCounterFields[] = {
-    "total_connections_received", "total_commands_processed", "rejected_connections",
-    "protocol_errors", "security_closes", "client_query_buffer_limit_disconnections",
-    "client_output_buffer_limit_disconnections", "l1_hits", "l1_misses", "l1_bypassed",
-    "l1_evictions", "l1_expirations", "l1_flushes", "fills", "fills_discarded",
-    "coalesced_misses", "l2_fetches", "writes", "write_batches", "invalidations_sent",
-    "invalidation_messages_sent", "invalidations_received", "invalidation_messages_received",
-    "bus_resets", "bus_gaps", "bus_bad_messages", "passthrough", "l2_errors", "l2_reconnects"};
+constexpr std::string_view kCounterFields[] = {"total_connections_received",
+                                               "total_commands_processed",
+                                               "rejected_connections",
+                                               "protocol_errors",
+                                               "security_closes",
+                                               "client_query_buffer_limit_disconnections",
+                                               "client_output_buffer_limit_disconnections",
+                                               "l1_hits",
+                                               "l1_misses",
+                                               "l1_bypassed",
+                                               "l1_evictions",
+                                               "l1_expirations",
+                                               "l1_flushes",
+                                               "fills",
+                                               "fills_discarded",
+                                               "coalesced_misses",
+                                               "l2_fetches",
+                                               "writes",
+                                               "write_batches",
+                                               "invalidations_sent",
+                                               "invalidation_messages_sent",
+                                               "invalidations_received",
+                                               "invalidation_messages_received",
+                                               "bus_resets",
+                                               "bus_gaps",
+                                               "bus_bad_messages",
+                                               "passthrough",
+                                               "l2_errors",
+                                               "l2_reconnects"};
 constexpr std::string_view kLabelFields[] = {"tiercache_version", "tiercache_role", "l2"};
 constexpr std::string_view kSkipFields[] = {"process_id"};
 
@@ -151,7 +172,16 @@ void Sidecar::shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_), nullptr);
 }
 
-void Sidecar::on_check(uv_check_t* h) { static_cast<Sidecar*>(h->data)->flush_batch(); }
+void Sidecar::on_check(uv_check_t* h) {
+  auto* self = static_cast<Sidecar*>(h->data);
+  self->flush_batch();
+  if (!self->close_later_.empty()) {
+    std::vector<uint64_t> ids;
+    ids.swap(self->close_later_);
+    for (uint64_t id : ids)
+      if (net::Connection* c = self->connection(id)) c->close();
+  }
+}
 
 void Sidecar::on_cron(uv_timer_t* t) {
   auto* self = static_cast<Sidecar*>(t->data);

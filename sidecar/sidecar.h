@@ -111,6 +111,10 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
 
   std::string info(std::string_view section);
 
+  // Closes a connection at the next loop tick: for callers inside an L2 (hiredis) callback,
+  // where freeing the client's own upstream connection at once is not allowed.
+  void close_later(uint64_t conn_id) { close_later_.push_back(conn_id); }
+
  private:
   friend struct LocalCommands;
   static void on_accept(void* ctx, uv_stream_t* listener, bool is_tcp);
@@ -180,6 +184,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   std::unordered_map<std::string, Flight*> flights_;  // GETs in flight, joinable
   std::string key_scratch_;
   std::string value_scratch_;
+  std::vector<uint64_t> close_later_;
 };
 
 // Encodes (db, key) as one map key.
