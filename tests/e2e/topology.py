@@ -349,9 +349,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     sidecars = not args.no_sidecars
     if sidecars and not have_sidecar():
-        print("tiercache-sidecar is not built (%s): running without sidecars, both hosts on "
-              "the L2 directly" % sidecar_binary(), flush=True)
-        sidecars = False
+        print("tiercache-sidecar is not built (%s): run scripts/build.sh, or pass "
+              "--no-sidecars to run both hosts on the L2 directly" % sidecar_binary(),
+              file=sys.stderr)
+        return 1
     stop = {"now": False}
 
     def on_signal(signum, frame):
@@ -365,9 +366,15 @@ def main(argv=None):
         topo.start()
         print(topo.manage("A", "warm_cache", "--no-progress").stdout.strip(), flush=True)
     except Exception as e:
-        print("demo failed to start: %s" % e, file=sys.stderr)
-        topo.stop()
-        print("logs kept in %s" % topo.workdir, file=sys.stderr)
+        if stop["now"]:
+            print("interrupted while starting", file=sys.stderr)
+        else:
+            print("demo failed to start: %s" % e, file=sys.stderr)
+        if not stop["now"]:
+            topo.own_workdir = False  # keep the logs
+        problems = topo.stop()
+        if problems or not stop["now"]:
+            print("logs kept in %s %s" % (topo.workdir, "; ".join(problems)), file=sys.stderr)
         return 1
     a, b = topo.hosts["A"].url, topo.hosts["B"].url
     print("""

@@ -47,6 +47,9 @@ class Command(BaseCommand):
         found = [(k, v) for k, v in found if v is not None]
         size = sum(len(k) + len(pickle.dumps(v, -1)) for k, v in found)
         seconds = time.monotonic() - start
+        if len(found) < len(entries):  # evicted at once, or a cache that lost a write
+            self.stderr.write("warm_cache: %d of %d keys were not readable right after warming"
+                              % (len(entries) - len(found), len(entries)))
         self.stdout.write(self.style.SUCCESS(
             "warm_cache: %d keys, %d bytes in %.2f s (%d products, %d list pages, %d fragments,"
             " dashboard)" % (len(found), size, seconds, len(ids), pages, len(ids))))
