@@ -14,7 +14,8 @@ from web import Browser, eventually
 def test_product_edit_on_a_is_visible_on_b(topo, browser, admin):
     pk = 1
     slug, _ = category_of(topo, pk)
-    product_b, category_b = topo.url("B", "/product/%d/" % pk), topo.url("B", "/category/%s/" % slug)
+    product_b = topo.url("B", "/product/%d/" % pk)
+    category_b = topo.url("B", "/category/%s/" % slug)
     first = browser.get(product_b)
     assert first.status == 200
     assert cached_at(browser.get(product_b).text) == cached_at(first.text), \

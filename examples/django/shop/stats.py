@@ -3,7 +3,6 @@
 (`INFO l2` through the sidecar). Against a plain Redis or tiercache-l2 only the L2 part is
 filled; against a non-Redis backend nothing is."""
 from django.conf import settings
-from django.core.cache import caches
 
 L1_FIELDS = ["l1_hits", "l1_misses", "l1_items", "l1_bytes", "l1_capacity_bytes",
              "l1_evictions", "fills_discarded", "coalesced_misses"]
