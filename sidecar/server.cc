@@ -96,6 +96,7 @@ bool Sidecar::start(std::string* error) {
   uo.connect_timeout_ms = config_.l2_connect_timeout_ms;
   uo.request_timeout_ms = config_.l2_timeout_ms;
   uo.reconnect_max_ms = config_.l2_reconnect_max_ms;
+  uo.max_reply_bytes = config_.proto_max_bulk_len + (1 << 20);
   l2_ = std::make_unique<Upstream>(loop_, uo, "l2", on_l2_state, this);
   UpstreamOptions bo = uo;
   bo.request_timeout_ms = 1000000000;  // the bus judges its own health (heartbeats)

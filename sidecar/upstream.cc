@@ -210,6 +210,13 @@ void Upstream::on_timer(uv_timer_t* t) {
         self->fail("connect to L2 timed out");
       break;
     case State::kConnected:
+      // hiredis 0.14 buffers a reply of any announced size: bound it ourselves.
+      if (self->ac_ != nullptr && self->ac_->c.reader != nullptr &&
+          self->ac_->c.reader->len - self->ac_->c.reader->pos > self->options_.max_reply_bytes) {
+        self->fail("L2 reply larger than " + std::to_string(self->options_.max_reply_bytes) +
+                   " bytes");
+        break;
+      }
       if (!self->pending_.empty() &&
           now - self->pending_.front().sent_us >
               static_cast<uint64_t>(self->options_.request_timeout_ms) * 1000)

@@ -29,6 +29,7 @@ struct UpstreamOptions {
   int64_t connect_timeout_ms = 250;
   int64_t request_timeout_ms = 1000;
   int64_t reconnect_max_ms = 2000;
+  uint64_t max_reply_bytes = (512ull << 20) + (1 << 20);  // unparsed reply bytes buffered
 };
 
 // Called exactly once per request, in request order. reply is nullptr when the request
