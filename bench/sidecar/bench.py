@@ -14,7 +14,8 @@ the compared cases alternating within each round.
    receipt), a probe's ack-on-A to seen-on-B delay, and messages per invalidated key (batching).
    Goal: p99 < 1 ms.
 
-Usage: bench/sidecar/bench.py [--runs 3] [--requests 200000] [--keys 10000] [--json out.json]
+Usage: bench/sidecar/bench.py [--runs 3] [--requests 200000] [--keys 10000]
+                              [--only hits|remote|propagation] [--json out.json]
 """
 import argparse
 import json
@@ -261,6 +262,49 @@ def bench_propagation(tmp, seconds, rate):
         l2.stop()
 
 
+def report_hits(out, hits, args):
+    med = statistics.median
+    print("1. GET hits: sidecar L1 vs redis-server (unix socket), -c 50 -d 100 -r %d, "
+          "medians of %d" % (args.keys, args.runs))
+    for p in (1, 16):
+        s = {f: med(r[f] for r in hits[("sidecar", p)]) for f in ("rps", "p50", "p99")}
+        r = {f: med(x[f] for x in hits[("redis", p)]) for f in ("rps", "p50", "p99")}
+        misses = sum(x["misses"] for x in hits[("sidecar", p)])
+        print("   -P %-2d sidecar %9.0f rps p50 %.3f p99 %.3f ms | redis %9.0f rps p50 %.3f "
+              "p99 %.3f ms | ratio %.2fx (L1 misses during runs: %d)"
+              % (p, s["rps"], s["p50"], s["p99"], r["rps"], r["p50"], r["p99"],
+                 s["rps"] / r["rps"], misses))
+        out["hits_P%d" % p] = {"sidecar": s, "redis": r, "ratio": s["rps"] / r["rps"],
+                               "l1_misses": misses, "runs": {"sidecar": hits[("sidecar", p)],
+                                                             "redis": hits[("redis", p)]}}
+
+
+def report_remote(out, rem, args):
+    med = statistics.median
+    print("2. Remote L2 (%d us each way by a proxy): GET latency, -c 1 -P 1, medians of %d"
+          % (args.delay_us, args.runs))
+    s = {f: med(r[f] for r in rem["sidecar"]) for f in ("rps", "p50", "p99")}
+    d = {f: med(r[f] for r in rem["l2-via-proxy"]) for f in ("rps", "p50", "p99")}
+    print("   sidecar L1 hit p50 %.3f p99 %.3f ms (%.0f rps) | L2 via proxy p50 %.3f p99 %.3f "
+          "ms (%.0f rps) | p50 %.1fx lower"
+          % (s["p50"], s["p99"], s["rps"], d["p50"], d["p99"], d["rps"], d["p50"] / s["p50"]))
+    out["remote"] = {"sidecar": s, "l2_via_proxy": d, "p50_ratio": d["p50"] / s["p50"]}
+
+
+def report_propagation(out, props, args):
+    print("3. Invalidation propagation at %d writes/s for %.0f s (10 clients on host A), "
+          "medians of %d" % (args.write_rate, args.write_seconds, args.runs))
+    pm = {k: statistics.median(p[k] for p in props) for k in props[0]}
+    print("   achieved %.0f writes/s; B's INFO invalidation_lag p50 %d us, p99 %d us, max %d us; "
+          "probe ack->seen p50 %.0f us, p99 %.0f us (n=%d)"
+          % (pm["write_rate"], pm["lag_p50_us"], pm["lag_p99_us"], pm["lag_max_us"],
+             pm["probe_p50_us"], pm["probe_p99_us"], pm["probe_n"]))
+    print("   messages per invalidated key %.3f (%d messages for %d keys; %d write batches)"
+          % (pm["messages_sent"] / max(1, pm["keys_sent"]), pm["messages_sent"],
+             pm["keys_sent"], pm["write_batches"]))
+    out["propagation"] = {"median": pm, "runs": props}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
@@ -269,52 +313,23 @@ def main():
     ap.add_argument("--delay-us", type=int, default=250)
     ap.add_argument("--write-rate", type=int, default=10000)
     ap.add_argument("--write-seconds", type=float, default=5.0)
+    ap.add_argument("--only", choices=("hits", "remote", "propagation"),
+                    help="run one case only")
     ap.add_argument("--json")
     args = ap.parse_args()
     for tool in ("redis-server", "redis-benchmark", "redis-cli", "taskset"):
         if not shutil.which(tool):
             sys.exit("missing %s" % tool)
     tmp = tempfile.mkdtemp(prefix="tc-bsc-")
-    med = statistics.median
     out = {}
     try:
-        print("1. GET hits: sidecar L1 vs redis-server (unix socket), -c 50 -d 100 -r %d, "
-              "medians of %d" % (args.keys, args.runs))
-        hits = bench_hits(tmp, args.runs, args.requests, args.keys)
-        for p in (1, 16):
-            s = {f: med(r[f] for r in hits[("sidecar", p)]) for f in ("rps", "p50", "p99")}
-            r = {f: med(x[f] for x in hits[("redis", p)]) for f in ("rps", "p50", "p99")}
-            misses = sum(x["misses"] for x in hits[("sidecar", p)])
-            print("   -P %-2d sidecar %9.0f rps p50 %.3f p99 %.3f ms | redis %9.0f rps p50 %.3f "
-                  "p99 %.3f ms | ratio %.2fx (L1 misses during runs: %d)"
-                  % (p, s["rps"], s["p50"], s["p99"], r["rps"], r["p50"], r["p99"],
-                     s["rps"] / r["rps"], misses))
-            out["hits_P%d" % p] = {"sidecar": s, "redis": r, "ratio": s["rps"] / r["rps"],
-                                   "l1_misses": misses}
-
-        print("2. Remote L2 (%d us each way by a proxy): GET latency, -c 1 -P 1, medians of %d"
-              % (args.delay_us, args.runs))
-        rem = bench_remote(tmp, args.runs, args.delay_us)
-        s = {f: med(r[f] for r in rem["sidecar"]) for f in ("rps", "p50", "p99")}
-        d = {f: med(r[f] for r in rem["l2-via-proxy"]) for f in ("rps", "p50", "p99")}
-        print("   sidecar L1 hit p50 %.3f p99 %.3f ms (%.0f rps) | L2 via proxy p50 %.3f p99 %.3f "
-              "ms (%.0f rps) | p50 %.1fx lower"
-              % (s["p50"], s["p99"], s["rps"], d["p50"], d["p99"], d["rps"], d["p50"] / s["p50"]))
-        out["remote"] = {"sidecar": s, "l2_via_proxy": d, "p50_ratio": d["p50"] / s["p50"]}
-
-        print("3. Invalidation propagation at %d writes/s for %.0f s (10 clients on host A)"
-              % (args.write_rate, args.write_seconds))
-        props = [bench_propagation(tmp, args.write_seconds, args.write_rate)
-                 for _ in range(args.runs)]
-        pm = {k: med(p[k] for p in props) for k in props[0]}
-        print("   achieved %.0f writes/s; B's INFO invalidation_lag p50 %d us, p99 %d us, max %d "
-              "us; probe ack->seen p50 %.0f us, p99 %.0f us (n=%d)"
-              % (pm["write_rate"], pm["lag_p50_us"], pm["lag_p99_us"], pm["lag_max_us"],
-                 pm["probe_p50_us"], pm["probe_p99_us"], pm["probe_n"]))
-        print("   messages per invalidated key %.3f (%d messages for %d keys; %d write batches)"
-              % (pm["messages_sent"] / max(1, pm["keys_sent"]), pm["messages_sent"],
-                 pm["keys_sent"], pm["write_batches"]))
-        out["propagation"] = {"median": pm, "runs": props}
+        if args.only in (None, "hits"):
+            report_hits(out, bench_hits(tmp, args.runs, args.requests, args.keys), args)
+        if args.only in (None, "remote"):
+            report_remote(out, bench_remote(tmp, args.runs, args.delay_us), args)
+        if args.only in (None, "propagation"):
+            report_propagation(out, [bench_propagation(tmp, args.write_seconds, args.write_rate)
+                                     for _ in range(args.runs)], args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
