@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "l2/keyspace/keyspace.h"
+#include "shared/config/option_table.h"
 
 namespace tiercache::l2 {
 
@@ -40,24 +41,14 @@ struct Config {
   std::string metrics_bind = "127.0.0.1";
 };
 
-// One row per option: its name (Redis spelling with dashes), how to set and show it.
-struct OptionSpec {
-  std::string_view name;
-  bool (*set)(Config&, std::string_view value, std::string* error);
-  std::string (*get)(const Config&);
-  bool runtime;  // may be changed with CONFIG SET
-};
-
+// The option table (shared/config/option_table.h): one row per option, Redis's spelling.
+using OptionSpec = config::Option<Config>;
 const std::vector<OptionSpec>& option_specs();
 
 // Sets an option by name (dashes or underscores). False with *error filled on a bad name/value.
 bool set_option(Config& config, std::string_view name, std::string_view value, std::string* error);
 
-// Loads a TOML file into config. False with *error on a syntax error or bad key/value.
-bool load_config_file(Config& config, const std::string& path, std::string* error);
-
-// Parses argv: --config FILE is applied first, then environment variables TIERCACHE_<NAME>
-// (upper case, dashes as underscores, e.g. TIERCACHE_MAXMEMORY), then every other flag.
+// Parses argv: defaults < --config FILE (TOML) < TIERCACHE_<NAME> environment < flags.
 // Returns 0 to go on, 1 on error (message printed), 2 for --help/--version (printed, exit 0).
 int parse_command_line(int argc, char** argv, Config* config);
 

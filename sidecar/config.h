@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/config/option_table.h"
+
 namespace tiercache::sidecar {
 
 struct Config {
@@ -35,18 +37,14 @@ struct Config {
   std::string metrics_bind = "127.0.0.1";
 };
 
-struct OptionSpec {
-  std::string_view name;
-  bool (*set)(Config&, std::string_view value, std::string* error);
-  std::string (*get)(const Config&);
-  std::string_view help;
-};
-
+// The option table (shared/config/option_table.h).
+using OptionSpec = config::Option<Config>;
 const std::vector<OptionSpec>& option_specs();
 bool set_option(Config& config, std::string_view name, std::string_view value, std::string* error);
 
-// --config FILE first, then every flag; environment TIERCACHE_<NAME> (e.g. TIERCACHE_L2) sits
-// between the file and the flags. Returns 0 to go on, 1 on error, 2 after --help/--version.
+// Defaults < --config FILE (TOML; [l1] memory = ... is l1-memory) < TIERCACHE_<NAME>
+// environment (e.g. TIERCACHE_L2) < flags. Returns 0 to go on, 1 on error, 2 after
+// --help/--version.
 int parse_command_line(int argc, char** argv, Config* config);
 
 }  // namespace tiercache::sidecar
