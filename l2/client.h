@@ -1,60 +1,74 @@
-// One client connection of tiercache-l2: read buffer, request parser, reply buffer and the
-// per-connection state commands use (db, auth, MULTI queue, WATCH, subscriptions).
+// The per-connection state tiercache-l2's commands use (db, auth, MULTI queue, WATCH,
+// subscriptions). The I/O (read buffer, parser, reply stream) is shared/net's Connection.
 #pragma once
-
-#include <uv.h>
 
 #include <cstdint>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
-#include "shared/resp/request_parser.h"
+#include "shared/net/connection.h"
 
 namespace tiercache::l2 {
 
 class Server;
 
-// Allocated by the server on accept (or for internal callers, without a socket) and freed only
-// in its libuv close callback. All methods run on the loop thread.
+// Allocated by the server on accept (or for internal callers, without a socket). A socket
+// client is freed by the server at the end of the loop iteration in which its connection
+// closed, so pointers held during that iteration stay valid. Loop thread only.
 class Client {
  public:
   enum class Kind { kTcp, kUnix, kInternal };
 
+  // The state of an accepted connection, which owns the I/O (shared/net). Freed by the server
+  // after the connection closed.
+  Client(Server* server, net::Connection& conn, Kind kind);
+  // An internal client (scripts' redis.call): no socket; replies accumulate in `out`. close()
+  // frees it at once.
   Client(Server* server, uint64_t id, Kind kind);
-  ~Client();
+  ~Client() = default;
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
-  uv_handle_t* handle() { return reinterpret_cast<uv_handle_t*>(&handle_); }
-  uv_tcp_t* tcp() { return &handle_.tcp; }
-  uv_pipe_t* pipe() { return &handle_.pipe; }
-
-  // Starts reading; called once the handle is accepted.
-  void start();
-  // Writes what is buffered (uv_try_write, then an async write for the rest).
-  void flush();
-  // Closes the connection now, dropping unsent output. Idempotent.
+  // Writes what is buffered.
+  void flush() {
+    if (conn_) conn_->flush();
+  }
+  // Closes the connection now, dropping unsent output. Idempotent. The client stays readable
+  // (closing() is true) until the server frees it at the end of the loop iteration.
   void close();
   // Closes once every buffered reply has been written; stops processing input.
-  void close_after_reply() { close_after_reply_ = true; }
-  // Pins the client while a long script lets the loop run nested (its arguments are views into
-  // the read buffer): hold() stops reading and defers any close() until the matching release(),
-  // which resumes reading (or performs the deferred close).
-  void hold();
-  void release();
+  void close_after_reply() {
+    if (conn_) conn_->close_after_reply();
+  }
+  // Pins the client while a long script lets the loop run nested (see net::Connection::hold).
+  void hold() {
+    if (conn_) conn_->hold();
+  }
+  void release() {
+    if (conn_) conn_->release();
+  }
 
-  bool closing() const { return closing_; }
-  bool closing_after_reply() const { return close_after_reply_; }
-  size_t output_bytes() const { return out.size() + (writing_.size() - writing_offset_); }
-  size_t input_bytes() const { return rend_ - rstart_; }
-  size_t buffer_capacity() const { return rcap_ + out.capacity() + writing_.capacity(); }
+  bool closing() const { return closed_ || (conn_ && conn_->closing()); }
+  bool closing_after_reply() const { return conn_ && conn_->closing_after_reply(); }
+  size_t output_bytes() const { return conn_ ? conn_->committed_output_bytes() : out.size(); }
+  size_t input_bytes() const { return conn_ ? conn_->input_bytes() : 0; }
+  size_t buffer_capacity() const { return conn_ ? conn_->buffer_capacity() : out.capacity(); }
   Kind kind() const { return kind_; }
   bool subscribed() const { return !channels.empty() || !patterns.empty(); }
+  void set_authenticated(bool v) {
+    authenticated = v;
+    if (conn_) conn_->parser().set_authenticated(v);
+  }
+  // Called by the server when the connection has closed: the I/O side is gone.
+  void detach() {
+    conn_ = nullptr;
+    closed_ = true;
+  }
 
-  // Replies are appended here by command handlers.
-  std::string out;
+  // Replies are appended here by command handlers (the connection's output stream: the L2
+  // answers every request at once, so replies are in request order by construction).
+  std::string& out;
 
   // Per-connection command state, owned by the server's command handlers.
   const uint64_t id;
@@ -76,32 +90,12 @@ class Client {
   int64_t pubsub_soft_since_ms = 0;  // when the output first passed the pubsub soft limit
   bool pending_write = false;        // queued in the server's flush list
 
-  resp::RequestParser parser;
-
  private:
-  static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
-  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
-  static void on_write(uv_write_t* req, int status);
-  static void on_close(uv_handle_t* h);
-  void process_input();
-
   Server* server_;
   Kind kind_;
-  union {
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } handle_;
-  char* rbuf_ = nullptr;
-  size_t rstart_ = 0, rend_ = 0, rcap_ = 0;
-  std::string writing_;
-  size_t writing_offset_ = 0;
-  uv_write_t write_req_;
-  bool write_in_flight_ = false;
-  bool closing_ = false;
-  bool close_after_reply_ = false;
-  bool handle_open_ = false;
-  int holds_ = 0;
-  bool close_deferred_ = false;
+  net::Connection* conn_ = nullptr;
+  std::string internal_out_;
+  bool closed_ = false;
 };
 
 }  // namespace tiercache::l2

@@ -55,18 +55,28 @@ void write_pubsub_message(std::string& out, std::string_view kind, std::string_v
 }
 
 // INFO fields that only grow (exported as Prometheus counters; every other number is a gauge).
-constexpr std::string_view kCounterFields[] = {
-    "total_connections_received", "total_commands_processed", "total_net_input_bytes",
-    "total_net_output_bytes", "rejected_connections", "expired_keys", "evicted_keys",
-    "keyspace_hits", "keyspace_misses", "total_error_replies", "protocol_errors",
-    "security_closes", "client_query_buffer_limit_disconnections",
-    "client_output_buffer_limit_disconnections", "pubsub_messages_delivered", "used_cpu_sys",
-    "used_cpu_user"};
+constexpr std::string_view kCounterFields[] = {"total_connections_received",
+                                               "total_commands_processed",
+                                               "total_net_input_bytes",
+                                               "total_net_output_bytes",
+                                               "rejected_connections",
+                                               "expired_keys",
+                                               "evicted_keys",
+                                               "keyspace_hits",
+                                               "keyspace_misses",
+                                               "total_error_replies",
+                                               "protocol_errors",
+                                               "security_closes",
+                                               "client_query_buffer_limit_disconnections",
+                                               "client_output_buffer_limit_disconnections",
+                                               "pubsub_messages_delivered",
+                                               "used_cpu_sys",
+                                               "used_cpu_user"};
 constexpr std::string_view kLabelFields[] = {"tiercache_version", "maxmemory_policy"};
-constexpr std::string_view kSkipFields[] = {"process_id", "tcp_port", "arch_bits",
-                                            "uptime_in_days", "loading",
-                                            "rdb_changes_since_last_save", "aof_enabled",
-                                            "connected_slaves"};
+constexpr std::string_view kSkipFields[] = {"process_id",  "tcp_port",
+                                            "arch_bits",   "uptime_in_days",
+                                            "loading",     "rdb_changes_since_last_save",
+                                            "aof_enabled", "connected_slaves"};
 
 // The metrics endpoint's page: INFO, every section, converted (so it cannot drift from INFO).
 std::string render_metrics(void* ctx) {
@@ -104,7 +114,9 @@ Server::Server(Config config)
     : config_(std::move(config)),
       keyspace_(config_.databases,
                 std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32)),
-      loop_(uv_default_loop()) {
+      loop_(uv_default_loop()),
+      listener_(loop_, on_accept, this) {
+  conn_limits_.counters = &io_;
   HandlerRegistry registry(table_);
   register_server_commands(registry);
   register_string_commands(registry);
@@ -119,10 +131,14 @@ Server::Server(Config config)
   lua_ = std::make_unique<scripting::LuaEngine>(*this);
 }
 
-Server::~Server() { keyspace_.flush_all(); }
+Server::~Server() {
+  for (Client* c : closed_clients_) delete c;
+  keyspace_.flush_all();
+}
 
 void Server::apply_config() {
   parser_limits_.max_bulk_len = config_.proto_max_bulk_len;
+  conn_limits_.query_buffer_limit = config_.client_query_buffer_limit;
   spdlog::level::level_enum level = spdlog::level::info;
   if (config_.loglevel == "debug")
     level = spdlog::level::debug;
@@ -153,48 +169,19 @@ size_t Server::used_memory() const {
 }
 
 bool Server::listen() {
-  if (config_.port != 0) {
-    uv_tcp_init(loop_, &tcp_listener_);
-    tcp_listener_.data = this;
-    tcp_open_ = true;
-    sockaddr_storage addr;
-    int rc = uv_ip4_addr(config_.bind.c_str(), config_.port, reinterpret_cast<sockaddr_in*>(&addr));
-    if (rc != 0)
-      rc = uv_ip6_addr(config_.bind.c_str(), config_.port, reinterpret_cast<sockaddr_in6*>(&addr));
-    if (rc != 0) {
-      fprintf(stderr, "tiercache-l2: invalid bind address '%s'\n", config_.bind.c_str());
-      return false;
-    }
-    rc = uv_tcp_bind(&tcp_listener_, reinterpret_cast<sockaddr*>(&addr), 0);
-    if (rc == 0)
-      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_listener_), config_.tcp_backlog,
-                     on_connection);
-    if (rc != 0) {
-      fprintf(stderr, "tiercache-l2: cannot listen on %s:%d: %s\n", config_.bind.c_str(),
-              config_.port, uv_strerror(rc));
-      return false;
-    }
+  std::string error;
+  if (config_.port != 0 &&
+      !listener_.listen_tcp(config_.bind, config_.port, config_.tcp_backlog, &error)) {
+    fprintf(stderr, "tiercache-l2: %s\n", error.c_str());
+    return false;
   }
-  if (!config_.unixsocket.empty()) {
-    uv_pipe_init(loop_, &unix_listener_, 0);
-    unix_listener_.data = this;
-    unix_open_ = true;
-    unlink(config_.unixsocket.c_str());  // like Redis: a leftover socket file is replaced
-    int rc = uv_pipe_bind(&unix_listener_, config_.unixsocket.c_str());
-    if (rc == 0)
-      rc = chmod(config_.unixsocket.c_str(), static_cast<mode_t>(config_.unixsocketperm)) == 0
-               ? 0
-               : -errno;
-    if (rc == 0)
-      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&unix_listener_), config_.tcp_backlog,
-                     on_connection);
-    if (rc != 0) {
-      fprintf(stderr, "tiercache-l2: cannot listen on unix socket %s: %s\n",
-              config_.unixsocket.c_str(), uv_strerror(rc));
-      return false;
-    }
+  if (!config_.unixsocket.empty() &&
+      !listener_.listen_unix(config_.unixsocket, config_.unixsocketperm, config_.tcp_backlog,
+                             &error)) {
+    fprintf(stderr, "tiercache-l2: %s\n", error.c_str());
+    return false;
   }
-  if (!tcp_open_ && !unix_open_) {
+  if (config_.port == 0 && config_.unixsocket.empty()) {
     fprintf(stderr, "tiercache-l2: nothing to listen on (port 0 and no unixsocket)\n");
     return false;
   }
@@ -253,11 +240,7 @@ void Server::shutdown() {
     c->flush();
     c->close();
   }
-  if (tcp_open_) uv_close(reinterpret_cast<uv_handle_t*>(&tcp_listener_), nullptr);
-  if (unix_open_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&unix_listener_), nullptr);
-    unlink(config_.unixsocket.c_str());
-  }
+  listener_.close();
   if (metrics_) metrics_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
@@ -265,41 +248,63 @@ void Server::shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
 }
 
-void Server::on_connection(uv_stream_t* listener, int status) {
-  auto* self = static_cast<Server*>(listener->data);
-  if (status < 0) {
-    spdlog::warn("accept error: {}", uv_strerror(status));
+void Server::on_accept(void* ctx, uv_stream_t* listener, bool tcp) {
+  auto* self = static_cast<Server*>(ctx);
+  auto kind = tcp ? net::Connection::Kind::kTcp : net::Connection::Kind::kUnix;
+  auto* conn = new net::Connection(self->loop_, self, &self->parser_limits_, &self->conn_limits_,
+                                   self->next_client_id_++, kind);
+  if (uv_accept(listener, conn->stream()) != 0) {
+    conn->close();
     return;
   }
-  self->accept_client(listener, listener == reinterpret_cast<uv_stream_t*>(&self->tcp_listener_));
-}
-
-void Server::accept_client(uv_stream_t* listener, bool tcp) {
-  auto* c = new Client(this, next_client_id_++, tcp ? Client::Kind::kTcp : Client::Kind::kUnix);
-  if (uv_accept(listener, c->stream()) != 0) {
-    c->close();
-    return;
-  }
-  update_clock();
-  stats_.total_connections_received++;
+  self->update_clock();
+  auto* c = new Client(self, *conn, tcp ? Client::Kind::kTcp : Client::Kind::kUnix);
+  conn->user = c;
+  self->stats_.total_connections_received++;
   if (tcp) {
-    uv_tcp_nodelay(c->tcp(), 1);
-    if (config_.tcp_keepalive > 0) uv_tcp_keepalive(c->tcp(), 1, config_.tcp_keepalive);
-    c->addr = peer_name(c->tcp(), false);
-    c->laddr = peer_name(c->tcp(), true);
+    uv_tcp_nodelay(conn->tcp(), 1);
+    if (self->config_.tcp_keepalive > 0)
+      uv_tcp_keepalive(conn->tcp(), 1, self->config_.tcp_keepalive);
+    c->addr = peer_name(conn->tcp(), false);
+    c->laddr = peer_name(conn->tcp(), true);
   } else {
     c->addr = "/unixsocket:0";
-    c->laddr = config_.unixsocket + ":0";
+    c->laddr = self->config_.unixsocket + ":0";
   }
-  clients_.emplace(c->id, c);
-  if (clients_.size() > static_cast<size_t>(config_.maxclients)) {
-    stats_.rejected_connections++;
+  self->clients_.emplace(c->id, c);
+  if (self->clients_.size() > static_cast<size_t>(self->config_.maxclients)) {
+    self->stats_.rejected_connections++;
     resp::write_error(c->out, "ERR max number of clients reached");
     c->close_after_reply();
     c->flush();
     return;
   }
-  c->start();
+  conn->start();
+}
+
+void Server::on_request(net::Connection& conn, std::span<const std::string_view> args) {
+  auto* c = static_cast<Client*>(conn.user);
+  update_clock();
+  c->last_interaction_ms = now_ms_;
+  execute(*c, args);
+}
+
+void Server::on_closed(net::Connection& conn) {
+  auto* c = static_cast<Client*>(conn.user);
+  if (c == nullptr) return;
+  on_client_closed(c);
+  c->detach();
+  conn.user = nullptr;
+  closed_clients_.push_back(c);  // freed in on_prepare: callers may still hold the pointer
+}
+
+void Server::on_protocol_error(net::Connection&) {
+  stats_.protocol_errors++;
+  stats_.total_error_replies++;
+}
+
+void Server::on_query_buffer_limit(net::Connection&) {
+  stats_.client_query_buffer_limit_disconnections++;
 }
 
 void Server::on_client_closed(Client* c) {
@@ -324,6 +329,8 @@ void Server::queue_write(Client* c) {
 
 void Server::on_prepare(uv_prepare_t* p) {
   auto* self = static_cast<Server*>(p->data);
+  for (Client* c : self->closed_clients_) delete c;
+  self->closed_clients_.clear();
   if (self->pending_writes_.empty()) return;
   std::vector<Client*> batch;
   batch.swap(self->pending_writes_);

@@ -16,6 +16,8 @@
 #include "l2/config.h"
 #include "l2/keyspace/keyspace.h"
 #include "shared/command/command_table.h"
+#include "shared/net/connection.h"
+#include "shared/net/listener.h"
 #include "shared/net/metrics_http.h"
 #include "shared/resp/request_parser.h"
 
@@ -66,13 +68,11 @@ struct ServerStats {
   uint64_t protocol_errors = 0;
   uint64_t client_query_buffer_limit_disconnections = 0;
   uint64_t client_output_buffer_limit_disconnections = 0;
-  uint64_t total_net_input_bytes = 0;
-  uint64_t total_net_output_bytes = 0;
   uint64_t pubsub_messages_delivered = 0;
   uint64_t security_closes = 0;
 };
 
-class Server {
+class Server : public net::ConnectionOwner {
  public:
   explicit Server(Config config);
   ~Server();
@@ -129,8 +129,14 @@ class Server {
 
   std::string info(std::string_view section);
 
+  // net::ConnectionOwner
+  void on_request(net::Connection& c, std::span<const std::string_view> args) override;
+  void on_closed(net::Connection& c) override;
+  void on_protocol_error(net::Connection& c) override;
+  void on_query_buffer_limit(net::Connection& c) override;
+
  private:
-  static void on_connection(uv_stream_t* listener, int status);
+  static void on_accept(void* ctx, uv_stream_t* listener, bool is_tcp);
   static void on_cron(uv_timer_t* t);
   static void on_prepare(uv_prepare_t* p);
   static void on_signal(uv_signal_t* s, int signum);
@@ -145,16 +151,17 @@ class Server {
   Keyspace keyspace_;
   ServerStats stats_;
   uv_loop_t* loop_;
-  uv_tcp_t tcp_listener_;
-  uv_pipe_t unix_listener_;
+  net::ConnectionLimits conn_limits_;
+  net::IoCounters io_;
+  net::Listener listener_;
   std::unique_ptr<net::MetricsHttp> metrics_;  // Prometheus endpoint, if metrics-port
-  bool tcp_open_ = false, unix_open_ = false;
   uv_timer_t cron_timer_;
   uv_prepare_t prepare_;
   uv_signal_t sigterm_, sigint_;
   uint64_t next_client_id_ = 1;
   std::unordered_map<uint64_t, Client*> clients_;
   std::vector<Client*> pending_writes_;
+  std::vector<Client*> closed_clients_;  // freed before the loop sleeps (see Client)
   std::map<std::pair<int, std::string>, std::vector<Client*>> watched_keys_;
   std::unordered_map<std::string, std::vector<Client*>> channels_;
   std::unordered_map<std::string, std::vector<Client*>> patterns_;

@@ -125,8 +125,8 @@ std::string Server::info(std::string_view section) {
     const KeyspaceStats& ks = keyspace_.stats();
     field(s, "total_connections_received", stats_.total_connections_received);
     field(s, "total_commands_processed", stats_.total_commands_processed);
-    field(s, "total_net_input_bytes", stats_.total_net_input_bytes);
-    field(s, "total_net_output_bytes", stats_.total_net_output_bytes);
+    field(s, "total_net_input_bytes", io_.bytes_in);
+    field(s, "total_net_output_bytes", io_.bytes_out);
     field(s, "rejected_connections", stats_.rejected_connections);
     field(s, "expired_keys", ks.expired_keys);
     field(s, "evicted_keys", ks.evicted_keys);

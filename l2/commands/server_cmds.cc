@@ -67,8 +67,7 @@ bool try_auth(CommandContext& ctx, std::string_view user, std::string_view pass)
     error(ctx, "WRONGPASS invalid username-password pair or user is disabled.");
     return false;
   }
-  ctx.client.authenticated = true;
-  ctx.client.parser.set_authenticated(true);
+  ctx.client.set_authenticated(true);
   return true;
 }
 
@@ -142,8 +141,7 @@ void reset(CommandContext& ctx) {
   c.patterns.clear();
   c.db = 0;
   c.name.clear();
-  c.authenticated = ctx.server.config().requirepass.empty();
-  c.parser.set_authenticated(c.authenticated);
+  c.set_authenticated(ctx.server.config().requirepass.empty());
   resp::write_simple(ctx.out, "RESET");
 }
 

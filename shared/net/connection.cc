@@ -70,6 +70,7 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   }
   if (nread == 0) return;
   c->rend_ += static_cast<size_t>(nread);
+  if (c->limits_->counters) c->limits_->counters->bytes_in += static_cast<uint64_t>(nread);
   c->process_input();
 }
 
@@ -174,6 +175,7 @@ void Connection::flush() {
       close();
       return;
     }
+    if (limits_->counters) limits_->counters->bytes_out += static_cast<uint64_t>(n);
     if (static_cast<size_t>(n) < out_.size()) {
       writing_.swap(out_);
       out_.clear();
@@ -201,6 +203,8 @@ void Connection::on_write(uv_write_t* req, int status) {
     c->close();
     return;
   }
+  if (c->limits_->counters)
+    c->limits_->counters->bytes_out += c->writing_.size() - c->writing_offset_;
   c->writing_.clear();
   c->writing_offset_ = 0;
   if (c->writing_.capacity() > kKeepCapacity) c->writing_.shrink_to_fit();
@@ -215,8 +219,32 @@ void Connection::close_after_reply() {
   }
 }
 
+void Connection::hold() {
+  if (holds_++ == 0 && reading_) {
+    uv_read_stop(stream());
+    reading_ = false;
+  }
+}
+
+void Connection::release() {
+  if (--holds_ > 0) return;
+  if (close_deferred_) {
+    close_deferred_ = false;
+    close();
+    return;
+  }
+  if (!reading_ && !closing_ && !close_after_reply_ && !paused_ && handle_open_) {
+    reading_ = true;
+    uv_read_start(stream(), on_alloc, on_read);
+  }
+}
+
 void Connection::close() {
   if (closing_) return;
+  if (holds_ > 0) {
+    close_deferred_ = true;
+    return;
+  }
   closing_ = true;
   owner_->on_closed(*this);
   if (handle_open_) {

@@ -35,9 +35,16 @@ class ConnectionOwner {
   virtual void on_batch_done(Connection& c) {}
 };
 
+// Bytes moved by all connections of an owner (INFO's total_net_input/output_bytes).
+struct IoCounters {
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+};
+
 struct ConnectionLimits {
   uint64_t query_buffer_limit = 1ull << 30;  // unparsed input bytes
-  size_t max_deferred = 4096;  // replies waiting on another tier before reading pauses
+  size_t max_deferred = 4096;      // replies waiting on another tier before reading pauses
+  IoCounters* counters = nullptr;  // optional
 };
 
 // Lifetime: allocated with new by the owner; freed by itself after close() (socket kinds in
@@ -66,6 +73,12 @@ class Connection {
   // Stops reading; closes once every reply (deferred ones included) has been written.
   void close_after_reply();
   bool closing() const { return closing_; }
+  // Pins the connection while a request runs the event loop nested (e.g. a long script lets
+  // other clients be served): hold() stops reading (the request's arguments are views into the
+  // read buffer, which must not move) and defers close() until the matching release(), which
+  // resumes reading or performs the deferred close. Nests.
+  void hold();
+  void release();
   bool closing_after_reply() const { return close_after_reply_; }
 
   // Where the reply to the request being handled goes: the output stream itself when no
@@ -83,7 +96,9 @@ class Connection {
   size_t output_bytes() const;
   // Bytes of committed replies not yet written: O(1), for per-request limit checks (deferred
   // slots are bounded by ConnectionLimits::max_deferred).
-  size_t committed_output_bytes() const { return out_.size() + (writing_.size() - writing_offset_); }
+  size_t committed_output_bytes() const {
+    return out_.size() + (writing_.size() - writing_offset_);
+  }
   size_t input_bytes() const { return rend_ - rstart_; }
   size_t buffer_capacity() const { return rcap_ + out_.capacity() + writing_.capacity(); }
 
@@ -132,6 +147,8 @@ class Connection {
   bool reading_ = false;
   bool paused_ = false;
   bool in_process_ = false;
+  int holds_ = 0;
+  bool close_deferred_ = false;
 };
 
 }  // namespace tiercache::net
