@@ -418,47 +418,42 @@ void Sidecar::start_flight(int db, std::string_view key, uint64_t conn_id, uint6
 void Sidecar::cmd_mget(net::Connection& c, ClientState& st,
                        std::span<const std::string_view> args) {
   size_t n = args.size() - 1;
-  MgetState* m = nullptr;
   bool serving = l1_serving();
-  for (size_t i = 0; i < n; ++i) {
-    bool hit = serving && l1_->get(static_cast<uint32_t>(st.db), args[i + 1], &value_scratch_,
+  if (mget_values_.size() < n) mget_values_.resize(n);
+  mget_hit_.assign(n, 0);
+  bool all_hit = true;
+  for (size_t i = 0; i < n; ++i) {  // one L1 lookup per key, into reused buffers
+    bool hit = serving && l1_->get(static_cast<uint32_t>(st.db), args[i + 1], &mget_values_[i],
                                    nullptr) == l1::GetResult::kHit;
+    mget_hit_[i] = hit ? 1 : 0;
     if (hit)
       stats_.l1_hits++;
     else if (serving)
       stats_.l1_misses++;
     else
       stats_.l1_bypassed++;
-    if (m == nullptr && !hit) {
-      m = new MgetState();
-      m->db = st.db;
-      m->stamp = guard_stamp();
-      m->keys.reserve(n);
-      for (size_t k = 0; k < n; ++k) m->keys.emplace_back(args[k + 1]);
-      m->state.assign(n, 0);
-      m->values.resize(n);
-      for (size_t k = 0; k < i; ++k) {  // earlier keys were hits: refetching them from L1
-        l1_->get(static_cast<uint32_t>(st.db), args[k + 1], &m->values[k], nullptr);
-        m->state[k] = 1;
-      }
-    }
-    if (m != nullptr) {
-      if (hit) {
-        m->values[i] = value_scratch_;
-        m->state[i] = 1;
-      } else {
-        m->missing.push_back(i);
-      }
-    }
+    all_hit &= hit;
   }
-  if (m == nullptr) {  // all hits: answer now, without allocating
+  if (all_hit) {
     std::string& out = c.reply();
     resp::write_array_header(out, static_cast<int64_t>(n));
-    for (size_t i = 0; i < n; ++i) {
-      l1_->get(static_cast<uint32_t>(st.db), args[i + 1], &value_scratch_, nullptr);
-      resp::write_bulk(out, value_scratch_);
-    }
+    for (size_t i = 0; i < n; ++i) resp::write_bulk(out, mget_values_[i]);
     return;
+  }
+  auto* m = new MgetState();
+  m->db = st.db;
+  m->stamp = guard_stamp();
+  m->keys.reserve(n);
+  m->values.resize(n);
+  m->state.assign(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    m->keys.emplace_back(args[i + 1]);
+    if (mget_hit_[i]) {
+      m->values[i] = mget_values_[i];
+      m->state[i] = 1;
+    } else {
+      m->missing.push_back(i);
+    }
   }
   m->conn_id = c.id();
   m->ticket = c.defer();

@@ -184,6 +184,8 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   std::unordered_map<std::string, Flight*> flights_;  // GETs in flight, joinable
   std::string key_scratch_;
   std::string value_scratch_;
+  std::vector<std::string> mget_values_;  // MGET's L1 values, reused (no allocation on hits)
+  std::vector<uint8_t> mget_hit_;
   std::vector<uint64_t> close_later_;
 };
 
