@@ -207,9 +207,11 @@ def analyse(writes, reads, bound_s):
 # ---- the run -------------------------------------------------------------------------------
 
 def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, keys=100,
-        bound_ms=100.0, pause_ms=2.0, probes=True, sidecar_flags=None, host_flags=None):
+        bound_ms=100.0, pause_ms=2.0, probes=True, sidecar_flags=None, host_flags=None,
+        on_started=None):
     """Runs the check; returns the result dict (see report()). host_flags: {host: {flag:
-    value}} on top of sidecar_flags (the self-test breaks one host's bus with it)."""
+    value}} on top of sidecar_flags (the self-test breaks one host's bus with it).
+    on_started(cluster, sidecars) is called once the hosts are up (the soak adds load)."""
     flags = {"l1_max_ttl_ms": 60000}
     flags.update(sidecar_flags or {})
     work = tempfile.mkdtemp(prefix="tc-coh-")
@@ -218,6 +220,8 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
         sc = {h: cluster.sidecar(h, **dict(flags, **(host_flags or {}).get(h, {})))
               for h in HOSTS}
         info0 = {h: sc[h].info() for h in HOSTS}
+        if on_started is not None:
+            on_started(cluster, sc)
         all_keys = ["c:%d" % i for i in range(keys)]
         nwriters = writers_per_host * len(HOSTS)
         owned = {w: all_keys[w::nwriters] for w in range(nwriters)}
