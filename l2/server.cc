@@ -117,6 +117,7 @@ Server::Server(Config config)
       loop_(uv_default_loop()),
       listener_(loop_, on_accept, this) {
   conn_limits_.counters = &io_;
+  conn_limits_.owner_flushes = true;
   HandlerRegistry registry(table_);
   register_server_commands(registry);
   register_string_commands(registry);
@@ -296,6 +297,10 @@ void Server::on_closed(net::Connection& conn) {
   c->detach();
   conn.user = nullptr;
   closed_clients_.push_back(c);  // freed in on_prepare: callers may still hold the pointer
+}
+
+void Server::on_batch_done(net::Connection& conn) {
+  if (auto* c = static_cast<Client*>(conn.user)) queue_write(c);  // written in on_prepare
 }
 
 void Server::on_protocol_error(net::Connection&) {

@@ -134,6 +134,7 @@ class Server : public net::ConnectionOwner {
   void on_closed(net::Connection& c) override;
   void on_protocol_error(net::Connection& c) override;
   void on_query_buffer_limit(net::Connection& c) override;
+  void on_batch_done(net::Connection& c) override;
 
  private:
   static void on_accept(void* ctx, uv_stream_t* listener, bool is_tcp);

@@ -114,7 +114,7 @@ void Connection::process_input() {
     reading_ = false;
   }
   owner_->on_batch_done(*this);
-  if (!closing_) flush();
+  if (!closing_ && !limits_->owner_flushes) flush();
 }
 
 std::string& Connection::reply() {

@@ -45,6 +45,10 @@ struct ConnectionLimits {
   uint64_t query_buffer_limit = 1ull << 30;  // unparsed input bytes
   size_t max_deferred = 4096;      // replies waiting on another tier before reading pauses
   IoCounters* counters = nullptr;  // optional
+  // Leave writing to the owner (it flushes before the loop sleeps, as Redis's beforeSleep):
+  // every client served in one loop iteration gets its replies at the same point, which keeps
+  // the latency tail fair under pipelined load. Otherwise replies are written after each read.
+  bool owner_flushes = false;
 };
 
 // Lifetime: allocated with new by the owner; freed by itself after close() (socket kinds in
