@@ -466,9 +466,13 @@ void Sidecar::cmd_mget(net::Connection& c, ClientState& st,
   }
   stats_.l2_fetches += m->missing.size();
   send(st.db, fetch, new MgetFetchOp(m));
-  for (size_t k = 0; k < m->missing.size(); ++k) {
+  // The last PTTL's op completes and frees m, possibly inside send() when L2 is down: read
+  // the count first and never touch m after the last send.
+  const size_t nmissing = m->missing.size();
+  const int db = st.db;
+  for (size_t k = 0; k < nmissing; ++k) {
     std::string_view pttl[] = {"PTTL", m->keys[m->missing[k]]};
-    send(st.db, pttl, new MgetTtlOp(m, k));
+    send(db, pttl, new MgetTtlOp(m, k));
   }
 }
 
