@@ -224,6 +224,16 @@ void Sidecar::on_accept(void* ctx, uv_stream_t* listener, bool is_tcp) {
   c->start();
 }
 
+net::Connection* Sidecar::open_internal() {
+  auto* c = new net::Connection(loop_, this, &parser_limits_, &conn_limits_, next_conn_id_++,
+                                net::Connection::Kind::kInternal);
+  auto* st = new ClientState();
+  st->authenticated = config_.requirepass.empty();
+  c->user = st;
+  conns_.emplace(c->id(), c);
+  return c;
+}
+
 void Sidecar::on_closed(net::Connection& c) {
   auto* st = static_cast<ClientState*>(c.user);
   if (st != nullptr) {

@@ -111,6 +111,10 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
 
   std::string info(std::string_view section);
 
+  // Tests and fuzzing: a connection without a socket, answered like any client (its replies
+  // accumulate in output()); close() frees it.
+  net::Connection* open_internal();
+
   // Closes a connection at the next loop tick: for callers inside an L2 (hiredis) callback,
   // where freeing the client's own upstream connection at once is not allowed.
   void close_later(uint64_t conn_id) { close_later_.push_back(conn_id); }
