@@ -72,7 +72,10 @@ TEST_CASE("multibulk frames parse whole and split at every byte boundary") {
       {"\r\n", {{}}},
       {"*0\r\n*-10\r\n", {{}, {}}},
   };
-  for (const auto& [frame, expected] : cases) {
+  for (const auto& test_case : cases) {
+    // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+    const std::string& frame = test_case.first;
+    const auto& expected = test_case.second;
     CAPTURE(frame);
     Parsed w = whole(frame);
     REQUIRE(w.status == ParseStatus::kOk);
