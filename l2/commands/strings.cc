@@ -11,6 +11,19 @@ using namespace cmd;
 
 Keyspace& ks(CommandContext& ctx) { return ctx.server.keyspace(); }
 
+// SET and GETEX share the expiry options EX s | PX ms | EXAT ts | PXAT ts.
+bool is_expire_option(std::string_view a) {
+  return is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat");
+}
+
+// Parses the option's value into unix ms; writes the error and returns false when invalid.
+bool parse_expire_option(CommandContext& ctx, std::string_view option, std::string_view value,
+                         int64_t* expire_at) {
+  bool seconds = is(option, "ex") || is(option, "exat");
+  bool absolute = is(option, "exat") || is(option, "pxat");
+  return expire_at_ms(ctx, value, seconds ? 1000 : 1, absolute, false, expire_at);
+}
+
 void get(CommandContext& ctx) {
   Entry* e = ks(ctx).lookup_read(ctx.client.db, ctx.args[1], ctx.now_ms);
   if (e == nullptr) return resp::write_null(ctx.out);
@@ -42,12 +55,8 @@ void set(CommandContext& ctx) {
       get_old = true;
     } else if (is(a, "keepttl") && !has_expire) {
       keep_ttl = true;
-    } else if ((is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && !keep_ttl &&
-               !has_expire && next) {
-      bool seconds = is(a, "ex") || is(a, "exat");
-      bool absolute = is(a, "exat") || is(a, "pxat");
-      if (!expire_at_ms(ctx, ctx.args[++i], seconds ? 1000 : 1, absolute, false, &expire_at))
-        return;
+    } else if (is_expire_option(a) && !keep_ttl && !has_expire && next) {
+      if (!parse_expire_option(ctx, a, ctx.args[++i], &expire_at)) return;
       has_expire = true;
     } else {
       return error(ctx, kSyntaxError);
@@ -112,12 +121,8 @@ void getex(CommandContext& ctx) {
     bool next = i + 1 < ctx.args.size();
     if (is(a, "persist") && !has_expire && !persist) {
       persist = true;
-    } else if ((is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) && !persist &&
-               !has_expire && next) {
-      bool seconds = is(a, "ex") || is(a, "exat");
-      bool absolute = is(a, "exat") || is(a, "pxat");
-      if (!expire_at_ms(ctx, ctx.args[++i], seconds ? 1000 : 1, absolute, false, &expire_at))
-        return;
+    } else if (is_expire_option(a) && !persist && !has_expire && next) {
+      if (!parse_expire_option(ctx, a, ctx.args[++i], &expire_at)) return;
       has_expire = true;
     } else {
       return error(ctx, kSyntaxError);
