@@ -15,7 +15,7 @@ namespace tiercache::l1 {
 // layout; shared counters are plain integers accessed through std::atomic_ref.
 
 inline constexpr uint64_t kMagic = 0x314c'4548'4341'4354ull;  // "TCACHEL1" little-endian
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;  // 2: current_ms, reader_hits/reader_misses
 inline constexpr uint32_t kMaxDbs = 256;          // db ids 0..255 (Redis default is 16)
 inline constexpr uint32_t kMaxKeyBytes = 0xFFFF;  // key length fits the u16 record field
 inline constexpr uint32_t kSlotsPerBucket = 7;    // 7 slots + 1 meta word = one cache line
@@ -68,10 +68,17 @@ struct alignas(64) Header {
   uint64_t base_ms;       // record expiry times are u32 ms relative to this
   uint64_t global_gen;    // bumped by flush_all
   uint64_t sweep_cursor;  // next bucket for reclaim_expired()
+  // The owner vouches that every invalidation published before this time (CLOCK_REALTIME ms)
+  // has been applied; 0 = not known. Readers in reader mode trust the segment only while this
+  // is recent (Options::reader_max_staleness_ms).
+  uint64_t current_ms;
 
-  // Statistics. hits/misses are bumped by readers (relaxed atomic adds).
+  // Statistics. hits/misses are bumped by the owners' own lookups, reader_hits/reader_misses
+  // by processes attached in reader mode (relaxed atomic adds).
   alignas(64) uint64_t hits;
   uint64_t misses;
+  uint64_t reader_hits;
+  uint64_t reader_misses;
   alignas(64) uint64_t evictions;
   uint64_t expirations;
   uint64_t sets;

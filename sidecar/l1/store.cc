@@ -66,17 +66,21 @@ std::string_view Store::record_key(const RecordHeader* rh) const {
 GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
                      uint64_t* ttl_left_ms) {
   Header& hd = *header_;
+  const bool reader = options_.mode == OpenMode::kReader;
   auto miss = [&] {
-    std::atomic_ref<uint64_t>(hd.misses).fetch_add(1, std::memory_order_relaxed);
+    std::atomic_ref<uint64_t>(reader ? hd.reader_misses : hd.misses)
+        .fetch_add(1, std::memory_order_relaxed);
     return GetResult::kMiss;
   };
   if (db >= kMaxDbs || key.size() > kMaxKeyBytes) return miss();
-  if (load_acq(hd.state) == kStateRetired) return miss();
+  const uint32_t state = load_acq(hd.state);
+  if (state == kStateRetired) return miss();
+  const uint64_t now = now_ms();
+  if (reader && !owner_live(state, now)) return miss();
   // Generation and base time first: a flush or rebase racing with this read makes it a miss.
   const uint64_t gen = load_acq(hd.global_gen);
   const uint32_t stamp = static_cast<uint32_t>(gen + load_acq(hd.db_gen[db]));
   const uint64_t base = load_acq(hd.base_ms);
-  const uint64_t now = now_ms();
   const uint64_t now_rel = now > base ? now - base : 0;
   const uint64_t h = hash(db, key);
   const uint64_t count = layout_.bucket_count;
@@ -139,7 +143,8 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
               .compare_exchange_strong(expected, slot_with_freq(cand_slot, freq + 1),
                                        std::memory_order_relaxed);
         }
-        std::atomic_ref<uint64_t>(hd.hits).fetch_add(1, std::memory_order_relaxed);
+        std::atomic_ref<uint64_t>(reader ? hd.reader_hits : hd.hits)
+            .fetch_add(1, std::memory_order_relaxed);
         return GetResult::kHit;
       }
       if (meta_overflow(m1) == 0) return miss();
@@ -147,6 +152,19 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
     }
   }
   return miss();
+}
+
+bool Store::owner_live(uint32_t state, uint64_t now) const {
+  // Only a live owner applies invalidations: without one, entries may be stale.
+  if (options_.reader_max_staleness_ms == 0) return true;
+  const uint64_t as_of = load_acq(header_->current_ms);
+  return state == kStateInUse && as_of != 0 &&
+         !(now > as_of && now - as_of > options_.reader_max_staleness_ms);
+}
+
+bool Store::serving() const {
+  const uint32_t state = load_acq(header_->state);
+  return state != kStateRetired && owner_live(state, now_ms());
 }
 
 uint64_t Store::scan(uint64_t cursor, size_t count, std::vector<ScanEntry>* out) {
@@ -206,6 +224,8 @@ Stats Store::stats() const {
   s.capacity_bytes = layout_.arena_bytes;
   s.hits = load_rlx(h.hits);
   s.misses = load_rlx(h.misses);
+  s.reader_hits = load_rlx(h.reader_hits);
+  s.reader_misses = load_rlx(h.reader_misses);
   s.evictions = load_rlx(h.evictions);
   s.index_evictions = load_rlx(h.index_evictions);
   s.expirations = load_rlx(h.expirations);

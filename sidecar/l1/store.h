@@ -31,6 +31,13 @@ struct Options {
   uint64_t max_ttl_ms = 60000;          // caps every TTL; 0 = no cap
   uint64_t expected_item_bytes = 128;   // key+value size the index is sized for
   OpenMode mode = OpenMode::kOwner;
+  // kReader: a get misses unless an owner has the segment in use and vouched (mark_current)
+  // that it was current at most this long ago, so a process reading on its own stops serving
+  // within this time of its owner dying, hanging or falling behind (the owner is what applies
+  // invalidations). 0 = do not check.
+  uint64_t reader_max_staleness_ms = 0;
+  // kOwner: permission bits of a segment this process creates (readers need read and write).
+  uint32_t file_mode = 0600;
   uint64_t (*clock_ms)() = nullptr;  // tests only; default CLOCK_REALTIME ms since epoch
 };
 
@@ -39,8 +46,10 @@ struct Stats {
   uint64_t bytes_used = 0;        // arena bytes of those entries (record headers included)
   uint64_t arena_bytes_held = 0;  // arena bytes between ring tails and heads (dead included)
   uint64_t capacity_bytes = 0;    // arena size
-  uint64_t hits = 0;
+  uint64_t hits = 0;           // lookups by owners
   uint64_t misses = 0;
+  uint64_t reader_hits = 0;    // lookups by processes attached in reader mode
+  uint64_t reader_misses = 0;  // (a reader's miss usually becomes an owner's lookup next)
   uint64_t evictions = 0;
   uint64_t index_evictions = 0;  // evictions forced by a full index neighbourhood
   uint64_t expirations = 0;
@@ -104,8 +113,14 @@ class Store {
 
   Stats stats() const;
 
-  // Owner: refreshes the heartbeat timestamp readers and later owners check.
+  // Owner: refreshes the heartbeat timestamp later owners and attaching readers check.
   void heartbeat();
+
+  // Owner: vouches that every invalidation made before `as_of_ms` (CLOCK_REALTIME ms since the
+  // epoch) has been applied to the segment. Readers with reader_max_staleness_ms trust it only
+  // while that is recent. The sidecar calls it when one of its own bus messages comes back:
+  // the channel is ordered, so everything published before it has arrived.
+  void mark_current(uint64_t as_of_ms);
 
   // Owner: marks a clean shutdown so the next owner may trust the contents. The object must
   // not be used for mutations afterwards.
@@ -114,6 +129,15 @@ class Store {
   // True once a newer owner replaced this segment; a reader should reopen.
   bool retired() const;
 
+  // True if this mapping is no longer the segment under its name: retired, or the file was
+  // unlinked or replaced. Two system calls; for a reader deciding whether to reopen.
+  bool detached() const;
+
+  // kReader: whether a get may hit now (an owner has the segment in use and, with
+  // reader_max_staleness_ms set, vouched for it recently enough). False for a segment whose
+  // owner stopped or died: a reader should reopen the name once a new owner runs.
+  bool serving() const;
+
   const Layout& layout() const { return layout_; }
   uint64_t max_value_bytes() const { return layout_.max_item_bytes; }
 
@@ -121,6 +145,7 @@ class Store {
   Store() = default;
 
   uint64_t now_ms() const;
+  bool owner_live(uint32_t state, uint64_t now) const;  // reader's view, see serving()
   bool lock();
   void unlock();
   void reinitialize_locked();

@@ -93,12 +93,19 @@ bool header_sound(const Header& h, uint64_t file_bytes, Layout* out) {
 
 // Opens the segment and takes an flock, retrying if the name was replaced meanwhile (the
 // file we locked must still be the one linked under the name).
-int open_locked(const std::string& name, bool create, int lock_op, struct stat* st,
+int open_locked(const std::string& name, bool create, mode_t mode, int lock_op, struct stat* st,
                 std::string* error) {
   for (int attempt = 0; attempt < 8; ++attempt) {
-    int fd = shm_open(shm_name(name).c_str(), O_RDWR | (create ? O_CREAT : 0), 0600);
+    int fd = shm_open(shm_name(name).c_str(), O_RDWR | (create ? O_CREAT : 0), mode);
     if (fd < 0) {
       *error = "shm_open " + shm_name(name) + ": " + strerror(errno);
+      return -1;
+    }
+    // The umask must not narrow the mode: readers in other users' processes may need it. (A
+    // segment another user created keeps its mode: EPERM is not an error.)
+    if (create && fchmod(fd, mode) != 0 && errno != EPERM) {
+      *error = "fchmod " + shm_name(name) + ": " + strerror(errno);
+      close(fd);
       return -1;
     }
     if (flock(fd, lock_op) != 0) {
@@ -203,7 +210,8 @@ std::unique_ptr<Store> Store::open(const Options& options, std::string* error) {
 
   for (int round = 0; round < 3; ++round) {
     struct stat st;
-    const int fd = open_locked(options.name, s->owner_, s->owner_ ? LOCK_EX : LOCK_SH, &st, error);
+    const int fd = open_locked(options.name, s->owner_, static_cast<mode_t>(options.file_mode & 07777),
+                               s->owner_ ? LOCK_EX : LOCK_SH, &st, error);
     if (fd < 0) return nullptr;
     s->fd_ = fd;
     const uint64_t file_bytes = static_cast<uint64_t>(st.st_size);
@@ -253,6 +261,7 @@ std::unique_ptr<Store> Store::open(const Options& options, std::string* error) {
         if (state == kStateClean && sound) {
           // Nobody writes a cleanly closed segment: a fresh lock also discards a corrupted one.
           init_mutex(&h.writer_lock);
+          store_rel(h.current_ms, uint64_t{0});  // readers wait until the new owner vouches
           store_rel(h.owner_pid, static_cast<uint32_t>(getpid()));
           store_rel(h.heartbeat_ms, now);
           store_rel(h.state, kStateInUse);
@@ -341,9 +350,14 @@ void Store::heartbeat() {
   if (owner_) store_rel(header_->heartbeat_ms, now_ms());
 }
 
+void Store::mark_current(uint64_t as_of_ms) {
+  if (owner_) store_rel(header_->current_ms, as_of_ms);
+}
+
 void Store::close_clean() {
   if (!owner_ || !lock()) return;
   if (load_acq(header_->owner_pid) == static_cast<uint32_t>(getpid())) {
+    store_rel(header_->current_ms, uint64_t{0});  // nobody applies invalidations any more
     store_rel(header_->state, kStateClean);
   }
   unlock();
@@ -351,6 +365,14 @@ void Store::close_clean() {
 }
 
 bool Store::retired() const { return load_acq(header_->state) == kStateRetired; }
+
+bool Store::detached() const {
+  if (retired()) return true;
+  struct stat mine, linked;
+  if (fstat(fd_, &mine) != 0 || mine.st_nlink == 0) return true;
+  return stat(shm_path(options_.name).c_str(), &linked) != 0 || linked.st_ino != mine.st_ino ||
+         linked.st_dev != mine.st_dev;
+}
 
 bool Store::lock() {
   // Bounded wait: a writer holds the lock for microseconds (a full reinitialization for

@@ -385,6 +385,7 @@ void Store::evict_tail(Ring* ring, bool is_small, uint64_t* moved) {
 
 void Store::reinitialize_locked() {
   Header& h = *header_;
+  store_rel(h.current_ms, uint64_t{0});  // vouched for again by the next owner
   store_rel(h.global_gen, load_rlx(h.global_gen) + 1);
   for (uint64_t b = 0; b < layout_.bucket_count; ++b) {
     begin_write(b);

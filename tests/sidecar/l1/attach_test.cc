@@ -233,5 +233,70 @@ TEST_CASE("reader mode: reads a live segment, cannot mutate, rejects garbage") {
   CHECK(Store::open(ro, &error) == nullptr);
 }
 
+TEST_CASE("reader mode: counts its own lookups, trusts only a segment vouched for lately") {
+  SegmentGuard g{unique_name("staleness")};
+  Options o = make_options(g.name, 1 << 20);
+  o.clock_ms = testing::fake_clock;
+  Options ro = o;
+  ro.mode = OpenMode::kReader;
+  ro.reader_max_staleness_ms = 1000;
+  auto w = open_or_fail(o);
+  REQUIRE(w->set(0, "k", "v", 0));
+  auto r = open_or_fail(ro);
+  CHECK_FALSE(r->serving());  // never vouched for yet
+  CHECK_FALSE(has(*r, "k"));
+  w->mark_current(testing::fake_clock());
+  CHECK(r->serving());
+  CHECK(has(*r, "k"));
+  CHECK_FALSE(has(*r, "absent"));
+  CHECK(has(*w, "k"));
+  Stats st = w->stats();
+  CHECK(st.reader_hits == 1);
+  CHECK(st.reader_misses == 2);
+  CHECK(st.hits == 1);
+  CHECK(st.misses == 0);
+
+  testing::g_fake_now += 999;  // vouched for 999 ms ago: still trusted
+  w->heartbeat();              // liveness alone does not vouch for the contents
+  CHECK(has(*r, "k"));
+  CHECK(r->serving());
+  testing::g_fake_now += 2;  // 1001 ms: the owner may have missed invalidations
+  CHECK_FALSE(has(*r, "k"));
+  CHECK_FALSE(r->serving());
+  CHECK(has(*w, "k"));  // the owner's own lookups are not gated
+  w->mark_current(testing::fake_clock() - 10);
+  CHECK(has(*r, "k"));
+
+  ro.reader_max_staleness_ms = 0;  // unchecked
+  auto unchecked = open_or_fail(ro);
+  testing::g_fake_now += 5000;
+  w->heartbeat();
+  CHECK_FALSE(has(*r, "k"));
+  CHECK(has(*unchecked, "k"));
+
+  w->mark_current(testing::fake_clock());
+  CHECK(r->serving());
+  w->close_clean();  // no owner any more: nothing is trusted
+  CHECK_FALSE(has(*r, "k"));
+  CHECK_FALSE(r->serving());
+  auto w2 = open_or_fail(o);  // a new owner reattaches the clean segment: not vouched for yet
+  CHECK_FALSE(r->serving());
+  CHECK_FALSE(has(*r, "k"));
+  w2->mark_current(testing::fake_clock());
+  CHECK(has(*r, "k"));
+}
+
+TEST_CASE("the owner creates the segment with the mode asked for, whatever the umask") {
+  SegmentGuard g{unique_name("mode")};
+  Options o = make_options(g.name, 1 << 20);
+  o.file_mode = 0660;
+  const mode_t old = umask(077);
+  auto w = open_or_fail(o);
+  umask(old);
+  struct stat st;
+  REQUIRE(stat(path_of(g.name).c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0660);
+}
+
 }  // namespace
 }  // namespace tiercache::l1
