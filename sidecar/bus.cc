@@ -94,6 +94,7 @@ void Bus::handle_payload(std::string_view payload) {
   if (m.origin == origin_) {
     ++stats_.own_echoes;
     while (!outstanding_.empty() && outstanding_.front().first <= m.seq) outstanding_.pop_front();
+    if (healthy_) listener_->on_bus_current(m.sent_at_us / 1000);
     return;
   }
   ++stats_.received;

@@ -26,6 +26,8 @@ std::vector<OptionSpec> make_specs() {
                     "cap on any L1 entry's TTL"),
       TC_STRING_OPTION(Config, "shm-name", shm_name, false,
                        "L1 segment name: /dev/shm/tiercache-<name>"),
+      TC_MODE_OPTION(Config, "shm-mode", shm_mode, false,
+                     "L1 segment permissions (octal); direct readers need read and write"),
       TC_STRING_OPTION(Config, "channel", channel, false, "L2 pub/sub channel for invalidations"),
       TC_INT_OPTION(Config, "bus-heartbeat-ms", bus_heartbeat_ms, 10, 60000, false,
                     "heartbeat on the invalidation channel every this many ms"),

@@ -24,6 +24,7 @@ struct Config {
   uint64_t l1_max_item_size = 1ull << 20;
   int64_t l1_max_ttl_ms = 60000;
   std::string shm_name = "default";
+  int shm_mode = 0660;  // the segment's permissions: processes that read L1 directly need rw
   std::string channel = "tiercache:invalidate";
   int64_t bus_heartbeat_ms = 100;  // own heartbeat published this often...
   int64_t bus_timeout_ms = 1000;   // ...and must come back within this, or L1 stops serving

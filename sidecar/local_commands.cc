@@ -145,14 +145,19 @@ std::string Sidecar::info(std::string_view section) {
     header("Tiercache");
     l1::Stats l1s = l1_->stats();
     const BusStats& bs = bus_->stats();
-    uint64_t reads = stats_.l1_hits + stats_.l1_misses + stats_.l1_bypassed;
+    // A direct reader's miss comes here next as a GET: only its hits are extra reads.
+    const uint64_t hits = stats_.l1_hits + l1s.reader_hits;
+    const uint64_t reads = hits + stats_.l1_misses + stats_.l1_bypassed;
     char ratio[32];
-    snprintf(ratio, sizeof ratio, "%.4f",
-             reads ? static_cast<double>(stats_.l1_hits) / reads : 0.0);
+    snprintf(ratio, sizeof ratio, "%.4f", reads ? static_cast<double>(hits) / reads : 0.0);
     field(s, "l1_hits", stats_.l1_hits);
     field(s, "l1_misses", stats_.l1_misses);
     field(s, "l1_bypassed", stats_.l1_bypassed);
+    field(s, "l1_direct_hits", l1s.reader_hits);
+    field(s, "l1_direct_misses", l1s.reader_misses);
     field(s, "l1_hit_ratio", ratio);
+    field(s, "l1_segment", config_.shm_name);
+    field(s, "l1_direct_max_staleness_ms", static_cast<uint64_t>(direct_max_staleness_ms()));
     field(s, "l1_items", l1s.items);
     field(s, "l1_bytes", l1s.bytes_used);
     field(s, "l1_capacity_bytes", l1s.capacity_bytes);

@@ -28,6 +28,8 @@ constexpr std::string_view kCounterFields[] = {"total_connections_received",
                                                "l1_hits",
                                                "l1_misses",
                                                "l1_bypassed",
+                                               "l1_direct_hits",
+                                               "l1_direct_misses",
                                                "l1_evictions",
                                                "l1_expirations",
                                                "l1_flushes",
@@ -48,7 +50,8 @@ constexpr std::string_view kCounterFields[] = {"total_connections_received",
                                                "l2_errors",
                                                "l2_reconnects"};
 constexpr std::string_view kLabelFields[] = {"tiercache_version", "tiercache_role", "l2"};
-constexpr std::string_view kSkipFields[] = {"process_id"};
+constexpr std::string_view kSkipFields[] = {"process_id", "l1_segment",
+                                            "l1_direct_max_staleness_ms"};
 
 // The metrics endpoint's page: INFO, every section, converted (so it cannot drift from INFO).
 std::string render_metrics(void* ctx) {
@@ -79,6 +82,7 @@ bool Sidecar::start(std::string* error) {
   o.memory_bytes = config_.l1_memory;
   o.max_item_size = config_.l1_max_item_size;
   o.max_ttl_ms = static_cast<uint64_t>(config_.l1_max_ttl_ms);
+  o.file_mode = static_cast<uint32_t>(config_.shm_mode);
   l1_ = l1::Store::open(o, error);
   if (!l1_) return false;
   // Whatever the segment held, writes made elsewhere while no sidecar was listening are

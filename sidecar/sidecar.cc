@@ -581,6 +581,12 @@ void Sidecar::on_invalidation(const invalidation::Message& m) {
 
 void Sidecar::on_bus_unhealthy(const std::string&) { invalidate_db(invalidation::kAllDbs); }
 
-void Sidecar::on_bus_healthy() {}
+void Sidecar::on_bus_healthy() {
+  // Direct readers trust L1 once one of our messages comes back (on_bus_current): send one now
+  // rather than at the next heartbeat.
+  publish_heartbeat();
+}
+
+void Sidecar::on_bus_current(uint64_t sent_ms) { l1_->mark_current(sent_ms); }
 
 }  // namespace tiercache::sidecar

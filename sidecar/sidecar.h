@@ -5,6 +5,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -76,6 +77,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   void on_invalidation(const invalidation::Message& m) override;
   void on_bus_unhealthy(const std::string& why) override;
   void on_bus_healthy() override;
+  void on_bus_current(uint64_t sent_ms) override;
 
   // Used by the operations in flight (sidecar.cc) and the local commands (local_commands.cc).
   const Config& config() const { return config_; }
@@ -87,6 +89,12 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   const command::CommandTable& commands() const { return table_; }
   uint64_t origin() const { return origin_; }
   bool l1_serving() const { return bus_ && bus_->healthy(); }
+  // How long a process reading L1 directly (l1::OpenMode::kReader) may trust it after the last
+  // own bus message came back (l1::Store::mark_current; one every bus-heartbeat-ms at least):
+  // the same bound as for losing the bus, and never below three heartbeats. In INFO.
+  int64_t direct_max_staleness_ms() const {
+    return std::max(config_.bus_timeout_ms, 3 * config_.bus_heartbeat_ms);
+  }
   // The connection with this id if it is still open, else nullptr.
   net::Connection* connection(uint64_t id);
   const std::unordered_map<uint64_t, net::Connection*>& connections() const { return conns_; }
