@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import redis  # noqa: E402
 
-from sidecars import Cluster  # noqa: E402
+from sidecars import Cluster, python_package_dir  # noqa: E402
 
 HOSTS = ("a", "b")
 
@@ -120,6 +120,31 @@ def reader_proc(sock, keys, until, out_path, seed):
                     log.append((k, int(v.split(b":")[0]) if v else 0, t0, t1))
         except redis.RedisError:
             errors += 1
+    with open(out_path, "wb") as f:
+        marshal.dump((log, errors), f)
+
+
+def direct_reader_proc(sock, shm_name, staleness_ms, keys, until, out_path, seed):
+    """Reads as tiercache's Django backend does: the sidecar's L1 segment directly
+    (tiercache._l1.Reader), the socket on a miss."""
+    sys.path.insert(0, python_package_dir())
+    from tiercache import _l1
+    rng = random.Random(seed)
+    r = _l1.Reader(shm_name, staleness_ms)
+    c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
+    log = []  # (key, version, t_sent, t_done)
+    errors = 0
+    while time.monotonic() < until:
+        k = rng.choice(keys)
+        t0 = time.monotonic()
+        try:
+            v = r.get(0, k)
+            if v is None:
+                v = c.get(k)
+        except redis.RedisError:
+            errors += 1
+            continue
+        log.append((k, int(v.split(b":")[0]) if v else 0, t0, time.monotonic()))
     with open(out_path, "wb") as f:
         marshal.dump((log, errors), f)
 
@@ -208,10 +233,12 @@ def analyse(writes, reads, bound_s):
 
 def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, keys=100,
         bound_ms=100.0, pause_ms=2.0, probes=True, sidecar_flags=None, host_flags=None,
-        on_started=None):
+        on_started=None, direct_readers_per_host=1):
     """Runs the check; returns the result dict (see report()). host_flags: {host: {flag:
     value}} on top of sidecar_flags (the self-test breaks one host's bus with it).
-    on_started(cluster, sidecars) is called once the hosts are up (the soak adds load)."""
+    on_started(cluster, sidecars) is called once the hosts are up (the soak adds load).
+    direct_readers_per_host: readers that read the host's L1 segment themselves, as
+    tiercache's Django backend does (in addition to readers_per_host socket readers)."""
     flags = {"l1_max_ttl_ms": 60000}
     flags.update(sidecar_flags or {})
     work = tempfile.mkdtemp(prefix="tc-coh-")
@@ -240,6 +267,14 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
             files["r"].append((host, path))
             procs.append(ctx.Process(target=reader_proc, args=(
                 sc[host].socket, all_keys, until, path, 2000 + i)))
+        for i in range(direct_readers_per_host * len(HOSTS)):
+            host = HOSTS[i % len(HOSTS)]
+            path = os.path.join(work, "d%d" % i)
+            files["r"].append((host, path))
+            procs.append(ctx.Process(target=direct_reader_proc, args=(
+                sc[host].socket, sc[host].shm_name,
+                sc[host].info()["l1_direct_max_staleness_ms"], all_keys, until, path,
+                4000 + i)))
         if probes:
             for i, (hw, hr) in enumerate((("a", "b"), ("b", "a"))):
                 path = os.path.join(work, "p%d" % i)
@@ -278,7 +313,7 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
     ages = sorted(found.pop("staleness_age_s"))
     delays.sort()
     d = {h: {k: info1[h][k] - info0[h][k] for k in
-             ("l1_hits", "l1_misses", "l1_bypassed", "fills", "fills_discarded", "bus_resets",
+             ("l1_hits", "l1_direct_hits", "l1_misses", "l1_bypassed", "fills", "fills_discarded", "bus_resets",
               "bus_gaps", "write_batches", "writes", "invalidations_received")} for h in HOSTS}
     result = {
         "l2": l2, "seconds": round(elapsed, 2), "bound_ms": bound_ms,
@@ -299,8 +334,8 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
                                          for q in ("p50", "p99", "max")} for h in HOSTS},
         "hosts": d,
     }
-    hits = sum(d[h]["l1_hits"] for h in HOSTS)
-    lookups = sum(d[h]["l1_hits"] + d[h]["l1_misses"] + d[h]["l1_bypassed"] for h in HOSTS)
+    hits = sum(d[h]["l1_hits"] + d[h]["l1_direct_hits"] for h in HOSTS)
+    lookups = hits + sum(d[h]["l1_misses"] + d[h]["l1_bypassed"] for h in HOSTS)
     result["l1_hit_ratio"] = round(hits / lookups, 3) if lookups else 0.0
     result["ok"] = (result["stale_remote"] == 0 and result["stale_local"] == 0
                     and result["impossible"] == 0 and failed_writes == 0 and read_errors == 0
@@ -343,6 +378,8 @@ def main():
     ap.add_argument("--l2", choices=("tiercache", "redis"), default="tiercache")
     ap.add_argument("--writers", type=int, default=2, help="writer processes per host")
     ap.add_argument("--readers", type=int, default=3, help="reader processes per host")
+    ap.add_argument("--direct-readers", type=int, default=1,
+                    help="reader processes per host that read L1 directly (tiercache._l1)")
     ap.add_argument("--keys", type=int, default=100)
     ap.add_argument("--bound-ms", type=float, default=100.0,
                     help="propagation bound: a read starting later than this after an ack "
@@ -354,7 +391,7 @@ def main():
     args = ap.parse_args()
     try:
         r = run(args.seconds, args.l2, args.writers, args.readers, args.keys, args.bound_ms,
-                args.pause_ms, not args.no_probes)
+                args.pause_ms, not args.no_probes, direct_readers_per_host=args.direct_readers)
     except Exception as e:  # setup problems: binaries missing, ports
         print("coherence check could not run: %s" % e, file=sys.stderr)
         return 2

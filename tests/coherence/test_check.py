@@ -21,6 +21,7 @@ def test_no_stale_reads(l2):
     assert r["ok"], check.report(r)
     assert r["writes"] > 1000 and r["reads"] > 10000
     assert r["l1_hit_ratio"] > 0.3  # the run exercised L1, not only L2
+    assert all(r["hosts"][h]["l1_direct_hits"] > 1000 for h in check.HOSTS)  # and direct reads
     assert r["probe_delay_ms"]["n"] > 50
 
 

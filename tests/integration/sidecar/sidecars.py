@@ -29,6 +29,12 @@ def sidecar_binary():
     return os.path.join(build, "sidecar", "tiercache-sidecar")
 
 
+def python_package_dir():
+    """Where the tiercache Python package was built (a sanitizer build has none: the release
+    build's, which reads the same segment layout)."""
+    return os.environ.get("TIERCACHE_PYTHON_DIR", os.path.join(REPO, "build", "python"))
+
+
 class StartError(Exception):
     pass
 

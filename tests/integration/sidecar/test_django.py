@@ -1,46 +1,41 @@
 """Django 3.2 with django-redis 5.2 through the sidecars' unix sockets (two hosts): the cache API
-and cache-backed sessions, and what one host writes the other reads. incr/decr and lock are
-Lua in django-redis: they run against redis-server as L2 always, and against tiercache-l2 only
-once it answers EVAL (its scripting is being added separately)."""
+and cache-backed sessions, and what one host writes the other reads. Every test runs with
+django-redis's own backend and with tiercache's (python/tiercache: the same, plus direct reads
+of the sidecar's shared-memory L1), against both L2s. incr/decr and lock are Lua in
+django-redis."""
 
 import time
 
-import django
 import pytest
-from django.conf import settings
 
-if not settings.configured:
-    settings.configure(
-        DEBUG=False,
-        SECRET_KEY="tiercache-sidecar-tests",
-        INSTALLED_APPS=["django.contrib.sessions"],
-        SESSION_ENGINE="django.contrib.sessions.backends.cache",
-        DATABASES={},
-        CACHES={"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}},
-        USE_TZ=True,
-    )
-    django.setup()
-
+import django_setup  # noqa: F401  (settings, sys.path)
 from django.core.cache import caches  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
 from sidecars import eval_available, wait_for  # noqa: E402
 
 
-def _conf(sidecar):
-    return {"BACKEND": "django_redis.cache.RedisCache",
+BACKENDS = {"django-redis": "django_redis.cache.RedisCache",
+            # the same, plus direct reads of the sidecar's shared-memory L1 (python/tiercache)
+            "tiercache": "tiercache.django_cache.TierCache"}
+
+
+def _conf(sidecar, backend):
+    return {"BACKEND": BACKENDS[backend],
             "LOCATION": "unix://%s?db=0" % sidecar.socket,
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient",
                         "SOCKET_TIMEOUT": 5}}
 
 
-@pytest.fixture
-def hosts(cluster):
-    """caches["default"] on host A, caches["hostb"] on host B."""
-    with override_settings(CACHES={"default": _conf(cluster.a), "hostb": _conf(cluster.b)},
-                           SESSION_CACHE_ALIAS="default"):
+@pytest.fixture(params=sorted(BACKENDS))
+def hosts(cluster, request):
+    """caches["default"] on host A, caches["hostb"] on host B, through either backend."""
+    confs = {"default": _conf(cluster.a, request.param), "hostb": _conf(cluster.b, request.param)}
+    with override_settings(CACHES=confs, SESSION_CACHE_ALIAS="default"):
         yield caches["default"], caches["hostb"]
         for alias in ("default", "hostb"):
+            if request.param == "tiercache":  # never silently fell back to the socket only
+                assert caches[alias]._direct, "direct L1 reads were turned off"
             caches[alias].close()
 
 

@@ -1,0 +1,162 @@
+"""A Django cache backend for tiercache: django-redis to the host's sidecar, plus direct reads
+of the sidecar's shared-memory L1.
+
+    CACHES = {"default": {
+        "BACKEND": "tiercache.django_cache.TierCache",
+        "LOCATION": "unix:///run/tiercache/sidecar.sock?db=0",
+        "OPTIONS": {...},   # any django-redis option, plus the two below
+    }}
+
+It is django-redis's RedisCache in every respect but one: get, get_many and has_key first look
+the key up in the sidecar's L1 segment (/dev/shm/tiercache-<name>) from this process, with the
+sidecar's own lock-free reader (tiercache._l1), and go to the sidecar's socket only on a miss.
+A hit costs about a microsecond plus unpickling instead of a socket round trip. Writes,
+deletes, incr, locks and everything else go through the socket as before, so the sidecar still
+broadcasts every invalidation and drops the local copy before it acknowledges a write.
+
+When a direct read may not be served, it misses and the socket answers. The sidecar vouches
+for the segment each time one of its own messages comes back on the invalidation bus (the bus
+is ordered, so every invalidation published before it has been applied); a direct read hits
+only while that happened within the sidecar's bus timeout, so a sidecar that died, hangs, is
+restarting or whose bus is behind stops direct hits within that time, as it stops its own. A
+segment replaced under its name is opened again. The segment's name and the time bound come
+from the sidecar's INFO, asked once per process.
+
+OPTIONS:
+    DIRECT_L1                  True/False; default True when LOCATION is a single unix:// socket
+                               (the sidecar is on this host), else False
+    DIRECT_L1_MAX_STALENESS_MS trust L1 for at most this long after the sidecar last vouched
+                               for it; default: the sidecar's l1_direct_max_staleness_ms
+
+If the extension cannot be imported or the segment cannot be opened (permissions: the sidecar's
+--shm-mode), the backend logs one warning and behaves exactly like django-redis, trying again
+every second.
+"""
+
+import logging
+import re
+import time
+
+from django_redis.cache import RedisCache
+
+try:
+    from tiercache import _l1
+except ImportError as e:  # pragma: no cover - depends on the installation
+    _l1 = None
+    _IMPORT_ERROR = e
+
+log = logging.getLogger("tiercache")
+
+RETRY_SECONDS = 1.0
+
+
+class TierCache(RedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        options = params.get("OPTIONS", {})
+        servers = server if isinstance(server, (list, tuple)) else re.split(r"[;,]", server)
+        direct = options.get("DIRECT_L1")
+        if direct is None:
+            direct = len(servers) == 1 and servers[0].startswith("unix://")
+        self._direct = bool(direct)
+        self._max_staleness_ms = options.get("DIRECT_L1_MAX_STALENESS_MS")
+        self._reader = None
+        self._db = 0
+        self._retry_at = 0.0
+        self._check_at = 0.0
+        self._warned = None
+        if self._direct and _l1 is None:
+            log.warning("tiercache: direct L1 reads off, the extension is missing: %s",
+                        _IMPORT_ERROR)
+            self._direct = False
+
+    # ---- direct reads ---------------------------------------------------------------------
+
+    def _attach(self):
+        """Opens the sidecar's segment (at most every RETRY_SECONDS); None if not possible."""
+        now = time.monotonic()
+        if now < self._retry_at:
+            return None
+        self._retry_at = now + RETRY_SECONDS
+        try:
+            conn = self.client.get_client(write=False)
+            info = conn.info("tiercache")
+            name = info.get("l1_segment")
+            if name is None:
+                self._warn("the server at %s is not a tiercache sidecar" % self._server)
+                self._direct = False
+                return None
+            staleness = (self._max_staleness_ms or info.get("l1_direct_max_staleness_ms")
+                         or 1000)
+            reader = _l1.Reader(str(name), int(staleness))
+            db = int(conn.connection_pool.connection_kwargs.get("db") or 0)
+        except Exception as e:  # the socket path keeps working; say why once
+            self._warn("cannot read L1 directly yet (%s); using the socket" % e)
+            return None
+        self._reader, self._db, self._warned = reader, db, None
+        log.info("tiercache: reading L1 segment %r (db %d) directly", str(name), db)
+        return reader
+
+    def _warn(self, message):
+        if message != self._warned:
+            log.warning("tiercache: %s", message)
+            self._warned = message
+
+    def _direct_reader(self):
+        reader = self._reader
+        if reader is None and self._direct:
+            reader = self._attach()
+        return reader
+
+    def _after_miss(self, reader):
+        """While direct reads cannot hit, check (at most every RETRY_SECONDS) whether the
+        segment was replaced under its name (a sidecar restarted with other sizes, or the file
+        removed): then open the name again."""
+        if reader.serving:
+            return
+        now = time.monotonic()
+        if now >= self._check_at:
+            self._check_at = now + RETRY_SECONDS
+            if reader.detached:
+                self._reader = None
+                self._retry_at = 0.0
+
+    # ---- the read API -----------------------------------------------------------------------
+
+    def get(self, key, default=None, version=None, client=None):
+        reader = self._reader or self._direct_reader()
+        if reader is not None and client is None:
+            value = reader.get(self._db, self.client.make_key(key, version=version))
+            if value is not None:
+                return self.client.decode(value)
+            self._after_miss(reader)
+        return super().get(key, default=default, version=version, client=client)
+
+    def get_many(self, keys, version=None, client=None):
+        reader = self._reader or self._direct_reader()
+        if reader is None or client is not None:
+            return super().get_many(keys, version=version, client=client)
+        keys = list(keys)
+        make_key, decode = self.client.make_key, self.client.decode
+        values = reader.get_many(self._db, [make_key(k, version=version) for k in keys])
+        found = {k: v for k, v in zip(keys, values) if v is not None}
+        if len(found) < len(keys):
+            self._after_miss(reader)
+            rest = super().get_many([k for k in keys if k not in found], version=version)
+        else:
+            rest = {}
+        out = {}
+        for k in keys:  # in the order asked, as django-redis answers
+            if k in found:
+                out[k] = decode(found[k])
+            elif k in rest:
+                out[k] = rest[k]
+        return out
+
+    def has_key(self, key, version=None, client=None):
+        reader = self._reader or self._direct_reader()
+        if reader is not None and client is None:
+            if reader.get(self._db, self.client.make_key(key, version=version)) is not None:
+                return True
+            self._after_miss(reader)
+        return super().has_key(key, version=version, client=client)
