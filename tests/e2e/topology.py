@@ -257,7 +257,10 @@ class Topology:
     def site_env(self, host, **extra):
         env = {"DJANGO_SETTINGS_MODULE": "tcshop.settings", "TCSHOP_DB_PATH": self.db_path,
                "TCSHOP_CACHE_LOCATION": host.location, "TCSHOP_HOST_NAME": host.name,
-               "TCSHOP_PORT": str(host.port), "PYTHONDONTWRITEBYTECODE": "1"}
+               "TCSHOP_PORT": str(host.port), "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONPATH": os.path.join(build_dir(), "python")}
+        if not self.use_sidecars:  # straight to the L2: no segment to read directly
+            env["TCSHOP_CACHE_BACKEND"] = "redis"
         env.update(extra)
         return env
 

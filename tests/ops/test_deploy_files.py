@@ -231,6 +231,25 @@ def test_dockerfile_shape():
         assert os.path.exists(os.path.join(REPO, src)), src
 
 
+def test_app_dockerfile_ships_the_django_backend():
+    """The shop's default cache backend is tiercache.django_cache.TierCache: the app image
+    builds the package with CI's scripts and installs it where Debian's python3 looks."""
+    text = open(os.path.join(DOCKER, "app.Dockerfile")).read()
+    build, runtime = text.split("FROM debian:bookworm-slim")
+    assert "scripts/deps.sh" in build and "scripts/build.sh" in build
+    assert "build/python/tiercache" in build
+    assert re.search(r"^COPY --from=build \S+ /usr/lib/python3/dist-packages/tiercache$",
+                     runtime, re.M)
+    assert "python3-django-redis" in runtime and "scripts/" not in runtime
+    user = re.findall(r"^USER\s+(\S+)", runtime, re.M)
+    assert user and not user[-1].startswith(("root", "0"))
+    # what the package directory holds after the build, as the image copies it
+    pkg = os.path.join(REPO, "build", "python", "tiercache")
+    names = os.listdir(pkg)
+    assert "django_cache.py" in names and "__init__.py" in names
+    assert any(n.startswith("_l1.") and n.endswith(".so") for n in names), names
+
+
 def test_runtime_packages_cover_the_binaries():
     r = subprocess.run([os.path.join(DOCKER, "runtime-packages.sh"), L2_BIN, SIDECAR_BIN],
                        capture_output=True, text=True, timeout=60)

@@ -4,7 +4,7 @@
 filled; against a non-Redis backend nothing is."""
 from django.conf import settings
 
-L1_FIELDS = ["l1_hits", "l1_misses", "l1_items", "l1_bytes", "l1_capacity_bytes",
+L1_FIELDS = ["l1_hits", "l1_direct_hits", "l1_misses", "l1_items", "l1_bytes", "l1_capacity_bytes",
              "l1_evictions", "fills_discarded", "coalesced_misses"]
 BUS_FIELDS = ["invalidations_sent", "invalidations_received", "bus_resets", "bus_healthy",
               "invalidation_lag_p50_us", "invalidation_lag_p99_us", "invalidation_lag_max_us",
@@ -25,15 +25,20 @@ def gather(alias="default"):
     conf = settings.CACHES[alias]
     out = {"host": settings.HOST_NAME, "backend": conf["BACKEND"],
            "location": conf.get("LOCATION"), "sidecar": None, "l2": None}
-    if not conf["BACKEND"].startswith("django_redis."):
+    from django.core.cache import caches
+    from django_redis import get_redis_connection
+    from django_redis.cache import RedisCache
+    if not isinstance(caches[alias], RedisCache):  # tiercache's backend is one too
         out["note"] = "not a Redis-protocol cache: no figures"
         return out
-    from django_redis import get_redis_connection
     conn = get_redis_connection(alias)
     tc = conn.info("tiercache")
     if "l1_hits" in tc:
         sidecar = {k: tc.get(k) for k in L1_FIELDS + BUS_FIELDS}
-        sidecar["l1_hit_ratio"] = _ratio(tc.get("l1_hits", 0), tc.get("l1_misses", 0))
+        # hits served by the sidecar plus those app processes read from L1 themselves
+        # (tiercache.django_cache); a direct miss comes to the sidecar and counts there
+        sidecar["l1_hit_ratio"] = _ratio(tc.get("l1_hits", 0) + tc.get("l1_direct_hits", 0),
+                                         tc.get("l1_misses", 0))
         cap = tc.get("l1_capacity_bytes") or 0
         sidecar["l1_fill_ratio"] = round(tc.get("l1_bytes", 0) / cap, 4) if cap else None
         out["sidecar"] = sidecar
@@ -75,8 +80,10 @@ def rows(stats):
     s = stats["sidecar"]
     if s:
         out += [
-            ("L1 (this host)", "hit ratio", "%s (%d hits, %d misses)"
-             % (_pct(s["l1_hit_ratio"]), s["l1_hits"] or 0, s["l1_misses"] or 0)),
+            ("L1 (this host)", "hit ratio", "%s (%d hits, %d of them read directly from "
+             "shared memory; %d misses)"
+             % (_pct(s["l1_hit_ratio"]), (s["l1_hits"] or 0) + (s["l1_direct_hits"] or 0),
+                s["l1_direct_hits"] or 0, s["l1_misses"] or 0)),
             ("L1 (this host)", "memory", "%s of %s (%s), %d items"
              % (_bytes(s["l1_bytes"]), _bytes(s["l1_capacity_bytes"]),
                 _pct(s["l1_fill_ratio"]), s["l1_items"] or 0)),

@@ -72,13 +72,17 @@ DATABASES = {"default": {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # -- the cache: the local tiercache sidecar ------------------------------------------------
-CACHE_BACKEND = os.environ.get("TCSHOP_CACHE_BACKEND", "redis")
+# TCSHOP_CACHE_BACKEND: "tiercache" (default: django-redis to the sidecar's socket, L1 hits read
+# straight from the sidecar's shared memory; needs the tiercache package, built into
+# build/python), "redis" (plain django-redis, every read a socket round trip) or "locmem".
+CACHE_BACKEND = os.environ.get("TCSHOP_CACHE_BACKEND", "tiercache")
 if CACHE_BACKEND == "locmem":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                           "OPTIONS": {"MAX_ENTRIES": 100000}}}
 else:
     CACHES = {"default": {
-        "BACKEND": "django_redis.cache.RedisCache",
+        "BACKEND": {"tiercache": "tiercache.django_cache.TierCache",
+                    "redis": "django_redis.cache.RedisCache"}[CACHE_BACKEND],
         "LOCATION": os.environ.get("TCSHOP_CACHE_LOCATION",
                                    "unix:///run/tiercache/sidecar.sock?db=0"),
         "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient",
