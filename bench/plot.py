@@ -105,10 +105,12 @@ def plot_django(data, out):
     res = data["results"]
     names = list(res)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    colours = [TC if n == "sidecar" else (REDIS if "redis" in n else OTHER) for n in names]
+    colours = [TC if n.startswith("sidecar") else (REDIS if "redis" in n else OTHER)
+               for n in names]
     a1.bar(names, [res[n]["rps"] for n in names], color=colours)
     a1.set_ylabel("pages/s (median)")
     a1.set_title("Django shop (wrk): throughput", fontsize=10)
+    a1.tick_params(axis="x", labelsize=8)
     a1.grid(axis="y", alpha=0.3)
     xs = range(len(names))
     a2.bar([x - 0.2 for x in xs], [res[n]["p50_ms"] for n in names], 0.4, label="p50",
@@ -116,7 +118,7 @@ def plot_django(data, out):
     a2.bar([x + 0.2 for x in xs], [res[n]["p99_ms"] for n in names], 0.4, label="p99",
            color=TC)
     a2.set_xticks(list(xs))
-    a2.set_xticklabels(names)
+    a2.set_xticklabels(names, fontsize=8)
     a2.set_ylabel("latency (ms)")
     a2.set_title("Django shop (wrk): latency", fontsize=10)
     a2.legend(fontsize=8)

@@ -2,8 +2,13 @@
 """The Django benchmark: wrk against the example shop's product list on one host, with the cache
 in three places:
 
-  sidecar       django-redis -> unix socket -> tiercache-sidecar (L1 in shared memory); the
-                sidecar's L2 is tiercache-l2 behind the delay proxy (a remote L2)
+  sidecar       tiercache's Django backend (tiercache.django_cache.TierCache, the example's
+                default): L1 hits read straight from the sidecar's shared memory in the
+                gunicorn worker, misses and writes through the unix socket to
+                tiercache-sidecar; the sidecar's L2 is tiercache-l2 behind the delay proxy
+                (a remote L2)
+  sidecar-socket  plain django-redis -> unix socket -> the same sidecar: every read a local
+                round trip
   remote-redis  django-redis -> TCP -> delay proxy (+DELAY us each way) -> tiercache-l2: the
                 usual "Redis on another machine"
   locmem        Django's local-memory cache in the gunicorn worker (no network at all)
@@ -38,7 +43,8 @@ sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 from topology import PYTHON, Topology, free_port, redis_ping  # noqa: E402
 from web import Browser  # noqa: E402
 
-SETUPS = ["sidecar", "remote-redis", "locmem"]
+SETUPS = ["sidecar", "sidecar-socket", "remote-redis", "locmem"]
+SIDECAR_SETUPS = ("sidecar", "sidecar-socket")
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -69,7 +75,7 @@ class Setup:
     def __init__(self, name, args):
         self.name = name
         self.args = args
-        self.topo = Topology(hosts=("A",), sidecars=(name == "sidecar"), workers=args.workers,
+        self.topo = Topology(hosts=("A",), sidecars=(name in SIDECAR_SETUPS), workers=args.workers,
                              products=48)
         self.result = {"setup": name, "runs": []}
 
@@ -85,9 +91,11 @@ class Setup:
         proxy.wait_ready(lambda: redis_ping(host="127.0.0.1", port=proxy_port),
                          what="forwarding")
         env = {}
-        if self.name == "sidecar":
+        if self.name in SIDECAR_SETUPS:
             topo.start_sidecar(host, l2_address="127.0.0.1:%d" % proxy_port,
                                cpus=args.sidecar_cpus or args.site_cpus)
+            if self.name == "sidecar-socket":
+                env = {"TCSHOP_CACHE_BACKEND": "redis"}
         elif self.name == "remote-redis":
             host.location = "redis://127.0.0.1:%d/0" % proxy_port
         else:
@@ -132,17 +140,19 @@ class Setup:
         r = self.run(self.args.seconds)
         assert r["non_2xx"] == 0, r
         self.result["runs"].append(r)
-        print("  %-13s %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms"
+        print("  %-15s %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms"
               % (self.name, r["rps"], r["p50_ms"], r["p99_ms"]), flush=True)
 
     def finish(self):
         runs = self.result["runs"]
         for k in ["rps", "p50_ms", "p99_ms"]:
             self.result[k] = statistics.median(r[k] for r in runs)
-        if self.name == "sidecar":
+        if self.name in SIDECAR_SETUPS:
             tc = self.topo.cache_client("A").info("tiercache")
-            hits, misses = tc.get("l1_hits", 0), tc.get("l1_misses", 0)
+            hits = tc.get("l1_hits", 0) + tc.get("l1_direct_hits", 0)
+            misses = tc.get("l1_misses", 0)
             self.result["l1_hit_ratio"] = round(hits / max(1, hits + misses), 4)
+            self.result["l1_direct_share"] = round(tc.get("l1_direct_hits", 0) / max(1, hits), 4)
         return self.result
 
     def stop(self):
@@ -203,7 +213,7 @@ def main():
                                remote["l2_rtt_proxied_us"]))
     base = results.get("locmem")
     cmds = remote["cache_commands_per_page"] if remote else None
-    print("%-13s %9s %8s %8s %10s %10s %14s" % ("setup", "req/s", "p50 ms", "p99 ms",
+    print("%-15s %9s %8s %8s %10s %10s %14s" % ("setup", "req/s", "p50 ms", "p99 ms",
                                                  "vs locmem", "vs remote", "+ms/page (cmd)"))
     for name, r in results.items():
         vs_local = "%.2fx" % (r["rps"] / base["rps"]) if base else "-"
@@ -212,11 +222,13 @@ def main():
         if base and name != "locmem":  # one sync worker: 1/rps is the time per page
             ms = 1000 / r["rps"] - 1000 / base["rps"]
             extra = "%.2f" % ms + (" (%.3f)" % (ms / cmds) if cmds else "")
-        print("%-13s %9.1f %8.2f %8.2f %10s %10s %14s" % (name, r["rps"], r["p50_ms"],
+        print("%-15s %9.1f %8.2f %8.2f %10s %10s %14s" % (name, r["rps"], r["p50_ms"],
                                                           r["p99_ms"], vs_local, vs_remote, extra))
-    if "sidecar" in results:
-        print("sidecar L1 hit ratio during the runs: %.1f%%"
-              % (100 * results["sidecar"]["l1_hit_ratio"]))
+    for name in SIDECAR_SETUPS:
+        if name in results:
+            print("%s: L1 hit ratio during the runs %.1f%%, %.1f%% of hits read directly from "
+                  "shared memory" % (name, 100 * results[name]["l1_hit_ratio"],
+                                     100 * results[name]["l1_direct_share"]))
     out_dir = os.path.join(REPO, "bench", "results")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "django.json"), "w") as f:
