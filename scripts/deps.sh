@@ -8,7 +8,7 @@ PACKAGES=(
   libuv1-dev libhiredis-dev libmsgpack-cxx-dev libtomlplusplus-dev doctest-dev
   liblua5.1-0-dev libcli11-dev libspdlog-dev libxxhash-dev
   redis-server redis-tools
-  python3-django python3-django-redis python3-redis python3-pytest python3-pytest-django
+  python3-dev python3-django python3-django-redis python3-redis python3-pytest python3-pytest-django
   gunicorn
   chromium python3-pil wrk
   shellcheck prometheus python3-yaml python3-matplotlib
