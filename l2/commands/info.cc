@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "l2/client.h"
+#include "l2/scripting/lua_engine.h"
 #include "l2/server.h"
 
 namespace tiercache::l2 {
@@ -105,6 +106,12 @@ std::string Server::info(std::string_view section) {
     field(s, "used_memory_keyspace_tables", keyspace_.table_bytes());
     field(s, "used_memory_clients", client_memory_);
     field(s, "used_memory_startup", baseline_memory_);
+    // Lua's heap (under lua-memory-limit) and the script cache, with Redis 7.0's names
+    const size_t lua_bytes = lua_->memory_used();
+    field(s, "used_memory_lua", lua_bytes);
+    field(s, "used_memory_vm_eval", lua_bytes);
+    field(s, "used_memory_lua_human", human_bytes(lua_bytes));
+    field(s, "number_of_cached_scripts", lua_->cached_scripts());
     field(s, "allocator_allocated", mi.uordblks);
     field(s, "maxmemory", config_.maxmemory);
     field(s, "maxmemory_human", human_bytes(config_.maxmemory));

@@ -5,6 +5,7 @@ Every reply text is what redis-server 7.0.15 answers (TIERCACHE_TEST_TARGET=redi
 
 import multiprocessing
 import os
+import re
 import threading
 import time
 
@@ -79,6 +80,19 @@ def test_evalsha_noscript_and_script_commands(r):
     with pytest.raises(ResponseError) as e:
         raw("SCRIPT", "FLUSH", "bogus")
     assert str(e.value) == "SCRIPT FLUSH only support SYNC|ASYNC option"
+
+
+def test_info_reports_the_script_cache_and_lua_memory(server, r):
+    r.script_flush()
+    assert server.info("memory")["number_of_cached_scripts"] == 0
+    shas = {r.script_load("return %d" % i) for i in range(5)}
+    r.eval("return redis.call('set', KEYS[1], ARGV[1])", 1, "lua-k", "v")  # cached too
+    mem = server.info("memory")
+    assert mem["number_of_cached_scripts"] == len(shas) + 1
+    assert mem["used_memory_lua"] > 0 and mem["used_memory_vm_eval"] == mem["used_memory_lua"]
+    assert re.match(r"^\d+(\.\d+)?[BKMG]$", mem["used_memory_lua_human"])
+    r.script_flush()
+    assert server.info("memory")["number_of_cached_scripts"] == 0
 
 
 def test_register_script(r):
