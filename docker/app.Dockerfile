@@ -15,7 +15,7 @@ FROM debian:bookworm AS build
 ENV DEBIAN_FRONTEND=noninteractive
 WORKDIR /src
 COPY scripts/deps.sh scripts/deps.sh
-RUN scripts/deps.sh && rm -rf /var/lib/apt/lists/*
+RUN scripts/deps.sh --build && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN rm -rf build && TIERCACHE_BUILD_DIR=build BUILD_TYPE=RelWithDebInfo \
       scripts/build.sh -DTIERCACHE_WERROR=ON \

@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tiercache needs to build, test and run the demo. Idempotent:
 # apt runs only when something is missing.
+#   scripts/deps.sh           everything (build, tests, benchmarks, the demo)
+#   scripts/deps.sh --build   only what scripts/build.sh and the unit tests need (the Docker
+#                             images' build stages)
 set -euo pipefail
 
-PACKAGES=(
-  build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev clang-format
+BUILD_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
   libuv1-dev libhiredis-dev libmsgpack-cxx-dev libtomlplusplus-dev doctest-dev
-  liblua5.1-0-dev libcli11-dev libspdlog-dev libxxhash-dev
+  liblua5.1-0-dev libcli11-dev libspdlog-dev libxxhash-dev python3-dev
+)
+TEST_PACKAGES=(
+  clang-14 libclang-rt-14-dev clang-format
   redis-server redis-tools
-  python3-dev python3-django python3-django-redis python3-redis python3-pytest python3-pytest-django
+  python3-django python3-django-redis python3-redis python3-pytest python3-pytest-django
   gunicorn
   chromium python3-pil wrk
   shellcheck prometheus python3-yaml python3-matplotlib
 )
+case "${1:-}" in
+  --build) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  *) echo "usage: scripts/deps.sh [--build]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

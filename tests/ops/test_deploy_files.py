@@ -220,8 +220,14 @@ def test_dockerfile_shape():
     stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.M)
     assert [s[0] for s in stages] == ["debian:bookworm", "debian:bookworm-slim"]
     build, runtime = text.split("FROM debian:bookworm-slim")
-    assert "scripts/deps.sh" in build and "scripts/build.sh" in build
+    assert "scripts/deps.sh --build" in build and "scripts/build.sh" in build
     assert "docker/runtime-packages.sh" in build
+    # CI runs the same recipe first (build packages only, build, unit tests), so a build
+    # package missing from `deps.sh --build` fails CI, not only a docker build
+    steps = open(os.path.join(REPO, "scripts", "test.sh")).read()
+    first_build = steps.index("scripts/build.sh")
+    assert steps.index("scripts/deps.sh --build") < first_build
+    assert "scripts/deps.sh\n" not in steps[:first_build]
     assert "build-essential" not in runtime and "scripts/deps.sh" not in runtime
     user = re.findall(r"^USER\s+(\S+)", runtime, re.M)
     assert user and not user[-1].startswith(("root", "0")), "runtime must not run as root"
@@ -236,7 +242,7 @@ def test_app_dockerfile_ships_the_django_backend():
     builds the package with CI's scripts and installs it where Debian's python3 looks."""
     text = open(os.path.join(DOCKER, "app.Dockerfile")).read()
     build, runtime = text.split("FROM debian:bookworm-slim")
-    assert "scripts/deps.sh" in build and "scripts/build.sh" in build
+    assert "scripts/deps.sh --build" in build and "scripts/build.sh" in build
     assert "build/python/tiercache" in build
     assert re.search(r"^COPY --from=build \S+ /usr/lib/python3/dist-packages/tiercache$",
                      runtime, re.M)
