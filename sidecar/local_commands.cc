@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "shared/metrics/info_text.h"
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
 #include "sidecar/sidecar.h"
@@ -18,13 +19,8 @@ using util::iequals;
 
 namespace {
 
-void field(std::string& s, const char* name, const std::string& v) {
-  s += name;
-  s += ':';
-  s += v;
-  s += "\r\n";
-}
-void field(std::string& s, const char* name, uint64_t v) { field(s, name, std::to_string(v)); }
+using metrics::info_field;
+using metrics::info_header;
 
 struct InfoOp : Op {
   uint64_t conn_id, ticket;
@@ -53,7 +49,7 @@ struct InfoOp : Op {
         pos = nl + 1;
       }
     } else {
-      field(text, "l2_status", r == nullptr ? "unavailable: " + s.l2().last_error() : "error");
+      info_field(text, "l2_status", r == nullptr ? "unavailable: " + s.l2().last_error() : "error");
     }
     resp::write_bulk(c->slot(ticket), text);
     c->complete(ticket);
@@ -107,42 +103,36 @@ std::string client_line(const net::Connection& c, const ClientState& st, int64_t
 
 std::string Sidecar::info(std::string_view section) {
   std::string s;
-  auto want = [section](std::string_view name) {
-    return section == name || section == "default" || section == "all" || section == "everything";
-  };
-  auto header = [&s](const char* t) {
-    if (!s.empty()) s += "\r\n";
-    s += "# ";
-    s += t;
-    s += "\r\n";
+  auto want = [section](std::string_view name) {  // every section is in the default INFO
+    return metrics::info_wants(section, name, true);
   };
   if (want("server")) {
-    header("Server");
-    field(s, "redis_version", "7.0.15");
-    field(s, "tiercache_version", TIERCACHE_VERSION);
-    field(s, "tiercache_role", "sidecar");
-    field(s, "process_id", static_cast<uint64_t>(getpid()));
-    field(s, "socket", config_.socket);
-    field(s, "l2", config_.l2);
+    info_header(s, "Server");
+    info_field(s, "redis_version", "7.0.15");
+    info_field(s, "tiercache_version", TIERCACHE_VERSION);
+    info_field(s, "tiercache_role", "sidecar");
+    info_field(s, "process_id", static_cast<uint64_t>(getpid()));
+    info_field(s, "socket", config_.socket);
+    info_field(s, "l2", config_.l2);
   }
   if (want("clients")) {
-    header("Clients");
-    field(s, "connected_clients", conns_.size());
-    field(s, "maxclients", static_cast<uint64_t>(config_.maxclients));
+    info_header(s, "Clients");
+    info_field(s, "connected_clients", conns_.size());
+    info_field(s, "maxclients", static_cast<uint64_t>(config_.maxclients));
   }
   if (want("stats")) {
-    header("Stats");
-    field(s, "total_connections_received", stats_.connections_received);
-    field(s, "total_commands_processed", stats_.commands);
-    field(s, "rejected_connections", stats_.rejected_connections);
-    field(s, "protocol_errors", stats_.protocol_errors);
-    field(s, "security_closes", stats_.security_closes);
-    field(s, "client_query_buffer_limit_disconnections", stats_.query_buffer_limit_disconnections);
-    field(s, "client_output_buffer_limit_disconnections",
+    info_header(s, "Stats");
+    info_field(s, "total_connections_received", stats_.connections_received);
+    info_field(s, "total_commands_processed", stats_.commands);
+    info_field(s, "rejected_connections", stats_.rejected_connections);
+    info_field(s, "protocol_errors", stats_.protocol_errors);
+    info_field(s, "security_closes", stats_.security_closes);
+    info_field(s, "client_query_buffer_limit_disconnections", stats_.query_buffer_limit_disconnections);
+    info_field(s, "client_output_buffer_limit_disconnections",
           stats_.output_buffer_limit_disconnections);
   }
   if (want("tiercache")) {
-    header("Tiercache");
+    info_header(s, "Tiercache");
     l1::Stats l1s = l1_->stats();
     const BusStats& bs = bus_->stats();
     // A direct reader's miss comes here next as a GET: only its hits are extra reads.
@@ -150,43 +140,43 @@ std::string Sidecar::info(std::string_view section) {
     const uint64_t reads = hits + stats_.l1_misses + stats_.l1_bypassed;
     char ratio[32];
     snprintf(ratio, sizeof ratio, "%.4f", reads ? static_cast<double>(hits) / reads : 0.0);
-    field(s, "l1_hits", stats_.l1_hits);
-    field(s, "l1_misses", stats_.l1_misses);
-    field(s, "l1_bypassed", stats_.l1_bypassed);
-    field(s, "l1_direct_hits", l1s.reader_hits);
-    field(s, "l1_direct_misses", l1s.reader_misses);
-    field(s, "l1_hit_ratio", ratio);
-    field(s, "l1_segment", config_.shm_name);
-    field(s, "l1_direct_max_staleness_ms", static_cast<uint64_t>(direct_max_staleness_ms()));
-    field(s, "l1_items", l1s.items);
-    field(s, "l1_bytes", l1s.bytes_used);
-    field(s, "l1_capacity_bytes", l1s.capacity_bytes);
-    field(s, "l1_evictions", l1s.evictions);
-    field(s, "l1_expirations", l1s.expirations);
-    field(s, "l1_flushes", stats_.l1_flushes);
-    field(s, "fills", stats_.fills);
-    field(s, "fills_discarded", stats_.fills_discarded);
-    field(s, "coalesced_misses", stats_.coalesced_misses);
-    field(s, "l2_fetches", stats_.l2_fetches);
-    field(s, "writes", stats_.writes);
-    field(s, "write_batches", stats_.write_batches);
-    field(s, "invalidations_sent", stats_.invalidated_keys_sent);
-    field(s, "invalidation_messages_sent", stats_.invalidation_messages_sent);
-    field(s, "invalidations_received", stats_.invalidated_keys_received);
-    field(s, "invalidation_messages_received", bs.received);
-    field(s, "bus_healthy", bus_->healthy() ? 1 : 0);
-    field(s, "bus_resets", bs.resets);
-    field(s, "bus_gaps", bs.gaps);
-    field(s, "bus_bad_messages", bs.bad_messages);
-    field(s, "invalidation_lag_p50_us", bus_->lag_us().percentile(0.5));
-    field(s, "invalidation_lag_p99_us", bus_->lag_us().percentile(0.99));
-    field(s, "invalidation_lag_max_us", bus_->lag_us().max());
-    field(s, "passthrough", stats_.passthrough);
-    field(s, "l2_connected", l2_->connected() ? 1 : 0);
-    field(s, "l2_errors", stats_.l2_errors);
-    field(s, "l2_reconnects", l2_->reconnects());
-    field(s, "l2_latency_p50_us", l2_->latency_us().percentile(0.5));
-    field(s, "l2_latency_p99_us", l2_->latency_us().percentile(0.99));
+    info_field(s, "l1_hits", stats_.l1_hits);
+    info_field(s, "l1_misses", stats_.l1_misses);
+    info_field(s, "l1_bypassed", stats_.l1_bypassed);
+    info_field(s, "l1_direct_hits", l1s.reader_hits);
+    info_field(s, "l1_direct_misses", l1s.reader_misses);
+    info_field(s, "l1_hit_ratio", ratio);
+    info_field(s, "l1_segment", config_.shm_name);
+    info_field(s, "l1_direct_max_staleness_ms", static_cast<uint64_t>(direct_max_staleness_ms()));
+    info_field(s, "l1_items", l1s.items);
+    info_field(s, "l1_bytes", l1s.bytes_used);
+    info_field(s, "l1_capacity_bytes", l1s.capacity_bytes);
+    info_field(s, "l1_evictions", l1s.evictions);
+    info_field(s, "l1_expirations", l1s.expirations);
+    info_field(s, "l1_flushes", stats_.l1_flushes);
+    info_field(s, "fills", stats_.fills);
+    info_field(s, "fills_discarded", stats_.fills_discarded);
+    info_field(s, "coalesced_misses", stats_.coalesced_misses);
+    info_field(s, "l2_fetches", stats_.l2_fetches);
+    info_field(s, "writes", stats_.writes);
+    info_field(s, "write_batches", stats_.write_batches);
+    info_field(s, "invalidations_sent", stats_.invalidated_keys_sent);
+    info_field(s, "invalidation_messages_sent", stats_.invalidation_messages_sent);
+    info_field(s, "invalidations_received", stats_.invalidated_keys_received);
+    info_field(s, "invalidation_messages_received", bs.received);
+    info_field(s, "bus_healthy", bus_->healthy() ? 1 : 0);
+    info_field(s, "bus_resets", bs.resets);
+    info_field(s, "bus_gaps", bs.gaps);
+    info_field(s, "bus_bad_messages", bs.bad_messages);
+    info_field(s, "invalidation_lag_p50_us", bus_->lag_us().percentile(0.5));
+    info_field(s, "invalidation_lag_p99_us", bus_->lag_us().percentile(0.99));
+    info_field(s, "invalidation_lag_max_us", bus_->lag_us().max());
+    info_field(s, "passthrough", stats_.passthrough);
+    info_field(s, "l2_connected", l2_->connected() ? 1 : 0);
+    info_field(s, "l2_errors", stats_.l2_errors);
+    info_field(s, "l2_reconnects", l2_->reconnects());
+    info_field(s, "l2_latency_p50_us", l2_->latency_us().percentile(0.5));
+    info_field(s, "l2_latency_p99_us", l2_->latency_us().percentile(0.99));
   }
   return s;
 }

@@ -9,6 +9,7 @@
 #include "l2/client.h"
 #include "l2/scripting/lua_engine.h"
 #include "l2/server.h"
+#include "shared/metrics/info_text.h"
 
 namespace tiercache::l2 {
 namespace {
@@ -36,142 +37,127 @@ size_t rss_bytes() {
   return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
-void field(std::string& s, const char* name, const std::string& v) {
-  s += name;
-  s += ':';
-  s += v;
-  s += "\r\n";
-}
-void field(std::string& s, const char* name, uint64_t v) { field(s, name, std::to_string(v)); }
-
-bool wants(std::string_view section, std::string_view name, bool in_default) {
-  if (section == name || section == "all" || section == "everything") return true;
-  return in_default && section == "default";
-}
+using metrics::info_field;
+using metrics::info_header;
+using metrics::info_wants;
 
 }  // namespace
 
 std::string Server::info(std::string_view section) {
   std::string s;
-  auto header = [&s](const char* title) {
-    if (!s.empty()) s += "\r\n";
-    s += "# ";
-    s += title;
-    s += "\r\n";
-  };
-  if (wants(section, "server", true)) {
-    header("Server");
+  if (info_wants(section, "server", true)) {
+    info_header(s, "Server");
     utsname u;
     uname(&u);
     int64_t up = uptime_ms() / 1000;
-    field(s, "redis_version", "7.0.15");
-    field(s, "tiercache_version", TIERCACHE_VERSION);
-    field(s, "redis_mode", "standalone");
-    field(s, "os", std::string(u.sysname) + " " + u.release + " " + u.machine);
-    field(s, "arch_bits", 64);
-    field(s, "multiplexing_api", "libuv");
-    field(s, "process_id", static_cast<uint64_t>(getpid()));
-    field(s, "tcp_port", static_cast<uint64_t>(config_.port));
-    field(s, "uptime_in_seconds", static_cast<uint64_t>(up));
-    field(s, "uptime_in_days", static_cast<uint64_t>(up / 86400));
-    field(s, "hz", static_cast<uint64_t>(config_.hz));
-    field(s, "executable", "tiercache-l2");
+    info_field(s, "redis_version", "7.0.15");
+    info_field(s, "tiercache_version", TIERCACHE_VERSION);
+    info_field(s, "redis_mode", "standalone");
+    info_field(s, "os", std::string(u.sysname) + " " + u.release + " " + u.machine);
+    info_field(s, "arch_bits", 64);
+    info_field(s, "multiplexing_api", "libuv");
+    info_field(s, "process_id", static_cast<uint64_t>(getpid()));
+    info_field(s, "tcp_port", static_cast<uint64_t>(config_.port));
+    info_field(s, "uptime_in_seconds", static_cast<uint64_t>(up));
+    info_field(s, "uptime_in_days", static_cast<uint64_t>(up / 86400));
+    info_field(s, "hz", static_cast<uint64_t>(config_.hz));
+    info_field(s, "executable", "tiercache-l2");
   }
-  if (wants(section, "clients", true)) {
-    header("Clients");
+  if (info_wants(section, "clients", true)) {
+    info_header(s, "Clients");
     size_t max_in = 0, max_out = 0, pubsub = 0;
     for (const auto& [id, c] : clients_) {
       max_in = std::max(max_in, c->input_bytes());
       max_out = std::max(max_out, c->output_bytes());
       pubsub += c->subscribed() ? 1 : 0;
     }
-    field(s, "connected_clients", clients_.size());
-    field(s, "maxclients", static_cast<uint64_t>(config_.maxclients));
-    field(s, "client_recent_max_input_buffer", max_in);
-    field(s, "client_recent_max_output_buffer", max_out);
-    field(s, "blocked_clients", 0);
-    field(s, "pubsub_clients", pubsub);
+    info_field(s, "connected_clients", clients_.size());
+    info_field(s, "maxclients", static_cast<uint64_t>(config_.maxclients));
+    info_field(s, "client_recent_max_input_buffer", max_in);
+    info_field(s, "client_recent_max_output_buffer", max_out);
+    info_field(s, "blocked_clients", 0);
+    info_field(s, "pubsub_clients", pubsub);
   }
-  if (wants(section, "memory", true)) {
-    header("Memory");
+  if (info_wants(section, "memory", true)) {
+    info_header(s, "Memory");
     refresh_client_memory();
     size_t used = used_memory();
     size_t rss = rss_bytes();
     struct mallinfo2 mi = mallinfo2();
-    field(s, "used_memory", used);
-    field(s, "used_memory_human", human_bytes(used));
-    field(s, "used_memory_rss", rss);
-    field(s, "used_memory_rss_human", human_bytes(rss));
-    field(s, "used_memory_dataset", keyspace_.used_bytes());
-    field(s, "used_memory_keyspace_tables", keyspace_.table_bytes());
-    field(s, "used_memory_clients", client_memory_);
-    field(s, "used_memory_startup", baseline_memory_);
+    info_field(s, "used_memory", used);
+    info_field(s, "used_memory_human", human_bytes(used));
+    info_field(s, "used_memory_rss", rss);
+    info_field(s, "used_memory_rss_human", human_bytes(rss));
+    info_field(s, "used_memory_dataset", keyspace_.used_bytes());
+    info_field(s, "used_memory_keyspace_tables", keyspace_.table_bytes());
+    info_field(s, "used_memory_clients", client_memory_);
+    info_field(s, "used_memory_startup", baseline_memory_);
     // Lua's heap (under lua-memory-limit) and the script cache, with Redis 7.0's names
     const size_t lua_bytes = lua_->memory_used();
-    field(s, "used_memory_lua", lua_bytes);
-    field(s, "used_memory_vm_eval", lua_bytes);
-    field(s, "used_memory_lua_human", human_bytes(lua_bytes));
-    field(s, "number_of_cached_scripts", lua_->cached_scripts());
-    field(s, "allocator_allocated", mi.uordblks);
-    field(s, "maxmemory", config_.maxmemory);
-    field(s, "maxmemory_human", human_bytes(config_.maxmemory));
-    field(s, "maxmemory_policy", std::string(eviction_policy_name(config_.maxmemory_policy)));
+    info_field(s, "used_memory_lua", lua_bytes);
+    info_field(s, "used_memory_vm_eval", lua_bytes);
+    info_field(s, "used_memory_lua_human", human_bytes(lua_bytes));
+    info_field(s, "number_of_cached_scripts", lua_->cached_scripts());
+    info_field(s, "allocator_allocated", mi.uordblks);
+    info_field(s, "maxmemory", config_.maxmemory);
+    info_field(s, "maxmemory_human", human_bytes(config_.maxmemory));
+    info_field(s, "maxmemory_policy", std::string(eviction_policy_name(config_.maxmemory_policy)));
     char frag[32];
     snprintf(frag, sizeof frag, "%.2f", used ? static_cast<double>(rss) / used : 0.0);
-    field(s, "mem_fragmentation_ratio", frag);
-    field(s, "mem_allocator", "libc");
+    info_field(s, "mem_fragmentation_ratio", frag);
+    info_field(s, "mem_allocator", "libc");
   }
-  if (wants(section, "persistence", true)) {
-    header("Persistence");
-    field(s, "loading", 0);
-    field(s, "rdb_changes_since_last_save", 0);
-    field(s, "aof_enabled", 0);
+  if (info_wants(section, "persistence", true)) {
+    info_header(s, "Persistence");
+    info_field(s, "loading", 0);
+    info_field(s, "rdb_changes_since_last_save", 0);
+    info_field(s, "aof_enabled", 0);
   }
-  if (wants(section, "stats", true)) {
-    header("Stats");
+  if (info_wants(section, "stats", true)) {
+    info_header(s, "Stats");
     const KeyspaceStats& ks = keyspace_.stats();
-    field(s, "total_connections_received", stats_.total_connections_received);
-    field(s, "total_commands_processed", stats_.total_commands_processed);
-    field(s, "total_net_input_bytes", io_.bytes_in);
-    field(s, "total_net_output_bytes", io_.bytes_out);
-    field(s, "rejected_connections", stats_.rejected_connections);
-    field(s, "expired_keys", ks.expired_keys);
-    field(s, "evicted_keys", ks.evicted_keys);
-    field(s, "keyspace_hits", ks.hits);
-    field(s, "keyspace_misses", ks.misses);
-    field(s, "pubsub_channels", channels_.size());
-    field(s, "pubsub_patterns", patterns_.size());
-    field(s, "total_error_replies", stats_.total_error_replies);
-    field(s, "protocol_errors", stats_.protocol_errors);
-    field(s, "security_closes", stats_.security_closes);
-    field(s, "client_query_buffer_limit_disconnections",
+    info_field(s, "total_connections_received", stats_.total_connections_received);
+    info_field(s, "total_commands_processed", stats_.total_commands_processed);
+    info_field(s, "total_net_input_bytes", io_.bytes_in);
+    info_field(s, "total_net_output_bytes", io_.bytes_out);
+    info_field(s, "rejected_connections", stats_.rejected_connections);
+    info_field(s, "expired_keys", ks.expired_keys);
+    info_field(s, "evicted_keys", ks.evicted_keys);
+    info_field(s, "keyspace_hits", ks.hits);
+    info_field(s, "keyspace_misses", ks.misses);
+    info_field(s, "pubsub_channels", channels_.size());
+    info_field(s, "pubsub_patterns", patterns_.size());
+    info_field(s, "total_error_replies", stats_.total_error_replies);
+    info_field(s, "protocol_errors", stats_.protocol_errors);
+    info_field(s, "security_closes", stats_.security_closes);
+    info_field(s, "client_query_buffer_limit_disconnections",
           stats_.client_query_buffer_limit_disconnections);
-    field(s, "client_output_buffer_limit_disconnections",
+    info_field(s, "client_output_buffer_limit_disconnections",
           stats_.client_output_buffer_limit_disconnections);
-    field(s, "pubsub_messages_delivered", stats_.pubsub_messages_delivered);
+    info_field(s, "pubsub_messages_delivered", stats_.pubsub_messages_delivered);
   }
-  if (wants(section, "replication", true)) {
-    header("Replication");
-    field(s, "role", "master");
-    field(s, "connected_slaves", 0);
+  if (info_wants(section, "replication", true)) {
+    info_header(s, "Replication");
+    info_field(s, "role", "master");
+    info_field(s, "connected_slaves", 0);
   }
-  if (wants(section, "cpu", true)) {
-    header("CPU");
+  if (info_wants(section, "cpu", true)) {
+    info_header(s, "CPU");
     rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     char buf[64];
     snprintf(buf, sizeof buf, "%ld.%06ld", ru.ru_stime.tv_sec, ru.ru_stime.tv_usec);
-    field(s, "used_cpu_sys", buf);
+    info_field(s, "used_cpu_sys", buf);
     snprintf(buf, sizeof buf, "%ld.%06ld", ru.ru_utime.tv_sec, ru.ru_utime.tv_usec);
-    field(s, "used_cpu_user", buf);
+    info_field(s, "used_cpu_user", buf);
   }
-  if (wants(section, "keyspace", true)) {
-    header("Keyspace");
+  if (info_wants(section, "keyspace", true)) {
+    info_header(s, "Keyspace");
     for (int db = 0; db < keyspace_.num_dbs(); ++db) {
       size_t n = keyspace_.db_size(db);
       if (n == 0) continue;
       std::string name = "db" + std::to_string(db);
-      field(s, name.c_str(),
+      info_field(s, name.c_str(),
             "keys=" + std::to_string(n) + ",expires=" + std::to_string(keyspace_.db_expires(db)) +
                 ",avg_ttl=0");
     }
