@@ -292,48 +292,24 @@ struct MetricsHttp::Conn {
 };
 
 bool MetricsHttp::listen(const std::string& bind, int port, std::string* error) {
-  sockaddr_storage addr;
-  int rc = uv_ip4_addr(bind.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
-  if (rc != 0) rc = uv_ip6_addr(bind.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
-  if (rc != 0) {
-    *error = "invalid metrics bind address '" + bind + "'";
-    return false;
-  }
-  uv_tcp_init(loop_, &tcp_);
-  tcp_.data = this;
-  open_ = true;
-  rc = uv_tcp_bind(&tcp_, reinterpret_cast<sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 64, on_connection);
-  if (rc != 0) {
-    *error = "cannot listen for metrics on " + bind + ":" + std::to_string(port) + ": " +
-             uv_strerror(rc);
-    return false;
-  }
-  return true;
+  if (listener_.listen_tcp(bind, port, 64, error)) return true;
+  *error = "metrics endpoint: " + *error;
+  return false;
 }
 
-int MetricsHttp::port() const {
-  if (!open_) return 0;
-  sockaddr_storage ss;
-  int len = sizeof ss;
-  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
-  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+int MetricsHttp::port() const { return listener_.tcp_port(); }
+
+void MetricsHttp::on_accept(void* ctx, uv_stream_t* listener, bool) {
+  static_cast<MetricsHttp*>(ctx)->accept_one(listener);
 }
 
-void MetricsHttp::on_connection(uv_stream_t* s, int status) {
-  if (status < 0) return;
-  static_cast<MetricsHttp*>(s->data)->accept_one();
-}
-
-void MetricsHttp::accept_one() {
+void MetricsHttp::accept_one(uv_stream_t* listener) {
   auto* c = new Conn(this);
   c->next = conns_;
   if (conns_ != nullptr) conns_->prev = c;
   conns_ = c;
   conn_count_++;
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(&tcp_), reinterpret_cast<uv_stream_t*>(&c->tcp)) !=
-          0 ||
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0 ||
       conn_count_ > kMaxConnections) {
     c->close();
     return;
@@ -352,8 +328,7 @@ void MetricsHttp::unlink(Conn* c) {
 }
 
 void MetricsHttp::close() {
-  if (open_) uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), nullptr);
-  open_ = false;
+  listener_.close();
   while (conns_ != nullptr) conns_->close();  // close() unlinks it
 }
 

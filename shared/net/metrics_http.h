@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "shared/net/listener.h"
+
 namespace tiercache::net {
 
 // Which INFO fields are what. Fields not listed are gauges when their value is a number;
@@ -45,7 +47,7 @@ class MetricsHttp {
   static constexpr size_t kMaxConnections = 64;
 
   MetricsHttp(uv_loop_t* loop, RenderFn render, void* ctx)
-      : loop_(loop), render_(render), ctx_(ctx) {}
+      : loop_(loop), render_(render), ctx_(ctx), listener_(loop, on_accept, this) {}
   MetricsHttp(const MetricsHttp&) = delete;
   MetricsHttp& operator=(const MetricsHttp&) = delete;
 
@@ -60,15 +62,14 @@ class MetricsHttp {
 
  private:
   struct Conn;
-  static void on_connection(uv_stream_t* s, int status);
-  void accept_one();
+  static void on_accept(void* ctx, uv_stream_t* listener, bool is_tcp);
+  void accept_one(uv_stream_t* listener);
   void unlink(Conn* c);
 
   uv_loop_t* loop_;
   RenderFn render_;
   void* ctx_;
-  uv_tcp_t tcp_;
-  bool open_ = false;
+  Listener listener_;
   Conn* conns_ = nullptr;  // intrusive list of open connections
   size_t conn_count_ = 0;
   uint64_t requests_ = 0;

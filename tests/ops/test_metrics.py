@@ -136,9 +136,9 @@ def test_metrics_bind_errors_are_reported(procs):
     try:
         l2 = procs.l2("--metrics-port", str(port), ready=False)
         assert l2.proc.wait(10) == 1
-        assert "cannot listen for metrics" in l2.output()
+        assert "metrics endpoint: cannot listen on 127.0.0.1:%d" % port in l2.output()
         sc = procs.sidecar(free_port(), "--metrics-port", str(port), ready=False)
         assert sc.proc.wait(10) == 1
-        assert "cannot listen for metrics" in sc.output()
+        assert "metrics endpoint: cannot listen on 127.0.0.1:%d" % port in sc.output()
     finally:
         busy.close()
