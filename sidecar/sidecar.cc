@@ -505,12 +505,11 @@ void Sidecar::passthrough(net::Connection& c, ClientState& st,
 
 // ---- fill guard ----------------------------------------------------------------------------
 
-bool Sidecar::fill_allowed(int db, std::string_view key, uint64_t stamp) const {
+bool Sidecar::fill_allowed(int db, std::string_view key, uint64_t stamp) {
   if (!l1_serving() || all_flushed_at_ > stamp) return false;
   if (static_cast<size_t>(db) < db_flushed_at_.size() && db_flushed_at_[db] > stamp) return false;
-  std::string k;
-  guard_key(k, db, key);
-  auto it = guards_.find(k);
+  guard_key(key_scratch_, db, key);  // the reused buffer: no allocation per completed fetch
+  auto it = guards_.find(key_scratch_);
   return it == guards_.end() || it->second.invalidated_at <= stamp;
 }
 

@@ -109,7 +109,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   // Fill guard. A fetch records guard_stamp() when it starts; its value may go into L1 only
   // if fill_allowed() says nothing invalidated the key (or its db, or everything) since.
   uint64_t guard_stamp() const { return inv_seq_; }
-  bool fill_allowed(int db, std::string_view key, uint64_t stamp) const;
+  bool fill_allowed(int db, std::string_view key, uint64_t stamp);
   void fetch_started(int db, std::string_view key);
   void fetch_finished(int db, std::string_view key);
   // Drops a key (or a db, or all) from L1 and from the fill guard's point of view.
