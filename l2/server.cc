@@ -205,20 +205,13 @@ int Server::run() {
   uv_prepare_init(loop_, &prepare_);
   prepare_.data = this;
   uv_prepare_start(&prepare_, on_prepare);
-  uv_signal_init(loop_, &sigterm_);
-  uv_signal_init(loop_, &sigint_);
-  sigterm_.data = sigint_.data = this;
-  uv_signal_start(&sigterm_, on_signal, SIGTERM);
-  uv_signal_start(&sigint_, on_signal, SIGINT);
-  signal(SIGPIPE, SIG_IGN);
+  signals_.start(loop_, on_stop_signal, this);
   struct mallinfo2 mi = mallinfo2();
   baseline_memory_ = mi.uordblks;
   spdlog::info("tiercache-l2 ready: tcp {}:{}, unix '{}', maxmemory {} ({})", config_.bind,
                config_.port, config_.unixsocket, config_.maxmemory,
                eviction_policy_name(config_.maxmemory_policy));
-  uv_run(loop_, UV_RUN_DEFAULT);
-  int rc = uv_loop_close(loop_);
-  if (rc != 0) {
+  if (!net::run_until_closed(loop_)) {
     spdlog::error("event loop closed with handles still open");
     return 1;
   }
@@ -226,10 +219,9 @@ int Server::run() {
   return 0;
 }
 
-void Server::on_signal(uv_signal_t* s, int signum) {
-  auto* self = static_cast<Server*>(s->data);
+void Server::on_stop_signal(void* ctx, int signum) {
   spdlog::info("received signal {}, shutting down", signum);
-  self->shutdown();
+  static_cast<Server*>(ctx)->shutdown();
 }
 
 void Server::shutdown() {
@@ -245,8 +237,7 @@ void Server::shutdown() {
   if (metrics_) metrics_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  signals_.close();
 }
 
 void Server::on_accept(void* ctx, uv_stream_t* listener, bool tcp) {

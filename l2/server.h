@@ -17,6 +17,7 @@
 #include "l2/keyspace/keyspace.h"
 #include "shared/command/command_table.h"
 #include "shared/net/connection.h"
+#include "shared/net/lifecycle.h"
 #include "shared/net/listener.h"
 #include "shared/net/metrics_http.h"
 #include "shared/resp/request_parser.h"
@@ -140,7 +141,7 @@ class Server : public net::ConnectionOwner {
   static void on_accept(void* ctx, uv_stream_t* listener, bool is_tcp);
   static void on_cron(uv_timer_t* t);
   static void on_prepare(uv_prepare_t* p);
-  static void on_signal(uv_signal_t* s, int signum);
+  static void on_stop_signal(void* ctx, int signum);
   void accept_client(uv_stream_t* listener, bool tcp);
   void cron();
   bool oom_check(CommandContext& ctx);
@@ -158,7 +159,7 @@ class Server : public net::ConnectionOwner {
   std::unique_ptr<net::MetricsHttp> metrics_;  // Prometheus endpoint, if metrics-port
   uv_timer_t cron_timer_;
   uv_prepare_t prepare_;
-  uv_signal_t sigterm_, sigint_;
+  net::StopSignals signals_;
   uint64_t next_client_id_ = 1;
   std::unordered_map<uint64_t, Client*> clients_;
   std::vector<Client*> pending_writes_;

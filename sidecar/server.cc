@@ -126,12 +126,7 @@ bool Sidecar::start(std::string* error) {
 }
 
 int Sidecar::run() {
-  uv_signal_init(loop_, &sigterm_);
-  uv_signal_init(loop_, &sigint_);
-  sigterm_.data = sigint_.data = this;
-  uv_signal_start(&sigterm_, on_signal, SIGTERM);
-  uv_signal_start(&sigint_, on_signal, SIGINT);
-  signal(SIGPIPE, SIG_IGN);
+  signals_.start(loop_, on_stop_signal, this);
   uv_check_init(loop_, &check_);
   check_.data = this;
   uv_check_start(&check_, on_check);
@@ -141,9 +136,7 @@ int Sidecar::run() {
                  static_cast<uint64_t>(config_.bus_heartbeat_ms));
   spdlog::info("tiercache-sidecar ready: socket '{}', L2 {}, L1 {} bytes in /dev/shm/tiercache-{}",
                config_.socket, config_.l2, config_.l1_memory, config_.shm_name);
-  uv_run(loop_, UV_RUN_DEFAULT);
-  int rc = uv_loop_close(loop_);
-  if (rc != 0) {
+  if (!net::run_until_closed(loop_)) {
     spdlog::error("event loop closed with handles still open");
     return 1;
   }
@@ -151,9 +144,9 @@ int Sidecar::run() {
   return 0;
 }
 
-void Sidecar::on_signal(uv_signal_t* s, int signum) {
+void Sidecar::on_stop_signal(void* ctx, int signum) {
   spdlog::info("received signal {}, shutting down", signum);
-  static_cast<Sidecar*>(s->data)->shutdown();
+  static_cast<Sidecar*>(ctx)->shutdown();
 }
 
 void Sidecar::shutdown() {
@@ -171,8 +164,7 @@ void Sidecar::shutdown() {
   bus_->stop();
   l2_->stop();
   l1_->close_clean();
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  signals_.close();
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_), nullptr);
 }

@@ -17,6 +17,7 @@
 #include "shared/command/command_table.h"
 #include "shared/invalidation/message.h"
 #include "shared/net/connection.h"
+#include "shared/net/lifecycle.h"
 #include "shared/net/listener.h"
 #include "shared/net/metrics_http.h"
 #include "shared/resp/request_parser.h"
@@ -130,7 +131,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
  private:
   friend struct LocalCommands;
   static void on_accept(void* ctx, uv_stream_t* listener, bool is_tcp);
-  static void on_signal(uv_signal_t* s, int signum);
+  static void on_stop_signal(void* ctx, int signum);
   static void on_check(uv_check_t* h);
   static void on_cron(uv_timer_t* t);
   static void on_l2_state(void* ctx, bool connected);
@@ -164,7 +165,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   std::unique_ptr<Bus> bus_;
   net::Listener listener_;
   std::unique_ptr<net::MetricsHttp> metrics_;  // Prometheus endpoint, if metrics-port
-  uv_signal_t sigterm_, sigint_;
+  net::StopSignals signals_;
   uv_check_t check_;
   uv_timer_t cron_;
   uint64_t origin_;
