@@ -151,6 +151,9 @@ void Server::apply_config() {
 }
 
 void Server::update_clock() {
+  // As in Redis 7: time stands still while a script runs (a slow script lets other clients in
+  // to answer -BUSY, which must not make its keys expire half-way through).
+  if (lua_ && lua_->running()) return;
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   now_ms_ = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;

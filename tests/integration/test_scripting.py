@@ -291,6 +291,31 @@ def test_script_that_wrote_is_unkillable(server_factory, target):
     assert not t.is_alive()
 
 
+def test_time_stands_still_while_a_slow_script_runs(server_factory):
+    """A key set with a 200 ms TTL at the start of a script that runs for about a second is
+    still there at its end, although other clients were answered -BUSY meanwhile (Redis 7
+    samples the time once per script)."""
+    s = server_factory()
+    c = s.client()
+    c.config_set("lua-time-limit", 50)
+    other = s.raw()
+    script = ("redis.call('set', KEYS[1], 'v', 'PX', 200) "
+              "local x = 0 for i = 1, tonumber(ARGV[1]) do x = x + i end "
+              "return redis.call('get', KEYS[1])")
+    t0 = time.monotonic()
+    t, box = _run_in_thread(lambda: c.eval(script, 1, "frozen", 200000000))
+    busy = 0
+    while t.is_alive():
+        busy += other.cmd("PING") == BUSY
+        time.sleep(0.01)
+    t.join()
+    took = time.monotonic() - t0
+    assert took > 0.5 and busy > 5, "the script should run well past the TTL (%.2f s)" % took
+    assert box.get("error") is None, box
+    assert box["result"] == b"v"
+    assert wait_until(lambda: c.get("frozen") is None, timeout=2)  # and expires afterwards
+
+
 @pytest.mark.tiercache_only("the busy threshold follows CONFIG SET lua-time-limit")
 def test_busy_threshold_is_runtime_config(server_factory):
     s = server_factory()
