@@ -93,8 +93,12 @@ void Bus::handle_payload(std::string_view payload) {
   }
   if (m.origin == origin_) {
     ++stats_.own_echoes;
-    while (!outstanding_.empty() && outstanding_.front().first <= m.seq) outstanding_.pop_front();
-    if (healthy_) listener_->on_bus_current(m.sent_at_us / 1000);
+    uint64_t sent_us = 0;  // when we published it (steady clock), if we were expecting it
+    while (!outstanding_.empty() && outstanding_.front().first <= m.seq) {
+      if (outstanding_.front().first == m.seq) sent_us = outstanding_.front().second;
+      outstanding_.pop_front();
+    }
+    if (healthy_ && sent_us != 0) listener_->on_bus_current(sent_us / 1000);
     return;
   }
   ++stats_.received;

@@ -27,8 +27,9 @@ class BusListener {
   virtual void on_bus_unhealthy(const std::string& why) = 0;
   // Subscribed again (after a flush): L1 may serve again.
   virtual void on_bus_healthy() = 0;
-  // One of our own messages, published at sent_ms (CLOCK_REALTIME), came back while healthy:
-  // the channel is ordered, so every invalidation published before it has been applied.
+  // One of our own messages, published at sent_ms (now_us()'s steady clock, in ms), came back
+  // while healthy: the channel is ordered, so every invalidation published before it has been
+  // applied.
   virtual void on_bus_current(uint64_t sent_ms) = 0;
 };
 

@@ -83,6 +83,7 @@ bool Sidecar::start(std::string* error) {
   o.max_item_size = config_.l1_max_item_size;
   o.max_ttl_ms = static_cast<uint64_t>(config_.l1_max_ttl_ms);
   o.file_mode = static_cast<uint32_t>(config_.shm_mode);
+  o.exclusive = true;  // two sidecars with one --shm-name would share entries: refuse
   l1_ = l1::Store::open(o, error);
   if (!l1_) return false;
   // Whatever the segment held, writes made elsewhere while no sidecar was listening are

@@ -11,8 +11,10 @@
 namespace tiercache::sidecar {
 
 uint64_t now_us() {
+  // Monotonic and counting suspend, and the clock L1 readers judge staleness with
+  // (l1::Store::steady_ms): the bus's send times vouch for L1 in it.
   timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_BOOTTIME, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
 }
 

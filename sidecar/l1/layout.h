@@ -68,9 +68,9 @@ struct alignas(64) Header {
   uint64_t base_ms;       // record expiry times are u32 ms relative to this
   uint64_t global_gen;    // bumped by flush_all
   uint64_t sweep_cursor;  // next bucket for reclaim_expired()
-  // The owner vouches that every invalidation published before this time (CLOCK_REALTIME ms)
-  // has been applied; 0 = not known. Readers in reader mode trust the segment only while this
-  // is recent (Options::reader_max_staleness_ms).
+  // The owner vouches that every invalidation published before this time (CLOCK_BOOTTIME ms,
+  // Store::steady_ms) has been applied; 0 = not known. Readers in reader mode trust the
+  // segment only while this is recent (Options::reader_max_staleness_ms).
   uint64_t current_ms;
 
   // Statistics. hits/misses are bumped by the owners' own lookups, reader_hits/reader_misses

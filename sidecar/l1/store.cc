@@ -1,6 +1,7 @@
 // L1 read path: lock-free get and scan (seqlock per index bucket), stats, shared helpers.
 #include "sidecar/l1/store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -75,8 +76,8 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
   if (db >= kMaxDbs || key.size() > kMaxKeyBytes) return miss();
   const uint32_t state = load_acq(hd.state);
   if (state == kStateRetired) return miss();
+  if (reader && !owner_live(state)) return miss();
   const uint64_t now = now_ms();
-  if (reader && !owner_live(state, now)) return miss();
   // Generation and base time first: a flush or rebase racing with this read makes it a miss.
   const uint64_t gen = load_acq(hd.global_gen);
   const uint32_t stamp = static_cast<uint32_t>(gen + load_acq(hd.db_gen[db]));
@@ -129,8 +130,11 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
         continue;  // a writer touched the bucket meanwhile: copy again
       }
       if (candidate) {
-        // The copy is consistent. Visible only if of the current generation and unexpired.
-        if (rh.stamp != stamp || load_rlx(hd.global_gen) != gen || expired(rh, now_rel)) {
+        // The copy is consistent. Visible only if of the current generation and unexpired,
+        // judged again now that the copy is done: a flush (of all or of this db) or the owner
+        // falling silent while this reader was between its checks and its copy makes it a miss.
+        if (rh.stamp != stamp || expired(rh, now_rel) || current_stamp(db) != stamp ||
+            load_acq(hd.global_gen) != gen || (reader && !owner_live(load_acq(hd.state)))) {
           return miss();
         }
         if (ttl_left_ms != nullptr) {
@@ -154,17 +158,20 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
   return miss();
 }
 
-bool Store::owner_live(uint32_t state, uint64_t now) const {
+bool Store::owner_live(uint32_t state) const {
   // Only a live owner applies invalidations: without one, entries may be stale.
   if (options_.reader_max_staleness_ms == 0) return true;
+  if (state != kStateInUse) return false;
   const uint64_t as_of = load_acq(header_->current_ms);
-  return state == kStateInUse && as_of != 0 &&
-         !(now > as_of && now - as_of > options_.reader_max_staleness_ms);
+  const uint64_t now = steady_now_ms();
+  // A vouch from the future (another boot's clock, corruption) is not trusted either.
+  return as_of != 0 && as_of <= now + 1000 &&
+         now - std::min(now, as_of) <= options_.reader_max_staleness_ms;
 }
 
 bool Store::serving() const {
   const uint32_t state = load_acq(header_->state);
-  return state != kStateRetired && owner_live(state, now_ms());
+  return state != kStateRetired && owner_live(state);
 }
 
 uint64_t Store::scan(uint64_t cursor, size_t count, std::vector<ScanEntry>* out) {

@@ -38,7 +38,12 @@ struct Options {
   uint64_t reader_max_staleness_ms = 0;
   // kOwner: permission bits of a segment this process creates (readers need read and write).
   uint32_t file_mode = 0600;
+  // kOwner: refuse to attach to a segment another live process owns (no co-writers): the
+  // sidecar owns its segment alone, so two sidecars given the same name fail clearly.
+  bool exclusive = false;
   uint64_t (*clock_ms)() = nullptr;  // tests only; default CLOCK_REALTIME ms since epoch
+  // tests only; default steady_ms(). The clock of mark_current and of readers' staleness.
+  uint64_t (*steady_clock_ms)() = nullptr;
 };
 
 struct Stats {
@@ -46,7 +51,7 @@ struct Stats {
   uint64_t bytes_used = 0;        // arena bytes of those entries (record headers included)
   uint64_t arena_bytes_held = 0;  // arena bytes between ring tails and heads (dead included)
   uint64_t capacity_bytes = 0;    // arena size
-  uint64_t hits = 0;           // lookups by owners
+  uint64_t hits = 0;              // lookups by owners
   uint64_t misses = 0;
   uint64_t reader_hits = 0;    // lookups by processes attached in reader mode
   uint64_t reader_misses = 0;  // (a reader's miss usually becomes an owner's lookup next)
@@ -116,11 +121,17 @@ class Store {
   // Owner: refreshes the heartbeat timestamp later owners and attaching readers check.
   void heartbeat();
 
-  // Owner: vouches that every invalidation made before `as_of_ms` (CLOCK_REALTIME ms since the
-  // epoch) has been applied to the segment. Readers with reader_max_staleness_ms trust it only
-  // while that is recent. The sidecar calls it when one of its own bus messages comes back:
-  // the channel is ordered, so everything published before it has arrived.
+  // Owner: vouches that every invalidation made before `as_of_ms` (steady_ms()) has been
+  // applied to the segment. Readers with reader_max_staleness_ms trust it only while that is
+  // recent. The sidecar calls it when one of its own bus messages comes back: the channel is
+  // ordered, so everything published before it has arrived. Ignored while an invalidation
+  // could not be applied (the writer lock timed out) until a flush_all succeeds, which this
+  // tries first.
   void mark_current(uint64_t as_of_ms);
+
+  // The clock of mark_current and reader staleness: CLOCK_BOOTTIME in ms (the same in every
+  // process of the host, never stepped back, counts suspend).
+  static uint64_t steady_ms();
 
   // Owner: marks a clean shutdown so the next owner may trust the contents. The object must
   // not be used for mutations afterwards.
@@ -145,7 +156,8 @@ class Store {
   Store() = default;
 
   uint64_t now_ms() const;
-  bool owner_live(uint32_t state, uint64_t now) const;  // reader's view, see serving()
+  uint64_t steady_now_ms() const;
+  bool owner_live(uint32_t state) const;  // reader's view, see serving()
   bool lock();
   void unlock();
   void reinitialize_locked();
@@ -196,7 +208,8 @@ class Store {
   uint32_t* ghost_ = nullptr;
   unsigned char* arena_ = nullptr;
   bool owner_ = false;
-  uint64_t now_rel_ = 0;  // writer: ms since base_ms, sampled when the lock was taken
+  bool unvouched_ = false;  // a mutation failed to take the lock: do not vouch until flushed
+  uint64_t now_rel_ = 0;    // writer: ms since base_ms, sampled when the lock was taken
 };
 
 }  // namespace tiercache::l1

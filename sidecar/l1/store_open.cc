@@ -157,6 +157,16 @@ bool mutex_sane(const pthread_mutex_t& m) {
 
 uint64_t Store::now_ms() const { return options_.clock_ms ? options_.clock_ms() : realtime_ms(); }
 
+uint64_t Store::steady_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+uint64_t Store::steady_now_ms() const {
+  return options_.steady_clock_ms ? options_.steady_clock_ms() : steady_ms();
+}
+
 bool Store::unlink(const std::string& name) { return shm_unlink(shm_name(name).c_str()) == 0; }
 
 Store::~Store() {
@@ -210,8 +220,9 @@ std::unique_ptr<Store> Store::open(const Options& options, std::string* error) {
 
   for (int round = 0; round < 3; ++round) {
     struct stat st;
-    const int fd = open_locked(options.name, s->owner_, static_cast<mode_t>(options.file_mode & 07777),
-                               s->owner_ ? LOCK_EX : LOCK_SH, &st, error);
+    const int fd =
+        open_locked(options.name, s->owner_, static_cast<mode_t>(options.file_mode & 07777),
+                    s->owner_ ? LOCK_EX : LOCK_SH, &st, error);
     if (fd < 0) return nullptr;
     s->fd_ = fd;
     const uint64_t file_bytes = static_cast<uint64_t>(st.st_size);
@@ -270,8 +281,13 @@ std::unique_ptr<Store> Store::open(const Options& options, std::string* error) {
         }
         if (state == kStateInUse && sound && mutex_sane(h.writer_lock) &&
             pid_alive(load_acq(h.owner_pid)) && !(now > hb && now - hb > kHeartbeatStaleMs)) {
-          flock(s->fd_, LOCK_UN);  // a live owner maintains it: attach as a co-writer
-          return s;
+          flock(s->fd_, LOCK_UN);
+          if (options.exclusive) {
+            *error = "segment " + shm_path(options.name) + " is in use by live process " +
+                     std::to_string(load_acq(h.owner_pid)) + " (another owner with this name?)";
+            return nullptr;
+          }
+          return s;  // a live owner maintains it: attach as a co-writer
         }
         if ((state == kStateInUse || state == kStateClean) && mutex_sane(h.writer_lock)) {
           // Owner crashed or went silent (or the dynamic fields are inconsistent). The layout is
@@ -286,6 +302,7 @@ std::unique_ptr<Store> Store::open(const Options& options, std::string* error) {
             s->reinitialize_locked();
             store_rel(h.owner_pid, static_cast<uint32_t>(getpid()));
             store_rel(h.heartbeat_ms, now);
+            store_rel(h.state, kStateInUse);  // also when it was a clean but unsound one
             pthread_mutex_unlock(&h.writer_lock);
             flock(s->fd_, LOCK_UN);
             return s;
@@ -351,7 +368,9 @@ void Store::heartbeat() {
 }
 
 void Store::mark_current(uint64_t as_of_ms) {
-  if (owner_) store_rel(header_->current_ms, as_of_ms);
+  if (!owner_) return;
+  if (unvouched_ && !flush_all()) return;  // flush_all clears unvouched_ once it gets the lock
+  store_rel(header_->current_ms, as_of_ms);
 }
 
 void Store::close_clean() {
@@ -382,6 +401,13 @@ bool Store::lock() {
   clock_gettime(CLOCK_REALTIME, &deadline);
   deadline.tv_sec += 1;
   int r = pthread_mutex_timedlock(&header_->writer_lock, &deadline);
+  if (r != 0 && r != EOWNERDEAD) {
+    // The mutation is refused: if it was an invalidation, readers must not trust the segment
+    // until a flush succeeds.
+    unvouched_ = true;
+    store_rel(header_->current_ms, uint64_t{0});
+    return false;
+  }
   if (r == EOWNERDEAD) {
     // The previous writer died mid-mutation: its bucket may be half written. Clear every
     // entry (readers stay safe through the seqlock protocol), then mark the lock usable.

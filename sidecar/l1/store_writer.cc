@@ -502,6 +502,7 @@ bool Store::flush_all() {
   store_rel(hd.global_gen, load_rlx(hd.global_gen) + 1);
   zero_counters(kMaxDbs);
   add_rlx(hd.flushes, uint64_t{1});
+  unvouched_ = false;  // whatever an earlier refused invalidation was about is gone now
   unlock();
   return true;
 }

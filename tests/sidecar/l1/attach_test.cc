@@ -7,8 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "sidecar/l1/store.h"
 #include "tests/sidecar/l1/test_util.h"
@@ -237,6 +240,7 @@ TEST_CASE("reader mode: counts its own lookups, trusts only a segment vouched fo
   SegmentGuard g{unique_name("staleness")};
   Options o = make_options(g.name, 1 << 20);
   o.clock_ms = testing::fake_clock;
+  o.steady_clock_ms = testing::fake_clock;
   Options ro = o;
   ro.mode = OpenMode::kReader;
   ro.reader_max_staleness_ms = 1000;
@@ -265,6 +269,10 @@ TEST_CASE("reader mode: counts its own lookups, trusts only a segment vouched fo
   CHECK_FALSE(r->serving());
   CHECK(has(*w, "k"));  // the owner's own lookups are not gated
   w->mark_current(testing::fake_clock() - 10);
+  CHECK(has(*r, "k"));
+  w->mark_current(testing::fake_clock() + 5000);  // from the future: not trusted either
+  CHECK_FALSE(has(*r, "k"));
+  w->mark_current(testing::fake_clock());
   CHECK(has(*r, "k"));
 
   ro.reader_max_staleness_ms = 0;  // unchecked
@@ -296,6 +304,52 @@ TEST_CASE("the owner creates the segment with the mode asked for, whatever the u
   struct stat st;
   REQUIRE(stat(path_of(g.name).c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0660);
+}
+
+TEST_CASE("an exclusive owner refuses a segment another live owner has") {
+  SegmentGuard g{unique_name("exclusive")};
+  Options o = make_options(g.name, 1 << 20);
+  auto first = open_or_fail(o);
+  o.exclusive = true;
+  std::string error;
+  CHECK(Store::open(o, &error) == nullptr);
+  CHECK(error.find("in use by live process") != std::string::npos);
+  first->close_clean();
+  auto second = open_or_fail(o);  // a cleanly closed one is taken over
+}
+
+TEST_CASE("an invalidation refused for a hung lock withdraws the vouch until a flush") {
+  SegmentGuard g{unique_name("unvouch")};
+  Options o = make_options(g.name, 1 << 20);
+  Options ro = o;
+  ro.mode = OpenMode::kReader;
+  ro.reader_max_staleness_ms = 60000;
+  auto w = open_or_fail(o);
+  REQUIRE(w->set(0, "k", "v", 0));
+  w->mark_current(Store::steady_ms());
+  auto r = open_or_fail(ro);
+  REQUIRE(has(*r, "k"));
+  // Another thread (alive, so not EOWNERDEAD) holds the segment's writer lock.
+  std::atomic<int> phase{0};
+  std::thread holder([&] {
+    with_raw(g.name, [&](unsigned char* p, size_t, int) {
+      auto* h = reinterpret_cast<Header*>(p);
+      REQUIRE(pthread_mutex_lock(&h->writer_lock) == 0);
+      phase = 1;
+      while (phase != 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      pthread_mutex_unlock(&h->writer_lock);
+    });
+  });
+  while (phase != 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK_FALSE(w->del(0, "k"));  // times out after 1 s: the invalidation is lost
+  CHECK_FALSE(r->serving());
+  CHECK_FALSE(has(*r, "k"));
+  phase = 2;
+  holder.join();
+  w->mark_current(Store::steady_ms());  // flushes first, then vouches again
+  CHECK(r->serving());
+  CHECK_FALSE(has(*r, "k"));
+  CHECK_FALSE(has(*w, "k"));
 }
 
 }  // namespace
