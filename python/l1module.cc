@@ -1,7 +1,7 @@
 // tiercache._l1: a CPython extension that reads the sidecar's shared-memory L1 directly, with
 // the same lock-free reader as the sidecar itself (sidecar/l1, OpenMode::kReader). A process
-// on the sidecar's host reads a cached value in about a microsecond instead of a socket round
-// trip; misses, writes and everything else still go through the sidecar's socket.
+// on the sidecar's host reads a cached value in well under a microsecond instead of a socket
+// round trip; misses, writes and everything else still go through the sidecar's socket.
 //
 //   r = Reader("default", max_staleness_ms=1000)   # /dev/shm/tiercache-default; OSError if
 //                                                # there is no such segment with a live owner
@@ -18,6 +18,7 @@
 #include <Python.h>
 
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 
@@ -25,13 +26,14 @@
 
 namespace {
 
+constexpr long long kMaxStalenessMs = 3600 * 1000;  // an hour: anything longer is a mistake
+
 using tiercache::l1::GetResult;
 using tiercache::l1::OpenMode;
 using tiercache::l1::Store;
 
 struct ReaderObject {
-  PyObject_HEAD
-  Store* store;
+  PyObject_HEAD Store* store;
   std::string* scratch;
 };
 
@@ -46,28 +48,34 @@ void reader_dealloc(ReaderObject* self) {
 int reader_init(ReaderObject* self, PyObject* args, PyObject* kwargs) {
   static const char* kwlist[] = {"name", "max_staleness_ms", nullptr};
   const char* name = nullptr;
-  unsigned long long max_staleness_ms = 1000;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|K", const_cast<char**>(kwlist), &name,
+  long long max_staleness_ms = 1000;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|L", const_cast<char**>(kwlist), &name,
                                    &max_staleness_ms)) {
     return -1;
   }
-  if (max_staleness_ms == 0) {
-    PyErr_SetString(PyExc_ValueError, "max_staleness_ms must be at least 1");
+  if (max_staleness_ms < 1 || max_staleness_ms > kMaxStalenessMs) {
+    PyErr_Format(PyExc_ValueError, "max_staleness_ms must be 1..%lld, not %lld", kMaxStalenessMs,
+                 max_staleness_ms);
     return -1;
   }
-  tiercache::l1::Options o;
-  o.name = name;
-  o.mode = OpenMode::kReader;
-  o.reader_max_staleness_ms = max_staleness_ms;
-  std::string error;
-  std::unique_ptr<Store> store = Store::open(o, &error);
-  if (!store) {
-    PyErr_Format(PyExc_OSError, "tiercache L1 segment '%s': %s", name, error.c_str());
+  try {  // no C++ exception may cross into the interpreter
+    tiercache::l1::Options o;
+    o.name = name;
+    o.mode = OpenMode::kReader;
+    o.reader_max_staleness_ms = static_cast<uint64_t>(max_staleness_ms);
+    std::string error;
+    std::unique_ptr<Store> store = Store::open(o, &error);
+    if (!store) {
+      PyErr_Format(PyExc_OSError, "tiercache L1 segment '%s': %s", name, error.c_str());
+      return -1;
+    }
+    if (self->scratch == nullptr) self->scratch = new std::string();
+    delete self->store;
+    self->store = store.release();
+  } catch (const std::bad_alloc&) {
+    PyErr_NoMemory();
     return -1;
   }
-  delete self->store;
-  self->store = store.release();
-  if (self->scratch == nullptr) self->scratch = new std::string();
   return 0;
 }
 
@@ -109,7 +117,11 @@ bool db_arg(PyObject* obj, uint32_t* db) {
 PyObject* lookup(ReaderObject* self, uint32_t db, PyObject* key) {
   std::string_view k;
   if (!key_view(key, &k)) return nullptr;
-  if (self->store->get(db, k, self->scratch, nullptr) != GetResult::kHit) Py_RETURN_NONE;
+  try {
+    if (self->store->get(db, k, self->scratch, nullptr) != GetResult::kHit) Py_RETURN_NONE;
+  } catch (const std::bad_alloc&) {  // resizing the value buffer
+    return PyErr_NoMemory();
+  }
   return PyBytes_FromStringAndSize(self->scratch->data(),
                                    static_cast<Py_ssize_t>(self->scratch->size()));
 }
@@ -165,15 +177,15 @@ PyObject* reader_serving(ReaderObject* self, void*) {
 PyObject* reader_stats(ReaderObject* self, PyObject*) {
   if (!ensure_open(self)) return nullptr;
   const tiercache::l1::Stats s = self->store->stats();
-  return Py_BuildValue(
-      "{sKsKsKsKsKsKsKsKsK}", "items", static_cast<unsigned long long>(s.items), "bytes_used",
-      static_cast<unsigned long long>(s.bytes_used), "capacity_bytes",
-      static_cast<unsigned long long>(s.capacity_bytes), "hits",
-      static_cast<unsigned long long>(s.hits), "misses", static_cast<unsigned long long>(s.misses),
-      "reader_hits", static_cast<unsigned long long>(s.reader_hits), "reader_misses",
-      static_cast<unsigned long long>(s.reader_misses), "evictions",
-      static_cast<unsigned long long>(s.evictions), "flushes",
-      static_cast<unsigned long long>(s.flushes));
+  return Py_BuildValue("{sKsKsKsKsKsKsKsKsK}", "items", static_cast<unsigned long long>(s.items),
+                       "bytes_used", static_cast<unsigned long long>(s.bytes_used),
+                       "capacity_bytes", static_cast<unsigned long long>(s.capacity_bytes), "hits",
+                       static_cast<unsigned long long>(s.hits), "misses",
+                       static_cast<unsigned long long>(s.misses), "reader_hits",
+                       static_cast<unsigned long long>(s.reader_hits), "reader_misses",
+                       static_cast<unsigned long long>(s.reader_misses), "evictions",
+                       static_cast<unsigned long long>(s.evictions), "flushes",
+                       static_cast<unsigned long long>(s.flushes));
 }
 
 PyObject* reader_close(ReaderObject* self, PyObject*) {
@@ -183,12 +195,11 @@ PyObject* reader_close(ReaderObject* self, PyObject*) {
 }
 
 PyMethodDef reader_methods[] = {
-    {"get", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(reader_get)),
-     METH_FASTCALL, "get(db, key) -> bytes or None: the value if L1 holds it and may serve it"},
+    {"get", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(reader_get)), METH_FASTCALL,
+     "get(db, key) -> bytes or None: the value if L1 holds it and may serve it"},
     {"get_many", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(reader_get_many)),
      METH_FASTCALL, "get_many(db, keys) -> list of bytes or None, in the order of keys"},
-    {"stats", reinterpret_cast<PyCFunction>(reader_stats), METH_NOARGS,
-     "the segment's counters"},
+    {"stats", reinterpret_cast<PyCFunction>(reader_stats), METH_NOARGS, "the segment's counters"},
     {"close", reinterpret_cast<PyCFunction>(reader_close), METH_NOARGS, "unmap the segment"},
     {nullptr, nullptr, 0, nullptr},
 };
@@ -199,14 +210,13 @@ PyGetSetDef reader_getset[] = {
      "for it within max_staleness_ms (dead, hung, or its invalidation bus is behind)",
      nullptr},
     {"detached", reinterpret_cast<getter>(reader_detached), nullptr,
-     "True if the segment's name now holds another segment or none: open a new Reader",
-     nullptr},
+     "True if the segment's name now holds another segment or none: open a new Reader", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
 PyType_Slot reader_slots[] = {
-    {Py_tp_doc, const_cast<char*>(
-                    "Reader(name, max_staleness_ms=1000): lock-free reader of an L1 segment")},
+    {Py_tp_doc,
+     const_cast<char*>("Reader(name, max_staleness_ms=1000): lock-free reader of an L1 segment")},
     {Py_tp_new, reinterpret_cast<void*>(PyType_GenericNew)},
     {Py_tp_init, reinterpret_cast<void*>(reader_init)},
     {Py_tp_dealloc, reinterpret_cast<void*>(reader_dealloc)},
@@ -219,9 +229,15 @@ PyType_Spec reader_spec = {"tiercache._l1.Reader", sizeof(ReaderObject), 0, Py_T
                            reader_slots};
 
 PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "_l1",
-    "Direct, lock-free reads of a tiercache sidecar's shared-memory L1.", -1, nullptr,
-    nullptr, nullptr, nullptr, nullptr,
+    PyModuleDef_HEAD_INIT,
+    "_l1",
+    "Direct, lock-free reads of a tiercache sidecar's shared-memory L1.",
+    -1,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
 };
 
 }  // namespace

@@ -26,7 +26,12 @@ OPTIONS:
     DIRECT_L1                  True/False; default True when LOCATION is a single unix:// socket
                                (the sidecar is on this host), else False
     DIRECT_L1_MAX_STALENESS_MS trust L1 for at most this long after the sidecar last vouched
-                               for it; default: the sidecar's l1_direct_max_staleness_ms
+                               for it; default (and upper bound): the sidecar's
+                               l1_direct_max_staleness_ms
+
+Direct reads need django-redis's DefaultClient (the default CLIENT_CLASS): other client classes
+store values in their own way (HerdClient packs them), so with those the backend is plain
+django-redis.
 
 If the extension cannot be imported or the segment cannot be opened (permissions: the sidecar's
 --shm-mode), the backend logs one warning and behaves exactly like django-redis, trying again
@@ -38,6 +43,7 @@ import re
 import time
 
 from django_redis.cache import RedisCache
+from django_redis.client import DefaultClient
 
 try:
     from tiercache import _l1
@@ -48,6 +54,9 @@ except ImportError as e:  # pragma: no cover - depends on the installation
 log = logging.getLogger("tiercache")
 
 RETRY_SECONDS = 1.0
+# A segment that has not been served from this long is given up and the sidecar asked again
+# (it may have been restarted under another --shm-name).
+REASK_SECONDS = 5.0
 
 
 class TierCache(RedisCache):
@@ -60,10 +69,16 @@ class TierCache(RedisCache):
             direct = len(servers) == 1 and servers[0].startswith("unix://")
         self._direct = bool(direct)
         self._max_staleness_ms = options.get("DIRECT_L1_MAX_STALENESS_MS")
+        if self._max_staleness_ms is not None and (
+                isinstance(self._max_staleness_ms, bool)
+                or not isinstance(self._max_staleness_ms, int) or self._max_staleness_ms < 1):
+            raise ValueError("DIRECT_L1_MAX_STALENESS_MS must be a positive integer (ms), not %r"
+                             % (self._max_staleness_ms,))
         self._reader = None
         self._db = 0
         self._retry_at = 0.0
         self._check_at = 0.0
+        self._unserved_since = None
         self._warned = None
         if self._direct and _l1 is None:
             log.warning("tiercache: direct L1 reads off, the extension is missing: %s",
@@ -78,6 +93,11 @@ class TierCache(RedisCache):
         if now < self._retry_at:
             return None
         self._retry_at = now + RETRY_SECONDS
+        if type(self.client) is not DefaultClient:
+            self._warn("direct L1 reads need django_redis.client.DefaultClient, not %s"
+                       % type(self.client).__name__)
+            self._direct = False
+            return None
         try:
             conn = self.client.get_client(write=False)
             info = conn.info("tiercache")
@@ -86,14 +106,14 @@ class TierCache(RedisCache):
                 self._warn("the server at %s is not a tiercache sidecar" % self._server)
                 self._direct = False
                 return None
-            staleness = (self._max_staleness_ms or info.get("l1_direct_max_staleness_ms")
-                         or 1000)
-            reader = _l1.Reader(str(name), int(staleness))
+            bound = int(info.get("l1_direct_max_staleness_ms") or 1000)
+            staleness = min(self._max_staleness_ms or bound, bound)
+            reader = _l1.Reader(str(name), staleness)
             db = int(conn.connection_pool.connection_kwargs.get("db") or 0)
         except Exception as e:  # the socket path keeps working; say why once
             self._warn("cannot read L1 directly yet (%s); using the socket" % e)
             return None
-        self._reader, self._db, self._warned = reader, db, None
+        self._reader, self._db, self._warned, self._unserved_since = reader, db, None, None
         log.info("tiercache: reading L1 segment %r (db %d) directly", str(name), db)
         return reader
 
@@ -111,13 +131,17 @@ class TierCache(RedisCache):
     def _after_miss(self, reader):
         """While direct reads cannot hit, check (at most every RETRY_SECONDS) whether the
         segment was replaced under its name (a sidecar restarted with other sizes, or the file
-        removed): then open the name again."""
+        removed), and give it up after REASK_SECONDS without service (the sidecar may have been
+        restarted under another name): then ask the sidecar and open a segment again."""
         if reader.serving:
+            self._unserved_since = None
             return
         now = time.monotonic()
+        if self._unserved_since is None:
+            self._unserved_since = now
         if now >= self._check_at:
             self._check_at = now + RETRY_SECONDS
-            if reader.detached:
+            if reader.detached or now - self._unserved_since >= REASK_SECONDS:
                 self._reader = None
                 self._retry_at = 0.0
 

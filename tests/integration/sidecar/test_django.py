@@ -35,7 +35,11 @@ def hosts(cluster, request):
         yield caches["default"], caches["hostb"]
         for alias in ("default", "hostb"):
             if request.param == "tiercache":  # never silently fell back to the socket only
-                assert caches[alias]._direct, "direct L1 reads were turned off"
+                c = caches[alias]
+                c.set("direct-probe", alias, timeout=60)
+                wait_for(lambda: c.get("direct-probe") == alias and c._reader is not None
+                         and c._reader.get(0, c.make_key("direct-probe")) is not None, 2,
+                         what="%s reading L1 directly" % alias)
             caches[alias].close()
 
 
