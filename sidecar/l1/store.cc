@@ -74,9 +74,8 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
     return GetResult::kMiss;
   };
   if (db >= kMaxDbs || key.size() > kMaxKeyBytes) return miss();
-  const uint32_t state = load_acq(hd.state);
-  if (state == kStateRetired) return miss();
-  if (reader && !owner_live(state)) return miss();
+  if (load_acq(hd.state) == kStateRetired) return miss();
+  // (A reader's owner check is made once, after the copy below: one clock read per lookup.)
   const uint64_t now = now_ms();
   // Generation and base time first: a flush or rebase racing with this read makes it a miss.
   const uint64_t gen = load_acq(hd.global_gen);
