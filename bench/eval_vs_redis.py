@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from l2_vs_redis import CLIENT_CPU, L2, SERVER_CPU, Server  # noqa: E402
+from l2_vs_redis import CLIENT_CPU, SERVER_CPU, Server, preflight  # noqa: E402
 
 INCR_SCRIPT = """
                     local exists = redis.call('EXISTS', KEYS[1])
@@ -61,11 +61,7 @@ def main():
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--json")
     args = ap.parse_args()
-    for tool in ("redis-server", "redis-benchmark", "redis-cli", "taskset"):
-        if not shutil.which(tool):
-            sys.exit("missing %s (scripts/deps.sh installs it)" % tool)
-    if not os.path.exists(L2):
-        sys.exit("missing %s: run scripts/build.sh first" % L2)
+    preflight()
     tmp = tempfile.mkdtemp(prefix="tc-bench-eval-")
     cases = [(t, p) for t in ("unix", "tcp") for p in (1, 16)]
     samples = {}

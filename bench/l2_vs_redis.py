@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,15 +21,20 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-L2 = os.path.join(os.environ.get("TIERCACHE_BUILD_DIR", os.path.join(ROOT, "build")),
-                  "l2", "tiercache-l2")
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from locations import free_port, l2_binary  # noqa: E402
+
+L2 = l2_binary()
 SERVER_CPU, CLIENT_CPU = "1", "0"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def preflight():
+    """Exits with a clear message when a tool or the build is missing."""
+    for tool in ("redis-server", "redis-benchmark", "redis-cli", "taskset"):
+        if not shutil.which(tool):
+            sys.exit("missing %s (scripts/deps.sh installs it)" % tool)
+    if not os.path.exists(L2):
+        sys.exit("missing %s: run scripts/build.sh first" % L2)
 
 
 class Server:
@@ -122,11 +126,7 @@ def main():
     ap.add_argument("--keys", type=int, default=1000000)
     ap.add_argument("--json")
     args = ap.parse_args()
-    for tool in ("redis-server", "redis-benchmark", "redis-cli", "taskset"):
-        if not shutil.which(tool):
-            sys.exit("missing %s (scripts/deps.sh installs it)" % tool)
-    if not os.path.exists(L2):
-        sys.exit("missing %s: run scripts/build.sh first" % L2)
+    preflight()
 
     tmp = tempfile.mkdtemp(prefix="tc-bench-")
     cases = [(t, p) for t in ("unix", "tcp") for p in (1, 16)]

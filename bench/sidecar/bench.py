@@ -22,7 +22,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,18 +34,12 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "sidecar"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 from helpers import connect_raw, encode  # noqa: E402
+from locations import free_port, l2_binary  # noqa: E402
 from sidecars import Sidecar  # noqa: E402
 
-BUILD = os.environ.get("TIERCACHE_BUILD_DIR", os.path.join(ROOT, "build"))
-L2_BIN = os.path.join(BUILD, "l2", "tiercache-l2")
+L2_BIN = l2_binary()
 PROXY = os.path.join(ROOT, "tests", "integration", "sidecar", "proxy.py")
 SERVER_CPU, CLIENT_CPU = "1", "0"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_ping(sock=None, port=None):

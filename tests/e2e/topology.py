@@ -18,7 +18,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,41 +26,16 @@ import urllib.request
 
 import redis
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from locations import REPO, build_dir, free_port, l2_binary, sidecar_binary  # noqa: E402,F401
+
 SITE = os.path.join(REPO, "examples", "django")
 PYTHON = "/usr/bin/python3"
 REDIS_SERVER = "/usr/bin/redis-server"
 
 
-def build_dir():
-    return os.environ.get("TIERCACHE_BUILD_DIR", os.path.join(REPO, "build"))
-
-
-def l2_binary():
-    return os.path.join(build_dir(), "l2", "tiercache-l2")
-
-
-def sidecar_binary():
-    return os.path.join(build_dir(), "sidecar", "tiercache-sidecar")
-
-
 def have_sidecar():
     return os.access(sidecar_binary(), os.X_OK)
-
-
-_ports = set()
-
-
-def free_port():
-    """A TCP port free now and not handed out before by this process."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _ports:
-            _ports.add(port)
-            return port
-    raise RuntimeError("no free port")
 
 
 class StartError(RuntimeError):

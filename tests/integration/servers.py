@@ -5,7 +5,6 @@ by tests that start a process by hand."""
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,33 +13,15 @@ import pytest
 import redis
 
 from helpers import connect_raw, parse_info
+from locations import REPO, free_port, l2_binary  # noqa: F401  (REPO, free_port re-exported)
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 REDIS_SERVER = "/usr/bin/redis-server"
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 10.0
 
 
 def server_binary(target):
-    if target == "redis":
-        return REDIS_SERVER
-    build = os.environ.get("TIERCACHE_BUILD_DIR", os.path.join(REPO, "build"))
-    return os.path.join(build, "l2", "tiercache-l2")
-
-
-_ports_handed_out = set()
-
-
-def free_port():
-    """A TCP port that is free now and not handed out before in this process."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _ports_handed_out:
-            _ports_handed_out.add(port)
-            return port
-    raise RuntimeError("no free port")
+    return REDIS_SERVER if target == "redis" else l2_binary()
 
 
 def redis_args(flags):

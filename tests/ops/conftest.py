@@ -8,30 +8,19 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 
 import pytest
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("TIERCACHE_BUILD_DIR", os.path.join(REPO, "build"))
-L2_BIN = os.environ.get("TIERCACHE_L2_BIN", os.path.join(BUILD, "l2", "tiercache-l2"))
-SIDECAR_BIN = os.environ.get("TIERCACHE_SIDECAR_BIN",
-                             os.path.join(BUILD, "sidecar", "tiercache-sidecar"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from locations import REPO, build_dir, free_port, l2_binary, sidecar_binary  # noqa: E402,F401
+
+BUILD = build_dir()
+L2_BIN = os.environ.get("TIERCACHE_L2_BIN", l2_binary())
+SIDECAR_BIN = os.environ.get("TIERCACHE_SIDECAR_BIN", sidecar_binary())
 DOCKER = os.path.join(REPO, "docker")
-
-_handed_out = set()
-
-
-def free_port():
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
-    raise RuntimeError("no free port")
 
 
 def wait_for(cond, timeout=10.0, what="condition", interval=0.05):

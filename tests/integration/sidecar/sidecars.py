@@ -18,15 +18,11 @@ sys.path.insert(0, os.path.dirname(HERE))  # tests/integration: servers, helpers
 import redis  # noqa: E402
 
 from helpers import connect_raw, parse_info  # noqa: E402
+from locations import sidecar_binary  # noqa: E402,F401  (re-exported)
 from servers import REPO, ServerFactory  # noqa: E402
 
 START_TIMEOUT = 5.0
 _names = itertools.count()
-
-
-def sidecar_binary():
-    build = os.environ.get("TIERCACHE_BUILD_DIR", os.path.join(REPO, "build"))
-    return os.path.join(build, "sidecar", "tiercache-sidecar")
 
 
 def python_package_dir():
