@@ -23,6 +23,8 @@ measured, and the runs are interleaved (one per setup per round), so a change in
 load hits all three alike. Results also go to bench/results/django.json.
 
     /usr/bin/python3 bench/django/run.py [--seconds 5] [--runs 3] [--setups sidecar,locmem]
+
+bench/django/reads.py measures one cache read each way, outside a page.
 """
 
 import argparse
