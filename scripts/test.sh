@@ -32,59 +32,8 @@ SAN_ENV=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
          UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
 PYTEST=(/usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider)
 
-LOGS=$(mktemp -d)
-trap 'rm -rf "$LOGS"' EXIT
-table=()
-failing=()
-n_passed=0
-n_failed=0
-
-summary() {
-  printf '\n==== summary ====\n'
-  printf '%s\n' "${table[@]}"
-  if [ ${#failing[@]} -gt 0 ]; then
-    printf '\nfailing:\n'
-    printf '  %s\n' "${failing[@]}"
-  fi
-  printf '\nsteps: %d passed, %d failed\n' "$n_passed" "$n_failed"
-}
-
-# step fatal|continue NAME COMMAND...: runs one step, its output shown and kept for the summary.
-step() {
-  local mode=$1 name=$2
-  shift 2
-  printf '\n==== %s ====\n' "$name"
-  local log="$LOGS/step-$((n_passed + n_failed)).log" start=$SECONDS rc=0
-  set +e
-  "$@" 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
-  set -e
-  local secs=$((SECONDS - start)) status=passed
-  if [ "$rc" -ne 0 ]; then
-    status="FAILED (exit $rc)"
-    n_failed=$((n_failed + 1))
-    local names
-    # pytest's short summary, ctest's list of failed tests, fuzz.sh's failed targets.
-    names=$( { grep -E '^(FAILED|ERROR) ' "$log" | awk '{print $2}'
-               sed -n '/The following tests FAILED:/,/^$/p' "$log" | grep -E '^[[:space:]]+[0-9]+ - ' \
-                 | sed -E 's/^[[:space:]]+[0-9]+ - //'
-               grep -E '^fuzz: .* FAILED$' "$log" | awk '{print $2}'; } | sort -u)
-    if [ -n "$names" ]; then
-      while read -r t; do failing+=("$name: $t"); done <<<"$names"
-    else
-      failing+=("$name: (no test names in its output; see the log above)")
-    fi
-  else
-    n_passed=$((n_passed + 1))
-  fi
-  printf '==== %s: %s in %ss\n' "$name" "$status" "$secs"
-  table+=("$(printf '%-58s %-17s %5ss' "$name" "$status" "$secs")")
-  if [ "$rc" -ne 0 ] && [ "$mode" = fatal ]; then
-    summary
-    exit "$rc"
-  fi
-  return 0
-}
+# shellcheck source=scripts/lib/steps.sh
+source scripts/lib/steps.sh
 
 # The first three steps are the Docker images' build stage (docker/Dockerfile): the build
 # packages alone must be enough to build and run the unit tests.

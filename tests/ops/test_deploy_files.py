@@ -59,6 +59,7 @@ def test_shellcheck():
     if not shutil.which("shellcheck"):
         pytest.skip("shellcheck is not installed (scripts/deps.sh installs it)")
     scripts = sorted(glob.glob(os.path.join(REPO, "scripts", "*.sh")) +
+                     glob.glob(os.path.join(REPO, "scripts", "lib", "*.sh")) +
                      glob.glob(os.path.join(DOCKER, "*.sh")) +
                      glob.glob(os.path.join(REPO, "tests", "**", "*.sh"), recursive=True) +
                      [os.path.join(REPO, ".ci", "run")])
