@@ -10,6 +10,7 @@ import os
 import pytest
 
 from proxy import Proxy
+import sidecars
 from sidecars import Cluster, eval_available, sidecar_binary  # noqa: F401
 
 L2_KINDS = ["tiercache", "redis"]
@@ -26,6 +27,25 @@ def pytest_collection_modifyitems(config, items):
                                    "pass; not repeated in the redis reference pass")
     for i in mine:
         i.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    item.sidecars_before = len(sidecars.STARTED)
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries the logs of the sidecars it started (warnings and
+    errors: reconnects, timeouts), so a failure seen once in CI can be understood."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for sc in sidecars.STARTED[getattr(item, "sidecars_before", 0):]:
+            text = sc.stderr()
+            if text:
+                report.sections.append(("sidecar %s log (%s)" % (sc.name, call.when), text))
 
 
 @pytest.fixture(params=L2_KINDS, ids=["l2=tiercache", "l2=redis"])

@@ -23,6 +23,8 @@ from servers import REPO, ServerFactory  # noqa: E402
 
 START_TIMEOUT = 5.0
 _names = itertools.count()
+# Every sidecar started in this process, in order (conftest shows the logs of a failed test's).
+STARTED = []
 
 
 def python_package_dir():
@@ -68,6 +70,7 @@ class Sidecar:
             argv = ["taskset", "-c", str(self.cpu)] + argv
         self.argv = argv
         self.err_path = os.path.join(self.workdir, "%s.err" % self.name)
+        STARTED.append(self)
         with open(self.err_path, "ab") as err:
             self.proc = subprocess.Popen(argv, stdout=err, stderr=err, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT
