@@ -6,3 +6,8 @@
 
 See docs/django.md ("Direct L1 reads").
 """
+
+try:
+    from tiercache._version import __version__  # written by setup.py, or by CMake in the build tree
+except ImportError:  # pragma: no cover - a copy of the sources that neither wrote
+    __version__ = "unknown"
