@@ -18,6 +18,10 @@ TEST_PACKAGES=(
   gunicorn
   chromium python3-pil wrk
   shellcheck prometheus python3-yaml python3-matplotlib
+  # tests/packaging: the wheel built offline and installed into venvs; the .deb built by CPack
+  # (dpkg-shlibdeps, help2man for the man pages), installed and checked (systemd-analyze, man)
+  python3-pip python3-setuptools python3-wheel python3-venv ccache
+  help2man dpkg-dev systemd man-db adduser
 )
 case "${1:-}" in
   --build) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
