@@ -30,7 +30,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from locations import REPO, build_dir, free_port, l2_binary, sidecar_binary  # noqa: E402,F401
 
 SITE = os.path.join(REPO, "examples", "django")
-PYTHON = "/usr/bin/python3"
+# The sites' interpreter: Debian's, or a venv's with the tiercache wheel (tests/packaging).
+PYTHON = os.environ.get("TIERCACHE_E2E_PYTHON", "/usr/bin/python3")
 REDIS_SERVER = "/usr/bin/redis-server"
 
 

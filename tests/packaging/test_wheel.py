@@ -137,26 +137,55 @@ sys.exit(rc)
 """
 
 
-def test_django_integration_tests_against_the_installed_package(venv, tmp_path):
+@pytest.fixture(scope="module")
+def installed_env(venv, tmp_path_factory):
+    """The environment for running the project's tests against the venv's install. The test
+    helpers find the servers under $TIERCACHE_BUILD_DIR/{l2,sidecar}: a directory of links to
+    the wheel's binaries. $TIERCACHE_BUILD_DIR/python (which the sidecar suite and the demo's
+    sites would put on sys.path / PYTHONPATH) does not exist, nor does TIERCACHE_PYTHON_DIR;
+    PYTHONPATH is not set."""
     pkg = package_dir(venv)
     assert pkg.startswith(str(venv) + "/"), pkg
-    # The test helpers find the servers under $TIERCACHE_BUILD_DIR/{l2,sidecar}: point them at
-    # the wheel's binaries. TIERCACHE_PYTHON_DIR names a directory that does not exist, so the
-    # sidecar suite's sys.path addition finds nothing; PYTHONPATH is not set at all.
-    fake_build = tmp_path / "build"
+    base = tmp_path_factory.mktemp("installed")
+    fake_build = base / "build"
     for sub, server in (("l2", "tiercache-l2"), ("sidecar", "tiercache-sidecar")):
         (fake_build / sub).mkdir(parents=True)
         os.symlink(os.path.join(pkg, "bin", server), fake_build / sub / server)
     env = {k: v for k, v in os.environ.items()
            if k != "PYTHONPATH" and not k.startswith("TIERCACHE_")}
     env["TIERCACHE_BUILD_DIR"] = str(fake_build)
-    env["TIERCACHE_PYTHON_DIR"] = str(tmp_path / "no-build-python")
-    env["TIERCACHE_TEST_TARGET"] = "tiercache"
-    p = subprocess.run([str(venv / "bin" / "python"), "-c", RUN_DJANGO_TESTS, "-q",
-                        "-p", "no:cacheprovider"] + [os.path.join(REPO, t) for t in DJANGO_TESTS],
-                       cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True, timeout=1200)
-    shutil.rmtree(fake_build, ignore_errors=True)
+    env["TIERCACHE_PYTHON_DIR"] = str(base / "no-build-python")
+    yield env
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def run_tests(venv, env, argv, timeout=1200):
+    p = subprocess.run([str(venv / "bin" / "python")] + argv, cwd=REPO, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=timeout)
     sys.stdout.write(p.stdout[-3000:])
     assert p.returncode == 0, p.stdout[-8000:]
-    assert "tiercache._l1" in p.stdout and " passed" in p.stdout
+    return p.stdout
+
+
+def test_django_integration_tests_against_the_installed_package(venv, installed_env):
+    env = dict(installed_env, TIERCACHE_TEST_TARGET="tiercache")
+    out = run_tests(venv, env, ["-c", RUN_DJANGO_TESTS, "-q", "-p", "no:cacheprovider"]
+                    + [os.path.join(REPO, t) for t in DJANGO_TESTS])
+    assert "tiercache._l1" in out and " passed" in out
+
+
+def test_demo_against_the_installed_package(venv, installed_env):
+    """The demo's end-to-end suite (tests/e2e: L2, two sidecars, two gunicorn sites of
+    examples/django, HTTP and a headless Chromium) with the wheel's servers and the sites run
+    by the venv's python, whose tiercache is the installed one."""
+    env = dict(installed_env, TIERCACHE_E2E_PYTHON=str(venv / "bin" / "python"),
+               PYTHONPATH=os.path.join(installed_env["TIERCACHE_BUILD_DIR"], "python"))
+    # what the sites import, with the sites' PYTHONPATH
+    p = run([str(venv / "bin" / "python"), "-c",
+             "import tiercache._l1; print(tiercache._l1.__file__)"],
+            cwd=os.path.join(REPO, "examples", "django"), env=env)
+    assert p.stdout.strip().startswith(str(venv) + "/"), p.stdout
+    env.pop("PYTHONPATH")
+    run_tests(venv, env, ["-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          os.path.join(REPO, "tests", "e2e")])
