@@ -193,9 +193,12 @@ def start_as_unit(name, instance, extra_flags, ready_socket):
     group = grp.getgrnam(s["Group"])
     for rd in s["RuntimeDirectory"].replace("%i", instance).split():
         path = os.path.join("/run", rd)
-        top = os.path.join("/run", rd.split("/")[0])
-        if top not in State.run_dirs and not os.path.exists(top):
-            State.run_dirs.append(top)
+        parts = rd.split("/")
+        for i in range(1, len(parts) + 1):  # the outermost directory this creates goes later
+            created = os.path.join("/run", *parts[:i])
+            if not os.path.exists(created):
+                State.run_dirs.append(created)
+                break
         os.makedirs(path, exist_ok=True)
         os.chown(path, user.pw_uid, group.gr_gid)
         os.chmod(path, int(s.get("RuntimeDirectoryMode", "0755"), 8))
