@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from locations import free_port  # noqa: E402,F401  (re-exported)
+from leftovers import pytest_sessionfinish  # noqa: E402,F401  (fails the session on leftovers)
 
 BUILD_DIR = os.environ.get("TIERCACHE_PACKAGING_BUILD_DIR",
                            os.path.join(REPO, "build-packaging"))

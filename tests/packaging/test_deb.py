@@ -233,7 +233,7 @@ def test_servers_start_from_the_packaged_configuration_and_answer_ping():
     assert cli("-s", l2_sock, "ping") == "PONG"
     # The sidecar reaches the L2 through the L2's packaged Unix socket (its packaged l2 address
     # is 127.0.0.1:6479, which this shared machine's other tests may use).
-    shm_name = "pkgtest-%d" % os.getpid()
+    shm_name = "pkgtest-%d-sidecar" % os.getpid()  # the pid between dashes: see leftovers.py
     sc, sc_argv = start_as_unit("tiercache-sidecar@.service", "default",
                                 ["--l2", "unix:" + l2_sock, "--shm-name", shm_name],
                                 sidecar_sock)
