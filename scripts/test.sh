@@ -15,10 +15,14 @@
 #   9. hardening (tests/hardening): 10,000 connections, crash and restart faults, slow clients;
 #  10. end-to-end tests: the demo's topology (L2, two sidecars, two gunicorn sites of
 #      examples/django) driven over HTTP and with a headless Chromium;
-#  11. ASan+UBSan build, and the unit tests under it;
-#  12. the integration tests against the ASan+UBSan binaries;
-#  13. the libFuzzer build, and each fuzz target for a short run (FUZZ_SECONDS, default 20).
-# Set QUICK=1 to skip steps 11 to 13 while iterating.
+#  11. packaging (tests/packaging): the wheel (static servers, the extension) built offline and
+#      installed into venvs, the Django and e2e tests run against that install; the .deb built
+#      by CPack, installed with dpkg, its systemd units verified, servers started from the
+#      packaged configuration, removed and purged (needs root; skipped otherwise);
+#  12. ASan+UBSan build, and the unit tests under it;
+#  13. the integration tests against the ASan+UBSan binaries;
+#  14. the libFuzzer build, and each fuzz target for a short run (FUZZ_SECONDS, default 20).
+# Set QUICK=1 to skip steps 12 to 14 while iterating.
 #
 # Every step prints one line when it ends (passed or FAILED, and its seconds). A failed build
 # or install stops the run; a failed test step does not, so one run shows every failure. At the
@@ -54,6 +58,7 @@ step continue "operations checks" "${PYTEST[@]}" tests/ops
 step continue "hardening: 10,000 connections, crash and restart faults" \
   "${PYTEST[@]}" tests/hardening
 step continue "end-to-end tests (Django on tiercache)" "${PYTEST[@]}" tests/e2e
+step continue "packaging: wheel in venvs, .deb with dpkg" "${PYTEST[@]}" tests/packaging
 
 if [ "${QUICK:-0}" != "1" ]; then
   step fatal "build with ASan+UBSan" \
