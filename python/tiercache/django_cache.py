@@ -59,7 +59,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django_redis.cache import RedisCache
 from django_redis.client import DefaultClient
 
-from tiercache.features import MISSING, Features, is_entry
+from tiercache.features import MARK, MISSING, Features, is_entry
 
 try:
     from tiercache import _l1
@@ -207,17 +207,25 @@ class TierCache(Features, RedisCache):
 
     # ---- the read API -----------------------------------------------------------------------
 
-    def _get_plain(self, key, default, version, client):
+    def get(self, key, default=None, version=None, client=None):
         reader = self._reader or self._direct_reader()
         if reader is not None and client is None:
-            value = reader.get(self._db, self.client.make_key(key, version=version))
-            if value is not None:
-                return self.client.decode(value)
+            raw = reader.get(self._db, self.client.make_key(key, version=version))
+            if raw is not None:
+                value = self.client.decode(raw)
+                if type(value) is tuple and len(value) == 6 and value[0] == MARK:
+                    # a tagged entry read from L1 with its tag versions, inline (the hot path)
+                    tag_keys = value[2]
+                    if tag_keys and reader.get_many(self._db, tag_keys) != value[3]:
+                        value = self._tc_open(value)  # absent versions asked, counted
+                    elif value[4] is not None and time.time() >= value[4]:
+                        value = MISSING
+                    else:
+                        value = value[1]
+                    return default if value is MISSING else value
+                return value
             self._after_miss(reader)
-        return super().get(key, default=default, version=version, client=client)
-
-    def get(self, key, default=None, version=None, client=None):
-        value = self._get_plain(key, MISSING, version, client)
+        value = super().get(key, default=MISSING, version=version, client=client)
         if is_entry(value):
             value = self._tc_open(value)
         return default if value is MISSING else value

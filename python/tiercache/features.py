@@ -19,8 +19,8 @@ two hosts both count, and the sidecar broadcasts it. An absent version is seeded
 current time in microseconds, which is above any version a counter seeded earlier can have
 reached unless it was bumped more than once per microsecond: eviction never revives old keys.
 
-Envelope: a plain tuple (MARK, value, tag_keys, tokens, expires_at, refresh_at), pickled like any
-value. expires_at/refresh_at are wall-clock seconds (None: no expiry / no early refresh); an
+Envelope: a plain tuple (MARK, value, tag_keys (tuple), tokens (list of bytes), expires_at,
+refresh_at), pickled like any value. expires_at/refresh_at are wall-clock seconds (None: no expiry / no early refresh); an
 envelope may outlive expires_at at the L2 by its stale_if_error window.
 """
 
@@ -157,7 +157,7 @@ class Features:
     def _tc_check(self, entry):
         """FRESH, EXPIRED (past expires_at, kept for stale_if_error) or REJECTED (a tag moved)."""
         keys = entry[2]
-        if keys and tuple(self._tc_raw_many(list(keys))) != entry[3]:
+        if keys and self._tc_raw_many(list(keys)) != entry[3]:
             self._tc_count("tagged_rejected")
             return REJECTED
         exp = entry[4]
@@ -176,7 +176,8 @@ class Features:
         now = time.time()
         exp = None if timeout is None else now + timeout
         refresh = None if (timeout is None or not refresh_ahead) else now + refresh_ahead * timeout
-        return (MARK, value, snap.keys if snap else (), snap.tokens if snap else (), exp, refresh)
+        return (MARK, value, snap.keys if snap else (), list(snap.tokens) if snap else [], exp,
+                refresh)
 
     def _tc_put(self, made, entry, timeout, extra=0):
         conn = self._tc_conn()
