@@ -98,7 +98,10 @@ class Counters:
             for name, n in pending.items():
                 pipe.incrby("%s%s:%s" % (STATS_PREFIX, host, name), n)
             pipe.execute()
-        except Exception as e:  # counters must never break a request
+        except Exception as e:  # counters must never break a request: kept for the next try
+            with self.lock:
+                for name, n in pending.items():
+                    self.pending[name] = self.pending.get(name, 0) + n
             log.debug("tiercache: counters not flushed: %s", e)
 
 
