@@ -36,14 +36,30 @@ django-redis.
 If the extension cannot be imported or the segment cannot be opened (permissions: the sidecar's
 --shm-mode), the backend logs one warning and behaves exactly like django-redis, trying again
 every second.
+
+Beyond django-redis (tiercache.features; docs/django.md, "Tags, namespaces, stampedes"):
+
+    cache.set(key, value, timeout, tags=["category:3"])      set_many(..., tags=[...])
+    cache.invalidate_tags(["category:3"])                    one write per tag, every host
+    cache.get_or_set(key, factory, timeout, tags=None, refresh_ahead=None, stale_if_error=None,
+                     lease_ttl=None, wait=None, soft_timeout=None, hard_timeout=None)
+    cache.namespace("catalog").get/set/get_or_set/delete/bump/version
+    cache.lease(name, ttl)                                   a lock held at the L2
+    cache.tier_stats()                                       this host's counters
+
+OPTIONS: STATS_HOST, the name the counters are kept under (default: the machine's host name).
 """
 
 import logging
 import re
+import socket
 import time
 
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django_redis.cache import RedisCache
 from django_redis.client import DefaultClient
+
+from tiercache.features import MARK, MISSING, Features, is_entry
 
 try:
     from tiercache import _l1
@@ -59,7 +75,7 @@ RETRY_SECONDS = 1.0
 REASK_SECONDS = 5.0
 
 
-class TierCache(RedisCache):
+class TierCache(Features, RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         options = params.get("OPTIONS", {})
@@ -80,6 +96,7 @@ class TierCache(RedisCache):
         self._check_at = 0.0
         self._unserved_since = None
         self._warned = None
+        self._tc_host = str(options.get("STATS_HOST") or socket.gethostname())
         if self._direct and _l1 is None:
             log.warning("tiercache: direct L1 reads off, the extension is missing: %s",
                         _IMPORT_ERROR)
@@ -145,18 +162,86 @@ class TierCache(RedisCache):
                 self._reader = None
                 self._retry_at = 0.0
 
+    # ---- primitives for tiercache.features -----------------------------------------------
+
+    def _tc_made(self, key, version):
+        return self.client.make_key(key, version=version)
+
+    def _tc_conn(self):
+        return self.client.get_client(write=True)
+
+    def _tc_encode(self, value):
+        return self.client.encode(value)
+
+    def _tc_default_timeout(self):
+        return self.default_timeout
+
+    def _resolve_timeout(self, timeout):
+        return self.default_timeout if timeout is DEFAULT_TIMEOUT else timeout
+
+    def _tc_raw_many(self, made_keys):
+        """Undecoded values (None for absent): L1 directly, the socket for what it lacks."""
+        reader = self._reader or self._direct_reader()
+        if reader is not None:
+            values = reader.get_many(self._db, made_keys)
+            if None not in values:
+                return values
+            self._after_miss(reader)
+        else:
+            values = [None] * len(made_keys)
+        todo = [i for i, v in enumerate(values) if v is None]
+        got = self.client.get_client(write=False).mget([made_keys[i] for i in todo])
+        for i, v in zip(todo, got):
+            values[i] = v
+        return values
+
+    def _tc_load(self, made):
+        reader = self._reader or self._direct_reader()
+        if reader is not None:
+            value = reader.get(self._db, made)
+            if value is not None:
+                return self.client.decode(value)
+            self._after_miss(reader)
+        value = self.client.get_client(write=False).get(made)
+        return MISSING if value is None else self.client.decode(value)
+
     # ---- the read API -----------------------------------------------------------------------
 
     def get(self, key, default=None, version=None, client=None):
         reader = self._reader or self._direct_reader()
         if reader is not None and client is None:
-            value = reader.get(self._db, self.client.make_key(key, version=version))
-            if value is not None:
-                return self.client.decode(value)
+            raw = reader.get(self._db, self.client.make_key(key, version=version))
+            if raw is not None:
+                value = self.client.decode(raw)
+                if type(value) is tuple and len(value) == 6 and value[0] == MARK:
+                    # a tagged entry read from L1 with its tag versions, inline (the hot path)
+                    tag_keys = value[2]
+                    if tag_keys and reader.get_many(self._db, tag_keys) != value[3]:
+                        value = self._tc_open(value)  # absent versions asked, counted
+                    elif value[4] is not None and time.time() >= value[4]:
+                        value = MISSING
+                    else:
+                        value = value[1]
+                    return default if value is MISSING else value
+                return value
             self._after_miss(reader)
-        return super().get(key, default=default, version=version, client=client)
+        value = super().get(key, default=MISSING, version=version, client=client)
+        if is_entry(value):
+            value = self._tc_open(value)
+        return default if value is MISSING else value
 
     def get_many(self, keys, version=None, client=None):
+        out = self._get_many_plain(keys, version, client)
+        for k, v in list(out.items()):
+            if is_entry(v):
+                v = self._tc_open(v)
+                if v is MISSING:
+                    del out[k]
+                else:
+                    out[k] = v
+        return out
+
+    def _get_many_plain(self, keys, version=None, client=None):
         reader = self._reader or self._direct_reader()
         if reader is None or client is not None:
             return super().get_many(keys, version=version, client=client)
@@ -178,9 +263,32 @@ class TierCache(RedisCache):
         return out
 
     def has_key(self, key, version=None, client=None):
-        reader = self._reader or self._direct_reader()
-        if reader is not None and client is None:
-            if reader.get(self._db, self.client.make_key(key, version=version)) is not None:
-                return True
-            self._after_miss(reader)
-        return super().has_key(key, version=version, client=client)
+        return self.get(key, MISSING, version=version, client=client) is not MISSING
+
+    # ---- the write API with tags ---------------------------------------------------------
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None, client=None, nx=False,
+            xx=False, tags=None):
+        if tags is None:
+            return super().set(key, value, timeout=timeout, version=version, client=client,
+                               nx=nx, xx=xx)
+        if nx or xx or client is not None:
+            raise ValueError("tiercache: tags cannot be combined with nx, xx or client")
+        timeout = self._resolve_timeout(timeout)
+        if timeout is not None and timeout <= 0:
+            return self.delete(key, version=version)
+        return self.set_tagged(key, value, timeout, version, tags)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None, client=None, tags=None):
+        if tags is None:
+            return super().set_many(data, timeout=timeout, version=version, client=client)
+        timeout = self._resolve_timeout(timeout)
+        return self.set_many_tagged(data, timeout, version, tags)
+
+    def get_or_set(self, key, default, timeout=DEFAULT_TIMEOUT, version=None, client=None,
+                   **options):
+        """Django's get_or_set with stampede protection across hosts (a lease at the L2), and
+        tags, refresh_ahead, stale_if_error, soft_timeout, hard_timeout, lease_ttl, wait:
+        see tiercache.features.Features.tc_get_or_set."""
+        return self.tc_get_or_set(key, default, self._resolve_timeout(timeout), version,
+                                  **options)

@@ -61,3 +61,41 @@ def test_product_page_screenshot(topo, shots):
 
 def test_stats_page_screenshot(topo, shots):
     check_not_blank(screenshot(topo.url("A", "/cache-stats/"), os.path.join(shots, "stats.png")))
+
+
+def test_stats_page_charts_drawn_with_data(topo, shots):
+    """Traffic on both hosts for a few seconds, then host A's /cache-stats/ draws, per host,
+    reads per second by kind, the hit ratio and the invalidation lag as inline SVG, with data
+    (polylines of several points), and Chromium renders them (the series' colours are on the
+    screenshot)."""
+    import re
+    import time
+
+    from web import Browser
+    b = Browser()
+    end = time.time() + 5.0
+    n = 0
+    while time.time() < end:  # hits (list, products) and misses (new pages) on both hosts
+        for host in ("A", "B"):
+            assert b.get(topo.url(host, "/product/%d/" % (1 + n % 20))).status == 200
+            b.get(topo.url(host, "/?page=%d" % (1 + n % 3)))
+        n += 1
+        time.sleep(0.05)
+    html = b.get(topo.url("A", "/cache-stats/")).text
+    for host in ("A", "B"):
+        part = html.split('id="charts-%s"' % host)
+        assert len(part) == 2, "no charts for host %s" % host
+        charts = part[1].split("</div>")[0]
+        assert charts.count("<svg") == 3
+        lines = re.findall(r'class="series series-(\w+)"[^>]*points="([^"]*)"', charts)
+        drawn = {name: len(points.split()) for name, points in lines}
+        for name in ("direct", "socket", "misses", "hit_ratio", "lag_p50", "lag_p99"):
+            assert drawn.get(name, 0) >= 3, (host, drawn)
+    img = Image.open(screenshot(topo.url("A", "/cache-stats/"),
+                                os.path.join(shots, "stats-charts.png"))).convert("RGB")
+    colours = dict((c, n) for n, c in img.getcolors(maxcolors=1 << 20))
+    # the direct-hits / hit-ratio green and the misses / lag p99 red lines are drawn
+    near = lambda rgb: sum(n for c, n in colours.items()  # noqa: E731
+                           if all(abs(a - b) <= 30 for a, b in zip(c, rgb)))
+    assert near((0x1b, 0x9e, 0x77)) > 800, "no green series drawn"
+    assert near((0xe4, 0x1a, 0x1c)) > 300, "no red series drawn"

@@ -6,6 +6,16 @@ any Redis) and degrade sensibly on Django's other backends (the local-memory bas
   get_version(key) / bump_version(key) a version counter for a namespace of keys
   delete_pattern(pattern)             delete a family of keys by glob (django-redis)
   lock(name, timeout, blocking_timeout) a cache-wide lock (django-redis), else a process lock
+
+On tiercache's backend (tiercache.django_cache.TierCache) three of them use what it offers
+instead of the hand-written patterns (docs/django.md, "Tags, namespaces, stampedes"):
+
+  set(key, value, timeout, tags=[...])   entries tagged; invalidate_tags(tags) drops them all
+  namespace(name)                        an atomic, eviction-safe version (one INCR script)
+  get_or_set(key, factory, timeout, **)  one process of the site computes (a lease at the L2),
+                                         early refresh, the last value if the database fails
+On other backends they fall back to plain set, the version counter below and Django's
+get_or_set, and invalidate_tags deletes the keys the caller names.
 """
 import threading
 
@@ -61,3 +71,48 @@ def lock(name, timeout=30, blocking_timeout=10):
     if make is not None:
         return make(name, timeout=timeout, blocking_timeout=blocking_timeout)
     return _process_locks.setdefault(name, threading.Lock())
+
+
+def has_tiercache_features():
+    return hasattr(cache, "invalidate_tags")
+
+
+def set(key, value, timeout, tags=()):  # noqa: A001 - cache.set's name on purpose
+    if tags and has_tiercache_features():
+        return cache.set(key, value, timeout, tags=list(tags))
+    return cache.set(key, value, timeout)
+
+
+def set_many(data, timeout, tags=()):
+    if tags and has_tiercache_features():
+        return cache.set_many(data, timeout, tags=list(tags))
+    return cache.set_many(data, timeout)
+
+
+def invalidate_tags(tags, fallback_keys=()):
+    """Drop every entry carrying one of `tags` (tiercache: one write per tag, on every host);
+    elsewhere delete `fallback_keys`, the keys the caller knows to carry them."""
+    if has_tiercache_features():
+        cache.invalidate_tags(list(tags))
+    elif fallback_keys:
+        cache.delete_many(list(fallback_keys))
+
+
+def get_or_set(key, factory, timeout, version=None, **features):
+    """cache.get_or_set; the tiercache options (refresh_ahead, stale_if_error, ...) only where
+    the backend has them."""
+    if has_tiercache_features():
+        return cache.get_or_set(key, factory, timeout, version=version, **features)
+    return cache.get_or_set(key, factory, timeout, version=version)
+
+
+def namespace_version(name):
+    if has_tiercache_features():
+        return cache.namespace(name).version()
+    return get_version(name)
+
+
+def bump_namespace(name):
+    if has_tiercache_features():
+        return cache.namespace(name).bump()
+    return bump_version(name)

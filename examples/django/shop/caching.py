@@ -1,9 +1,12 @@
 """The shop's cached reads: every key the site uses is named here, next to the loader that fills
 it, so signals.py can invalidate exactly what a change affects.
 
-  product:<id>                    one product as a dict (cache.get / get_many / set_many)
-  :<v>:product_list:<page>        a page of the product list, in the catalogue namespace whose
-                                  version lives in catalog:version (bump it to drop every page)
+  product:<id>                    one product as a dict (cache.get / get_many / set_many),
+                                  tagged category:<category id> (a category edit drops them all)
+  :<v>:product_list:<page>        a page of the product list, in the catalogue namespace (its
+                                  version: tiercache:ns:catalog:version on tiercache, else
+                                  catalog:version; bump it to drop every page); computed through
+                                  get_or_set by one process of the site, refreshed early
   template.cache.product_card.*   {% cache %} fragment per product card (shop/_card.html)
   template.cache.product_detail.* {% cache %} fragment of a product's detail block
   views.decorators.cache.cache_*.category.*   the cache_page entries of the category pages
@@ -21,6 +24,7 @@ from .models import Category, Product
 
 OBJECT_TIMEOUT = 600
 LIST_TIMEOUT = 300
+STALE_LIST = 600
 PAGE_SIZE = 8
 CATALOG_VERSION = "catalog:version"
 CATEGORY_PAGE_PREFIX = "category"  # cache_page(key_prefix=...) of the category view
@@ -34,10 +38,15 @@ def product_key(pk):
     return "product:%d" % pk
 
 
+def category_tag(category_id):
+    return "category:%d" % category_id
+
+
 def product_dict(p):
     return {"id": p.pk, "name": p.name, "slug": p.slug, "description": p.description,
             "price": p.price, "stock": p.stock, "category": p.category.name,
-            "category_slug": p.category.slug, "updated_at": p.updated_at}
+            "category_slug": p.category.slug, "category_id": p.category_id,
+            "updated_at": p.updated_at}
 
 
 def get_products(ids):
@@ -46,10 +55,12 @@ def get_products(ids):
     found = cache.get_many(list(keys))
     missing = [pk for key, pk in keys.items() if key not in found]
     if missing:
-        loaded = {product_key(p.pk): product_dict(p)
-                  for p in Product.objects.select_related("category").filter(pk__in=missing)}
-        cache.set_many(loaded, OBJECT_TIMEOUT)
-        found.update(loaded)
+        by_category = {}
+        for p in Product.objects.select_related("category").filter(pk__in=missing):
+            by_category.setdefault(p.category_id, {})[product_key(p.pk)] = product_dict(p)
+        for category_id, loaded in by_category.items():
+            cachekit.set_many(loaded, OBJECT_TIMEOUT, tags=[category_tag(category_id)])
+            found.update(loaded)
     return [found[product_key(pk)] for pk in ids if product_key(pk) in found]
 
 
@@ -60,7 +71,7 @@ def get_product(pk):
         if p is None:
             return None
         product = product_dict(p)
-        cache.set(product_key(pk), product, OBJECT_TIMEOUT)
+        cachekit.set(product_key(pk), product, OBJECT_TIMEOUT, tags=[category_tag(p.category_id)])
     return product
 
 
@@ -71,7 +82,10 @@ def related_ids(product, limit=4):
 
 
 def product_list_page(page):
-    """One page of the product list, versioned with the catalogue."""
+    """One page of the product list, versioned with the catalogue. On a miss one process of the
+    site computes it while the others wait for its result (a lease at the L2); in the last 20% of
+    its TTL one process recomputes it in the background; if the database fails, the last page is
+    answered for up to STALE_LIST seconds past its TTL."""
     def load():
         qs = Product.objects.select_related("category").order_by("name")
         total = qs.count()
@@ -79,8 +93,9 @@ def product_list_page(page):
         return {"ids": list(qs.values_list("pk", flat=True)[start:start + PAGE_SIZE]),
                 "products": [product_dict(p) for p in qs[start:start + PAGE_SIZE]],
                 "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE), "total": total}
-    return cache.get_or_set("product_list:%d" % page, load, LIST_TIMEOUT,
-                            version=cachekit.get_version(CATALOG_VERSION))
+    return cachekit.get_or_set("product_list:%d" % page, load, LIST_TIMEOUT,
+                               version=cachekit.namespace_version(CATALOG_VERSION),
+                               refresh_ahead=0.8, stale_if_error=STALE_LIST)
 
 
 def compute_dashboard():
@@ -118,14 +133,17 @@ def invalidate_product(pk):
     catalogue version), the category pages and the dashboard."""
     cache.delete_many([product_key(pk), cachekit.fragment_key("product_card", pk),
                        cachekit.fragment_key("product_detail", pk), DASHBOARD])
-    cachekit.bump_version(CATALOG_VERSION)
+    cachekit.bump_namespace(CATALOG_VERSION)
     cachekit.delete_pattern(CATEGORY_PAGES)
 
 
-def invalidate_category(product_ids):
-    """A category's name shows on every card and detail of its products: drop those objects and
-    every product fragment, the lists, the category pages and the dashboard."""
-    cache.delete_many([product_key(pk) for pk in product_ids] + [DASHBOARD])
+def invalidate_category(category_id, product_ids):
+    """A category's name shows on every card and detail of its products: drop those objects (one
+    write: their tag), every product fragment, the lists, the category pages and the
+    dashboard."""
+    cachekit.invalidate_tags([category_tag(category_id)],
+                             fallback_keys=[product_key(pk) for pk in product_ids])
+    cache.delete(DASHBOARD)
     cachekit.delete_pattern("template.cache.product_*")
-    cachekit.bump_version(CATALOG_VERSION)
+    cachekit.bump_namespace(CATALOG_VERSION)
     cachekit.delete_pattern(CATEGORY_PAGES)

@@ -17,5 +17,6 @@ def product_changed(sender, instance, **kwargs):
 
 @receiver([post_save, post_delete], sender=Category, dispatch_uid="shop.category_changed")
 def category_changed(sender, instance, **kwargs):
-    ids = list(instance.products.values_list("pk", flat=True)) if instance.pk else []
-    transaction.on_commit(lambda: invalidate_category(ids))
+    pk = instance.pk
+    ids = list(instance.products.values_list("pk", flat=True)) if pk else []
+    transaction.on_commit(lambda: invalidate_category(pk, ids))

@@ -51,7 +51,21 @@ def gather(alias="default"):
     db = l2.get("db%d" % conn.connection_pool.connection_kwargs.get("db", 0))
     figures["keys"] = db.get("keys", 0) if isinstance(db, dict) else 0
     out["l2"] = figures
+    features = getattr(caches[alias], "tier_stats", None)
+    if features is not None:  # tiercache's backend: tags, leases, refreshes (every process)
+        out["features"] = features()
     return out
+
+
+FEATURE_ROWS = [
+    ("tagged reads rejected (a tag was invalidated)", "tagged_rejected"),
+    ("tag invalidations / namespace bumps", ("tag_invalidations", "namespace_bumps")),
+    ("get_or_set leases won / waited / timed out",
+     ("leases_won", "leases_waited", "leases_timed_out")),
+    ("early refreshes", "early_refreshes"),
+    ("stale answers (fail-safe, or while another process refreshes)", "stale_answers"),
+    ("factory runs / errors / timeouts", ("factory_runs", "factory_errors", "factory_timeouts")),
+]
 
 
 def _us(v):
@@ -116,4 +130,10 @@ def rows(stats):
             ("L2", "evicted / expired keys", "%s / %s" % (l2.get("evicted_keys"),
                                                          l2.get("expired_keys"))),
         ]
+    f = stats.get("features")
+    if f:
+        section = "tags, leases, refreshes (host %s, every process)" % stats["host"]
+        for label, names in FEATURE_ROWS:
+            names = names if isinstance(names, tuple) else (names,)
+            out.append((section, label, " / ".join(str(f.get(n, 0)) for n in names)))
     return out

@@ -8,10 +8,11 @@
 """
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import cache_page
 from django.views.decorators.http import require_POST
 
-from . import caching, stats
+from . import caching, series, stats
 from .models import Category
 
 RECENT = 5
@@ -87,5 +88,11 @@ def cache_stats(request):
     if request.GET.get("format") == "json" or "application/json" in request.headers.get(
             "Accept", ""):
         return JsonResponse(figures)
+    try:
+        charts = series.charts()
+    except Exception:  # not a Redis-protocol cache: tables only
+        charts = []
     return render(request, "shop/cache_stats.html", {
-        "stats": figures, "rows": stats.rows(figures), "cart_count": _cart_count(request)})
+        "stats": figures, "rows": stats.rows(figures), "cart_count": _cart_count(request),
+        "charts": [(host, n, [mark_safe(svg) for svg in svgs]) for host, n, svgs in charts],
+        "window_minutes": series.WINDOW // 60})

@@ -88,6 +88,9 @@ else:
         "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient",
                     "SOCKET_TIMEOUT": 5},
     }}
+    if CACHE_BACKEND == "tiercache":  # the counters of tags, leases, refreshes, per host
+        CACHES["default"]["OPTIONS"]["STATS_HOST"] = HOST_NAME
+    MIDDLEWARE.append("shop.series.SampleMiddleware")  # the /cache-stats/ charts
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 CACHE_MIDDLEWARE_SECONDS = 300
 

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         if not no_progress:
             self.stdout.write("")
 
-        version = cachekit.get_version(caching.CATALOG_VERSION)
+        version = cachekit.namespace_version(caching.CATALOG_VERSION)
         entries = [(caching.product_key(pk), None) for pk in ids]
         entries += [("product_list:%d" % n, version) for n in range(1, pages + 1)]
         entries += [(cachekit.fragment_key("product_card", pk), None) for pk in ids]
