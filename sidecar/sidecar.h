@@ -23,7 +23,7 @@
 #include "shared/resp/request_parser.h"
 #include "sidecar/bus.h"
 #include "sidecar/config.h"
-#include "sidecar/l1/store.h"
+#include "l1/store.h"
 #include "sidecar/upstream.h"
 
 namespace tiercache::sidecar {
