@@ -101,7 +101,7 @@ net::Connection* Sidecar::connection(uint64_t id) {
   return it == conns_.end() || it->second->closing() ? nullptr : it->second;
 }
 
-bool Sidecar::start(std::string* error) {
+bool Sidecar::open_l1(std::string* error) {
   l1::Options o;
   o.name = config_.shm_name;
   o.memory_bytes = config_.l1_memory;
@@ -114,7 +114,21 @@ bool Sidecar::start(std::string* error) {
   // Whatever the segment held, writes made elsewhere while no sidecar was listening are
   // unknown to us: start empty (an O(1) generation bump).
   l1_->flush_all();
+  return true;
+}
 
+bool Sidecar::start_with(std::unique_ptr<L2Link> l2, std::unique_ptr<InvalidationSource> bus,
+                         std::string* error) {
+  if (!open_l1(error)) return false;
+  l2_ = std::move(l2);
+  bus_ = std::move(bus);
+  l2_->start();
+  bus_->start();
+  return true;
+}
+
+bool Sidecar::start(std::string* error) {
+  if (!open_l1(error)) return false;
   Endpoint ep;
   if (!parse_endpoint(config_.l2, &ep, error)) {
     *error = "--l2: " + *error;
@@ -188,14 +202,15 @@ void Sidecar::shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_), nullptr);
 }
 
-void Sidecar::on_check(uv_check_t* h) {
-  auto* self = static_cast<Sidecar*>(h->data);
-  self->writes_.flush();
-  if (!self->close_later_.empty()) {
+void Sidecar::on_check(uv_check_t* h) { static_cast<Sidecar*>(h->data)->end_of_tick(); }
+
+void Sidecar::end_of_tick() {
+  writes_.flush();
+  if (!close_later_.empty()) {
     std::vector<uint64_t> ids;
-    ids.swap(self->close_later_);
+    ids.swap(close_later_);
     for (uint64_t id : ids)
-      if (net::Connection* c = self->connection(id)) c->close();
+      if (net::Connection* c = connection(id)) c->close();
   }
 }
 

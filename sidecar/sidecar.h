@@ -71,6 +71,13 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
 
   // Opens L1, binds the socket(s), starts connecting to L2. False with *error.
   bool start(std::string* error);
+  // Unit tests: opens L1 and uses these links (e.g. fakes); listens on nothing (clients come
+  // from open_internal()), and the loop need not run: end_of_tick() does the per-tick work.
+  bool start_with(std::unique_ptr<L2Link> l2, std::unique_ptr<InvalidationSource> bus,
+                  std::string* error);
+  // The work at the end of every loop tick: sends the write batch, closes what close_later
+  // asked for.
+  void end_of_tick();
   // Runs until SIGTERM/SIGINT; returns the exit code.
   int run();
   void shutdown();
@@ -92,7 +99,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   SidecarStats& stats() { return stats_; }
   l1::Store& l1() { return *l1_; }
   L2Link& link() { return *l2_; }
-  Bus& bus() { return *bus_; }
+  InvalidationSource& bus() { return *bus_; }
   const command::CommandTable& commands() const { return table_; }
   uint64_t origin() const { return origin_; }
   bool l1_serving() const { return bus_ && bus_->healthy(); }
@@ -144,6 +151,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   static void on_check(uv_check_t* h);
   static void on_cron(uv_timer_t* t);
   static void on_l2_state(void* ctx, bool connected);
+  bool open_l1(std::string* error);
   ClientState* new_client(uint64_t conn_id);  // owned by clients_ until on_closed
 
   // dispatch.cc
@@ -170,8 +178,8 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   HandlerTable handlers_;
   uv_loop_t* loop_;
   std::unique_ptr<l1::Store> l1_;
-  std::unique_ptr<HiredisLink> l2_;
-  std::unique_ptr<Bus> bus_;
+  std::unique_ptr<L2Link> l2_;
+  std::unique_ptr<InvalidationSource> bus_;
   WritePath writes_;
   net::Listener listener_;
   std::unique_ptr<net::MetricsHttp> metrics_;  // Prometheus endpoint, if metrics-port

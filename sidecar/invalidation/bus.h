@@ -16,6 +16,7 @@
 
 #include "shared/invalidation/message.h"
 #include "shared/metrics/histogram.h"
+#include "sidecar/invalidation/source.h"
 #include "sidecar/link/hiredis_link.h"
 
 namespace tiercache::sidecar {
@@ -35,29 +36,21 @@ class BusListener {
   virtual void on_bus_current(uint64_t sent_ms) = 0;
 };
 
-struct BusStats {
-  uint64_t received = 0;    // messages from other sidecars
-  uint64_t own_echoes = 0;  // own messages seen back
-  uint64_t gaps = 0;
-  uint64_t resets = 0;        // times the bus went unhealthy
-  uint64_t bad_messages = 0;  // undecodable payloads
-};
-
-class Bus {
+class Bus final : public InvalidationSource {
  public:
   Bus(uv_loop_t* loop, LinkOptions options, std::string channel, uint64_t origin,
       int64_t timeout_ms, BusListener* listener);
-  void start();
-  void stop();
-  bool healthy() const { return healthy_; }
+  void start() override;
+  void stop() override;
+  bool healthy() const override { return healthy_; }
 
   // The sidecar published its message `seq` at `sent_us` (monotonic): expect it back.
-  void expect(uint64_t seq, uint64_t sent_us);
+  void expect(uint64_t seq, uint64_t sent_us) override;
   // A published message will never arrive (its transaction failed): stop waiting for it.
-  void forget(uint64_t seq);
+  void forget(uint64_t seq) override;
 
-  const BusStats& stats() const { return stats_; }
-  const metrics::Histogram& lag_us() const { return lag_; }
+  const BusStats& stats() const override { return stats_; }
+  const metrics::Histogram& lag_us() const override { return lag_; }
 
  private:
   static void on_state(void* ctx, bool connected);

@@ -52,9 +52,9 @@ class HiredisLink final : public L2Link {
   HiredisLink(const HiredisLink&) = delete;
   HiredisLink& operator=(const HiredisLink&) = delete;
 
-  void start();
+  void start() override;
   // Closes the connection (pending requests fail) and stops reconnecting.
-  void stop();
+  void stop() override;
   bool connected() const override { return state_ == State::kConnected; }
   // Drops the connection now (pending requests fail) and reconnects with backoff.
   void reset(const std::string& why) { fail(why); }
@@ -74,8 +74,8 @@ class HiredisLink final : public L2Link {
 
   size_t in_flight() const { return pending_.size(); }
   uint64_t errors() const { return errors_; }
-  uint64_t reconnects() const { return reconnects_; }
-  const metrics::Histogram& latency_us() const { return latency_; }
+  uint64_t reconnects() const override { return reconnects_; }
+  const metrics::Histogram& latency_us() const override { return latency_; }
 
  private:
   enum class State { kIdle, kConnecting, kConnected, kStopped };

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "shared/metrics/histogram.h"
+
 namespace tiercache::sidecar {
 
 // The continuation of one L2 request. The link owns it from send() until it has called
@@ -26,6 +28,9 @@ class Completion {
 class L2Link {
  public:
   virtual ~L2Link() = default;
+  // Starts connecting (and reconnecting); stop() fails what is pending and stays down.
+  virtual void start() = 0;
+  virtual void stop() = 0;
   virtual bool connected() const = 0;
   // Why the last request failed or the link went down.
   virtual const std::string& last_error() const = 0;
@@ -34,6 +39,9 @@ class L2Link {
   virtual bool send(std::span<const std::string_view> args, std::unique_ptr<Completion> done) = 0;
   // Same, with the command already in RESP form.
   virtual bool send_formatted(std::string_view resp, std::unique_ptr<Completion> done) = 0;
+  // For INFO.
+  virtual uint64_t reconnects() const = 0;
+  virtual const metrics::Histogram& latency_us() const = 0;
 };
 
 }  // namespace tiercache::sidecar
