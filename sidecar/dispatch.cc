@@ -92,6 +92,8 @@ void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& s
       return cmd_mget(c, st, args);
     case Handler::kExists:
       return cmd_exists(c, st, args);
+    case Handler::kStrlen:
+      return cmd_strlen(c, st, args);
     case Handler::kWrite:
       return writes_.write(c, st.db, spec, args);
     case Handler::kExec:

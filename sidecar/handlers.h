@@ -18,6 +18,7 @@ enum class Handler : uint8_t {
   kGet,          // read path
   kMget,
   kExists,
+  kStrlen,
   kExec,
   kSubscribe,  // (P)(UN)SUBSCRIBE: the client's own subscribed L2 connection
   kInfo,
@@ -52,6 +53,7 @@ inline constexpr HandlerRow kHandlerRows[] = {
     {"get", Handler::kGet},
     {"mget", Handler::kMget},
     {"exists", Handler::kExists},
+    {"strlen", Handler::kStrlen},
     {"exec", Handler::kExec},
     {"subscribe", Handler::kSubscribe, kRefusedInMulti},
     {"psubscribe", Handler::kSubscribe, kRefusedInMulti},

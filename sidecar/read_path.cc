@@ -313,6 +313,18 @@ void Sidecar::cmd_exists(net::Connection& c, ClientState& st,
   passthrough(c, st, args);
 }
 
+// STRLEN of a key in L1 is its value's length; a miss asks the L2 (absent, or not a string).
+void Sidecar::cmd_strlen(net::Connection& c, ClientState& st,
+                         std::span<const std::string_view> args) {
+  if (l1_serving() && l1_->get(static_cast<uint32_t>(st.db), args[1], &value_scratch_, nullptr) ==
+                          l1::GetResult::kHit) {
+    stats_.l1_hits++;
+    resp::write_integer(c.reply(), static_cast<int64_t>(value_scratch_.size()));
+    return;
+  }
+  passthrough(c, st, args);
+}
+
 // ---- fill guard ----------------------------------------------------------------------------
 
 bool Sidecar::fill_allowed(int db, std::string_view key, uint64_t stamp) {

@@ -165,6 +165,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   void cmd_get(net::Connection& c, ClientState& st, std::string_view key);
   void cmd_mget(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
   void cmd_exists(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
+  void cmd_strlen(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
   void start_flight(int db, std::string_view key, uint64_t conn_id, uint64_t ticket);
   // info.cc
   void cmd_info(net::Connection& c, ClientState& st, std::span<const std::string_view> args);

@@ -217,5 +217,18 @@ TEST_CASE("an L2 failure in the middle of a batch answers every write with the L
   CHECK(Harness::replies(a) == err);
 }
 
+TEST_CASE("STRLEN is answered from L1 on a hit and by the L2 otherwise") {
+  Harness h;
+  auto* a = h.client();
+  REQUIRE(h.sidecar->l1().set(0, "k", "hello", 60000));
+  h.request(a, {"STRLEN", "k"});
+  CHECK(Harness::replies(a) == ":5\r\n");
+  CHECK(h.l2->pending.empty());
+  h.request(a, {"STRLEN", "absent"});
+  CHECK(h.sent() == V{"STRLEN absent"});
+  h.l2->answer(Reply::integer(0));
+  CHECK(Harness::replies(a) == ":0\r\n");
+}
+
 }  // namespace
 }  // namespace tiercache::sidecar
