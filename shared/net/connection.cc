@@ -1,6 +1,9 @@
 // RESP connection I/O (see connection.h).
 #include "shared/net/connection.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -94,9 +97,22 @@ void Connection::process_input() {
     auto args = parser_.args();
     if (!args.empty()) owner_->on_request(*this, args);
     rstart_ += consumed;
+    if (kind_ != Kind::kInternal && !peer_gone_ && committed_output_bytes() >= next_probe_) {
+      if (peer_closed())
+        peer_gone_ = true;
+      else
+        next_probe_ = committed_output_bytes() + kProbeStep;
+    }
+    // The peer is gone: requests already read still run (as in Redis, which executes the whole
+    // query buffer before it sees the end of the stream), but their replies are dropped.
+    if (peer_gone_ && pending_.empty()) out_.clear();
   }
   in_process_ = false;
   if (closing_) return;
+  if (peer_gone_) {
+    close();
+    return;
+  }
   if (rstart_ == rend_) {
     rstart_ = rend_ = 0;
     if (rcap_ > 4 * kReadChunk) {
@@ -115,6 +131,16 @@ void Connection::process_input() {
   }
   owner_->on_batch_done(*this);
   if (!closing_ && !limits_->owner_flushes) flush();
+}
+
+bool Connection::peer_closed() {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) return false;
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return false;  // more input waiting: the peer is there
+  if (n == 0) return true;  // end of stream (Redis closes a client on it, replies or not)
+  return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;  // reset, or broken
 }
 
 std::string& Connection::reply() {

@@ -125,6 +125,8 @@ class Connection {
   static void on_close(uv_handle_t* h);
   void process_input();
   void drain_completed();
+  // True if the socket says the peer closed or reset (a non-blocking peek; no data is taken).
+  bool peer_closed();
 
   uv_loop_t* loop_;
   ConnectionOwner* owner_;
@@ -153,6 +155,12 @@ class Connection {
   bool in_process_ = false;
   int holds_ = 0;
   bool close_deferred_ = false;
+  bool peer_gone_ = false;           // seen closed while a batch ran: replies are dropped
+  size_t next_probe_ = kProbeStep;  // committed output size at which the peer is next probed
+  // Once this many reply bytes pile up while a batch runs, the socket is asked whether the
+  // peer is still there (again after each further step), so that large replies are not built
+  // for a client that already closed or reset.
+  static constexpr size_t kProbeStep = 1 << 20;
 };
 
 }  // namespace tiercache::net

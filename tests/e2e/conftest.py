@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from topology import StartError, Topology, sidecar_binary  # noqa: E402
 from web import Browser  # noqa: E402
+from leftovers import pytest_sessionfinish  # noqa: E402,F401  (topology put integration/ on the path)
 
 
 def pytest_report_header(config):

@@ -1,7 +1,7 @@
 """Hostile clients against both servers: one that pipelines and never reads, a subscriber that
 stops reading, and slowloris connections that trickle partial frames. Limits hold (the
 offender is disconnected and counted, memory stays bounded) and a well-behaved client's p99
-stays within 2x of its p99 before the attack (plus 2 ms of slack for this noisy machine)."""
+stays within 2x of its p99 before the attack, plus SCHED_SLACK for a loaded machine."""
 import os
 import socket
 import threading
@@ -34,8 +34,15 @@ def probe_p99(connect, n=600):
     return lat[int(len(lat) * 0.99) - 1]
 
 
+# On a loaded 2-core machine (CI, or scripts/flaky.sh with LOAD=1) the attack's extra runnable
+# threads cost the probe whole scheduler slices: up to 3.9 ms of p99 in 10 loaded rounds, with
+# a 2 ms slack failing 4 rounds in 10. A client starved by the offender would instead wait for
+# the offender's batches (a 16 KiB read of pipelined GETs of 100 KB is ~70 MB of replies).
+SCHED_SLACK = 0.010
+
+
 def assert_p99_within(base, during, what):
-    assert during <= max(2 * base, base + 0.002), \
+    assert during <= max(2 * base, base + SCHED_SLACK), \
         "%s: probe p99 %.3f ms under attack vs %.3f ms before" % (what, during * 1e3, base * 1e3)
 
 

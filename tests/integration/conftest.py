@@ -11,6 +11,7 @@ import pytest
 
 import servers
 from servers import ServerFactory, server_binary
+from leftovers import pytest_sessionfinish  # noqa: F401  (fails the session on leftovers)
 
 
 def pytest_addoption(parser):

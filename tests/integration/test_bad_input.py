@@ -420,6 +420,19 @@ def test_client_vanishing_mid_reply_does_not_hurt_others(server):
     assert_alive(server)
 
 
+def test_requests_of_a_vanished_client_still_run(server):
+    """A client that pipelines large reads and then a write, and closes at once (FIN): its
+    replies go nowhere, but every request it sent is still executed, as in Redis. (After an RST
+    Redis may lose input it had not read yet, so that case is only covered above.)"""
+    setter = server.raw()
+    assert setter.cmd("SET", "v1m", b"z" * (1 << 20)) == "OK"
+    c = socket.create_connection(("127.0.0.1", server.port))
+    c.sendall(b"GET v1m\r\n" * 20 + encode("SET", "gone", "done"))
+    c.close()
+    assert wait_until(lambda: setter.cmd("GET", "gone") in ("done", b"done"), timeout=10)
+    assert_alive(server)
+
+
 # -- row 20: unauthenticated clients ----------------------------------------------------------
 
 def test_row20_noauth(server_factory):

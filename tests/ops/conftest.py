@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from locations import REPO, build_dir, free_port, l2_binary, sidecar_binary  # noqa: E402,F401
+from leftovers import pytest_sessionfinish  # noqa: E402,F401  (fails the session on leftovers)
 
 BUILD = build_dir()
 L2_BIN = os.environ.get("TIERCACHE_L2_BIN", l2_binary())
