@@ -63,6 +63,7 @@ struct FlightTtlOp final : Op {
     // Ended (not joinable) before answering: an answer may let a paused client issue a new GET.
     std::unique_ptr<Flight> f = s.take_flight(id);
     if (f == nullptr) return;
+    // The guard entry (fetch_started) must still exist here: it holds the key's invalidation.
     if (!f->failed && !f->nil && f->error.empty())
       fill(s, f->db, f->key, f->value, l1_ttl(r, s.config().l1_max_ttl_ms), f->stamp);
     for (auto [conn_id, ticket] : f->waiters) {
@@ -79,6 +80,7 @@ struct FlightTtlOp final : Op {
         resp::write_bulk(out, f->value);
       c->complete(ticket);
     }
+    s.fetch_finished(f->db, f->key);
   }
 };
 
@@ -206,8 +208,7 @@ std::unique_ptr<Flight> Sidecar::take_flight(uint64_t id) {
   guard_key(key_scratch_, f->db, f->key);
   if (auto j = joinable_.find(key_scratch_); j != joinable_.end() && j->second == id)
     joinable_.erase(j);
-  fetch_finished(f->db, f->key);
-  return f;
+  return f;  // the caller ends its fetch (fetch_finished) once it has filled
 }
 
 MgetState* Sidecar::mget(uint64_t id) {

@@ -129,7 +129,8 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   void invalidate(const std::vector<invalidation::Group>& groups);
   void invalidate_key(int db, std::string_view key);
   void invalidate_db(uint32_t db);  // invalidation::kAllDbs for all
-  // Reads in flight, by id: nullptr once ended. take_* ends one and hands it over.
+  // Reads in flight, by id: nullptr once ended. take_* ends one and hands it over (not its
+  // fill guard entry: the caller calls fetch_finished after its fill).
   Flight* flight(uint64_t id);
   std::unique_ptr<Flight> take_flight(uint64_t id);
   MgetState* mget(uint64_t id);

@@ -113,6 +113,24 @@ TEST_CASE("the fill guard drops a value whose key was invalidated while it was f
   CHECK(Harness::replies(a) == "$3\r\nnew\r\n");  // the fresh fetch was cached
 }
 
+TEST_CASE("the fill guard drops the value of a lone fetch whose key was invalidated") {
+  Harness h;
+  auto* a = h.client();
+  h.request(a, {"GET", "k"});
+  invalidation::Message m;
+  m.origin = 42;
+  m.seq = 1;
+  m.groups.push_back(invalidation::Group{0, false, {"k"}});
+  h.sidecar->on_invalidation(m);
+  h.l2->answer(Reply::str("old"));
+  h.l2->answer(Reply::integer(-1));
+  CHECK(Harness::replies(a) == "$3\r\nold\r\n");
+  CHECK(h.sidecar->stats().fills_discarded == 1);
+  CHECK(h.sidecar->stats().fills == 0);
+  h.request(a, {"GET", "k"});
+  CHECK(h.sent() == V{"GET k", "PTTL k"});  // not cached: asked again
+}
+
 TEST_CASE("writes of one tick go out as one batch committed with their invalidation") {
   Harness h;
   auto* a = h.client();
