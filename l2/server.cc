@@ -439,7 +439,7 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
     resp::write_error(out, "OOM command not allowed when used memory > 'maxmemory'.");
     return;
   }
-  if (c.in_multi && !(spec->flags & command::kTransaction)) {
+  if (c.in_multi && !(spec->flags & command::kNotQueued)) {
     c.multi_queue.emplace_back(args.begin(), args.end());
     resp::write_simple(out, "QUEUED");
     return;

@@ -1,5 +1,5 @@
 // tiercache._l1: a CPython extension that reads the sidecar's shared-memory L1 directly, with
-// the same lock-free reader as the sidecar itself (sidecar/l1, OpenMode::kReader). A process
+// the same lock-free reader as the sidecar itself (l1, OpenMode::kReader). A process
 // on the sidecar's host reads a cached value in well under a microsecond instead of a socket
 // round trip; misses, writes and everything else still go through the sidecar's socket.
 //
@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-#include "sidecar/l1/store.h"
+#include "l1/store.h"
 
 namespace {
 

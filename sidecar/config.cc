@@ -35,6 +35,8 @@ std::vector<OptionSpec> make_specs() {
                     "no heartbeat back within this: L1 stops serving until resubscribed"),
       TC_INT_OPTION(Config, "maxclients", maxclients, 1, 1000000, false,
                     "maximum client connections"),
+      TC_INT_OPTION(Config, "databases", databases, 1, 1024, false,
+                    "number of databases for SELECT (as the L2's)"),
       TC_SIZE_OPTION(Config, "client-query-buffer-limit", client_query_buffer_limit, false,
                      "a client with more unparsed input is closed"),
       TC_SIZE_OPTION(Config, "client-output-buffer-limit", client_output_buffer_limit, false,

@@ -29,6 +29,7 @@ struct Config {
   int64_t bus_heartbeat_ms = 100;  // own heartbeat published this often...
   int64_t bus_timeout_ms = 1000;   // ...and must come back within this, or L1 stops serving
   int maxclients = 10000;
+  int databases = 16;  // SELECT's bound, as the L2's `databases`
   uint64_t client_query_buffer_limit = 1ull << 30;
   uint64_t client_output_buffer_limit = 64ull << 20;
   uint64_t proto_max_bulk_len = 512ull << 20;

@@ -1,6 +1,11 @@
-// tiercache-sidecar: the per-host front end. Serves reads from the shared-memory L1, sends
-// writes to the L2 committed together with their invalidation (MULTI ... PUBLISH ... EXEC),
-// passes everything else through, and applies other hosts' invalidations from the bus.
+// tiercache-sidecar: the per-host front end, and the owner of its parts. A request flows
+//   dispatch.cc (command table -> handler id)
+//     -> connection_commands.cc (AUTH, HELLO, SELECT, PING, CLIENT, COMMAND, MULTI rules)
+//     -> read_path.cc (L1 hits, single flight, fill guard, MGET split)
+//     -> write_path.h (batching, commit with invalidation; also EXEC)
+//     -> link/ (the L2 link)          invalidation/bus.h (other hosts' invalidations)
+// plus info.cc (INFO) and pubsub_relay.cc (client SUBSCRIBE). This file: lifecycle (start,
+// accept, per-tick flush, heartbeat cron, shutdown) in sidecar.cc.
 #pragma once
 
 #include <uv.h>
@@ -14,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "l1/store.h"
 #include "shared/command/command_table.h"
 #include "shared/invalidation/message.h"
 #include "shared/net/connection.h"
@@ -21,10 +27,11 @@
 #include "shared/net/listener.h"
 #include "shared/net/metrics_http.h"
 #include "shared/resp/request_parser.h"
-#include "sidecar/bus.h"
 #include "sidecar/config.h"
-#include "sidecar/l1/store.h"
-#include "sidecar/upstream.h"
+#include "sidecar/handlers.h"
+#include "sidecar/invalidation/bus.h"
+#include "sidecar/link/hiredis_link.h"
+#include "sidecar/write_path.h"
 
 namespace tiercache::sidecar {
 
@@ -55,7 +62,7 @@ struct SidecarStats {
 
 struct ClientState;
 struct Flight;
-struct Op;
+struct MgetState;
 
 class Sidecar : public net::ConnectionOwner, public BusListener {
  public:
@@ -64,29 +71,35 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
 
   // Opens L1, binds the socket(s), starts connecting to L2. False with *error.
   bool start(std::string* error);
+  // Unit tests: opens L1 and uses these links (e.g. fakes); listens on nothing (clients come
+  // from open_internal()), and the loop need not run: end_of_tick() does the per-tick work.
+  bool start_with(std::unique_ptr<L2Link> l2, std::unique_ptr<InvalidationSource> bus,
+                  std::string* error);
+  // The work at the end of every loop tick: sends the write batch, closes what close_later
+  // asked for.
+  void end_of_tick();
   // Runs until SIGTERM/SIGINT; returns the exit code.
   int run();
   void shutdown();
 
-  // net::ConnectionOwner
+  // net::ConnectionOwner (dispatch.cc)
   void on_request(net::Connection& c, std::span<const std::string_view> args) override;
   void on_closed(net::Connection& c) override;
   void on_protocol_error(net::Connection& c) override;
   void on_query_buffer_limit(net::Connection& c) override;
 
-  // BusListener
+  // BusListener (read_path.cc)
   void on_invalidation(const invalidation::Message& m) override;
   void on_bus_unhealthy(const std::string& why) override;
   void on_bus_healthy() override;
   void on_bus_current(uint64_t sent_ms) override;
 
-  // Used by the operations in flight (sidecar.cc) and the local commands (local_commands.cc).
+  // Services for the paths and their operations in flight.
   const Config& config() const { return config_; }
   SidecarStats& stats() { return stats_; }
   l1::Store& l1() { return *l1_; }
-  Upstream& l2() { return *l2_; }
-  Bus& bus() { return *bus_; }
-  uv_loop_t* loop() { return loop_; }
+  L2Link& link() { return *l2_; }
+  InvalidationSource& bus() { return *bus_; }
   const command::CommandTable& commands() const { return table_; }
   uint64_t origin() const { return origin_; }
   bool l1_serving() const { return bus_ && bus_->healthy(); }
@@ -98,25 +111,30 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   }
   // The connection with this id if it is still open, else nullptr.
   net::Connection* connection(uint64_t id);
-  const std::unordered_map<uint64_t, net::Connection*>& connections() const { return conns_; }
   // Writes an L2 failure reply ("-ERR tiercache: L2 unavailable: ...").
   void write_l2_error(std::string& out);
+  // Makes the L2 connection's selected db `db` (SELECT if needed; nothing when down).
+  void select_db(int db);
+  // Sends a request for a client of `db` in request order (pending write batch first). The
+  // link owns `done`; on failure it has been answered with nullptr. False when L2 is down.
+  bool send(int db, std::span<const std::string_view> args, std::unique_ptr<Completion> done);
 
-  // Sends to L2 in request order for a client of `db` (SELECT first if needed; pending write
-  // batch first). False when L2 is unavailable.
-  bool send(int db, std::span<const std::string_view> args, Op* op);
-  void flush_batch();
-
-  // Fill guard. A fetch records guard_stamp() when it starts; its value may go into L1 only
-  // if fill_allowed() says nothing invalidated the key (or its db, or everything) since.
+  // Fill guard (read_path.cc). A fetch records guard_stamp() when it starts; its value may go
+  // into L1 only if fill_allowed() says nothing invalidated the key (or its db, or all) since.
   uint64_t guard_stamp() const { return inv_seq_; }
   bool fill_allowed(int db, std::string_view key, uint64_t stamp);
   void fetch_started(int db, std::string_view key);
   void fetch_finished(int db, std::string_view key);
-  // Drops a key (or a db, or all) from L1 and from the fill guard's point of view.
+  // Drops keys / dbs from L1 and from the fill guard's point of view.
+  void invalidate(const std::vector<invalidation::Group>& groups);
   void invalidate_key(int db, std::string_view key);
   void invalidate_db(uint32_t db);  // invalidation::kAllDbs for all
-  void forget_flight(Flight* f);
+  // Reads in flight, by id: nullptr once ended. take_* ends one and hands it over (not its
+  // fill guard entry: the caller calls fetch_finished after its fill).
+  Flight* flight(uint64_t id);
+  std::unique_ptr<Flight> take_flight(uint64_t id);
+  MgetState* mget(uint64_t id);
+  std::unique_ptr<MgetState> take_mget(uint64_t id);
 
   std::string info(std::string_view section);
 
@@ -129,40 +147,42 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   void close_later(uint64_t conn_id) { close_later_.push_back(conn_id); }
 
  private:
-  friend struct LocalCommands;
   static void on_accept(void* ctx, uv_stream_t* listener, bool is_tcp);
   static void on_stop_signal(void* ctx, int signum);
   static void on_check(uv_check_t* h);
   static void on_cron(uv_timer_t* t);
   static void on_l2_state(void* ctx, bool connected);
+  bool open_l1(std::string* error);
+  ClientState* new_client(uint64_t conn_id);  // owned by clients_ until on_closed
 
+  // dispatch.cc
   void dispatch(net::Connection& c, ClientState& st, const command::CommandSpec& spec,
                 std::span<const std::string_view> args);
+  void passthrough(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
+  // connection_commands.cc: the commands about the connection itself (Handler::kPing ...).
+  void connection_command(Handler h, net::Connection& c, ClientState& st,
+                          std::span<const std::string_view> args);
+  // read_path.cc
   void cmd_get(net::Connection& c, ClientState& st, std::string_view key);
   void cmd_mget(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
   void cmd_exists(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
-  void cmd_write(net::Connection& c, ClientState& st, const command::CommandSpec& spec,
-                 std::span<const std::string_view> args);
-  void cmd_exec(net::Connection& c, ClientState& st);
-  void passthrough(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
-  void publish_heartbeat();
-  // Invalidation groups a write command causes (keys of its db, or a flush).
-  bool write_groups(int db, const command::CommandSpec& spec,
-                    std::span<const std::string_view> args,
-                    std::vector<invalidation::Group>* groups);
+  void cmd_strlen(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
   void start_flight(int db, std::string_view key, uint64_t conn_id, uint64_t ticket);
-  bool local_command(net::Connection& c, ClientState& st, const command::CommandSpec& spec,
-                     std::span<const std::string_view> args);
+  // info.cc
+  void cmd_info(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
+  // pubsub_relay.cc
   void pubsub_command(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
 
   Config config_;
   resp::ParserLimits parser_limits_;
   net::ConnectionLimits conn_limits_;
   command::CommandTable table_;
+  HandlerTable handlers_;
   uv_loop_t* loop_;
   std::unique_ptr<l1::Store> l1_;
-  std::unique_ptr<Upstream> l2_;
-  std::unique_ptr<Bus> bus_;
+  std::unique_ptr<L2Link> l2_;
+  std::unique_ptr<InvalidationSource> bus_;
+  WritePath writes_;
   net::Listener listener_;
   std::unique_ptr<net::MetricsHttp> metrics_;  // Prometheus endpoint, if metrics-port
   net::StopSignals signals_;
@@ -170,22 +190,14 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   uv_timer_t cron_;
   uint64_t origin_;
   uint64_t next_conn_id_ = 1;
-  std::unordered_map<uint64_t, net::Connection*> conns_;
+  std::unordered_map<uint64_t, net::Connection*> conns_;  // freed by their libuv close callbacks
+  std::unordered_map<uint64_t, std::unique_ptr<ClientState>> clients_;  // Connection::user
   int upstream_db_ = 0;
   bool shutting_down_ = false;
   SidecarStats stats_;
+  std::vector<uint64_t> close_later_;
 
-  // Write batch being built (sent at the end of the loop tick or before any other L2 send).
- public:
-  struct BatchItem;
-
- private:
-  std::vector<BatchItem>* batch_ = nullptr;
-  std::vector<invalidation::Group> batch_groups_;
-  uint64_t seq_ = 0;
-  std::string msg_scratch_;
-
-  // Fill guard and single flight.
+  // Read path: fill guard and single flight.
   uint64_t inv_seq_ = 0;
   uint64_t all_flushed_at_ = 0;
   std::vector<uint64_t> db_flushed_at_;
@@ -193,14 +205,19 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
     uint32_t fetches = 0;
     uint64_t invalidated_at = 0;
   };
-  std::unordered_map<std::string, Guard> guards_;     // (db,key) with fetches in flight
-  std::unordered_map<std::string, Flight*> flights_;  // GETs in flight, joinable
-  std::string key_scratch_;
-  std::string value_scratch_;
+  std::unordered_map<std::string, Guard> guards_;  // (db,key) with fetches in flight
+  uint64_t next_op_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Flight>> flights_;   // GETs in flight
+  std::unordered_map<std::string, uint64_t> joinable_;              // (db,key) -> flight
+  std::unordered_map<uint64_t, std::unique_ptr<MgetState>> mgets_;  // MGET splits in flight
+  std::string key_scratch_;                                         // guard keys, reused
+  std::string value_scratch_;             // L1 values of GET/EXISTS hits, reused
   std::vector<std::string> mget_values_;  // MGET's L1 values, reused (no allocation on hits)
   std::vector<uint8_t> mget_hit_;
-  std::vector<uint64_t> close_later_;
 };
+
+// Options of an L2 connection: the request link, or a subscribed one (bus, client pub/sub).
+LinkOptions link_options(const Config& config, const Endpoint& endpoint, bool subscriber);
 
 // Encodes (db, key) as one map key.
 void guard_key(std::string& out, int db, std::string_view key);

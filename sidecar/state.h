@@ -1,4 +1,5 @@
-// Per-connection state of a sidecar client and the operations the sidecar keeps in flight.
+// Per-connection state of a sidecar client, and the base of every L2 request the sidecar has
+// in flight (Op: a Completion owned by the L2 link until its reply arrives).
 #pragma once
 
 #include <cstdint>
@@ -6,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "shared/invalidation/message.h"
-#include "sidecar/upstream.h"
+#include "sidecar/link/hiredis_link.h"
+#include "sidecar/link/l2_link.h"
 
 namespace tiercache::sidecar {
 
@@ -25,30 +26,49 @@ struct ClientState {
   bool in_multi = false;
   bool multi_dirty = false;
   std::vector<std::vector<std::string>> queue;  // MULTI
-  // Client pub/sub: a dedicated L2 connection in subscribed mode.
-  std::unique_ptr<Upstream> pubsub;
+  // Client pub/sub: a dedicated L2 connection in subscribed mode (pubsub_relay.cc).
+  std::unique_ptr<HiredisLink> pubsub;
   std::vector<std::vector<std::string>> pubsub_waiting;  // sent once it connects
   int64_t subscriptions = 0;
 };
 
-// An L2 request in flight. Owned by the upstream callback: deleted after on_reply.
-struct Op {
-  virtual ~Op() = default;
-  // reply is nullptr when L2 failed (down, timeout, shutdown).
-  virtual void on_reply(Sidecar& s, const redisReply* reply) = 0;
+// An L2 request in flight on behalf of the sidecar. Refers to connections by id only: a client
+// that closed meanwhile is simply not answered.
+struct Op : Completion {
+  explicit Op(Sidecar& sidecar) : s(sidecar) {}
+  Sidecar& s;
 };
 
-// A GET miss in flight; later misses of the same (db, key) join it (single flight).
+// A GET miss in flight, owned by Sidecar::flights_ under its id; later misses of the same
+// (db, key) join it (single flight) while Sidecar::joinable_ points at it, i.e. until it ends
+// or its key is invalidated.
 struct Flight {
+  uint64_t id = 0;
   int db = 0;
   std::string key;
   uint64_t stamp = 0;
-  bool detached = false;  // invalidated while in flight: no longer joinable
   bool failed = false;
   bool nil = false;
   std::string value;
   std::string error;                                   // an error reply from L2 (e.g. WRONGTYPE)
   std::vector<std::pair<uint64_t, uint64_t>> waiters;  // (connection id, ticket)
+};
+
+// An MGET with some keys missing from L1, owned by Sidecar::mgets_ under its id: one MGET for
+// the misses plus a PTTL each, pipelined; the last PTTL reply answers the client.
+struct MgetState {
+  uint64_t id = 0;
+  uint64_t conn_id = 0, ticket = 0;
+  int db = 0;
+  uint64_t stamp = 0;
+  std::vector<std::string> keys;  // all requested keys
+  std::vector<int> state;         // per key: 1 hit (value set), 0 miss, -1 nil
+  std::vector<std::string> values;
+  std::vector<size_t> missing;  // indexes fetched from L2
+  std::vector<uint64_t> ttls;
+  bool failed = false;
+  std::string error;
+  size_t ttl_replies = 0;
 };
 
 }  // namespace tiercache::sidecar

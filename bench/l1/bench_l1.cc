@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "sidecar/l1/store.h"
+#include "l1/store.h"
 
 namespace {
 

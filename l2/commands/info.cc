@@ -10,6 +10,7 @@
 #include "l2/scripting/lua_engine.h"
 #include "l2/server.h"
 #include "shared/metrics/info_text.h"
+#include "shared/session/connection_commands.h"
 
 namespace tiercache::l2 {
 namespace {
@@ -50,7 +51,7 @@ std::string Server::info(std::string_view section) {
     utsname u;
     uname(&u);
     int64_t up = uptime_ms() / 1000;
-    info_field(s, "redis_version", "7.0.15");
+    info_field(s, "redis_version", session::kRedisVersion);
     info_field(s, "tiercache_version", TIERCACHE_VERSION);
     info_field(s, "redis_mode", "standalone");
     info_field(s, "os", std::string(u.sysname) + " " + u.release + " " + u.machine);

@@ -8,6 +8,7 @@
 
 #include "l2/commands/common.h"
 #include "shared/glob/glob.h"
+#include "shared/session/connection_commands.h"
 
 namespace tiercache::l2 {
 namespace {
@@ -29,11 +30,10 @@ void ping(CommandContext& ctx) {
 void echo(CommandContext& ctx) { resp::write_bulk(ctx.out, ctx.args[1]); }
 
 void select(CommandContext& ctx) {
-  auto v = util::parse_int64(ctx.args[1]);
-  if (!v) return error(ctx, kNotInteger);
-  if (*v < 0 || *v >= ctx.server.keyspace().num_dbs())
-    return error(ctx, "ERR DB index is out of range");
-  ctx.client.db = static_cast<int>(*v);
+  int db = 0;
+  std::string err = session::parse_select(ctx.args[1], ctx.server.keyspace().num_dbs(), &db);
+  if (!err.empty()) return error(ctx, err);
+  ctx.client.db = db;
   resp::write_ok(ctx.out);
 }
 
@@ -42,29 +42,11 @@ void quit(CommandContext& ctx) {
   ctx.client.close_after_reply();
 }
 
-// Compares in time independent of where the first difference is.
-bool secure_equal(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  size_t n = a.size() > b.size() ? a.size() : b.size();
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= x ^ y;
-  }
-  return diff == 0;
-}
-
 // Returns true when authenticated; writes the error otherwise.
 bool try_auth(CommandContext& ctx, std::string_view user, std::string_view pass) {
-  const std::string& required = ctx.server.config().requirepass;
-  if (required.empty()) {
-    error(ctx,
-          "ERR AUTH <password> called without any password configured for the default user. "
-          "Are you sure your configuration is correct?");
-    return false;
-  }
-  if (user != "default" || !secure_equal(pass, required)) {
-    error(ctx, "WRONGPASS invalid username-password pair or user is disabled.");
+  std::string err = session::check_auth(ctx.server.config().requirepass, user, pass);
+  if (!err.empty()) {
+    error(ctx, err);
     return false;
   }
   ctx.client.set_authenticated(true);
@@ -72,61 +54,20 @@ bool try_auth(CommandContext& ctx, std::string_view user, std::string_view pass)
 }
 
 void auth(CommandContext& ctx) {
-  if (ctx.args.size() > 3) return error(ctx, kSyntaxError);
-  std::string_view user = ctx.args.size() == 3 ? ctx.args[1] : "default";
-  std::string_view pass = ctx.args.back();
+  std::string_view user, pass;
+  std::string err = session::parse_auth(ctx.args, &user, &pass);
+  if (!err.empty()) return error(ctx, err);
   if (try_auth(ctx, user, pass)) resp::write_ok(ctx.out);
 }
 
-bool valid_client_name(std::string_view name) {
-  for (char c : name)
-    if (c < '!' || c > '~') return false;
-  return true;
-}
-
 void hello(CommandContext& ctx) {
-  size_t i = 1;
-  if (ctx.args.size() >= 2) {
-    auto ver = util::parse_int64(ctx.args[1]);
-    if (!ver) return error(ctx, "ERR Protocol version is not an integer or out of range");
-    if (*ver != 2) return error(ctx, "NOPROTO unsupported protocol version");
-    i = 2;
-  }
-  for (; i < ctx.args.size(); ++i) {
-    bool more = i + 1 < ctx.args.size();
-    if (is(ctx.args[i], "auth") && i + 2 < ctx.args.size()) {
-      if (!try_auth(ctx, ctx.args[i + 1], ctx.args[i + 2])) return;
-      i += 2;
-    } else if (is(ctx.args[i], "setname") && more) {
-      if (!valid_client_name(ctx.args[i + 1]))
-        return error(ctx,
-                     "ERR Client names cannot contain spaces, newlines or special characters.");
-      ctx.client.name = std::string(ctx.args[i + 1]);
-      ++i;
-    } else {
-      return error(ctx, "ERR Syntax error in HELLO option '" + std::string(ctx.args[i]) + "'");
-    }
-  }
-  if (!ctx.client.authenticated)
-    return error(ctx,
-                 "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-                 "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client "
-                 "and select the RESP protocol version at the same time");
-  resp::write_array_header(ctx.out, 14);
-  resp::write_bulk(ctx.out, "server");
-  resp::write_bulk(ctx.out, "tiercache-l2");
-  resp::write_bulk(ctx.out, "version");
-  resp::write_bulk(ctx.out, "7.0.15");
-  resp::write_bulk(ctx.out, "proto");
-  resp::write_integer(ctx.out, 2);
-  resp::write_bulk(ctx.out, "id");
-  resp::write_integer(ctx.out, static_cast<int64_t>(ctx.client.id));
-  resp::write_bulk(ctx.out, "mode");
-  resp::write_bulk(ctx.out, "standalone");
-  resp::write_bulk(ctx.out, "role");
-  resp::write_bulk(ctx.out, "master");
-  resp::write_bulk(ctx.out, "modules");
-  resp::write_array_header(ctx.out, 0);
+  session::HelloRequest req;
+  std::string err = session::parse_hello(ctx.args, &req);
+  if (!err.empty()) return error(ctx, err);
+  if (req.has_auth && !try_auth(ctx, req.user, req.password)) return;
+  if (!ctx.client.authenticated) return error(ctx, session::kHelloNoAuth);
+  if (req.has_name) ctx.client.name = std::string(req.name);
+  session::write_hello(ctx.out, "tiercache-l2", static_cast<int64_t>(ctx.client.id));
 }
 
 void reset(CommandContext& ctx) {
@@ -172,7 +113,7 @@ void client(CommandContext& ctx) {
     return resp::write_bulk(ctx.out, c.name);
   }
   if (is(sub, "setname") && argc == 3) {
-    if (!valid_client_name(ctx.args[2]))
+    if (!session::valid_client_name(ctx.args[2]))
       return error(ctx, "ERR Client names cannot contain spaces, newlines or special characters.");
     c.name = std::string(ctx.args[2]);
     return resp::write_ok(ctx.out);
@@ -282,123 +223,9 @@ void client(CommandContext& ctx) {
       ctx, {"id", "getname", "setname", "info", "list", "kill", "setinfo", "reply", "help"});
 }
 
-void write_flag_names(std::string& out, uint32_t flags) {
-  struct FlagName {
-    uint32_t flag;
-    std::string_view name;
-  };
-  static constexpr FlagName kNames[] = {
-      {command::kWrite, "write"}, {command::kRead, "readonly"},  {command::kDenyOom, "denyoom"},
-      {command::kAdmin, "admin"}, {command::kPubSub, "pubsub"},  {command::kNoScript, "noscript"},
-      {command::kFast, "fast"},   {command::kNoAuth, "no_auth"},
-  };
-  int n = 0;
-  for (const auto& f : kNames) n += (flags & f.flag) ? 1 : 0;
-  resp::write_array_header(out, n);
-  for (const auto& f : kNames)
-    if (flags & f.flag) resp::write_simple(out, f.name);
-}
-
-void write_command_info(std::string& out, const command::CommandSpec& s) {
-  resp::write_array_header(out, 10);
-  resp::write_bulk(out, s.name);
-  resp::write_integer(out, s.arity);
-  write_flag_names(out, s.flags);
-  resp::write_integer(out, s.key_spec == command::KeySpec::kRange ? s.first_key : 0);
-  resp::write_integer(out, s.key_spec == command::KeySpec::kRange ? s.last_key : 0);
-  resp::write_integer(out, s.key_spec == command::KeySpec::kRange ? s.key_step : 0);
-  for (int i = 0; i < 4; ++i) resp::write_array_header(out, 0);  // acl, tips, key specs, subcmds
-}
-
-std::string_view command_group(const command::CommandSpec& s) {
-  if (s.flags & command::kPubSub) return "pubsub";
-  if (s.flags & command::kTransaction) return "transactions";
-  if (s.flags & command::kScripting || s.name == "script") return "scripting";
-  if (s.key_spec == command::KeySpec::kRange && s.first_key == 1) {
-    static constexpr std::string_view kGeneric[] = {
-        "del",    "unlink",  "exists",   "type",      "rename",     "renamenx",
-        "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime",
-        "ttl",    "pttl",    "persist",  "touch"};
-    for (auto g : kGeneric)
-      if (s.name == g) return "generic";
-    return "string";
-  }
-  if (s.name == "keys" || s.name == "scan" || s.name == "randomkey") return "generic";
-  if (s.name == "ping" || s.name == "echo" || s.name == "select" || s.name == "quit" ||
-      s.name == "auth" || s.name == "hello" || s.name == "reset" || s.name == "client")
-    return "connection";
-  return "server";
-}
-
 void command_cmd(CommandContext& ctx) {
-  const auto& table = ctx.server.commands();
-  if (ctx.args.size() == 1) {
-    resp::write_array_header(ctx.out, static_cast<int64_t>(table.all().size()));
-    for (const auto& s : table.all()) write_command_info(ctx.out, s);
-    return;
-  }
-  std::string_view sub = ctx.args[1];
-  if (is(sub, "count") && ctx.args.size() == 2)
-    return resp::write_integer(ctx.out, static_cast<int64_t>(table.all().size()));
-  if (is(sub, "info")) {
-    if (ctx.args.size() == 2) {
-      resp::write_array_header(ctx.out, static_cast<int64_t>(table.all().size()));
-      for (const auto& s : table.all()) write_command_info(ctx.out, s);
-      return;
-    }
-    resp::write_array_header(ctx.out, static_cast<int64_t>(ctx.args.size() - 2));
-    for (size_t i = 2; i < ctx.args.size(); ++i) {
-      const command::CommandSpec* s = table.find(ctx.args[i]);
-      if (s)
-        write_command_info(ctx.out, *s);
-      else
-        resp::write_null_array(ctx.out);
-    }
-    return;
-  }
-  if (is(sub, "docs")) {
-    // A short doc per command: enough for redis-cli's hints and for clients that list commands.
-    std::vector<const command::CommandSpec*> specs;
-    if (ctx.args.size() == 2) {
-      for (const auto& s : table.all()) specs.push_back(&s);
-    } else {
-      for (size_t i = 2; i < ctx.args.size(); ++i)
-        if (const command::CommandSpec* s = table.find(ctx.args[i])) specs.push_back(s);
-    }
-    resp::write_array_header(ctx.out, static_cast<int64_t>(specs.size() * 2));
-    for (const command::CommandSpec* s : specs) {
-      resp::write_bulk(ctx.out, s->name);
-      resp::write_array_header(ctx.out, 4);
-      resp::write_bulk(ctx.out, "summary");
-      resp::write_bulk(ctx.out, "tiercache-l2 command; Redis 7 semantics");
-      resp::write_bulk(ctx.out, "group");
-      resp::write_bulk(ctx.out, command_group(*s));
-    }
-    return;
-  }
-  if (is(sub, "list")) {
-    resp::write_array_header(ctx.out, static_cast<int64_t>(table.all().size()));
-    for (const auto& s : table.all()) resp::write_bulk(ctx.out, s.name);
-    return;
-  }
-  if (is(sub, "getkeys") && ctx.args.size() >= 3) {
-    const command::CommandSpec* s = table.find(ctx.args[2]);
-    if (!s) return error(ctx, "ERR Invalid command specified");
-    std::vector<int> pos;
-    auto rest = ctx.args.subspan(2);
-    if (!command::CommandTable::arity_ok(*s, rest.size()))
-      return error(ctx, "ERR Invalid number of arguments specified for command");
-    if (!command::CommandTable::key_positions(*s, rest, &pos) || pos.empty())
-      return error(ctx, "ERR The command has no key arguments");
-    resp::write_array_header(ctx.out, static_cast<int64_t>(pos.size()));
-    for (int p : pos) resp::write_bulk(ctx.out, rest[p]);
-    return;
-  }
-  if (is(sub, "help") && ctx.args.size() == 2)
-    return help_reply(ctx,
-                      {"COMMAND [<subcommand>]. Subcommands are:", "COUNT", "INFO [<name> ...]",
-                       "DOCS [<name> ...]", "LIST", "GETKEYS <full-command>"});
-  subcommand_error(ctx, {"count", "info", "docs", "list", "getkeys", "help"});
+  if (!session::command_command(ctx.server.commands(), ctx.args, "tiercache-l2", ctx.out))
+    ctx.server.stats().total_error_replies++;
 }
 
 void config_cmd(CommandContext& ctx) {

@@ -16,6 +16,7 @@
 
 #include "l2/scripting/lua_convert.h"
 #include "shared/util/sha1.h"
+#include "shared/session/connection_commands.h"
 
 namespace tiercache::l2::scripting {
 namespace {
@@ -271,7 +272,7 @@ int install_sandbox(lua_State* L, lua_CFunction call, lua_CFunction pcall) {
   set_number(L, "REPL_ALL", 3);
   set_number(L, "REDIS_VERSION_NUM", 0x07000f);
   lua_pushstring(L, "REDIS_VERSION");
-  lua_pushstring(L, "7.0.15");
+  lua_pushlstring(L, session::kRedisVersion.data(), session::kRedisVersion.size());
   lua_rawset(L, -3);
   lua_setfield(L, g, "redis");
 

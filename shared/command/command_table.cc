@@ -11,7 +11,7 @@ namespace {
 
 constexpr uint32_t R = kRead, W = kWrite, A = kAdmin, P = kPubSub, M = kDenyOom, N = kNoAuth,
                    S = kNoScript, F = kFast, X = kNoMulti, B = kSubscribed, L = kFlush,
-                   E = kScripting, T = kTransaction;
+                   E = kScripting, T = kTransaction, Q = kNotQueued;
 constexpr KeySpec kN = KeySpec::kNone, kR = KeySpec::kRange, kK = KeySpec::kNumkeys;
 
 // name, arity, flags, key spec, first, last, step (id is filled in by position).
@@ -19,10 +19,10 @@ constexpr CommandSpec kCommands[] = {
     {"ping", -1, F | B, kN, 0, 0, 0, 0},
     {"echo", 2, F, kN, 0, 0, 0, 0},
     {"select", 2, F, kN, 0, 0, 0, 0},
-    {"quit", -1, N | F | B, kN, 0, 0, 0, 0},
+    {"quit", -1, N | F | B | Q, kN, 0, 0, 0, 0},
     {"auth", -2, N | S | F, kN, 0, 0, 0, 0},
     {"hello", -1, N | S | F, kN, 0, 0, 0, 0},
-    {"reset", 1, N | S | F | B, kN, 0, 0, 0, 0},
+    {"reset", 1, N | S | F | B | Q, kN, 0, 0, 0, 0},
     {"client", -2, A | S, kN, 0, 0, 0, 0},
     {"command", -1, 0, kN, 0, 0, 0, 0},
     {"config", -2, A | S, kN, 0, 0, 0, 0},
@@ -68,11 +68,11 @@ constexpr CommandSpec kCommands[] = {
     {"randomkey", 1, R, kN, 0, 0, 0, 0},
     {"flushdb", -1, W | L, kN, 0, 0, 0, 0},
     {"flushall", -1, W | L, kN, 0, 0, 0, 0},
-    {"multi", 1, S | F | X | T, kN, 0, 0, 0, 0},
-    {"exec", 1, S | T, kN, 0, 0, 0, 0},
-    {"discard", 1, S | F | T, kN, 0, 0, 0, 0},
-    {"watch", -2, S | F | X | T, kR, 1, -1, 1, 0},
-    {"unwatch", 1, S | F, kN, 0, 0, 0, 0},
+    {"multi", 1, S | F | X | T | Q, kN, 0, 0, 0, 0},
+    {"exec", 1, S | T | Q, kN, 0, 0, 0, 0},
+    {"discard", 1, S | F | T | Q, kN, 0, 0, 0, 0},
+    {"watch", -2, S | F | X | T | Q, kR, 1, -1, 1, 0},
+    {"unwatch", 1, S | F | T, kN, 0, 0, 0, 0},
     {"publish", 3, P | F, kN, 0, 0, 0, 0},
     {"subscribe", -2, P | S | B, kN, 0, 0, 0, 0},
     {"unsubscribe", -1, P | S | B, kN, 0, 0, 0, 0},

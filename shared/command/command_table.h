@@ -23,6 +23,8 @@ enum Flag : uint32_t {
   kFlush = 1u << 10,        // drops a whole db (FLUSHDB) or all dbs (FLUSHALL)
   kScripting = 1u << 11,    // EVAL family: keys come from the numkeys argument
   kTransaction = 1u << 12,  // MULTI/EXEC/DISCARD/WATCH/UNWATCH
+  kNotQueued = 1u << 13,    // runs at once inside MULTI, never queued (Redis: EXEC, DISCARD,
+                            // MULTI, WATCH, QUIT, RESET)
 };
 
 enum class KeySpec : uint8_t {

@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!args.empty()) sc->on_request(*conn, args);
     pos += consumed;
   }
-  sc->flush_batch();  // answers the batched writes (with the L2-down error)
+  sc->end_of_tick();  // sends the batched writes: answered with the L2-down error
   conn->output().clear();
   conn->close();  // internal: freed at once
   return 0;

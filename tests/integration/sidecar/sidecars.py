@@ -107,6 +107,8 @@ class Sidecar:
         """The sidecar's own INFO section (no trip to L2), parsed."""
         c = connect_raw(unix_path=self.socket, timeout=2.0)
         try:
+            if self.flags.get("requirepass"):
+                c.cmd("AUTH", self.flags["requirepass"], timeout=2.0)
             text = c.cmd("INFO", section, timeout=2.0)
         finally:
             c.close()

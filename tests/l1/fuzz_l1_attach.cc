@@ -12,7 +12,7 @@
 #include <cstring>
 #include <string>
 
-#include "sidecar/l1/store.h"
+#include "l1/store.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
-// The sidecar's L2 connection (see upstream.h).
-#include "sidecar/upstream.h"
+// HiredisLink (see hiredis_link.h).
+#include "sidecar/link/hiredis_link.h"
 
 #include <hiredis/adapters/libuv.h>
 #include <spdlog/spdlog.h>
@@ -7,16 +7,9 @@
 
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
+#include "sidecar/clock.h"
 
 namespace tiercache::sidecar {
-
-uint64_t now_us() {
-  // Monotonic and counting suspend, and the clock L1 readers judge staleness with
-  // (l1::Store::steady_ms): the bus's send times vouch for L1 in it.
-  timespec ts;
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
-}
 
 bool parse_endpoint(std::string_view s, Endpoint* out, std::string* error) {
   if (s.substr(0, 5) == "unix:") {
@@ -86,8 +79,8 @@ void write_reply_depth(std::string& out, const redisReply* r, int depth) {
 
 void write_reply(std::string& out, const redisReply* r) { write_reply_depth(out, r, 0); }
 
-Upstream::Upstream(uv_loop_t* loop, UpstreamOptions options, std::string name, StateFn on_state,
-                   void* state_ctx)
+HiredisLink::HiredisLink(uv_loop_t* loop, LinkOptions options, std::string name, StateFn on_state,
+                         void* state_ctx)
     : loop_(loop),
       options_(std::move(options)),
       name_(std::move(name)),
@@ -98,16 +91,16 @@ Upstream::Upstream(uv_loop_t* loop, UpstreamOptions options, std::string name, S
   timer_->data = this;
 }
 
-Upstream::~Upstream() {
+HiredisLink::~HiredisLink() {
   if (state_ != State::kStopped) stop();
 }
 
-void Upstream::start() {
+void HiredisLink::start() {
   uv_timer_start(timer_, on_timer, 20, 20);
   connect();
 }
 
-void Upstream::stop() {
+void HiredisLink::stop() {
   if (state_ == State::kStopped) return;
   state_ = State::kStopped;
   if (ac_ != nullptr) {
@@ -124,12 +117,12 @@ void Upstream::stop() {
   }
 }
 
-void Upstream::connect() {
+void HiredisLink::connect() {
   if (state_ == State::kStopped) return;
   const Endpoint& ep = options_.endpoint;
   redisAsyncContext* ac = ep.unix_socket ? redisAsyncConnectUnix(ep.host.c_str())
                                          : redisAsyncConnect(ep.host.c_str(), ep.port);
-  connect_started_us_ = now_us();
+  connect_started_us_ = steady_us();
   if (ac == nullptr || ac->err) {
     last_error_ = ac ? ac->errstr : "out of memory";
     if (ac) redisAsyncFree(ac);
@@ -144,8 +137,8 @@ void Upstream::connect() {
   state_ = State::kConnecting;
 }
 
-void Upstream::on_connect(const redisAsyncContext* ac, int status) {
-  auto* self = static_cast<Upstream*>(ac->data);
+void HiredisLink::on_connect(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<HiredisLink*>(ac->data);
   if (self == nullptr || self->ac_ != ac) return;
   if (status != REDIS_OK) {
     // hiredis frees the context after this callback.
@@ -156,30 +149,30 @@ void Upstream::on_connect(const redisAsyncContext* ac, int status) {
   self->state_ = State::kConnected;
   self->backoff_ms_ = 50;
   if (!self->options_.password.empty()) {
+    struct AuthCheck final : Completion {
+      std::string name;
+      explicit AuthCheck(std::string n) : name(std::move(n)) {}
+      void on_reply(const redisReply* r) override {
+        if (r != nullptr && r->type == REDIS_REPLY_ERROR)
+          spdlog::error("{}: L2 refused AUTH: {}", name, std::string(r->str, r->len));
+      }
+    };
     std::string_view args[] = {"AUTH", self->options_.password};
-    self->send(
-        args,
-        [](void* ctx, const redisReply* r, uint64_t) {
-          auto* up = static_cast<Upstream*>(ctx);
-          if (r != nullptr && r->type == REDIS_REPLY_ERROR) {
-            spdlog::error("{}: L2 refused AUTH: {}", up->name_, std::string(r->str, r->len));
-          }
-        },
-        self, 0);
+    self->send(args, std::make_unique<AuthCheck>(self->name_));
   }
   spdlog::info("{}: connected to L2", self->name_);
   if (self->on_state_) self->on_state_(self->state_ctx_, true);
 }
 
-void Upstream::on_disconnect(const redisAsyncContext* ac, int status) {
-  auto* self = static_cast<Upstream*>(ac->data);
+void HiredisLink::on_disconnect(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<HiredisLink*>(ac->data);
   if (self == nullptr || self->ac_ != ac) return;  // a context we already dropped
   self->ac_ = nullptr;                             // hiredis frees it after this callback
   self->fail(status == REDIS_OK ? "L2 closed the connection"
                                 : std::string("L2 connection lost: ") + ac->errstr);
 }
 
-void Upstream::fail(const std::string& why) {
+void HiredisLink::fail(const std::string& why) {
   bool was_connected = state_ == State::kConnected;
   if (state_ != State::kStopped) state_ = State::kIdle;
   last_error_ = why;
@@ -192,16 +185,16 @@ void Upstream::fail(const std::string& why) {
   // Callbacks of a context hiredis frees itself arrive through on_reply with nullptr too.
   if (state_ == State::kStopped) return;
   ++reconnects_;
-  next_attempt_us_ = now_us() + static_cast<uint64_t>(backoff_ms_) * 1000;
+  next_attempt_us_ = steady_us() + static_cast<uint64_t>(backoff_ms_) * 1000;
   backoff_ms_ =
       backoff_ms_ * 2 > options_.reconnect_max_ms ? options_.reconnect_max_ms : backoff_ms_ * 2;
   spdlog::warn("{}: {} (retrying in {} ms)", name_, why, backoff_ms_);
   if (was_connected && on_state_) on_state_(state_ctx_, false);
 }
 
-void Upstream::on_timer(uv_timer_t* t) {
-  auto* self = static_cast<Upstream*>(t->data);
-  uint64_t now = now_us();
+void HiredisLink::on_timer(uv_timer_t* t) {
+  auto* self = static_cast<HiredisLink*>(t->data);
+  uint64_t now = steady_us();
   switch (self->state_) {
     case State::kIdle:
       if (now >= self->next_attempt_us_) self->connect();
@@ -229,43 +222,44 @@ void Upstream::on_timer(uv_timer_t* t) {
   }
 }
 
-void Upstream::on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
-  auto* self = static_cast<Upstream*>(privdata);
+void HiredisLink::on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
+  auto* self = static_cast<HiredisLink*>(privdata);
   if (self->pending_.empty()) return;
-  Pending p = self->pending_.front();
+  Pending p = std::move(self->pending_.front());
   self->pending_.pop_front();
   auto* r = static_cast<redisReply*>(reply);
   if (r == nullptr) {
     ++self->errors_;
   } else {
-    self->latency_.record(now_us() - p.sent_us);
+    self->latency_.record(steady_us() - p.sent_us);
   }
-  p.cb(p.ctx, r, p.tag);
+  if (p.done) p.done->on_reply(r);
 }
 
-void Upstream::on_push(redisAsyncContext* ac, void* reply, void* privdata) {
-  auto* self = static_cast<Upstream*>(privdata);
+void HiredisLink::on_push(redisAsyncContext* ac, void* reply, void* privdata) {
+  auto* self = static_cast<HiredisLink*>(privdata);
   if (self->push_fn_ != nullptr) self->push_fn_(self->push_ctx_, static_cast<redisReply*>(reply));
 }
 
-bool Upstream::send_push(std::span<const std::string_view> args) {
+bool HiredisLink::send_push(std::span<const std::string_view> args) {
   if (state_ != State::kConnected || ac_ == nullptr) return false;
   format_command(scratch_, args);
   return redisAsyncFormattedCommand(ac_, on_push, this, scratch_.data(), scratch_.size()) ==
          REDIS_OK;
 }
 
-bool Upstream::send(std::span<const std::string_view> args, ReplyFn cb, void* ctx, uint64_t tag) {
+bool HiredisLink::send(std::span<const std::string_view> args, std::unique_ptr<Completion> done) {
   format_command(scratch_, args);
-  return send_formatted(scratch_, cb, ctx, tag);
+  return send_formatted(scratch_, std::move(done));
 }
 
-bool Upstream::send_formatted(std::string_view resp, ReplyFn cb, void* ctx, uint64_t tag) {
-  if (state_ != State::kConnected || ac_ == nullptr) return false;
-  if (redisAsyncFormattedCommand(ac_, on_reply, this, resp.data(), resp.size()) != REDIS_OK) {
+bool HiredisLink::send_formatted(std::string_view resp, std::unique_ptr<Completion> done) {
+  if (state_ != State::kConnected || ac_ == nullptr ||
+      redisAsyncFormattedCommand(ac_, on_reply, this, resp.data(), resp.size()) != REDIS_OK) {
+    if (done) done->on_reply(nullptr);
     return false;
   }
-  pending_.push_back(Pending{cb, ctx, tag, now_us()});
+  pending_.push_back(Pending{std::move(done), steady_us()});
   return true;
 }
 

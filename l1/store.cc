@@ -1,5 +1,5 @@
 // L1 read path: lock-free get and scan (seqlock per index bucket), stats, shared helpers.
-#include "sidecar/l1/store.h"
+#include "l1/store.h"
 
 #include <algorithm>
 #include <atomic>

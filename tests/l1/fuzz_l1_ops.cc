@@ -10,7 +10,7 @@
 #include <string>
 #include <utility>
 
-#include "sidecar/l1/store.h"
+#include "l1/store.h"
 
 namespace {
 

@@ -1,20 +1,16 @@
 // The invalidation bus (see bus.h).
-#include "sidecar/bus.h"
+#include "sidecar/invalidation/bus.h"
 
 #include <spdlog/spdlog.h>
 #include <time.h>
 
+#include "sidecar/clock.h"
+
 namespace tiercache::sidecar {
 
-uint64_t wall_us() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
-}
-
-Bus::Bus(uv_loop_t* loop, UpstreamOptions options, std::string channel, uint64_t origin,
+Bus::Bus(uv_loop_t* loop, LinkOptions options, std::string channel, uint64_t origin,
          int64_t timeout_ms, BusListener* listener)
-    : sub_(std::make_unique<Upstream>(loop, std::move(options), "bus", on_state, this)),
+    : sub_(std::make_unique<HiredisLink>(loop, std::move(options), "bus", on_state, this)),
       channel_(std::move(channel)),
       origin_(origin),
       timeout_ms_(timeout_ms),
@@ -137,7 +133,7 @@ void Bus::forget(uint64_t seq) {
 void Bus::on_timer(uv_timer_t* t) {
   auto* self = static_cast<Bus*>(t->data);
   if (!self->healthy_ || self->outstanding_.empty()) return;
-  uint64_t waited = now_us() - self->outstanding_.front().second;
+  uint64_t waited = steady_us() - self->outstanding_.front().second;
   if (waited > static_cast<uint64_t>(self->timeout_ms_) * 1000) {
     self->go_unhealthy(
         "own message not seen back within " + std::to_string(self->timeout_ms_) + " ms", true);

@@ -1,6 +1,6 @@
 // L1 store unit tests: operations against a std::unordered_map model, TTL, flush, refusals,
 // scan, and bounded bytes under churn.
-#include "sidecar/l1/store.h"
+#include "l1/store.h"
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "tests/sidecar/l1/test_util.h"
+#include "tests/l1/test_util.h"
 
 namespace tiercache::l1 {
 namespace {

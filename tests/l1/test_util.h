@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "sidecar/l1/store.h"
+#include "l1/store.h"
 
 namespace tiercache::l1::testing {
 

@@ -1,5 +1,6 @@
-// The sidecar's connection to the L2 (hiredis async on the libuv loop): ordered requests,
-// connect and request timeouts, reconnect with backoff, fail-fast while disconnected.
+// HiredisLink: one connection to the L2 (hiredis async on the libuv loop) implementing L2Link:
+// ordered requests, connect and request timeouts, reconnect with backoff, fail-fast while
+// disconnected; also the subscribed-mode connection of the bus and of client pub/sub.
 #pragma once
 
 #include <hiredis/async.h>
@@ -7,11 +8,13 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "shared/metrics/histogram.h"
+#include "sidecar/link/l2_link.h"
 
 namespace tiercache::sidecar {
 
@@ -23,7 +26,10 @@ struct Endpoint {
 // Parses "HOST:PORT" or "unix:PATH"; false with *error.
 bool parse_endpoint(std::string_view s, Endpoint* out, std::string* error);
 
-struct UpstreamOptions {
+// request_timeout_ms of a connection that never times requests out (subscribed mode).
+inline constexpr int64_t kNoRequestTimeout = 1000000000;
+
+struct LinkOptions {
   Endpoint endpoint;
   std::string password;
   int64_t connect_timeout_ms = 250;
@@ -32,35 +38,31 @@ struct UpstreamOptions {
   uint64_t max_reply_bytes = (512ull << 20) + (1 << 20);  // unparsed reply bytes buffered
 };
 
-// Called exactly once per request, in request order. reply is nullptr when the request
-// failed (connection lost, timeout, shutdown); Upstream::last_error() says why.
-using ReplyFn = void (*)(void* ctx, const redisReply* reply, uint64_t tag);
 // Connection state changes (connected = true once usable, false when lost).
 using StateFn = void (*)(void* ctx, bool connected);
 // Replies of a connection in subscribed mode (confirmations and messages); nullptr when the
 // connection is lost.
 using PushFn = void (*)(void* ctx, const redisReply* reply);
 
-class Upstream {
+class HiredisLink final : public L2Link {
  public:
-  Upstream(uv_loop_t* loop, UpstreamOptions options, std::string name, StateFn on_state,
-           void* state_ctx);
-  ~Upstream();
-  Upstream(const Upstream&) = delete;
-  Upstream& operator=(const Upstream&) = delete;
+  HiredisLink(uv_loop_t* loop, LinkOptions options, std::string name, StateFn on_state,
+              void* state_ctx);
+  ~HiredisLink() override;
+  HiredisLink(const HiredisLink&) = delete;
+  HiredisLink& operator=(const HiredisLink&) = delete;
 
-  void start();
+  void start() override;
   // Closes the connection (pending requests fail) and stops reconnecting.
-  void stop();
-  bool connected() const { return state_ == State::kConnected; }
+  void stop() override;
+  bool connected() const override { return state_ == State::kConnected; }
   // Drops the connection now (pending requests fail) and reconnects with backoff.
   void reset(const std::string& why) { fail(why); }
-  const std::string& last_error() const { return last_error_; }
+  const std::string& last_error() const override { return last_error_; }
 
-  // Queues one command. False (and no callback) when not connected: the caller answers at once.
-  bool send(std::span<const std::string_view> args, ReplyFn cb, void* ctx, uint64_t tag);
-  // Same, with the command already in RESP form.
-  bool send_formatted(std::string_view resp, ReplyFn cb, void* ctx, uint64_t tag);
+  // L2Link
+  bool send(std::span<const std::string_view> args, std::unique_ptr<Completion> done) override;
+  bool send_formatted(std::string_view resp, std::unique_ptr<Completion> done) override;
 
   // Subscribed mode: sends (P)SUBSCRIBE/(P)UNSUBSCRIBE; every reply they cause, now and later,
   // goes to the push handler. False when not connected.
@@ -72,15 +74,13 @@ class Upstream {
 
   size_t in_flight() const { return pending_.size(); }
   uint64_t errors() const { return errors_; }
-  uint64_t reconnects() const { return reconnects_; }
-  const metrics::Histogram& latency_us() const { return latency_; }
+  uint64_t reconnects() const override { return reconnects_; }
+  const metrics::Histogram& latency_us() const override { return latency_; }
 
  private:
   enum class State { kIdle, kConnecting, kConnected, kStopped };
   struct Pending {
-    ReplyFn cb;
-    void* ctx;
-    uint64_t tag;
+    std::unique_ptr<Completion> done;  // null: reply dropped
     uint64_t sent_us;
   };
 
@@ -93,7 +93,7 @@ class Upstream {
   void fail(const std::string& why);  // drop the connection, fail pending, schedule reconnect
 
   uv_loop_t* loop_;
-  UpstreamOptions options_;
+  LinkOptions options_;
   std::string name_;
   StateFn on_state_;
   void* state_ctx_;
@@ -117,6 +117,5 @@ class Upstream {
 void write_reply(std::string& out, const redisReply* r);
 // Formats args as a RESP2 multibulk request into out (replacing its contents).
 void format_command(std::string& out, std::span<const std::string_view> args);
-uint64_t now_us();
 
 }  // namespace tiercache::sidecar

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sidecar/l1/layout.h"
+#include "l1/layout.h"
 
 namespace tiercache::l1 {
 

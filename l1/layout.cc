@@ -1,5 +1,5 @@
 // L1 layout arithmetic: derives the segment geometry from its size and checksums the header.
-#include "sidecar/l1/layout.h"
+#include "l1/layout.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>

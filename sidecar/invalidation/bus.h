@@ -1,7 +1,9 @@
-// The invalidation bus: one subscription per sidecar to the L2 channel. Decodes messages, skips
-// the sidecar's own, detects sequence gaps, and judges health: every message this sidecar
-// publishes (write batches and heartbeats) must come back on the subscription within the
-// timeout, so the whole path (publish -> L2 -> subscription) is what is checked.
+// The invalidation bus, receiving side: one subscription per sidecar to the L2 channel.
+// Decodes messages, skips the sidecar's own, detects sequence gaps, and judges health: every
+// message this sidecar publishes (write commits and heartbeats, write_path.h) must come back
+// on the subscription within the timeout, so the whole path (publish -> L2 -> subscription)
+// is what is checked. The listener interface is the seam for another source of invalidations
+// (the L2's own CLIENT TRACKING messages).
 #pragma once
 
 #include <uv.h>
@@ -14,7 +16,8 @@
 
 #include "shared/invalidation/message.h"
 #include "shared/metrics/histogram.h"
-#include "sidecar/upstream.h"
+#include "sidecar/invalidation/source.h"
+#include "sidecar/link/hiredis_link.h"
 
 namespace tiercache::sidecar {
 
@@ -27,35 +30,27 @@ class BusListener {
   virtual void on_bus_unhealthy(const std::string& why) = 0;
   // Subscribed again (after a flush): L1 may serve again.
   virtual void on_bus_healthy() = 0;
-  // One of our own messages, published at sent_ms (now_us()'s steady clock, in ms), came back
-  // while healthy: the channel is ordered, so every invalidation published before it has been
+  // One of our own messages, published at sent_ms (steady_us() in sidecar/clock.h, in ms), came
+  // back while healthy: the channel is ordered, so every invalidation published before it has been
   // applied.
   virtual void on_bus_current(uint64_t sent_ms) = 0;
 };
 
-struct BusStats {
-  uint64_t received = 0;    // messages from other sidecars
-  uint64_t own_echoes = 0;  // own messages seen back
-  uint64_t gaps = 0;
-  uint64_t resets = 0;        // times the bus went unhealthy
-  uint64_t bad_messages = 0;  // undecodable payloads
-};
-
-class Bus {
+class Bus final : public InvalidationSource {
  public:
-  Bus(uv_loop_t* loop, UpstreamOptions options, std::string channel, uint64_t origin,
+  Bus(uv_loop_t* loop, LinkOptions options, std::string channel, uint64_t origin,
       int64_t timeout_ms, BusListener* listener);
-  void start();
-  void stop();
-  bool healthy() const { return healthy_; }
+  void start() override;
+  void stop() override;
+  bool healthy() const override { return healthy_; }
 
   // The sidecar published its message `seq` at `sent_us` (monotonic): expect it back.
-  void expect(uint64_t seq, uint64_t sent_us);
+  void expect(uint64_t seq, uint64_t sent_us) override;
   // A published message will never arrive (its transaction failed): stop waiting for it.
-  void forget(uint64_t seq);
+  void forget(uint64_t seq) override;
 
-  const BusStats& stats() const { return stats_; }
-  const metrics::Histogram& lag_us() const { return lag_; }
+  const BusStats& stats() const override { return stats_; }
+  const metrics::Histogram& lag_us() const override { return lag_; }
 
  private:
   static void on_state(void* ctx, bool connected);
@@ -64,7 +59,7 @@ class Bus {
   void handle_payload(std::string_view payload);
   void go_unhealthy(const std::string& why, bool reconnect);
 
-  std::unique_ptr<Upstream> sub_;
+  std::unique_ptr<HiredisLink> sub_;
   std::string channel_;
   uint64_t origin_;
   int64_t timeout_ms_;
@@ -77,7 +72,5 @@ class Bus {
   BusStats stats_;
   metrics::Histogram lag_;
 };
-
-uint64_t wall_us();
 
 }  // namespace tiercache::sidecar

@@ -12,7 +12,7 @@
 #include <atomic>
 #include <cstring>
 
-#include "sidecar/l1/store.h"
+#include "l1/store.h"
 
 namespace tiercache::l1 {
 

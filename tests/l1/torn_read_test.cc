@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "sidecar/l1/store.h"
+#include "l1/store.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>

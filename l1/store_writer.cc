@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "sidecar/l1/store.h"
+#include "l1/store.h"
 
 namespace tiercache::l1 {
 

@@ -13,8 +13,8 @@
 #include <random>
 #include <thread>
 
-#include "sidecar/l1/store.h"
-#include "tests/sidecar/l1/test_util.h"
+#include "l1/store.h"
+#include "tests/l1/test_util.h"
 
 namespace tiercache::l1 {
 namespace {

@@ -1,0 +1,172 @@
+// The sidecar's front end: a parsed request is checked (known, arity, AUTH, subscribed mode,
+// MULTI) and handed to its handler by the id the handler table gives it (handlers.h). No
+// command names are compared here: flags and handler ids decide.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "shared/resp/reply_writer.h"
+#include "shared/util/numbers.h"
+#include "sidecar/sidecar.h"
+#include "sidecar/state.h"
+
+namespace tiercache::sidecar {
+
+using command::CommandSpec;
+using command::CommandTable;
+
+HandlerTable::HandlerTable(const CommandTable& table) {
+  for (const CommandSpec& spec : table.all())
+    rows_.push_back(Entry{is_write(spec) ? Handler::kWrite : Handler::kPassthrough, 0});
+  for (const HandlerRow& row : kHandlerRows) {
+    const CommandSpec* spec = table.find(row.name);
+    if (spec == nullptr) {
+      fprintf(stderr, "tiercache-sidecar: handler row for unknown command '%.*s'\n",
+              static_cast<int>(row.name.size()), row.name.data());
+      abort();
+    }
+    rows_[spec->id] = Entry{row.handler, row.flags};
+  }
+}
+
+void Sidecar::on_request(net::Connection& c, std::span<const std::string_view> args) {
+  auto& st = *static_cast<ClientState*>(c.user);
+  stats_.commands++;
+  const CommandSpec* spec = table_.find(args[0]);
+  if (spec == nullptr) {
+    if (util::iequals(args[0], "post") || util::iequals(args[0], "host:")) {
+      stats_.security_closes++;
+      spdlog::warn("possible cross-protocol attack on the sidecar: closing the connection");
+      c.close();
+      return;
+    }
+    if (st.in_multi) st.multi_dirty = true;
+    resp::write_error(c.reply(),
+                      resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1));
+    return;
+  }
+  if (!CommandTable::arity_ok(*spec, args.size())) {
+    if (st.in_multi) st.multi_dirty = true;
+    resp::write_error(c.reply(), resp::wrong_arity_error(spec->name));
+    return;
+  }
+  if (!st.authenticated && !(spec->flags & command::kNoAuth)) {
+    if (st.in_multi) st.multi_dirty = true;
+    resp::write_error(c.reply(), "NOAUTH Authentication required.");
+    return;
+  }
+  dispatch(c, st, *spec, args);
+  if (config_.client_output_buffer_limit &&
+      c.committed_output_bytes() > config_.client_output_buffer_limit) {
+    stats_.output_buffer_limit_disconnections++;
+    spdlog::warn("client {} closed: output buffer over the limit", c.id());
+    c.close();
+  }
+}
+
+void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& spec,
+                       std::span<const std::string_view> args) {
+  if ((st.pubsub || st.subscriptions > 0) && !(spec.flags & command::kSubscribed)) {
+    resp::write_error(c.reply(), "ERR Can't execute '" + std::string(spec.name) +
+                                     "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
+                                     "/ RESET are allowed in this context");
+    return;
+  }
+  if (st.in_multi && !(spec.flags & command::kNotQueued)) {
+    if (handlers_.flags(spec) & kRefusedInMulti) {
+      st.multi_dirty = true;
+      resp::write_error(c.reply(), "ERR '" + std::string(spec.name) +
+                                       "' inside MULTI is not supported by tiercache-sidecar");
+      return;
+    }
+    st.queue.emplace_back(args.begin(), args.end());
+    resp::write_simple(c.reply(), "QUEUED");
+    return;
+  }
+  const Handler h = handlers_.handler(spec);
+  switch (h) {
+    case Handler::kGet:
+      return cmd_get(c, st, args[1]);
+    case Handler::kMget:
+      return cmd_mget(c, st, args);
+    case Handler::kExists:
+      return cmd_exists(c, st, args);
+    case Handler::kStrlen:
+      return cmd_strlen(c, st, args);
+    case Handler::kWrite:
+      return writes_.write(c, st.db, spec, args);
+    case Handler::kExec:
+      if (!st.in_multi) {
+        resp::write_error(c.reply(), "ERR EXEC without MULTI");
+        return;
+      } else {
+        st.in_multi = false;
+        std::vector<std::vector<std::string>> queue;
+        queue.swap(st.queue);
+        if (st.multi_dirty) {
+          st.multi_dirty = false;
+          resp::write_error(c.reply(),
+                            "EXECABORT Transaction discarded because of previous errors.");
+          return;
+        }
+        return writes_.exec(c, st.db, queue);
+      }
+    case Handler::kSubscribe:
+      return pubsub_command(c, st, args);
+    case Handler::kInfo:
+      return cmd_info(c, st, args);
+    case Handler::kPassthrough:
+      return passthrough(c, st, args);
+    default:
+      return connection_command(h, c, st, args);
+  }
+}
+
+namespace {
+
+// Relays the L2's reply into the client's reply slot.
+struct PassthroughOp final : Op {
+  uint64_t conn_id, ticket;
+  PassthroughOp(Sidecar& s, uint64_t c, uint64_t t) : Op(s), conn_id(c), ticket(t) {}
+  void on_reply(const redisReply* r) override {
+    net::Connection* c = s.connection(conn_id);
+    if (c == nullptr) return;
+    std::string& out = c->slot(ticket);
+    if (r == nullptr)
+      s.write_l2_error(out);
+    else
+      write_reply(out, r);
+    c->complete(ticket);
+  }
+};
+
+}  // namespace
+
+void Sidecar::passthrough(net::Connection& c, ClientState& st,
+                          std::span<const std::string_view> args) {
+  stats_.passthrough++;
+  send(st.db, args, std::make_unique<PassthroughOp>(*this, c.id(), c.defer()));
+}
+
+void Sidecar::select_db(int db) {
+  if (!l2_->connected() || upstream_db_ == db) return;
+  std::string sel = std::to_string(db);
+  std::string_view a[] = {"SELECT", sel};
+  l2_->send(a, nullptr);
+  upstream_db_ = db;
+}
+
+bool Sidecar::send(int db, std::span<const std::string_view> args,
+                   std::unique_ptr<Completion> done) {
+  writes_.flush();  // request order on the wire: earlier writes first
+  select_db(db);
+  return l2_->send(args, std::move(done));
+}
+
+void Sidecar::write_l2_error(std::string& out) {
+  stats_.l2_errors++;
+  resp::write_error(out, "ERR tiercache: L2 unavailable (" + l2_->last_error() + ")");
+}
+
+}  // namespace tiercache::sidecar

@@ -1,0 +1,95 @@
+// The sidecar's half of the command table: which handler serves each command. Commands with
+// no row here are classified by their flags (writes to the write path, the rest passed
+// through to the L2). Adding a command the sidecar serves itself: a row here, a case in
+// dispatch.cc (or connection_commands.cc), a test.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "shared/command/command_table.h"
+
+namespace tiercache::sidecar {
+
+enum class Handler : uint8_t {
+  kPassthrough,  // relayed to the L2, reply relayed in order
+  kWrite,        // write path: batched, committed with its invalidation
+  kGet,          // read path
+  kMget,
+  kExists,
+  kStrlen,
+  kExec,
+  kSubscribe,  // (P)(UN)SUBSCRIBE: the client's own subscribed L2 connection
+  kInfo,
+  // Connection commands (connection_commands.cc).
+  kPing,
+  kEcho,
+  kSelect,
+  kQuit,
+  kAuth,
+  kHello,
+  kReset,
+  kClient,
+  kCommand,
+  kMulti,
+  kDiscard,
+  kWatch,
+  kUnwatch,
+};
+
+// Sidecar-only rules on top of the shared flags.
+enum HandlerFlag : uint8_t {
+  kRefusedInMulti = 1u << 0,  // inside MULTI: an error (the sidecar cannot queue it)
+};
+
+struct HandlerRow {
+  std::string_view name;
+  Handler handler;
+  uint8_t flags = 0;
+};
+
+inline constexpr HandlerRow kHandlerRows[] = {
+    {"get", Handler::kGet},
+    {"mget", Handler::kMget},
+    {"exists", Handler::kExists},
+    {"strlen", Handler::kStrlen},
+    {"exec", Handler::kExec},
+    {"subscribe", Handler::kSubscribe, kRefusedInMulti},
+    {"psubscribe", Handler::kSubscribe, kRefusedInMulti},
+    {"unsubscribe", Handler::kSubscribe, kRefusedInMulti},
+    {"punsubscribe", Handler::kSubscribe, kRefusedInMulti},
+    {"pubsub", Handler::kPassthrough, kRefusedInMulti},
+    {"info", Handler::kInfo},
+    {"ping", Handler::kPing},
+    {"echo", Handler::kEcho},
+    {"select", Handler::kSelect, kRefusedInMulti},
+    {"quit", Handler::kQuit},
+    {"auth", Handler::kAuth},
+    {"hello", Handler::kHello},
+    {"reset", Handler::kReset},
+    {"client", Handler::kClient},
+    {"command", Handler::kCommand},
+    {"multi", Handler::kMulti},
+    {"discard", Handler::kDiscard},
+    {"watch", Handler::kWatch},
+    {"unwatch", Handler::kUnwatch},
+};
+
+// Handler and sidecar flags per command, indexed by CommandSpec::id. Built once at start-up;
+// aborts on a row naming a command the table does not have.
+class HandlerTable {
+ public:
+  explicit HandlerTable(const command::CommandTable& table);
+  Handler handler(const command::CommandSpec& spec) const { return rows_[spec.id].handler; }
+  uint8_t flags(const command::CommandSpec& spec) const { return rows_[spec.id].flags; }
+
+ private:
+  struct Entry {
+    Handler handler;
+    uint8_t flags;
+  };
+  std::vector<Entry> rows_;
+};
+
+}  // namespace tiercache::sidecar

@@ -1,0 +1,82 @@
+// The write path: the one place a write reaches the L2. Plain writes are batched per loop
+// tick; a batch, and a client's MULTI/EXEC, are each committed as
+//     MULTI <writes> PUBLISH <channel> <invalidation message> EXEC
+// so that a write and its invalidation commit together at the L2 (docs/coherence.md). Their
+// keys are dropped from L1 before sending (read-your-writes on this host) and again when the
+// commit answers (a fill that raced with the write must not survive it). Also publishes the
+// heartbeat that proves the bus path (invalidation/bus.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/command/command_table.h"
+#include "shared/invalidation/message.h"
+#include "shared/net/connection.h"
+
+namespace tiercache::sidecar {
+
+class Sidecar;
+
+// True for commands whose keys the sidecar invalidates: writes, and EVAL/EVALSHA (their
+// declared keys count as written).
+bool is_write(const command::CommandSpec& spec);
+
+// Appends the invalidation a write of `spec` in `db` causes (its keys, or a flush) to *groups.
+void write_groups(int db, const command::CommandSpec& spec, std::span<const std::string_view> args,
+                  std::vector<invalidation::Group>* groups);
+
+class WritePath {
+ public:
+  // Writes that join one batch at most (then it is sent at once).
+  static constexpr size_t kMaxBatch = 256;
+
+  explicit WritePath(Sidecar& sidecar) : s_(sidecar) {}
+  WritePath(const WritePath&) = delete;
+  WritePath& operator=(const WritePath&) = delete;
+
+  // A plain write of connection c in db: joins the batch, answered in c's order when the
+  // batch commits (or with the L2 error).
+  void write(net::Connection& c, int db, const command::CommandSpec& spec,
+             std::span<const std::string_view> args);
+  // EXEC of c's queued commands (MULTI ... EXEC): committed on its own, after the batch,
+  // answered as one array; an invalidation is published only if something in it writes.
+  void exec(net::Connection& c, int db, const std::vector<std::vector<std::string>>& queue);
+  // Sends the batch now: at the end of the loop tick, before any other L2 request (request
+  // order on the wire), at shutdown.
+  void flush();
+  // Publishes an empty message whose echo proves the bus path; nothing when L2 or the bus
+  // is down.
+  void heartbeat();
+
+ private:
+  // Who a commit answers: `count` results from EXEC's array at `first`; as_array = as one
+  // array reply (EXEC), else the single result (a batched write).
+  struct Waiter {
+    uint64_t conn_id;
+    uint64_t ticket;
+    size_t first;
+    size_t count;
+    bool as_array;
+  };
+  class CommitDone;
+
+  void commit(int db, std::vector<std::string> wires, std::vector<invalidation::Group> groups,
+              bool publish, std::vector<Waiter> waiters);
+  // Publishes a message with these groups and tells the bus to expect it back; its seq.
+  uint64_t publish(const std::vector<invalidation::Group>& groups);
+
+  Sidecar& s_;
+  int batch_db_ = 0;
+  std::vector<std::string> batch_wires_;  // RESP-formatted writes
+  std::vector<Waiter> batch_waiters_;
+  std::vector<invalidation::Group> batch_groups_;
+  uint64_t seq_ = 0;         // of this sidecar's messages (origin, seq) on the bus
+  std::string msg_scratch_;  // the encoded message being published
+};
+
+}  // namespace tiercache::sidecar

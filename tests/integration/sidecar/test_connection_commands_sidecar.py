@@ -1,0 +1,50 @@
+"""The sidecar's connection commands follow the rules tiercache-l2 and Redis 7.0 follow (issue
+#12's divergences; shared/session/ holds them once): HELLO authenticates and names the client
+and refuses an unauthenticated client, SELECT's bound is the `databases` setting, COMMAND's
+entries have ten fields, QUIT and RESET run at once inside MULTI, UNWATCH is queued."""
+
+from helpers import RespError
+
+
+def test_hello_with_auth_and_setname(make_cluster):
+    c = make_cluster()
+    s = c.sidecar("a", requirepass="s3cret")
+    r = s.raw()
+    reply = r.cmd("HELLO", "2")
+    assert isinstance(reply, RespError) and reply.startswith("NOAUTH HELLO must be called"), reply
+    assert r.cmd("HELLO", "2", "AUTH", "default", "wrong") == \
+        "WRONGPASS invalid username-password pair or user is disabled."
+    reply = r.cmd("HELLO", "2", "AUTH", "default", "s3cret", "SETNAME", "app1")
+    assert isinstance(reply, list) and b"proto" in reply, reply
+    fields = dict(zip(reply[0::2], reply[1::2]))
+    assert fields[b"version"] == b"7.0.15"
+    assert r.cmd("CLIENT", "GETNAME") == b"app1"
+    assert r.cmd("SET", "hk", "1") == "OK"
+    assert r.cmd("GET", "hk") == b"1"
+
+
+def test_select_bound_is_the_databases_setting(make_cluster):
+    c = make_cluster()
+    r = c.sidecar("a", databases=4).raw()
+    assert r.cmd("SELECT", "3") == "OK"
+    assert r.cmd("SELECT", "4") == "ERR DB index is out of range"
+
+
+def test_command_info_entry_has_ten_fields(cluster):
+    [entry] = cluster.a.raw().cmd("COMMAND", "INFO", "get")
+    assert len(entry) == 10, entry
+    assert entry[0] == b"get" and entry[1] == 2
+    assert "readonly" in entry[2] and "fast" in entry[2], entry[2]
+
+
+def test_quit_and_reset_inside_multi_are_not_queued(cluster):
+    r = cluster.a.raw()
+    assert r.cmd("MULTI") == "OK"
+    assert r.cmd("SET", "mr", "1") == "QUEUED"
+    assert r.cmd("UNWATCH") == "QUEUED"
+    assert r.cmd("RESET") == "RESET"
+    assert r.cmd("EXEC") == "ERR EXEC without MULTI"
+    assert r.cmd("MULTI") == "OK"
+    r.send(b"QUIT\r\n")
+    assert r.expect_closed() == b"+OK\r\n"
+    assert cluster.a.raw().cmd("GET", "mr") is None

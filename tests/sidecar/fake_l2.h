@@ -1,0 +1,147 @@
+// In-process fakes for unit tests of the sidecar core: an L2 link that records every request
+// and lets the test answer them one by one (FakeL2Link), an always-healthy invalidation source
+// (FakeSource), and hiredis replies built by hand (Reply).
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sidecar/invalidation/source.h"
+#include "sidecar/link/hiredis_link.h"
+#include "sidecar/link/l2_link.h"
+
+namespace tiercache::sidecar::testing {
+
+// A hiredis reply owned by the test.
+class Reply {
+ public:
+  static std::unique_ptr<Reply> str(std::string s) {
+    return make(REDIS_REPLY_STRING, std::move(s));
+  }
+  static std::unique_ptr<Reply> status(std::string s) {
+    return make(REDIS_REPLY_STATUS, std::move(s));
+  }
+  static std::unique_ptr<Reply> error(std::string s) {
+    return make(REDIS_REPLY_ERROR, std::move(s));
+  }
+  static std::unique_ptr<Reply> nil() { return make(REDIS_REPLY_NIL, ""); }
+  static std::unique_ptr<Reply> integer(long long v) {
+    auto r = make(REDIS_REPLY_INTEGER, "");
+    r->r_.integer = v;
+    return r;
+  }
+  static std::unique_ptr<Reply> array(std::vector<std::unique_ptr<Reply>> items) {
+    auto r = make(REDIS_REPLY_ARRAY, "");
+    r->kids_ = std::move(items);
+    for (auto& k : r->kids_) r->ptrs_.push_back(&k->r_);
+    r->r_.elements = r->ptrs_.size();
+    r->r_.element = r->ptrs_.data();
+    return r;
+  }
+  const redisReply* get() const { return &r_; }
+
+ private:
+  static std::unique_ptr<Reply> make(int type, std::string s) {
+    auto r = std::unique_ptr<Reply>(new Reply());
+    r->s_ = std::move(s);
+    r->r_.type = type;
+    r->r_.str = r->s_.data();
+    r->r_.len = r->s_.size();
+    return r;
+  }
+  Reply() = default;
+  redisReply r_{};
+  std::string s_;
+  std::vector<std::unique_ptr<Reply>> kids_;
+  std::vector<redisReply*> ptrs_;
+};
+
+// Decodes a RESP multibulk request into "ARG ARG ..." (for assertions).
+inline std::string decode(std::string_view wire) {
+  std::string out;
+  size_t pos = wire.find("\r\n") + 2;
+  while (pos < wire.size()) {
+    size_t eol = wire.find("\r\n", pos);
+    size_t len = std::stoul(std::string(wire.substr(pos + 1, eol - pos - 1)));
+    if (!out.empty()) out += ' ';
+    out += wire.substr(eol + 2, len);
+    pos = eol + 2 + len + 2;
+  }
+  return out;
+}
+
+class FakeL2Link final : public L2Link {
+ public:
+  struct Request {
+    std::string command;  // decoded: "GET k"
+    std::unique_ptr<Completion> done;
+  };
+
+  void start() override {}
+  void stop() override { fail_all(); }
+  bool connected() const override { return up; }
+  const std::string& last_error() const override { return error_; }
+  bool send(std::span<const std::string_view> args, std::unique_ptr<Completion> done) override {
+    std::string wire;
+    format_command(wire, args);
+    return send_formatted(wire, std::move(done));
+  }
+  bool send_formatted(std::string_view resp, std::unique_ptr<Completion> done) override {
+    if (!up) {
+      if (done) done->on_reply(nullptr);
+      return false;
+    }
+    pending.push_back(Request{decode(resp), std::move(done)});
+    return true;
+  }
+  uint64_t reconnects() const override { return 0; }
+  const metrics::Histogram& latency_us() const override { return latency_; }
+
+  // The commands sent and not yet answered, in order.
+  std::vector<std::string> commands() const {
+    std::vector<std::string> v;
+    for (const auto& p : pending) v.push_back(p.command);
+    return v;
+  }
+  // Answers the oldest request (nullptr: it failed).
+  void answer(const redisReply* r) {
+    Request p = std::move(pending.front());
+    pending.pop_front();
+    if (p.done) p.done->on_reply(r);
+  }
+  void answer(const std::unique_ptr<Reply>& r) { answer(r->get()); }
+  // Fails every pending request, as a lost connection does.
+  void fail_all() {
+    while (!pending.empty()) answer(static_cast<const redisReply*>(nullptr));
+  }
+
+  bool up = true;
+  std::deque<Request> pending;
+
+ private:
+  std::string error_ = "fake L2 down";
+  metrics::Histogram latency_;
+};
+
+class FakeSource final : public InvalidationSource {
+ public:
+  void start() override {}
+  void stop() override {}
+  bool healthy() const override { return is_healthy; }
+  void expect(uint64_t seq, uint64_t) override { expected.push_back(seq); }
+  void forget(uint64_t seq) override { forgotten.push_back(seq); }
+  const BusStats& stats() const override { return stats_; }
+  const metrics::Histogram& lag_us() const override { return lag_; }
+
+  bool is_healthy = true;
+  std::vector<uint64_t> expected, forgotten;
+
+ private:
+  BusStats stats_;
+  metrics::Histogram lag_;
+};
+
+}  // namespace tiercache::sidecar::testing

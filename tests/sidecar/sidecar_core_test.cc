@@ -1,0 +1,252 @@
+// Unit tests of the sidecar core over the fake L2 link (fake_l2.h): single flight, the fill
+// guard racing an invalidation, write batching, EXEC's invalidation, MGET split over hits and
+// misses, an L2 failure mid-batch. Clients are socket-less connections; the loop never runs
+// (end_of_tick() stands for the end of a loop tick).
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "l1/store.h"
+#include "shared/invalidation/message.h"
+#include "sidecar/sidecar.h"
+#include "tests/sidecar/fake_l2.h"
+
+namespace tiercache::sidecar {
+namespace {
+
+using testing::FakeL2Link;
+using testing::FakeSource;
+using testing::Reply;
+
+std::atomic<int> g_segment{0};
+
+struct Harness {
+  Harness() {
+    Config cfg;
+    cfg.shm_name = "ut-sc-" + std::to_string(getpid()) + "-" + std::to_string(g_segment++);
+    cfg.l1_memory = 4ull << 20;
+    cfg.socket.clear();
+    shm_name = cfg.shm_name;
+    sidecar = std::make_unique<Sidecar>(cfg);
+    auto link = std::make_unique<FakeL2Link>();
+    auto source = std::make_unique<FakeSource>();
+    l2 = link.get();
+    bus = source.get();
+    std::string error;
+    REQUIRE_MESSAGE(sidecar->start_with(std::move(link), std::move(source), &error), error);
+  }
+  ~Harness() {
+    for (net::Connection* c : clients) c->close();
+    sidecar.reset();
+    l1::Store::unlink(shm_name);
+  }
+  net::Connection* client() {
+    clients.push_back(sidecar->open_internal());
+    return clients.back();
+  }
+  void request(net::Connection* c, std::initializer_list<std::string_view> args) {
+    std::vector<std::string_view> v(args);
+    sidecar->on_request(*c, v);
+  }
+  // The replies the client got so far (taken).
+  static std::string replies(net::Connection* c) {
+    std::string out;
+    out.swap(c->output());
+    return out;
+  }
+  std::vector<std::string> sent() const { return l2->commands(); }
+
+  std::string shm_name;
+  std::unique_ptr<Sidecar> sidecar;
+  FakeL2Link* l2 = nullptr;
+  FakeSource* bus = nullptr;
+  std::vector<net::Connection*> clients;
+};
+
+using V = std::vector<std::string>;
+
+TEST_CASE("a GET miss fetches once for every waiting client (single flight), then L1 serves") {
+  Harness h;
+  auto* a = h.client();
+  auto* b = h.client();
+  h.request(a, {"GET", "k"});
+  h.request(b, {"GET", "k"});
+  CHECK(h.sent() == V{"GET k", "PTTL k"});
+  CHECK(h.sidecar->stats().coalesced_misses == 1);
+  h.l2->answer(Reply::str("v"));
+  h.l2->answer(Reply::integer(-1));
+  CHECK(Harness::replies(a) == "$1\r\nv\r\n");
+  CHECK(Harness::replies(b) == "$1\r\nv\r\n");
+  h.request(a, {"GET", "k"});
+  CHECK(Harness::replies(a) == "$1\r\nv\r\n");
+  CHECK(h.l2->pending.empty());
+  CHECK(h.sidecar->stats().l1_hits == 1);
+}
+
+TEST_CASE("the fill guard drops a value whose key was invalidated while it was fetched") {
+  Harness h;
+  auto* a = h.client();
+  h.request(a, {"GET", "k"});
+  invalidation::Message m;
+  m.origin = 42;
+  m.seq = 1;
+  m.groups.push_back(invalidation::Group{0, false, {"k"}});
+  h.sidecar->on_invalidation(m);  // another host wrote k meanwhile
+  auto* b = h.client();
+  h.request(b, {"GET", "k"});  // not joinable any more: a fetch of its own
+  CHECK(h.sent() == V{"GET k", "PTTL k", "GET k", "PTTL k"});
+  h.l2->answer(Reply::str("old"));
+  h.l2->answer(Reply::integer(-1));
+  CHECK(Harness::replies(a) == "$3\r\nold\r\n");
+  CHECK(h.sidecar->stats().fills_discarded == 1);
+  h.l2->answer(Reply::str("new"));
+  h.l2->answer(Reply::integer(-1));
+  CHECK(Harness::replies(b) == "$3\r\nnew\r\n");
+  CHECK(h.sidecar->stats().fills == 1);
+  h.request(a, {"GET", "k"});
+  CHECK(Harness::replies(a) == "$3\r\nnew\r\n");  // the fresh fetch was cached
+}
+
+TEST_CASE("the fill guard drops the value of a lone fetch whose key was invalidated") {
+  Harness h;
+  auto* a = h.client();
+  h.request(a, {"GET", "k"});
+  invalidation::Message m;
+  m.origin = 42;
+  m.seq = 1;
+  m.groups.push_back(invalidation::Group{0, false, {"k"}});
+  h.sidecar->on_invalidation(m);
+  h.l2->answer(Reply::str("old"));
+  h.l2->answer(Reply::integer(-1));
+  CHECK(Harness::replies(a) == "$3\r\nold\r\n");
+  CHECK(h.sidecar->stats().fills_discarded == 1);
+  CHECK(h.sidecar->stats().fills == 0);
+  h.request(a, {"GET", "k"});
+  CHECK(h.sent() == V{"GET k", "PTTL k"});  // not cached: asked again
+}
+
+TEST_CASE("writes of one tick go out as one batch committed with their invalidation") {
+  Harness h;
+  auto* a = h.client();
+  auto* b = h.client();
+  h.request(a, {"SET", "x", "1"});
+  h.request(b, {"SET", "y", "2"});
+  CHECK(h.l2->pending.empty());  // batched until the end of the tick
+  h.sidecar->end_of_tick();
+  V sent = h.sent();
+  REQUIRE(sent.size() == 5);
+  CHECK(sent[0] == "MULTI");
+  CHECK(sent[1] == "SET x 1");
+  CHECK(sent[2] == "SET y 2");
+  CHECK(sent[3].rfind("PUBLISH tiercache:invalidate ", 0) == 0);
+  CHECK(sent[4] == "EXEC");
+  CHECK(h.bus->expected.size() == 1);
+  for (int i = 0; i < 4; ++i) h.l2->answer(Reply::status(i == 0 ? "OK" : "QUEUED"));
+  std::vector<std::unique_ptr<Reply>> results;
+  results.push_back(Reply::status("OK"));
+  results.push_back(Reply::status("OK"));
+  results.push_back(Reply::integer(1));
+  h.l2->answer(Reply::array(std::move(results)));
+  CHECK(Harness::replies(a) == "+OK\r\n");
+  CHECK(Harness::replies(b) == "+OK\r\n");
+  CHECK(h.sidecar->stats().write_batches == 1);
+  CHECK(h.bus->forgotten.empty());
+}
+
+TEST_CASE("EXEC drops its written keys from L1 and publishes their invalidation") {
+  Harness h;
+  auto* a = h.client();
+  REQUIRE(h.sidecar->l1().set(0, "k", "cached", 60000));
+  h.request(a, {"MULTI"});
+  h.request(a, {"SET", "k", "v"});
+  h.request(a, {"GET", "other"});
+  CHECK(Harness::replies(a) == "+OK\r\n+QUEUED\r\n+QUEUED\r\n");
+  h.request(a, {"EXEC"});
+  std::string value;
+  CHECK(h.sidecar->l1().get(0, "k", &value, nullptr) != l1::GetResult::kHit);
+  V sent = h.sent();
+  REQUIRE(sent.size() == 5);
+  CHECK(sent[0] == "MULTI");
+  CHECK(sent[1] == "SET k v");
+  CHECK(sent[2] == "GET other");
+  CHECK(sent[4] == "EXEC");
+  // The published message names k in db 0.
+  std::string_view pub = h.l2->pending[3].command;
+  std::string payload(pub.substr(std::string_view("PUBLISH tiercache:invalidate ").size()));
+  invalidation::Message m;
+  std::string error;
+  REQUIRE_MESSAGE(invalidation::decode(payload, &m, &error), error);
+  REQUIRE(m.groups.size() == 1);
+  CHECK(m.groups[0].keys == V{"k"});
+  for (int i = 0; i < 4; ++i) h.l2->answer(Reply::status(i == 0 ? "OK" : "QUEUED"));
+  std::vector<std::unique_ptr<Reply>> results;
+  results.push_back(Reply::status("OK"));
+  results.push_back(Reply::nil());
+  results.push_back(Reply::integer(1));  // PUBLISH's
+  h.l2->answer(Reply::array(std::move(results)));
+  CHECK(Harness::replies(a) == "*2\r\n+OK\r\n$-1\r\n");
+}
+
+TEST_CASE("MGET answers hits from L1 and fetches only the misses") {
+  Harness h;
+  auto* a = h.client();
+  REQUIRE(h.sidecar->l1().set(0, "hit", "H", 60000));
+  h.request(a, {"MGET", "hit", "miss", "gone"});
+  CHECK(h.sent() == V{"MGET miss gone", "PTTL miss", "PTTL gone"});
+  std::vector<std::unique_ptr<Reply>> values;
+  values.push_back(Reply::str("M"));
+  values.push_back(Reply::nil());
+  h.l2->answer(Reply::array(std::move(values)));
+  h.l2->answer(Reply::integer(5000));
+  CHECK(Harness::replies(a).empty());  // waits for the last PTTL
+  h.l2->answer(Reply::integer(-2));
+  CHECK(Harness::replies(a) == "*3\r\n$1\r\nH\r\n$1\r\nM\r\n$-1\r\n");
+  h.request(a, {"MGET", "miss", "hit"});
+  CHECK(Harness::replies(a) == "*2\r\n$1\r\nM\r\n$1\r\nH\r\n");  // both from L1 now
+  CHECK(h.l2->pending.empty());
+}
+
+TEST_CASE("an L2 failure in the middle of a batch answers every write with the L2 error") {
+  Harness h;
+  auto* a = h.client();
+  auto* b = h.client();
+  REQUIRE(h.sidecar->l1().set(0, "x", "cached", 60000));
+  h.request(a, {"SET", "x", "1"});
+  h.request(b, {"DEL", "y"});
+  h.sidecar->end_of_tick();
+  REQUIRE(h.l2->pending.size() == 5);
+  h.l2->answer(Reply::status("OK"));  // MULTI
+  h.l2->fail_all();                   // the connection drops
+  const std::string err = "-ERR tiercache: L2 unavailable (fake L2 down)\r\n";
+  CHECK(Harness::replies(a) == err);
+  CHECK(Harness::replies(b) == err);
+  CHECK(h.bus->forgotten == h.bus->expected);  // the message will not come back
+  std::string value;
+  CHECK(h.sidecar->l1().get(0, "x", &value, nullptr) != l1::GetResult::kHit);
+  h.l2->up = false;  // and while it is down, writes fail at once
+  h.request(a, {"SET", "x", "2"});
+  h.sidecar->end_of_tick();
+  CHECK(Harness::replies(a) == err);
+}
+
+TEST_CASE("STRLEN is answered from L1 on a hit and by the L2 otherwise") {
+  Harness h;
+  auto* a = h.client();
+  REQUIRE(h.sidecar->l1().set(0, "k", "hello", 60000));
+  h.request(a, {"STRLEN", "k"});
+  CHECK(Harness::replies(a) == ":5\r\n");
+  CHECK(h.l2->pending.empty());
+  h.request(a, {"STRLEN", "absent"});
+  CHECK(h.sent() == V{"STRLEN absent"});
+  h.l2->answer(Reply::integer(0));
+  CHECK(Harness::replies(a) == ":0\r\n");
+}
+
+}  // namespace
+}  // namespace tiercache::sidecar
