@@ -133,8 +133,13 @@ void Bus::forget(uint64_t seq) {
 void Bus::on_timer(uv_timer_t* t) {
   auto* self = static_cast<Bus*>(t->data);
   if (!self->healthy_ || self->outstanding_.empty()) return;
-  uint64_t waited = steady_us() - self->outstanding_.front().second;
-  if (waited > static_cast<uint64_t>(self->timeout_ms_) * 1000) {
+  const uint64_t limit = static_cast<uint64_t>(self->timeout_ms_) * 1000;
+  if (steady_us() - self->outstanding_.front().second <= limit) return;
+  // Overdue by the clock; read what the subscription already holds first (after a stall the
+  // message may be waiting in the socket: timers run before libuv polls).
+  self->sub_->take_ready_input();
+  if (!self->healthy_ || self->outstanding_.empty()) return;
+  if (steady_us() - self->outstanding_.front().second > limit) {
     self->go_unhealthy(
         "own message not seen back within " + std::to_string(self->timeout_ms_) + " ms", true);
     // Resubscribe from scratch: a fresh connection and SUBSCRIBE make it healthy again.

@@ -2,6 +2,7 @@
 #include "sidecar/link/hiredis_link.h"
 
 #include <hiredis/adapters/libuv.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <time.h>
 
@@ -192,6 +193,27 @@ void HiredisLink::fail(const std::string& why) {
   if (was_connected && on_state_) on_state_(state_ctx_, false);
 }
 
+bool HiredisLink::request_overdue(uint64_t now) const {
+  return !pending_.empty() &&
+         now - pending_.front().sent_us >
+             static_cast<uint64_t>(options_.request_timeout_ms) * 1000;
+}
+
+void HiredisLink::take_ready_input() {
+  // Bounded: a peer that keeps sending cannot hold the loop here.
+  for (int i = 0; i < 64 && ac_ != nullptr; ++i) {
+    const bool connecting = state_ == State::kConnecting;
+    if (!connecting && state_ != State::kConnected) return;
+    pollfd p{ac_->c.fd, static_cast<short>(connecting ? POLLOUT : POLLIN), 0};
+    if (::poll(&p, 1, 0) <= 0 || p.revents == 0) return;
+    if (connecting) {
+      redisAsyncHandleWrite(ac_);  // completes the connect (or fails it)
+    } else {
+      redisAsyncHandleRead(ac_);
+    }
+  }
+}
+
 void HiredisLink::on_timer(uv_timer_t* t) {
   auto* self = static_cast<HiredisLink*>(t->data);
   uint64_t now = steady_us();
@@ -201,8 +223,10 @@ void HiredisLink::on_timer(uv_timer_t* t) {
       break;
     case State::kConnecting:
       if (now - self->connect_started_us_ >
-          static_cast<uint64_t>(self->options_.connect_timeout_ms) * 1000)
-        self->fail("connect to L2 timed out");
+          static_cast<uint64_t>(self->options_.connect_timeout_ms) * 1000) {
+        self->take_ready_input();
+        if (self->state_ == State::kConnecting) self->fail("connect to L2 timed out");
+      }
       break;
     case State::kConnected:
       // hiredis 0.14 buffers a reply of any announced size: bound it ourselves.
@@ -212,10 +236,11 @@ void HiredisLink::on_timer(uv_timer_t* t) {
                    " bytes");
         break;
       }
-      if (!self->pending_.empty() &&
-          now - self->pending_.front().sent_us >
-              static_cast<uint64_t>(self->options_.request_timeout_ms) * 1000)
-        self->fail("L2 request timed out");
+      if (self->request_overdue(now)) {
+        self->take_ready_input();
+        if (self->state_ == State::kConnected && self->request_overdue(now))
+          self->fail("L2 request timed out");
+      }
       break;
     case State::kStopped:
       break;

@@ -58,6 +58,10 @@ class HiredisLink final : public L2Link {
   bool connected() const override { return state_ == State::kConnected; }
   // Drops the connection now (pending requests fail) and reconnects with backoff.
   void reset(const std::string& why) { fail(why); }
+  // Handles what the socket already holds (a finished connect, replies, pushed messages)
+  // before a timeout is judged: after the process stalled, libuv runs its timers before it
+  // polls, so input that arrived in time would otherwise be judged missing.
+  void take_ready_input();
   const std::string& last_error() const override { return last_error_; }
 
   // L2Link
@@ -91,6 +95,7 @@ class HiredisLink final : public L2Link {
   static void on_timer(uv_timer_t* t);
   void connect();
   void fail(const std::string& why);  // drop the connection, fail pending, schedule reconnect
+  bool request_overdue(uint64_t now_us) const;  // the oldest pending request is past its timeout
 
   uv_loop_t* loop_;
   LinkOptions options_;
