@@ -117,7 +117,8 @@ class Procs:
                        env=env, name="sidecar")
         p.socket = sock
         if ready:
-            wait_for(lambda: os.path.exists(sock) or not p.alive(), what="sidecar socket")
+            # The socket file appears at bind(), before listen(): wait for an answer instead.
+            wait_for(lambda: ping_unix(sock) or not p.alive(), what="sidecar socket answering")
             assert p.alive(), p.output()
         return p
 
@@ -129,6 +130,17 @@ class Procs:
                 os.unlink("/dev/shm/tiercache-" + name)
             except FileNotFoundError:
                 pass
+
+
+def ping_unix(path):
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(0.5)
+            s.connect(path)
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))
+    except OSError:
+        return False
 
 
 def ping_tcp(port):
