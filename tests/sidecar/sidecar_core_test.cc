@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -61,6 +62,15 @@ struct Harness {
     return out;
   }
   std::vector<std::string> sent() const { return l2->commands(); }
+  // A bus message from another sidecar dropping `key` in db 0.
+  void invalidate_from_another_host(std::string key) {
+    invalidation::Message m;
+    m.origin = 42;
+    m.seq = ++seq;
+    m.groups.push_back(invalidation::Group{0, false, {std::move(key)}});
+    sidecar->on_invalidation(m);
+  }
+  uint64_t seq = 0;
 
   std::string shm_name;
   std::unique_ptr<Sidecar> sidecar;
@@ -93,11 +103,7 @@ TEST_CASE("the fill guard drops a value whose key was invalidated while it was f
   Harness h;
   auto* a = h.client();
   h.request(a, {"GET", "k"});
-  invalidation::Message m;
-  m.origin = 42;
-  m.seq = 1;
-  m.groups.push_back(invalidation::Group{0, false, {"k"}});
-  h.sidecar->on_invalidation(m);  // another host wrote k meanwhile
+  h.invalidate_from_another_host("k");  // another host wrote k meanwhile
   auto* b = h.client();
   h.request(b, {"GET", "k"});  // not joinable any more: a fetch of its own
   CHECK(h.sent() == V{"GET k", "PTTL k", "GET k", "PTTL k"});
@@ -117,11 +123,7 @@ TEST_CASE("the fill guard drops the value of a lone fetch whose key was invalida
   Harness h;
   auto* a = h.client();
   h.request(a, {"GET", "k"});
-  invalidation::Message m;
-  m.origin = 42;
-  m.seq = 1;
-  m.groups.push_back(invalidation::Group{0, false, {"k"}});
-  h.sidecar->on_invalidation(m);
+  h.invalidate_from_another_host("k");
   h.l2->answer(Reply::str("old"));
   h.l2->answer(Reply::integer(-1));
   CHECK(Harness::replies(a) == "$3\r\nold\r\n");
