@@ -6,7 +6,7 @@ the same rules is in sidecar/test_connection_commands_sidecar.py."""
 
 import pytest
 
-from helpers import RespError
+from helpers import RespError, check_reset_forgets_name_and_authentication
 
 
 def test_quit_inside_multi_is_not_queued(raw):
@@ -27,16 +27,7 @@ def test_reset_inside_multi_is_not_queued(raw):
 def test_reset_forgets_name_and_authentication(server_factory):
     s = server_factory(requirepass="s3cret")
     c = s.raw()
-    assert c.cmd("AUTH", "s3cret") == "OK"
-    assert c.cmd("CLIENT", "SETNAME", "app1") == "OK"
-    assert c.cmd("SELECT", "2") == "OK"
-    assert c.cmd("RESET") == "RESET"
-    assert c.cmd("GET", "k").startswith("NOAUTH"), "RESET must de-authenticate"
-    assert c.cmd("AUTH", "s3cret") == "OK"
-    assert c.cmd("CLIENT", "GETNAME") is None
-    assert c.cmd("SET", "rk", "in-db-0") == "OK"
-    assert c.cmd("SELECT", "2") == "OK"
-    assert c.cmd("GET", "rk") is None
+    check_reset_forgets_name_and_authentication(c, "s3cret")
 
 
 def test_unwatch_inside_multi_is_queued(raw):

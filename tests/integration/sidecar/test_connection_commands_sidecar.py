@@ -4,7 +4,7 @@ and refuses an unauthenticated client, SELECT's bound is the `databases` setting
 entries have ten fields, QUIT and RESET run at once inside MULTI, RESET forgets the name and the authentication,
 UNWATCH is queued."""
 
-from helpers import RespError
+from helpers import RespError, check_reset_forgets_name_and_authentication
 
 
 def test_hello_with_auth_and_setname(make_cluster):
@@ -27,16 +27,7 @@ def test_hello_with_auth_and_setname(make_cluster):
 def test_reset_forgets_name_and_authentication(make_cluster):
     c = make_cluster()
     r = c.sidecar("a", requirepass="s3cret").raw()
-    assert r.cmd("AUTH", "s3cret") == "OK"
-    assert r.cmd("CLIENT", "SETNAME", "app1") == "OK"
-    assert r.cmd("SELECT", "2") == "OK"
-    assert r.cmd("RESET") == "RESET"
-    assert r.cmd("GET", "k").startswith("NOAUTH"), "RESET must de-authenticate"
-    assert r.cmd("AUTH", "s3cret") == "OK"
-    assert r.cmd("CLIENT", "GETNAME") is None
-    assert r.cmd("SET", "rk", "in-db-0") == "OK"
-    assert r.cmd("SELECT", "2") == "OK"
-    assert r.cmd("GET", "rk") is None
+    check_reset_forgets_name_and_authentication(r, "s3cret")
 
 
 def test_select_bound_is_the_databases_setting(make_cluster):
