@@ -271,7 +271,10 @@ void HiredisLink::on_timer(uv_timer_t* t) {
       if (now - self->connect_started_us_ >
           static_cast<uint64_t>(self->options_.connect_timeout_ms) * 1000) {
         self->take_ready_input();
-        if (self->state_ == State::kConnecting) self->fail("connect to L2 timed out");
+        if (self->state_ == State::kConnecting)
+          self->fail(self->pump_ && !self->ac_
+                         ? "TLS handshake with L2 timed out (is that port speaking TLS?)"
+                         : "connect to L2 timed out");
       }
       break;
     case State::kConnected:
