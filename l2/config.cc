@@ -1,13 +1,14 @@
 // tiercache-l2 configuration (see config.h): the option table.
 #include "l2/config.h"
 
+#include "shared/net/tls_options.h"
 #include "shared/util/numbers.h"
 
 namespace tiercache::l2 {
 namespace {
 
 std::vector<OptionSpec> make_specs() {
-  return {
+  std::vector<OptionSpec> rows = {
       TC_STRING_OPTION(Config, "bind", bind, false, "TCP address to listen on"),
       TC_INT_OPTION(Config, "port", port, 0, 65535, false, "TCP port; 0 disables TCP"),
       TC_STRING_OPTION(Config, "unixsocket", unixsocket, false, "Unix socket path"),
@@ -61,6 +62,8 @@ std::vector<OptionSpec> make_specs() {
       TC_STRING_OPTION(Config, "metrics-bind", metrics_bind, false,
                        "address of the metrics endpoint"),
   };
+  net::add_tls_server_options(rows);
+  return rows;
 }
 
 }  // namespace

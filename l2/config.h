@@ -9,6 +9,7 @@
 
 #include "l2/keyspace/keyspace.h"
 #include "shared/config/option_table.h"
+#include "shared/net/tls.h"
 
 namespace tiercache::l2 {
 
@@ -39,6 +40,8 @@ struct Config {
   std::string logfile;   // empty = stderr
   int metrics_port = 0;  // Prometheus endpoint (HTTP /metrics); 0 = off
   std::string metrics_bind = "127.0.0.1";
+  int tls_port = 0;  // 0 = no TLS listener
+  net::TlsServerOptions tls;
 };
 
 // The option table (shared/config/option_table.h): one row per option, Redis's spelling.

@@ -115,7 +115,8 @@ Server::Server(Config config)
       keyspace_(config_.databases,
                 std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32)),
       loop_(uv_default_loop()),
-      listener_(loop_, on_accept, this) {
+      listener_(loop_, on_accept, this),
+      tls_listener_(loop_, on_accept_tls, this) {
   conn_limits_.counters = &io_;
   conn_limits_.owner_flushes = true;
   HandlerRegistry registry(table_);
@@ -185,8 +186,19 @@ bool Server::listen() {
     fprintf(stderr, "tiercache-l2: %s\n", error.c_str());
     return false;
   }
-  if (config_.port == 0 && config_.unixsocket.empty()) {
-    fprintf(stderr, "tiercache-l2: nothing to listen on (port 0 and no unixsocket)\n");
+  if (config_.tls_port != 0) {
+    tls_ = net::TlsContext::server(config_.tls, &error);
+    if (tls_ == nullptr) {
+      fprintf(stderr, "tiercache-l2: Failed to configure TLS: %s\n", error.c_str());
+      return false;
+    }
+    if (!tls_listener_.listen_tcp(config_.bind, config_.tls_port, config_.tcp_backlog, &error)) {
+      fprintf(stderr, "tiercache-l2: %s\n", error.c_str());
+      return false;
+    }
+  }
+  if (config_.port == 0 && config_.unixsocket.empty() && config_.tls_port == 0) {
+    fprintf(stderr, "tiercache-l2: nothing to listen on (port 0, no tls-port, no unixsocket)\n");
     return false;
   }
   if (config_.metrics_port != 0) {
@@ -211,8 +223,8 @@ int Server::run() {
   signals_.start(loop_, on_stop_signal, this);
   struct mallinfo2 mi = mallinfo2();
   baseline_memory_ = mi.uordblks;
-  spdlog::info("tiercache-l2 ready: tcp {}:{}, unix '{}', maxmemory {} ({})", config_.bind,
-               config_.port, config_.unixsocket, config_.maxmemory,
+  spdlog::info("tiercache-l2 ready: tcp {}:{}, tls port {}, unix '{}', maxmemory {} ({})",
+               config_.bind, config_.port, config_.tls_port, config_.unixsocket, config_.maxmemory,
                eviction_policy_name(config_.maxmemory_policy));
   if (!net::run_until_closed(loop_)) {
     spdlog::error("event loop closed with handles still open");
@@ -237,6 +249,7 @@ void Server::shutdown() {
     c->close();
   }
   listener_.close();
+  tls_listener_.close();
   if (metrics_) metrics_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
@@ -244,7 +257,15 @@ void Server::shutdown() {
 }
 
 void Server::on_accept(void* ctx, uv_stream_t* listener, bool tcp) {
-  auto* self = static_cast<Server*>(ctx);
+  static_cast<Server*>(ctx)->accept(listener, tcp, false);
+}
+
+void Server::on_accept_tls(void* ctx, uv_stream_t* listener, bool) {
+  static_cast<Server*>(ctx)->accept(listener, true, true);
+}
+
+void Server::accept(uv_stream_t* listener, bool tcp, bool tls) {
+  Server* self = this;
   auto kind = tcp ? net::Connection::Kind::kTcp : net::Connection::Kind::kUnix;
   auto* conn = new net::Connection(self->loop_, self, &self->parser_limits_, &self->conn_limits_,
                                    self->next_client_id_++, kind);
@@ -252,6 +273,7 @@ void Server::on_accept(void* ctx, uv_stream_t* listener, bool tcp) {
     conn->close();
     return;
   }
+  if (tls) conn->use_tls(*tls_);
   self->update_clock();
   auto* c = new Client(self, *conn, tcp ? Client::Kind::kTcp : Client::Kind::kUnix);
   conn->user = c;

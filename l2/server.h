@@ -20,6 +20,7 @@
 #include "shared/net/lifecycle.h"
 #include "shared/net/listener.h"
 #include "shared/net/metrics_http.h"
+#include "shared/net/tls.h"
 #include "shared/resp/request_parser.h"
 
 namespace tiercache::l2 {
@@ -139,6 +140,8 @@ class Server : public net::ConnectionOwner {
 
  private:
   static void on_accept(void* ctx, uv_stream_t* listener, bool is_tcp);
+  static void on_accept_tls(void* ctx, uv_stream_t* listener, bool is_tcp);
+  void accept(uv_stream_t* listener, bool tcp, bool tls);
   static void on_cron(uv_timer_t* t);
   static void on_prepare(uv_prepare_t* p);
   static void on_stop_signal(void* ctx, int signum);
@@ -156,6 +159,8 @@ class Server : public net::ConnectionOwner {
   net::ConnectionLimits conn_limits_;
   net::IoCounters io_;
   net::Listener listener_;
+  net::Listener tls_listener_;               // tls-port
+  std::unique_ptr<net::TlsContext> tls_;     // set when tls-port is
   std::unique_ptr<net::MetricsHttp> metrics_;  // Prometheus endpoint, if metrics-port
   uv_timer_t cron_timer_;
   uv_prepare_t prepare_;

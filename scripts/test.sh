@@ -54,6 +54,14 @@ step continue "integration tests against redis-server (the reference)" \
   env TIERCACHE_TEST_TARGET=redis "${PYTEST[@]}" tests/integration
 step continue "coherence checker (two hosts, ${COHERENCE_SECONDS:-10}s per L2, and its self-test)" \
   env TIERCACHE_COHERENCE_SECONDS="${COHERENCE_SECONDS:-10}" "${PYTEST[@]}" tests/coherence
+# The sidecar's links over mutual TLS as an ACL user (redis-server: a user restricted to what the
+# sidecar needs), against both L2s: a representative subset of the sidecar suite (propagation,
+# failures, single flight, fill guard) and the coherence checker (5s per L2), to keep CI short.
+step continue "sidecar suite subset and coherence over TLS links as an ACL user" \
+  env TIERCACHE_SIDECAR_LINK=tls,acl TIERCACHE_COHERENCE_SECONDS=5 "${PYTEST[@]}" \
+  tests/integration/sidecar/test_propagation.py tests/integration/sidecar/test_failures.py \
+  tests/integration/sidecar/test_single_flight.py tests/integration/sidecar/test_fill_guard.py \
+  tests/coherence
 step continue "operations checks" "${PYTEST[@]}" tests/ops
 step continue "hardening: 10,000 connections, crash and restart faults" \
   "${PYTEST[@]}" tests/hardening

@@ -1,11 +1,13 @@
 // tiercache-sidecar configuration (see config.h): the option table.
 #include "sidecar/config.h"
 
+#include "shared/net/tls_options.h"
+
 namespace tiercache::sidecar {
 namespace {
 
 std::vector<OptionSpec> make_specs() {
-  return {
+  std::vector<OptionSpec> rows = {
       TC_STRING_OPTION(Config, "socket", socket, false, "Unix socket the application connects to"),
       TC_MODE_OPTION(Config, "socket-mode", socket_mode, false, "socket file permissions (octal)"),
       TC_INT_OPTION(Config, "port", port, 0, 65535, false, "TCP port for clients; 0 = off"),
@@ -13,6 +15,22 @@ std::vector<OptionSpec> make_specs() {
       TC_STRING_OPTION(Config, "l2", l2, false, "the L2: HOST:PORT or unix:PATH"),
       TC_STRING_OPTION(Config, "l2-password", l2_password, false,
                        "password sent with AUTH to the L2"),
+      TC_STRING_OPTION(Config, "l2-user", l2_user, false,
+                       "ACL user for AUTH to the L2 (with l2-password); empty: default user"),
+      OptionSpec{"l2-tls",
+                 [](Config& c, std::string_view v, std::string* e) {
+                   return net::parse_yes_no(v, &c.l2_tls, e);
+                 },
+                 [](const Config& c) { return std::string(c.l2_tls ? "yes" : "no"); }, false,
+                 "speak TLS to the L2 (yes/no); its certificate is verified"},
+      TC_STRING_OPTION(Config, "l2-tls-ca-file", l2_tls_options.ca_file, false,
+                       "CA certificates for the L2's certificate (empty: the system's)"),
+      TC_STRING_OPTION(Config, "l2-tls-cert-file", l2_tls_options.cert_file, false,
+                       "client certificate for mutual TLS with the L2"),
+      TC_STRING_OPTION(Config, "l2-tls-key-file", l2_tls_options.key_file, false,
+                       "key of the client certificate"),
+      TC_STRING_OPTION(Config, "l2-tls-server-name", l2_tls_options.server_name, false,
+                       "name the L2's certificate must carry, sent as SNI (empty: the host)"),
       TC_INT_OPTION(Config, "l2-connect-timeout-ms", l2_connect_timeout_ms, 1, 60000, false,
                     "give up connecting to L2 after this long"),
       TC_INT_OPTION(Config, "l2-timeout-ms", l2_timeout_ms, 1, 600000, false,
@@ -51,6 +69,8 @@ std::vector<OptionSpec> make_specs() {
       TC_STRING_OPTION(Config, "metrics-bind", metrics_bind, false,
                        "address of the metrics endpoint"),
   };
+  net::add_tls_server_options(rows);
+  return rows;
 }
 
 }  // namespace

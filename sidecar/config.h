@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "shared/config/option_table.h"
+#include "shared/net/tls.h"
 
 namespace tiercache::sidecar {
 
@@ -17,6 +18,9 @@ struct Config {
   std::string bind = "127.0.0.1";
   std::string l2 = "127.0.0.1:6479";  // HOST:PORT or unix:PATH
   std::string l2_password;
+  std::string l2_user;  // ACL user; empty: AUTH <password> (the default user)
+  bool l2_tls = false;
+  net::TlsClientOptions l2_tls_options;
   int64_t l2_connect_timeout_ms = 250;
   int64_t l2_timeout_ms = 1000;        // a request unanswered this long resets the connection
   int64_t l2_reconnect_max_ms = 2000;  // backoff cap
@@ -37,6 +41,8 @@ struct Config {
   std::string loglevel = "info";
   int metrics_port = 0;  // Prometheus endpoint (HTTP /metrics); 0 = off
   std::string metrics_bind = "127.0.0.1";
+  int tls_port = 0;  // TLS listener for clients; 0 = off (the Unix socket stays plain)
+  net::TlsServerOptions tls;
 };
 
 // The option table (shared/config/option_table.h).

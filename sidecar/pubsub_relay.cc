@@ -16,7 +16,7 @@ void Sidecar::pubsub_command(net::Connection& c, ClientState& st,
     st.conn_id = c.id();
     // Callbacks get the client's state; stop() in on_closed silences them before it is freed.
     st.pubsub = std::make_unique<HiredisLink>(
-        loop_, link_options(config_, ep, true), "pubsub-" + std::to_string(c.id()),
+        loop_, link_options(config_, ep, true, l2_tls_), "pubsub-" + std::to_string(c.id()),
         [](void* p, bool connected) {
           auto* s = static_cast<ClientState*>(p);
           net::Connection* conn = s->sidecar->connection(s->conn_id);

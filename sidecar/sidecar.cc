@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include <random>
 
 #include "shared/resp/reply_writer.h"
@@ -63,10 +65,13 @@ std::string render_metrics(void* ctx) {
 
 }  // namespace
 
-LinkOptions link_options(const Config& config, const Endpoint& endpoint, bool subscriber) {
+LinkOptions link_options(const Config& config, const Endpoint& endpoint, bool subscriber,
+                         std::shared_ptr<const net::TlsContext> tls) {
   LinkOptions o;
   o.endpoint = endpoint;
+  o.user = config.l2_user;
   o.password = config.l2_password;
+  o.tls = std::move(tls);
   o.connect_timeout_ms = config.l2_connect_timeout_ms;
   // A subscribed connection's health is judged elsewhere (the bus: heartbeats).
   o.request_timeout_ms = subscriber ? kNoRequestTimeout : config.l2_timeout_ms;
@@ -80,7 +85,8 @@ Sidecar::Sidecar(Config config)
       handlers_(table_),
       loop_(uv_default_loop()),
       writes_(*this),
-      listener_(loop_, on_accept, this) {
+      listener_(loop_, on_accept, this),
+      tls_listener_(loop_, on_accept_tls, this) {
   parser_limits_.max_bulk_len = config_.proto_max_bulk_len;
   conn_limits_.query_buffer_limit = config_.client_query_buffer_limit;
   std::random_device rd;
@@ -134,9 +140,23 @@ bool Sidecar::start(std::string* error) {
     *error = "--l2: " + *error;
     return false;
   }
-  l2_ = std::make_unique<HiredisLink>(loop_, link_options(config_, ep, false), "l2", on_l2_state,
-                                      this);
-  bus_ = std::make_unique<Bus>(loop_, link_options(config_, ep, true), config_.channel, origin_,
+  if (config_.l2_tls) {
+    if (ep.unix_socket) {
+      *error = "--l2-tls needs a HOST:PORT L2, not a Unix socket";
+      return false;
+    }
+    l2_tls_ = net::TlsContext::client(config_.l2_tls_options, error);
+    if (!l2_tls_) {
+      *error = "--l2-tls: " + *error;
+      return false;
+    }
+  }
+  LinkOptions data_options = link_options(config_, ep, false, l2_tls_);
+  data_options.on_auth_refused = on_auth_refused;
+  data_options.auth_ctx = this;
+  l2_ = std::make_unique<HiredisLink>(loop_, std::move(data_options), "l2", on_l2_state, this);
+  bus_ = std::make_unique<Bus>(loop_, link_options(config_, ep, true, l2_tls_), config_.channel,
+                               origin_,
                                config_.bus_timeout_ms, this);
 
   if (!config_.socket.empty() &&
@@ -144,8 +164,16 @@ bool Sidecar::start(std::string* error) {
     return false;
   if (config_.port != 0 && !listener_.listen_tcp(config_.bind, config_.port, 511, error))
     return false;
-  if (config_.socket.empty() && config_.port == 0) {
-    *error = "nothing to listen on: give --socket or --port";
+  if (config_.tls_port != 0) {
+    tls_ = net::TlsContext::server(config_.tls, error);
+    if (!tls_) {
+      *error = "Failed to configure TLS: " + *error;
+      return false;
+    }
+    if (!tls_listener_.listen_tcp(config_.bind, config_.tls_port, 511, error)) return false;
+  }
+  if (config_.socket.empty() && config_.port == 0 && config_.tls_port == 0) {
+    *error = "nothing to listen on: give --socket, --port or --tls-port";
     return false;
   }
   if (config_.metrics_port != 0) {
@@ -174,7 +202,14 @@ int Sidecar::run() {
     return 1;
   }
   spdlog::info("tiercache-sidecar stopped");
-  return 0;
+  return exit_code_;
+}
+
+void Sidecar::on_auth_refused(void* ctx, const std::string& error) {
+  auto* self = static_cast<Sidecar*>(ctx);
+  fprintf(stderr, "tiercache-sidecar: %s (check --l2-user and --l2-password)\n", error.c_str());
+  self->exit_code_ = 1;
+  self->stop_requested_ = true;  // shut down at the end of this tick, outside hiredis's callback
 }
 
 void Sidecar::on_stop_signal(void* ctx, int signum) {
@@ -193,6 +228,7 @@ void Sidecar::shutdown() {
     c->close();
   }
   listener_.close();
+  tls_listener_.close();
   if (metrics_) metrics_->close();
   bus_->stop();
   l2_->stop();
@@ -205,6 +241,7 @@ void Sidecar::shutdown() {
 void Sidecar::on_check(uv_check_t* h) { static_cast<Sidecar*>(h->data)->end_of_tick(); }
 
 void Sidecar::end_of_tick() {
+  if (stop_requested_ && !shutting_down_) return shutdown();
   writes_.flush();
   if (!close_later_.empty()) {
     std::vector<uint64_t> ids;
@@ -227,7 +264,15 @@ void Sidecar::on_l2_state(void* ctx, bool connected) {
 }
 
 void Sidecar::on_accept(void* ctx, uv_stream_t* listener, bool is_tcp) {
-  auto* self = static_cast<Sidecar*>(ctx);
+  static_cast<Sidecar*>(ctx)->accept(listener, is_tcp, false);
+}
+
+void Sidecar::on_accept_tls(void* ctx, uv_stream_t* listener, bool) {
+  static_cast<Sidecar*>(ctx)->accept(listener, true, true);
+}
+
+void Sidecar::accept(uv_stream_t* listener, bool is_tcp, bool tls) {
+  Sidecar* self = this;
   auto* c = new net::Connection(
       self->loop_, self, &self->parser_limits_, &self->conn_limits_, self->next_conn_id_++,
       is_tcp ? net::Connection::Kind::kTcp : net::Connection::Kind::kUnix);
@@ -235,6 +280,7 @@ void Sidecar::on_accept(void* ctx, uv_stream_t* listener, bool is_tcp) {
     c->close();
     return;
   }
+  if (tls) c->use_tls(*tls_);
   ClientState* st = self->new_client(c->id());
   st->authenticated = self->config_.requirepass.empty();
   c->parser().set_authenticated(st->authenticated);

@@ -148,6 +148,10 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
 
  private:
   static void on_accept(void* ctx, uv_stream_t* listener, bool is_tcp);
+  static void on_accept_tls(void* ctx, uv_stream_t* listener, bool is_tcp);
+  void accept(uv_stream_t* listener, bool is_tcp, bool tls);
+  // The L2 refused the data link's first AUTH: a configuration error, so stop (exit 1).
+  static void on_auth_refused(void* ctx, const std::string& error);
   static void on_stop_signal(void* ctx, int signum);
   static void on_check(uv_check_t* h);
   static void on_cron(uv_timer_t* t);
@@ -184,6 +188,11 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   std::unique_ptr<InvalidationSource> bus_;
   WritePath writes_;
   net::Listener listener_;
+  net::Listener tls_listener_;                       // tls-port
+  std::unique_ptr<net::TlsContext> tls_;             // clients' TLS, when tls-port is set
+  std::shared_ptr<const net::TlsContext> l2_tls_;    // the L2 link's, when l2-tls is on
+  int exit_code_ = 0;
+  bool stop_requested_ = false;
   std::unique_ptr<net::MetricsHttp> metrics_;  // Prometheus endpoint, if metrics-port
   net::StopSignals signals_;
   uv_check_t check_;
@@ -217,7 +226,9 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
 };
 
 // Options of an L2 connection: the request link, or a subscribed one (bus, client pub/sub).
-LinkOptions link_options(const Config& config, const Endpoint& endpoint, bool subscriber);
+// tls: the L2 link's TLS context (made once at start from the l2-tls-* options), or null.
+LinkOptions link_options(const Config& config, const Endpoint& endpoint, bool subscriber,
+                         std::shared_ptr<const net::TlsContext> tls);
 
 // Encodes (db, key) as one map key.
 void guard_key(std::string& out, int db, std::string_view key);

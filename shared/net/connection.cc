@@ -38,31 +38,72 @@ void Connection::start() {
 
 void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(h->data);
+  if (c->tls_) {  // ciphertext: decrypted into the read buffer by on_read
+    buf->base = c->tls_->read_buffer();
+    buf->len = TlsSession::kBufferSize;
+    return;
+  }
   size_t pending = c->rend_ - c->rstart_;
   size_t want = kReadChunk;
   size_t hint = c->parser_.frame_size_hint();
   if (hint > pending && hint - pending > want) want = hint - pending;
-  if (c->rcap_ - c->rend_ < want) {
-    if (c->rstart_ > 0) {
-      if (pending > 0) memmove(c->rbuf_, c->rbuf_ + c->rstart_, pending);
-      c->rstart_ = 0;
-      c->rend_ = pending;
-    }
-    if (c->rcap_ - c->rend_ < want) {
-      size_t cap = c->rcap_ ? c->rcap_ * 2 : kReadChunk;
-      if (cap < c->rend_ + want) cap = c->rend_ + want;
-      char* n = static_cast<char*>(realloc(c->rbuf_, cap));
-      if (n == nullptr) {
-        buf->base = nullptr;
-        buf->len = 0;
-        return;
-      }
-      c->rbuf_ = n;
-      c->rcap_ = cap;
-    }
+  if (!c->reserve_input(want)) {
+    buf->base = nullptr;
+    buf->len = 0;
+    return;
   }
   buf->base = c->rbuf_ + c->rend_;
   buf->len = c->rcap_ - c->rend_;
+}
+
+bool Connection::reserve_input(size_t want) {
+  size_t pending = rend_ - rstart_;
+  if (rcap_ - rend_ < want) {
+    if (rstart_ > 0) {
+      if (pending > 0) memmove(rbuf_, rbuf_ + rstart_, pending);
+      rstart_ = 0;
+      rend_ = pending;
+    }
+    if (rcap_ - rend_ < want) {
+      size_t cap = rcap_ ? rcap_ * 2 : kReadChunk;
+      if (cap < rend_ + want) cap = rend_ + want;
+      char* n = static_cast<char*>(realloc(rbuf_, cap));
+      if (n == nullptr) return false;
+      rbuf_ = n;
+      rcap_ = cap;
+    }
+  }
+  return true;
+}
+
+bool Connection::decrypt_input(size_t nread) {
+  tls_->feed(tls_->read_buffer(), nread);
+  for (;;) {
+    size_t hint = parser_.frame_size_hint();
+    size_t pending = rend_ - rstart_;
+    size_t want = hint > pending + kReadChunk ? hint - pending : kReadChunk;
+    if (!reserve_input(want)) {
+      close();
+      return false;
+    }
+    size_t n = 0;
+    TlsSession::ReadResult r = tls_->read(rbuf_ + rend_, rcap_ - rend_, &n);
+    if (r == TlsSession::ReadResult::kData) {
+      rend_ += n;
+      continue;
+    }
+    if (r == TlsSession::ReadResult::kWantMore) return true;
+    // A failed handshake (or the peer's close_notify): send the alert OpenSSL made, so the peer
+    // learns why (unknown CA, no certificate...), then close.
+    std::string alert;
+    tls_->take_output(alert);
+    if (!alert.empty()) {
+      uv_buf_t b = uv_buf_init(alert.data(), static_cast<unsigned>(alert.size()));
+      uv_try_write(stream(), &b, 1);
+    }
+    close();
+    return false;
+  }
 }
 
 void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
@@ -72,8 +113,12 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
     return;
   }
   if (nread == 0) return;
-  c->rend_ += static_cast<size_t>(nread);
   if (c->limits_->counters) c->limits_->counters->bytes_in += static_cast<uint64_t>(nread);
+  if (c->tls_) {
+    if (!c->decrypt_input(static_cast<size_t>(nread))) return;
+  } else {
+    c->rend_ += static_cast<size_t>(nread);
+  }
   c->process_input();
 }
 
@@ -186,15 +231,31 @@ void Connection::drain_completed() {
 }
 
 size_t Connection::output_bytes() const {
-  size_t n = out_.size() + (writing_.size() - writing_offset_);
+  size_t n = out_.size() + tls_wire_.size() + (writing_.size() - writing_offset_);
   for (const auto& s : pending_) n += s.data.size();
   return n;
 }
 
+std::string* Connection::wire() {
+  if (!tls_) return &out_;
+  if (!out_.empty()) {
+    if (!tls_->write(out_)) return nullptr;
+    out_.clear();
+    if (out_.capacity() > kKeepCapacity) out_.shrink_to_fit();
+  }
+  tls_->take_output(tls_wire_);
+  return &tls_wire_;
+}
+
 void Connection::flush() {
   if (closing_ || write_in_flight_ || kind_ == Kind::kInternal) return;
-  if (!out_.empty()) {
-    uv_buf_t b = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  std::string* w = wire();
+  if (w == nullptr) {  // TLS failed
+    close();
+    return;
+  }
+  if (!w->empty()) {
+    uv_buf_t b = uv_buf_init(w->data(), static_cast<unsigned>(w->size()));
     int n = uv_try_write(stream(), &b, 1);
     if (n == UV_EAGAIN) n = 0;
     if (n < 0) {
@@ -202,9 +263,9 @@ void Connection::flush() {
       return;
     }
     if (limits_->counters) limits_->counters->bytes_out += static_cast<uint64_t>(n);
-    if (static_cast<size_t>(n) < out_.size()) {
-      writing_.swap(out_);
-      out_.clear();
+    if (static_cast<size_t>(n) < w->size()) {
+      writing_.swap(*w);
+      w->clear();
       writing_offset_ = static_cast<size_t>(n);
       uv_buf_t rest = uv_buf_init(writing_.data() + writing_offset_,
                                   static_cast<unsigned>(writing_.size() - writing_offset_));
@@ -216,8 +277,8 @@ void Connection::flush() {
       write_in_flight_ = true;
       return;
     }
-    out_.clear();
-    if (out_.capacity() > kKeepCapacity) out_.shrink_to_fit();
+    w->clear();
+    if (w->capacity() > kKeepCapacity) w->shrink_to_fit();
   }
   if (close_after_reply_ && pending_.empty()) close();
 }

@@ -7,10 +7,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "shared/net/tls.h"
 #include "shared/resp/request_parser.h"
 
 namespace tiercache::net {
@@ -70,6 +72,9 @@ class Connection {
 
   // Starts reading (after the owner accepted the socket into stream()).
   void start();
+  // Makes the connection speak TLS (server side) with ctx, which outlives it. Before start().
+  void use_tls(const TlsContext& ctx) { tls_ = std::make_unique<TlsSession>(ctx); }
+  bool tls() const { return tls_ != nullptr; }
   // Writes the committed replies (uv_try_write, then an async write for the rest).
   void flush();
   // Closes now, dropping unsent output. Idempotent.
@@ -101,7 +106,7 @@ class Connection {
   // Bytes of committed replies not yet written: O(1), for per-request limit checks (deferred
   // slots are bounded by ConnectionLimits::max_deferred).
   size_t committed_output_bytes() const {
-    return out_.size() + (writing_.size() - writing_offset_);
+    return out_.size() + tls_wire_.size() + (writing_.size() - writing_offset_);
   }
   size_t input_bytes() const { return rend_ - rstart_; }
   size_t buffer_capacity() const { return rcap_ + out_.capacity() + writing_.capacity(); }
@@ -125,6 +130,12 @@ class Connection {
   static void on_close(uv_handle_t* h);
   void process_input();
   void drain_completed();
+  // Makes room for `want` more input bytes at rbuf_ + rend_; false when out of memory.
+  bool reserve_input(size_t want);
+  // TLS: decrypts what arrived into the read buffer; false when the connection was closed.
+  bool decrypt_input(size_t nread);
+  // The bytes to put on the socket: out_ itself, or (TLS) out_ encrypted into tls_wire_.
+  std::string* wire();
   // True if the socket says the peer closed or reset (a non-blocking peek; no data is taken).
   bool peer_closed();
 
@@ -141,6 +152,8 @@ class Connection {
   char* rbuf_ = nullptr;
   size_t rstart_ = 0, rend_ = 0, rcap_ = 0;
   std::string out_;
+  std::unique_ptr<TlsSession> tls_;  // null: plain text
+  std::string tls_wire_;             // TLS: ciphertext not yet handed to the socket
   std::string writing_;
   size_t writing_offset_ = 0;
   uv_write_t write_req_;

@@ -19,10 +19,16 @@ bool secure_equal(std::string_view a, std::string_view b) {
 
 std::string check_auth(std::string_view requirepass, std::string_view user,
                        std::string_view password) {
-  if (requirepass.empty())
-    return "ERR AUTH <password> called without any password configured for the default user. "
-           "Are you sure your configuration is correct?";
-  if (user != "default" || !secure_equal(password, requirepass))
+  // As Redis 7.0's ACL with its one user, `default`, whose password is requirepass (no
+  // requirepass: `nopass`, so any password is right for it, but AUTH <password> alone is an
+  // error). Every other user name is refused as Redis refuses an unknown user.
+  if (user.empty()) {
+    if (requirepass.empty())
+      return "ERR AUTH <password> called without any password configured for the default "
+             "user. Are you sure your configuration is correct?";
+    user = "default";
+  }
+  if (user != "default" || (!requirepass.empty() && !secure_equal(password, requirepass)))
     return "WRONGPASS invalid username-password pair or user is disabled.";
   return {};
 }
@@ -30,7 +36,7 @@ std::string check_auth(std::string_view requirepass, std::string_view user,
 std::string parse_auth(std::span<const std::string_view> args, std::string_view* user,
                        std::string_view* password) {
   if (args.size() > 3) return "ERR syntax error";
-  *user = args.size() == 3 ? args[1] : "default";
+  *user = args.size() == 3 ? args[1] : std::string_view();
   *password = args.back();
   return {};
 }

@@ -19,11 +19,13 @@ inline constexpr std::string_view kRedisVersion = "7.0.15";
 // Compares in time independent of where the first difference is (passwords).
 bool secure_equal(std::string_view a, std::string_view b);
 
-// AUTH [user] password against requirepass: "" when accepted, else the error to reply.
+// AUTH [user] password against requirepass, as Redis 7.0 with the `default` user alone: ""
+// when accepted, else the error to reply. `user` is empty for AUTH <password>.
 std::string check_auth(std::string_view requirepass, std::string_view user,
                        std::string_view password);
 
-// AUTH's arguments (args[0] is the name): "" and *user/*password set, or the error to reply.
+// AUTH's arguments (args[0] is the name): "" and *user/*password set (*user empty when not
+// given), or the error to reply.
 std::string parse_auth(std::span<const std::string_view> args, std::string_view* user,
                        std::string_view* password);
 

@@ -110,6 +110,7 @@ void HiredisLink::stop() {
     last_error_ = "shutting down";
     redisAsyncFree(ac);  // fails every pending request (callbacks with nullptr)
   }
+  pump_.reset();
   if (timer_ != nullptr) {
     uv_timer_stop(timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(timer_),
@@ -121,9 +122,36 @@ void HiredisLink::stop() {
 void HiredisLink::connect() {
   if (state_ == State::kStopped) return;
   const Endpoint& ep = options_.endpoint;
-  redisAsyncContext* ac = ep.unix_socket ? redisAsyncConnectUnix(ep.host.c_str())
-                                         : redisAsyncConnect(ep.host.c_str(), ep.port);
   connect_started_us_ = steady_us();
+  if (options_.tls) {  // hiredis is attached once the handshake is done (on_tls_ready)
+    pump_ = std::make_unique<TlsPump>(loop_, *options_.tls, static_cast<TlsPump::Events*>(this));
+    std::string error;
+    state_ = State::kConnecting;
+    if (!pump_->connect(ep.host, ep.port, &error)) fail(error);
+    return;
+  }
+  attach(ep.unix_socket ? redisAsyncConnectUnix(ep.host.c_str())
+                        : redisAsyncConnect(ep.host.c_str(), ep.port));
+}
+
+void HiredisLink::on_tls_ready() {
+  std::string error;
+  PlainRendezvous* local = PlainRendezvous::get(&error);
+  if (local == nullptr) return fail(error);
+  redisAsyncContext* ac = redisAsyncConnectUnix(local->path().c_str());
+  int fd = ac != nullptr && !ac->err ? local->accept_one() : -1;
+  if (fd < 0 && ac != nullptr && !ac->err) {
+    redisAsyncFree(ac);
+    return fail("TLS link: the local end did not connect");
+  }
+  if (fd >= 0 && !pump_->attach_plain(fd, &error)) {
+    redisAsyncFree(ac);
+    return fail(error);
+  }
+  attach(ac);
+}
+
+void HiredisLink::attach(redisAsyncContext* ac) {
   if (ac == nullptr || ac->err) {
     last_error_ = ac ? ac->errstr : "out of memory";
     if (ac) redisAsyncFree(ac);
@@ -149,20 +177,37 @@ void HiredisLink::on_connect(const redisAsyncContext* ac, int status) {
   }
   self->state_ = State::kConnected;
   self->backoff_ms_ = 50;
-  if (!self->options_.password.empty()) {
-    struct AuthCheck final : Completion {
-      std::string name;
-      explicit AuthCheck(std::string n) : name(std::move(n)) {}
-      void on_reply(const redisReply* r) override {
-        if (r != nullptr && r->type == REDIS_REPLY_ERROR)
-          spdlog::error("{}: L2 refused AUTH: {}", name, std::string(r->str, r->len));
-      }
-    };
-    std::string_view args[] = {"AUTH", self->options_.password};
-    self->send(args, std::make_unique<AuthCheck>(self->name_));
-  }
+  self->send_auth();
   spdlog::info("{}: connected to L2", self->name_);
   if (self->on_state_) self->on_state_(self->state_ctx_, true);
+}
+
+void HiredisLink::send_auth() {
+  if (options_.password.empty() && options_.user.empty()) return;
+  struct AuthCheck final : Completion {
+    HiredisLink* link;  // outlives the request (it owns it)
+    explicit AuthCheck(HiredisLink* l) : link(l) {}
+    void on_reply(const redisReply* r) override {
+      if (r == nullptr) return;
+      if (r->type != REDIS_REPLY_ERROR) {
+        link->auth_accepted_once_ = true;
+        return;
+      }
+      std::string why = "L2 refused AUTH";
+      if (!link->options_.user.empty()) why += " as user '" + link->options_.user + "'";
+      why += ": " + std::string(r->str, r->len);
+      spdlog::error("{}: {}", link->name_, why);
+      if (!link->auth_accepted_once_ && link->options_.on_auth_refused)
+        link->options_.on_auth_refused(link->options_.auth_ctx, why);
+    }
+  };
+  if (options_.user.empty()) {
+    std::string_view args[] = {"AUTH", options_.password};
+    send(args, std::make_unique<AuthCheck>(this));
+  } else {
+    std::string_view args[] = {"AUTH", options_.user, options_.password};
+    send(args, std::make_unique<AuthCheck>(this));
+  }
 }
 
 void HiredisLink::on_disconnect(const redisAsyncContext* ac, int status) {
@@ -183,6 +228,7 @@ void HiredisLink::fail(const std::string& why) {
     ac->data = nullptr;
     redisAsyncFree(ac);  // calls every pending callback with nullptr
   }
+  pump_.reset();
   // Callbacks of a context hiredis frees itself arrive through on_reply with nullptr too.
   if (state_ == State::kStopped) return;
   ++reconnects_;
@@ -225,7 +271,10 @@ void HiredisLink::on_timer(uv_timer_t* t) {
       if (now - self->connect_started_us_ >
           static_cast<uint64_t>(self->options_.connect_timeout_ms) * 1000) {
         self->take_ready_input();
-        if (self->state_ == State::kConnecting) self->fail("connect to L2 timed out");
+        if (self->state_ == State::kConnecting)
+          self->fail(self->pump_ && !self->ac_
+                         ? "TLS handshake with L2 timed out (is that port speaking TLS?)"
+                         : "connect to L2 timed out");
       }
       break;
     case State::kConnected:

@@ -14,7 +14,9 @@
 #include <string_view>
 
 #include "shared/metrics/histogram.h"
+#include "shared/net/tls.h"
 #include "sidecar/link/l2_link.h"
+#include "sidecar/link/tls_pump.h"
 
 namespace tiercache::sidecar {
 
@@ -29,9 +31,16 @@ bool parse_endpoint(std::string_view s, Endpoint* out, std::string* error);
 // request_timeout_ms of a connection that never times requests out (subscribed mode).
 inline constexpr int64_t kNoRequestTimeout = 1000000000;
 
+// A refusal of AUTH on the link's first connection (wrong user or password at start-up).
+using AuthRefusedFn = void (*)(void* ctx, const std::string& error);
+
 struct LinkOptions {
   Endpoint endpoint;
+  std::string user;  // ACL user (empty: AUTH <password>, the default user)
   std::string password;
+  std::shared_ptr<const net::TlsContext> tls;  // set: TLS to the L2 (TCP endpoints only)
+  AuthRefusedFn on_auth_refused = nullptr;
+  void* auth_ctx = nullptr;
   int64_t connect_timeout_ms = 250;
   int64_t request_timeout_ms = 1000;
   int64_t reconnect_max_ms = 2000;
@@ -44,7 +53,7 @@ using StateFn = void (*)(void* ctx, bool connected);
 // connection is lost.
 using PushFn = void (*)(void* ctx, const redisReply* reply);
 
-class HiredisLink final : public L2Link {
+class HiredisLink final : public L2Link, private TlsPump::Events {
  public:
   HiredisLink(uv_loop_t* loop, LinkOptions options, std::string name, StateFn on_state,
               void* state_ctx);
@@ -94,6 +103,12 @@ class HiredisLink final : public L2Link {
   static void on_push(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_timer(uv_timer_t* t);
   void connect();
+  // Takes a freshly connected hiredis context (plain TCP, Unix, or the TLS pump's local end).
+  void attach(redisAsyncContext* ac);
+  void send_auth();
+  // TlsPump::Events
+  void on_tls_ready() override;
+  void on_tls_failed(const std::string& why) override { fail(why); }
   void fail(const std::string& why);  // drop the connection, fail pending, schedule reconnect
   bool request_overdue(uint64_t now_us) const;  // the oldest pending request is past its timeout
 
@@ -103,6 +118,8 @@ class HiredisLink final : public L2Link {
   StateFn on_state_;
   void* state_ctx_;
   redisAsyncContext* ac_ = nullptr;
+  std::unique_ptr<TlsPump> pump_;  // TLS links: the TCP side under hiredis
+  bool auth_accepted_once_ = false;
   State state_ = State::kIdle;
   std::deque<Pending> pending_;
   std::string scratch_;

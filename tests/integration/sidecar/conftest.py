@@ -85,6 +85,8 @@ def proxy_factory():
     made = []
 
     def make(target, delay_us=0, subscriber_delay_us=None):
+        # Aimed at an L2's plain port while the sidecars link with TLS: carry the TLS link.
+        target = (target[0], sidecars.TLS_PORT_OF.get(target[1], target[1]))
         p = Proxy(target, delay_us, subscriber_delay_us)
         made.append(p)
         return p

@@ -19,7 +19,24 @@ import redis  # noqa: E402
 
 from helpers import connect_raw, parse_info  # noqa: E402
 from locations import sidecar_binary  # noqa: E402,F401  (re-exported)
-from servers import REPO, ServerFactory  # noqa: E402
+from servers import REPO, ServerFactory, free_port  # noqa: E402
+import tlscerts  # noqa: E402
+
+# How the sidecars of a Cluster reach their L2 (scripts/test.sh runs the sidecar suite and the
+# coherence checker once this way too): TIERCACHE_SIDECAR_LINK=tls makes the L2 serve mutual
+# TLS on a port of its own, which every sidecar links to with --l2-tls (data and bus);
+# =acl makes every sidecar log in as an ACL user (redis-server: a user allowed only what the
+# sidecar needs, see ACL_RULES; tiercache-l2: `default` with requirepass); "tls,acl" both.
+LINK = set(filter(None, os.environ.get("TIERCACHE_SIDECAR_LINK", "").split(",")))
+ACL_USER, ACL_PASSWORD = "tiercache-sidecar", "sidecar-secret"
+# The sidecar's own commands (GET/MGET fills, writes, DEL, PUBLISH/SUBSCRIBE for the bus,
+# AUTH, SELECT, PING, INFO for its own state) and whatever its clients pass through; not the
+# server's administration (CONFIG, SHUTDOWN, DEBUG, ACL, ...).
+ACL_RULES = ["on", ">" + ACL_PASSWORD, "~*", "&*", "+@all", "-@admin", "-@dangerous",
+             "+flushdb", "+flushall", "+info", "+keys", "+randomkey", "+client|id",
+             "+client|setname", "+client|getname", "+script|flush"]
+# The TLS port of each L2 by its plain port, so a proxy aimed at an L2 carries the TLS link.
+TLS_PORT_OF = {}
 
 START_TIMEOUT = 5.0
 _names = itertools.count()
@@ -145,7 +162,26 @@ class Sidecar:
 
 
 def l2_address(server):
-    return "127.0.0.1:%d" % server.port
+    """The address a sidecar links to (the TLS port under TIERCACHE_SIDECAR_LINK=tls)."""
+    return "127.0.0.1:%d" % TLS_PORT_OF.get(server.port, server.port)
+
+
+def link_flags():
+    """The sidecar flags of the link mode (TIERCACHE_SIDECAR_LINK)."""
+    f = {}
+    if "tls" in LINK:
+        c = tlscerts.certs()
+        f.update(l2_tls="yes", l2_tls_ca_file=c["ca"], l2_tls_cert_file=c["client_crt"],
+                 l2_tls_key_file=c["client_key"])
+    return f
+
+
+def acl_flags(l2_kind):
+    """--l2-user/--l2-password of the acl link mode for this kind of L2."""
+    if "acl" not in LINK:
+        return {}
+    user = ACL_USER if l2_kind == "redis" else "default"
+    return {"l2_user": user, "l2_password": ACL_PASSWORD}
 
 
 class Cluster:
@@ -154,14 +190,15 @@ class Cluster:
     def __init__(self, l2_kind, l2_flags=None):
         self.l2_kind = l2_kind
         self.factory = ServerFactory(l2_kind)
-        self.l2 = self.factory(**(l2_flags or {}))
+        self.l2_flags = dict(l2_flags or {})
+        self.l2 = self._start_l2(self.l2_flags)
         self.sidecars = []
         self.proxies = []
         self.problems = []
 
     def sidecar(self, name, via=None, wait_bus=True, **flags):
         """Start a sidecar connected to the L2 (or to `via`, an address such as a proxy's)."""
-        s = Sidecar(via or l2_address(self.l2), name, **flags)
+        s = Sidecar(via or l2_address(self.l2), name, **dict(link_flags(), **acl_flags(self.l2_kind), **flags))
         self.sidecars.append(s)
         return s.start(wait_bus=wait_bus)
 
@@ -171,8 +208,21 @@ class Cluster:
     def restart_l2(self):
         """Start a fresh L2 on the same port and unix socket (after the old one was stopped)."""
         old = self.l2
-        self.l2 = self.factory(port=old.port, unixsocket=old.unix_path)
+        self.l2 = self._start_l2(dict(self.l2_flags, port=old.port, unixsocket=old.unix_path))
         return self.l2
+
+    def _start_l2(self, flags):
+        if "tls" in LINK:
+            port = flags.setdefault("port", free_port())
+            flags.update(tlscerts.l2_tls_flags(tlscerts.certs(), tls_port=TLS_PORT_OF.get(port)
+                                               or free_port()))
+            TLS_PORT_OF[port] = flags["tls_port"]
+        if "acl" in LINK and self.l2_kind == "tiercache":
+            flags.setdefault("requirepass", ACL_PASSWORD)  # the sidecar logs in as `default`
+        l2 = self.factory(**flags)
+        if "acl" in LINK and self.l2_kind == "redis":
+            l2.client().execute_command("ACL", "SETUSER", ACL_USER, *ACL_RULES)
+        return l2
 
     def close(self):
         for p in self.proxies:
