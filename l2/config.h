@@ -39,6 +39,7 @@ struct Config {
   std::string logfile;   // empty = stderr
   int metrics_port = 0;  // Prometheus endpoint (HTTP /metrics); 0 = off
   std::string metrics_bind = "127.0.0.1";
+  int64_t tracking_table_max_keys = 1000000;  // CLIENT TRACKING default mode; 0 = no limit
 };
 
 // The option table (shared/config/option_table.h): one row per option, Redis's spelling.
