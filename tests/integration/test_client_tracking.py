@@ -373,20 +373,21 @@ def test_eviction_under_maxmemory_invalidates(server_factory):
     absent = {b"ev:%d" % i for i, there in enumerate(p.execute()) if not there}
     assert absent
 
-    evicted = []  # eviction may go on a little while the buffers drain: settle first
-
-    def settled():
+    # Eviction may go on while the buffers drain (each command may evict one more key at the
+    # limit), so no exact count at one instant: every key found absent is heard a second time,
+    # no key more than twice, and no more keys twice than evictions counted afterwards.
+    def all_absent_heard_twice():
         try:
             while True:
                 for k in invalidation(bus, timeout=0.1):
                     heard[k] = heard.get(k, 0) + 1
         except Exception:
             pass
-        evicted.append(s.info()["evicted_keys"])
-        return sum(heard.values()) == n + evicted[-1]
-    assert wait_until(settled, timeout=10), (sum(heard.values()), n, evicted[-1])
+        return all(heard.get(k, 0) >= 2 for k in absent)
+    assert wait_until(all_absent_heard_twice, timeout=10)
     twice = {k for k, count in heard.items() if count >= 2}
-    assert len(twice) == evicted[-1]  # every evicted key: once written, once evicted
+    assert max(heard.values()) == 2
+    assert len(twice) <= s.info()["evicted_keys"]
     assert absent <= twice
 
 
