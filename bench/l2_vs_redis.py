@@ -7,8 +7,14 @@ redis-benchmark to CPU 0; the two servers alternate within every round so drift 
 Memory: bytes per key at N keys (32-byte keys, 100-byte values), from each server's own
 used_memory and from its RSS.
 
+With --tracking, each server has one client-side caching subscriber connected during the runs,
+as a sidecar's bus: a connection subscribed to __redis__:invalidate and a second connection
+with CLIENT TRACKING on REDIRECT <bus> BCAST, so every SET is reported; a thread of this process
+(on the client CPU) reads and counts the invalidation bytes.
+
 Prints medians of --runs rounds and the ratios tiercache/redis. Usage:
-  bench/l2_vs_redis.py [--runs 3] [--requests 200000] [--keys 1000000] [--json out.json]
+  bench/l2_vs_redis.py [--runs 3] [--requests 200000] [--keys 1000000] [--tracking]
+                       [--json out.json]
 """
 import argparse
 import json
@@ -17,7 +23,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import socket
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,6 +86,46 @@ class Server:
         self.proc.wait(timeout=30)
 
 
+class TrackingBus:
+    """A BCAST tracking subscriber on `server` (see the module doc); counts what it receives."""
+
+    def __init__(self, server):
+        self.bus = socket.socket(socket.AF_UNIX)
+        self.bus.connect(server.sock)
+        self.bus.sendall(b"CLIENT ID\r\n")
+        bus_id = int(self._line(self.bus)[1:])
+        self.bus.sendall(b"SUBSCRIBE __redis__:invalidate\r\n")
+        self.data = socket.socket(socket.AF_UNIX)
+        self.data.connect(server.sock)
+        self.data.sendall(b"CLIENT TRACKING on REDIRECT %d BCAST\r\n" % bus_id)
+        if self._line(self.data) != b"+OK":
+            raise RuntimeError("CLIENT TRACKING refused by " + server.kind)
+        self.bytes = 0
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _line(sock):
+        buf = b""
+        while not buf.endswith(b"\r\n"):
+            buf += sock.recv(1)
+        return buf[:-2]
+
+    def _drain(self):
+        try:
+            while True:
+                chunk = self.bus.recv(1 << 16)
+                if not chunk:
+                    return
+                self.bytes += len(chunk)
+        except OSError:
+            return
+
+    def close(self):
+        self.data.close()
+        self.bus.close()
+
+
 def bench(server, transport, pipeline, requests):
     target = ["-s", server.sock] if transport == "unix" else ["-h", "127.0.0.1", "-p", str(server.port)]
     cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark"] + target + [
@@ -124,14 +172,19 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--keys", type=int, default=1000000)
+    ap.add_argument("--tracking", action="store_true",
+                    help="one BCAST client-side caching subscriber per server during the runs")
     ap.add_argument("--json")
     args = ap.parse_args()
     preflight()
+    if args.tracking:
+        os.sched_setaffinity(0, {int(CLIENT_CPU)})  # the drain threads share the client CPU
 
     tmp = tempfile.mkdtemp(prefix="tc-bench-")
     cases = [(t, p) for t in ("unix", "tcp") for p in (1, 16)]
     samples = {}  # (kind, transport, pipeline, test) -> [dict]
     servers = {k: Server(k, tmp) for k in ("redis", "tiercache")}
+    buses = {k: TrackingBus(s) for k, s in servers.items()} if args.tracking else {}
     try:
         for run in range(args.runs):
             for transport, pipeline in cases:
@@ -141,6 +194,9 @@ def main():
                         samples.setdefault((kind, transport, pipeline, test), []).append(fig)
             print("round %d/%d done" % (run + 1, args.runs), file=sys.stderr)
     finally:
+        received = {k: b.bytes for k, b in buses.items()}
+        for b in buses.values():
+            b.close()
         for s in servers.values():
             s.stop()
 
@@ -149,7 +205,13 @@ def main():
 
     report = {"throughput": [], "memory": {}}
     print("\nredis-benchmark -d 100 -c 50 -r 100000 -n %d, medians of %d rounds, pinned "
-          "(server CPU %s, client CPU %s)" % (args.requests, args.runs, SERVER_CPU, CLIENT_CPU))
+          "(server CPU %s, client CPU %s)%s" % (
+              args.requests, args.runs, SERVER_CPU, CLIENT_CPU,
+              ", one BCAST tracking subscriber per server" if args.tracking else ""))
+    if args.tracking:
+        report["tracking_bytes_received"] = received
+        print("invalidation bytes received: redis %d, tiercache %d" % (
+            received["redis"], received["tiercache"]))
     hdr = "%-6s %-3s %-4s | %11s %11s %6s | %7s %7s | %7s %7s %6s"
     print(hdr % ("link", "P", "cmd", "redis rps", "tc rps", "ratio", "r p50", "tc p50",
                  "r p99", "tc p99", "ratio"))

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "shared/command/command_table.h"
 #include "shared/net/connection.h"
 
 namespace tiercache::l2 {
@@ -89,6 +91,10 @@ class Client {
   std::unordered_set<std::string> patterns;
   int64_t pubsub_soft_since_ms = 0;  // when the output first passed the pubsub soft limit
   bool pending_write = false;        // queued in the server's flush list
+  // The command this client is executing (set by Server::execute): a script's reads are
+  // remembered under the keys its EVAL declared.
+  const command::CommandSpec* exec_spec = nullptr;
+  std::span<const std::string_view> exec_args;
 
  private:
   Server* server_;

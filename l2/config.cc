@@ -61,6 +61,8 @@ std::vector<OptionSpec> make_specs() {
                     "Prometheus endpoint port (HTTP /metrics); 0 = off"),
       TC_STRING_OPTION(Config, "metrics-bind", metrics_bind, false,
                        "address of the metrics endpoint"),
+      TC_INT_OPTION(Config, "tracking-table-max-keys", tracking_table_max_keys, 0, INT64_MAX,
+                    true, "keys remembered for CLIENT TRACKING's default mode; 0 = no limit"),
   };
   net::add_tls_server_options(rows);
   return rows;

@@ -42,6 +42,7 @@ struct Config {
   std::string metrics_bind = "127.0.0.1";
   int tls_port = 0;  // 0 = no TLS listener
   net::TlsServerOptions tls;
+  int64_t tracking_table_max_keys = 1000000;  // CLIENT TRACKING default mode; 0 = no limit
 };
 
 // The option table (shared/config/option_table.h): one row per option, Redis's spelling.

@@ -1,4 +1,4 @@
-// tiercache-l2 server core (see server.h): listeners, dispatch, WATCH, pub/sub, cron.
+// tiercache-l2 server core (see server.h): listeners, dispatch, the tracking context, cron.
 #include "l2/server.h"
 
 #include <malloc.h>
@@ -13,7 +13,6 @@
 
 #include "l2/client.h"
 #include "l2/scripting/lua_engine.h"
-#include "shared/glob/glob.h"
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
 
@@ -46,13 +45,6 @@ std::string peer_name(uv_tcp_t* tcp, bool local) {
   return std::string(ip) + ":" + std::to_string(port);
 }
 
-void write_pubsub_message(std::string& out, std::string_view kind, std::string_view channel,
-                          std::string_view message) {
-  resp::write_array_header(out, 3);
-  resp::write_bulk(out, kind);
-  resp::write_bulk(out, channel);
-  resp::write_bulk(out, message);
-}
 
 // INFO fields that only grow (exported as Prometheus counters; every other number is a gauge).
 constexpr std::string_view kCounterFields[] = {"total_connections_received",
@@ -121,6 +113,7 @@ Server::Server(Config config)
   conn_limits_.owner_flushes = true;
   HandlerRegistry registry(table_);
   register_server_commands(registry);
+  register_client_commands(registry);
   register_string_commands(registry);
   register_key_commands(registry);
   register_transaction_commands(registry);
@@ -130,11 +123,15 @@ Server::Server(Config config)
   apply_config();
   start_mono_ms_ = mono_ms();
   update_clock();
+  tracker_ = std::make_unique<tracking::Tracker>(static_cast<tracking::Peers&>(*this),
+                                                 keyspace_.next_random());
+  keyspace_.set_listener(tracker_.get());
   lua_ = std::make_unique<scripting::LuaEngine>(*this);
 }
 
 Server::~Server() {
   for (Client* c : closed_clients_) delete c;
+  keyspace_.set_listener(nullptr);
   keyspace_.flush_all();
 }
 
@@ -170,7 +167,7 @@ void Server::refresh_client_memory() {
 }
 
 size_t Server::used_memory() const {
-  return baseline_memory_ + keyspace_.used_bytes() + client_memory_;
+  return baseline_memory_ + keyspace_.used_bytes() + client_memory_ + tracker_->memory_bytes();
 }
 
 bool Server::listen() {
@@ -303,7 +300,11 @@ void Server::on_request(net::Connection& conn, std::span<const std::string_view>
   auto* c = static_cast<Client*>(conn.user);
   update_clock();
   c->last_interaction_ms = now_ms_;
+  request_spec_ = nullptr;
   execute(*c, args);
+  // CLIENT CACHING covers the next command (or MULTI/EXEC) only.
+  if (tracker_->any_client())
+    tracker_->end_of_request(c->id, c->in_multi || (request_spec_ && request_spec_->name == "client"));
 }
 
 void Server::on_closed(net::Connection& conn) {
@@ -330,6 +331,7 @@ void Server::on_query_buffer_limit(net::Connection&) {
 
 void Server::on_client_closed(Client* c) {
   clients_.erase(c->id);
+  tracker_->disable(c->id);
   unwatch_all(c);
   for (const auto& ch : c->channels) unsubscribe(c, ch, false);
   for (const auto& p : c->patterns) unsubscribe(c, p, true);
@@ -352,14 +354,28 @@ void Server::on_prepare(uv_prepare_t* p) {
   auto* self = static_cast<Server*>(p->data);
   for (Client* c : self->closed_clients_) delete c;
   self->closed_clients_.clear();
-  if (self->pending_writes_.empty()) return;
+  // BCAST invalidations of the keys modified since the last sleep (never in the middle of a
+  // script that lets the loop run while it is busy: as Redis's beforeSleep, which skips it
+  // while processing events during a busy script).
+  if (!self->lua_->running()) self->tracker_->broadcast();
+  self->flush_pending_writes();
+}
+
+void Server::flush_pending_writes() {
+  if (pending_writes_.empty()) return;
   std::vector<Client*> batch;
-  batch.swap(self->pending_writes_);
-  for (Client* c : batch) {
-    c->pending_write = false;
-    c->flush();
+  batch.swap(pending_writes_);
+  // Subscribers first: an invalidation reaches the socket before the reply that acknowledges
+  // the write it reports, for writes answered in the same loop iteration.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (Client* c : batch) {
+      if (!c->pending_write || c->subscribed() != (pass == 0)) continue;
+      c->pending_write = false;
+      c->flush();
+    }
   }
 }
+
 
 void Server::check_output_limit(Client* c) {
   size_t bytes = c->output_bytes();
@@ -395,7 +411,7 @@ void Server::check_output_limit(Client* c) {
 
 bool Server::oom_check(CommandContext& ctx) {
   if (config_.maxmemory == 0) return true;
-  size_t other = baseline_memory_ + client_memory_;
+  size_t other = baseline_memory_ + client_memory_ + tracker_->memory_bytes();
   size_t limit = config_.maxmemory > other ? config_.maxmemory - other : 0;
   bool ok = keyspace_.evict_to(limit, 0, config_.maxmemory_policy, config_.maxmemory_samples);
   return ok || !(ctx.spec.flags & command::kDenyOom);
@@ -455,19 +471,39 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
     return;
   }
   CommandContext ctx{*this, c, args, out, now_ms_, *spec};
+  if (exec_depth_ == 0) request_spec_ = spec;
   if (!oom_check(ctx)) {
     stats_.total_error_replies++;
     if (c.in_multi) c.multi_dirty = true;
     resp::write_error(out, "OOM command not allowed when used memory > 'maxmemory'.");
     return;
   }
+  // Keep the default-mode tracking table within its bound, as Redis does before each command.
+  if (exec_depth_ == 0 && tracker_->total_keys() != 0)
+    tracker_->limit_keys(static_cast<uint64_t>(config_.tracking_table_max_keys));
   if (c.in_multi && !(spec->flags & command::kNotQueued)) {
     c.multi_queue.emplace_back(args.begin(), args.end());
     resp::write_simple(out, "QUEUED");
     return;
   }
   stats_.total_commands_processed++;
+  // The command context the tracker sees: the request's client (Redis's current_client) and
+  // the client executing this command (a script's own client inside a script).
+  const uint64_t prev_modifier = tracker_->modifier();
+  const command::CommandSpec* prev_spec = c.exec_spec;
+  const std::span<const std::string_view> prev_args = c.exec_args;
+  if (exec_depth_++ == 0) tracker_->set_current(c.id);
+  tracker_->set_modifier(c.id);
+  c.exec_spec = spec;
+  c.exec_args = args;
   handlers_[spec->id](ctx);
+  if ((spec->flags & command::kRead) && !(spec->flags & command::kScripting) &&
+      tracker_->any_client())
+    remember_reads(c, *spec, args);
+  c.exec_spec = prev_spec;
+  c.exec_args = prev_args;
+  tracker_->set_modifier(prev_modifier);
+  if (--exec_depth_ == 0) tracker_->set_current(0);
   if ((spec->flags & command::kWrite) && !watched_keys_.empty()) {
     if (spec->flags & command::kFlush) {
       touch_db(spec->name == "flushall" ? -1 : c.db);
@@ -480,104 +516,23 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
   if (c.kind() != Client::Kind::kInternal) check_output_limit(&c);
 }
 
-void Server::watch_key(Client* c, int db, std::string_view key) {
-  for (const auto& [wdb, wkey] : c->watched)
-    if (wdb == db && wkey == key) return;
-  c->watched.emplace_back(db, std::string(key));
-  watched_keys_[{db, std::string(key)}].push_back(c);
-}
-
-void Server::unwatch_all(Client* c) {
-  for (const auto& w : c->watched) {
-    auto it = watched_keys_.find(w);
-    if (it == watched_keys_.end()) continue;
-    auto& v = it->second;
-    v.erase(std::remove(v.begin(), v.end(), c), v.end());
-    if (v.empty()) watched_keys_.erase(it);
+void Server::remember_reads(Client& c, const command::CommandSpec& spec,
+                            std::span<const std::string_view> args) {
+  Client* caller = &c;
+  if (c.kind() == Client::Kind::kInternal && lua_->caller() != nullptr) caller = lua_->caller();
+  if (!tracker_->remembers_reads(caller->id)) return;
+  const command::CommandSpec* s = &spec;
+  if (caller != &c) {  // a script's read: the keys its EVAL declared
+    if (caller->exec_spec == nullptr) return;
+    s = caller->exec_spec;
+    args = caller->exec_args;
   }
-  c->watched.clear();
-  c->watch_dirty = false;
-}
-
-void Server::touch_key(int db, std::string_view key) {
-  if (watched_keys_.empty()) return;
-  auto it = watched_keys_.find({db, std::string(key)});
-  if (it == watched_keys_.end()) return;
-  for (Client* c : it->second) c->watch_dirty = true;
-}
-
-void Server::touch_db(int db) {
-  for (auto& [k, clients] : watched_keys_) {
-    if (db == -1 || k.first == db)
-      for (Client* c : clients) c->watch_dirty = true;
-  }
-}
-
-size_t Server::publish(std::string_view channel, std::string_view message) {
-  size_t receivers = 0;
-  if (auto it = channels_.find(std::string(channel)); it != channels_.end()) {
-    std::vector<Client*> targets = it->second;  // a limit check may close (and unsubscribe) one
-    for (Client* c : targets) {
-      if (c->closing()) continue;
-      write_pubsub_message(c->out, "message", channel, message);
-      ++receivers;
-      queue_write(c);
-      check_output_limit(c);
-    }
-  }
-  if (!patterns_.empty()) {
-    std::vector<std::pair<std::string, Client*>> hits;
-    for (const auto& [pattern, clients] : patterns_) {
-      if (!glob::match(pattern, channel)) continue;
-      for (Client* c : clients) hits.emplace_back(pattern, c);
-    }
-    for (auto& [pattern, c] : hits) {
-      if (c->closing()) continue;
-      resp::write_array_header(c->out, 4);
-      resp::write_bulk(c->out, "pmessage");
-      resp::write_bulk(c->out, pattern);
-      resp::write_bulk(c->out, channel);
-      resp::write_bulk(c->out, message);
-      ++receivers;
-      queue_write(c);
-      check_output_limit(c);
-    }
-  }
-  stats_.pubsub_messages_delivered += receivers;
-  return receivers;
-}
-
-void Server::subscribe(Client* c, std::string_view channel, bool pattern) {
-  auto& set = pattern ? c->patterns : c->channels;
-  std::string name(channel);
-  if (!set.insert(name).second) return;
-  (pattern ? patterns_ : channels_)[name].push_back(c);
-}
-
-bool Server::unsubscribe(Client* c, std::string_view channel, bool pattern) {
-  auto& map = pattern ? patterns_ : channels_;
-  std::string name(channel);
-  auto it = map.find(name);
-  if (it == map.end()) return false;
-  auto& v = it->second;
-  auto pos = std::find(v.begin(), v.end(), c);
-  if (pos == v.end()) return false;
-  v.erase(pos);
-  if (v.empty()) map.erase(it);
-  return true;
-}
-
-std::vector<std::string> Server::channels(std::string_view pattern) const {
-  std::vector<std::string> out;
-  for (const auto& [name, clients] : channels_) {
-    if (pattern.empty() || glob::match(pattern, name)) out.push_back(name);
-  }
-  return out;
-}
-
-size_t Server::channel_subscribers(std::string_view channel) const {
-  auto it = channels_.find(std::string(channel));
-  return it == channels_.end() ? 0 : it->second.size();
+  std::vector<int> pos;
+  if (!command::CommandTable::key_positions(*s, args, &pos) || pos.empty()) return;
+  std::vector<std::string_view> keys;
+  keys.reserve(pos.size());
+  for (int i : pos) keys.push_back(args[i]);
+  tracker_->remember_keys(caller->id, keys);
 }
 
 void Server::on_cron(uv_timer_t* t) { static_cast<Server*>(t->data)->cron(); }
@@ -588,6 +543,9 @@ void Server::cron() {
   uint64_t budget_us = 1000000 / static_cast<uint64_t>(config_.hz) / 40;  // 2.5% of the period
   keyspace_.active_expire_cycle(now_ms_, budget_us);
   keyspace_.rehash_cron(budget_us / 2);
+  // Also when idle: a CONFIG SET may have lowered the bound.
+  if (tracker_->total_keys() != 0)
+    tracker_->limit_keys(static_cast<uint64_t>(config_.tracking_table_max_keys));
   refresh_client_memory();
   std::vector<Client*> idle;
   for (auto& [id, c] : clients_) {
@@ -597,7 +555,7 @@ void Server::cron() {
   }
   for (Client* c : idle) c->close();
   if (config_.maxmemory != 0) {
-    size_t other = baseline_memory_ + client_memory_;
+    size_t other = baseline_memory_ + client_memory_ + tracker_->memory_bytes();
     size_t limit = config_.maxmemory > other ? config_.maxmemory - other : 0;
     keyspace_.evict_to(limit, 0, config_.maxmemory_policy, config_.maxmemory_samples);
   }

@@ -15,6 +15,7 @@
 
 #include "l2/config.h"
 #include "l2/keyspace/keyspace.h"
+#include "l2/tracking/tracker.h"
 #include "shared/command/command_table.h"
 #include "shared/net/connection.h"
 #include "shared/net/lifecycle.h"
@@ -56,6 +57,7 @@ class HandlerRegistry {
 };
 
 void register_server_commands(HandlerRegistry& r);
+void register_client_commands(HandlerRegistry& r);
 void register_string_commands(HandlerRegistry& r);
 void register_key_commands(HandlerRegistry& r);
 void register_transaction_commands(HandlerRegistry& r);
@@ -74,7 +76,7 @@ struct ServerStats {
   uint64_t security_closes = 0;
 };
 
-class Server : public net::ConnectionOwner {
+class Server : public net::ConnectionOwner, private tracking::Peers {
  public:
   explicit Server(Config config);
   ~Server();
@@ -93,6 +95,8 @@ class Server : public net::ConnectionOwner {
   scripting::LuaEngine& lua() { return *lua_; }
   bool shutting_down() const { return shutting_down_; }
   Keyspace& keyspace() { return keyspace_; }
+  tracking::Tracker& tracker() { return *tracker_; }
+  const tracking::Peers& peers() const { return *this; }
   ServerStats& stats() { return stats_; }
   const command::CommandTable& commands() const { return table_; }
   uv_loop_t* loop() { return loop_; }
@@ -104,7 +108,8 @@ class Server : public net::ConnectionOwner {
   void update_clock();
   int64_t uptime_ms() const;
 
-  // Memory as INFO reports it and maxmemory compares it: process baseline + keyspace + clients.
+  // Memory as INFO reports it and maxmemory compares it: process baseline + keyspace + clients
+  // + the tracking tables.
   size_t used_memory() const;
   // Recomputes the client buffers' share (cron does it every tick; INFO before answering).
   void refresh_client_memory();
@@ -148,6 +153,16 @@ class Server : public net::ConnectionOwner {
   void accept_client(uv_stream_t* listener, bool tcp);
   void cron();
   bool oom_check(CommandContext& ctx);
+  // After a read-only command of c: a default-mode tracking client may now cache its keys (for
+  // a script's reads, the keys the script declared, remembered for the script's caller).
+  void remember_reads(Client& c, const command::CommandSpec& spec,
+                      std::span<const std::string_view> args);
+  // Writes clients' pending output, subscribers (invalidations, messages) first.
+  void flush_pending_writes();
+
+  // tracking::Peers
+  bool exists(uint64_t id) const override;
+  bool deliver(uint64_t id, std::string_view payload) override;
 
   Config config_;
   resp::ParserLimits parser_limits_;
@@ -177,7 +192,10 @@ class Server : public net::ConnectionOwner {
   size_t baseline_memory_ = 0;
   size_t client_memory_ = 0;  // refreshed by cron
   bool shutting_down_ = false;
-  std::unique_ptr<scripting::LuaEngine> lua_;  // last: destroyed first, while clients_ lives
+  int exec_depth_ = 0;                             // nesting of execute() (EXEC, scripts)
+  const command::CommandSpec* request_spec_ = nullptr;  // the running request's command
+  std::unique_ptr<tracking::Tracker> tracker_;  // the keyspace's listener
+  std::unique_ptr<scripting::LuaEngine> lua_;   // last: destroyed first, while clients_ lives
 };
 
 }  // namespace tiercache::l2

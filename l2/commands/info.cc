@@ -78,6 +78,7 @@ std::string Server::info(std::string_view section) {
     info_field(s, "client_recent_max_output_buffer", max_out);
     info_field(s, "blocked_clients", 0);
     info_field(s, "pubsub_clients", pubsub);
+    info_field(s, "tracking_clients", tracker_->tracking_clients());
   }
   if (info_wants(section, "memory", true)) {
     info_header(s, "Memory");
@@ -92,6 +93,7 @@ std::string Server::info(std::string_view section) {
     info_field(s, "used_memory_dataset", keyspace_.used_bytes());
     info_field(s, "used_memory_keyspace_tables", keyspace_.table_bytes());
     info_field(s, "used_memory_clients", client_memory_);
+    info_field(s, "used_memory_tracking_table", tracker_->memory_bytes());
     info_field(s, "used_memory_startup", baseline_memory_);
     // Lua's heap (under lua-memory-limit) and the script cache, with Redis 7.0's names
     const size_t lua_bytes = lua_->memory_used();
@@ -136,6 +138,9 @@ std::string Server::info(std::string_view section) {
     info_field(s, "client_output_buffer_limit_disconnections",
           stats_.client_output_buffer_limit_disconnections);
     info_field(s, "pubsub_messages_delivered", stats_.pubsub_messages_delivered);
+    info_field(s, "tracking_total_keys", tracker_->total_keys());
+    info_field(s, "tracking_total_items", tracker_->total_items());
+    info_field(s, "tracking_total_prefixes", tracker_->total_prefixes());
   }
   if (info_wants(section, "replication", true)) {
     info_header(s, "Replication");

@@ -53,7 +53,10 @@ Keyspace::Keyspace(int num_dbs, uint64_t seed) : rng_(seed) {
     dbs_.push_back(std::make_unique<Db>(seed + i * 0x9e3779b97f4a7c15ull));
 }
 
-Keyspace::~Keyspace() { flush_all(); }
+Keyspace::~Keyspace() {
+  listener_ = nullptr;  // nothing to tell while the keyspace itself goes away
+  for (int i = 0; i < num_dbs(); ++i) clear_db(i);
+}
 
 Entry* Keyspace::new_entry(std::string_view key, std::string_view value, int64_t expire_at) {
   if (key.size() > UINT32_MAX || value.size() > UINT32_MAX) {
@@ -90,6 +93,7 @@ Entry* Keyspace::lookup_write(int db, std::string_view key, int64_t now_ms) {
     d.dict.unlink(key, h);
     --d.expires;
     ++stats_.expired_keys;
+    signal(db, e->key(), ModifiedBy::kExpiry);
     free_entry(e);
     return nullptr;
   }
@@ -121,17 +125,20 @@ Entry* Keyspace::set(int db, std::string_view key, std::string_view value, int64
       old->expire_at = expire_at;
       old->lru = lru_clock_;
       if (expire_at != 0) ++d.expires;
+      signal(db, key, ModifiedBy::kCommand);
       return old;
     }
     Entry* e = new_entry(key, value, expire_at);
     d.dict.replace(old, e, h);
     free_entry(old);
     if (expire_at != 0) ++d.expires;
+    signal(db, key, ModifiedBy::kCommand);
     return e;
   }
   Entry* e = new_entry(key, value, expire_at);
   d.dict.insert(e, h);
   if (expire_at != 0) ++d.expires;
+  signal(db, key, ModifiedBy::kCommand);
   return e;
 }
 
@@ -140,6 +147,7 @@ Entry* Keyspace::append(int db, Entry* e, std::string_view more) {
   if (need <= malloc_usable_size(e)) {
     memcpy(e->value_data() + e->val_len, more.data(), more.size());
     e->val_len += static_cast<uint32_t>(more.size());
+    signal(db, e->key(), ModifiedBy::kCommand);
     return e;
   }
   Db& d = *dbs_[db];
@@ -154,6 +162,7 @@ Entry* Keyspace::append(int db, Entry* e, std::string_view more) {
   entry_bytes_ += alloc_bytes(n);
   d.dict.replace(e, n, h);
   free_entry(e);
+  signal(db, n->key(), ModifiedBy::kCommand);
   return n;
 }
 
@@ -162,11 +171,12 @@ bool Keyspace::remove(int db, std::string_view key) {
   Entry* e = d.dict.unlink(key, d.dict.hash(key));
   if (e == nullptr) return false;
   if (e->expire_at != 0) --d.expires;
+  signal(db, e->key(), ModifiedBy::kCommand);
   free_entry(e);
   return true;
 }
 
-void Keyspace::remove_entry(int db, Entry* e) {
+void Keyspace::remove_entry(int db, Entry* e, ModifiedBy by) {
   Db& d = *dbs_[db];
   Entry* got = d.dict.unlink(e->key(), d.dict.hash(e->key()));
   if (got != e) {
@@ -174,6 +184,7 @@ void Keyspace::remove_entry(int db, Entry* e) {
     abort();
   }
   if (e->expire_at != 0) --d.expires;
+  signal(db, e->key(), by);
   free_entry(e);
 }
 
@@ -182,18 +193,25 @@ void Keyspace::set_expire(int db, Entry* e, int64_t expire_at) {
   if (e->expire_at != 0) --d.expires;
   e->expire_at = expire_at;
   if (expire_at != 0) ++d.expires;
+  signal(db, e->key(), ModifiedBy::kCommand);
 }
 
 void Keyspace::flush_db(int db) {
+  if (listener_) listener_->on_flushed(db);
+  clear_db(db);
+}
+
+void Keyspace::flush_all() {
+  if (listener_) listener_->on_flushed(-1);
+  for (int i = 0; i < num_dbs(); ++i) clear_db(i);
+}
+
+void Keyspace::clear_db(int db) {
   Db& d = *dbs_[db];
   d.dict.clear([this](Entry* e) { free_entry(e); });
   d.expires = 0;
   d.expire_cursor = 0;
   d.evict_cursor = 0;
-}
-
-void Keyspace::flush_all() {
-  for (int i = 0; i < num_dbs(); ++i) flush_db(i);
 }
 
 size_t Keyspace::table_bytes() const {
@@ -216,7 +234,7 @@ size_t Keyspace::active_expire_cycle(int64_t now_ms, uint64_t budget_us) {
       d.expire_cursor = d.dict.scan(d.expire_cursor, [&](Entry* e) {
         if (e->expire_at != 0 && e->expire_at <= now_ms) scratch_.push_back(e);
       });
-      for (Entry* e : scratch_) remove_entry(db, e);
+      for (Entry* e : scratch_) remove_entry(db, e, ModifiedBy::kExpiry);
       removed += scratch_.size();
       stats_.expired_keys += scratch_.size();
       if ((++steps & 63) == 0 && mono_us() - start > budget_us) {
@@ -316,7 +334,7 @@ bool Keyspace::evict_to(size_t limit, size_t extra, EvictionPolicy policy, int s
       sampled_any |= !scratch_.empty();
       if (random) {
         if (!scratch_.empty()) {
-          remove_entry(db, scratch_[rng_() % scratch_.size()]);
+          remove_entry(db, scratch_[rng_() % scratch_.size()], ModifiedBy::kEviction);
           evicted = true;
         }
         continue;
@@ -336,7 +354,7 @@ bool Keyspace::evict_to(size_t limit, size_t extra, EvictionPolicy policy, int s
         pool_insert(db, e, now_score);
         continue;
       }
-      remove_entry(best.db, e);
+      remove_entry(best.db, e, ModifiedBy::kEviction);
       evicted = true;
     }
     if (!evicted) {

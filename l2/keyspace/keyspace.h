@@ -25,6 +25,21 @@ enum class EvictionPolicy {
 bool parse_eviction_policy(std::string_view s, EvictionPolicy* out);
 std::string_view eviction_policy_name(EvictionPolicy p);
 
+// Why a key changed: a command (through the mutators or signal_modified), or the keyspace on its
+// own (expiry, lazy or active; eviction under maxmemory).
+enum class ModifiedBy { kCommand, kExpiry, kEviction };
+
+// Told of every modification of the keyspace, after it happened (tiercache-l2's client-side
+// caching: l2/tracking/). Runs on the loop thread; must not modify the keyspace.
+class KeyspaceListener {
+ public:
+  virtual ~KeyspaceListener() = default;
+  // key of db was created, overwritten, modified in place, re-timed or deleted.
+  virtual void on_key_modified(int db, std::string_view key, ModifiedBy by) = 0;
+  // db was emptied (-1: every db).
+  virtual void on_flushed(int db) = 0;
+};
+
 struct KeyspaceStats {
   uint64_t hits = 0;
   uint64_t misses = 0;
@@ -36,6 +51,10 @@ struct KeyspaceStats {
 // allocator reports them (malloc_usable_size plus the chunk header), so used_bytes() is the
 // truthful size of the data. Time is passed in by the caller (unix ms) so that one command sees
 // one clock. Not thread-safe: the server's single event-loop thread owns it.
+//
+// Every change reaches the listener: the mutators below (set, append, remove, set_expire) signal
+// the key themselves, expiry and eviction signal what they delete, flushes signal the db. Code
+// that changes a value in place through an Entry* must call signal_modified() after it.
 class Keyspace {
  public:
   Keyspace(int num_dbs, uint64_t seed);
@@ -44,6 +63,14 @@ class Keyspace {
   Keyspace& operator=(const Keyspace&) = delete;
 
   int num_dbs() const { return static_cast<int>(dbs_.size()); }
+
+  // The listener told of every modification (not owned; nullptr for none). It must outlive the
+  // keyspace or be cleared first.
+  void set_listener(KeyspaceListener* listener) { listener_ = listener; }
+  // Reports that key of db was modified by a command: invalidates clients' cached copies.
+  void signal_modified(int db, std::string_view key) {
+    if (listener_) listener_->on_key_modified(db, key, ModifiedBy::kCommand);
+  }
 
   // The live entry for key, or nullptr; an expired entry is deleted first (lazy expiry).
   // lookup_read also counts hits/misses and refreshes the access clock.
@@ -61,6 +88,8 @@ class Keyspace {
 
   size_t db_size(int db) const { return dbs_[db]->dict.size(); }
   size_t db_expires(int db) const { return dbs_[db]->expires; }
+  // Empty one db / every db; the listener hears on_flushed(db) / on_flushed(-1) even when the
+  // db was empty already (as Redis sends its flush invalidation).
   void flush_db(int db);
   void flush_all();
 
@@ -113,11 +142,16 @@ class Keyspace {
   // eviction pool), so each eviction picks from far more keys than one sample.
   void pool_insert(int db, const Entry* e, uint64_t score);
 
+  void signal(int db, std::string_view key, ModifiedBy by) {
+    if (listener_) listener_->on_key_modified(db, key, by);
+  }
   Entry* new_entry(std::string_view key, std::string_view value, int64_t expire_at);
   void free_entry(Entry* e);
-  void remove_entry(int db, Entry* e);
+  void remove_entry(int db, Entry* e, ModifiedBy by);
+  void clear_db(int db);  // frees every entry of db, silently
 
   std::vector<std::unique_ptr<Db>> dbs_;
+  KeyspaceListener* listener_ = nullptr;
   std::mt19937_64 rng_;
   size_t entry_bytes_ = 0;
   uint32_t lru_clock_ = 0;

@@ -56,6 +56,8 @@ class LuaEngine {
   bool timed_out() const { return running_ && timed_out_; }
   // The client through which scripts run commands (never answered -BUSY).
   const Client* script_client() const { return internal_; }
+  // The client whose EVAL is running (nullptr when none).
+  Client* caller() const { return running_ ? caller_ : nullptr; }
 
   size_t memory_used() const { return mem_used_; }
   size_t cached_scripts() const { return scripts_.size(); }
