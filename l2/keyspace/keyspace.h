@@ -90,6 +90,13 @@ class Keyspace {
   void reset_stats() { stats_ = KeyspaceStats{}; }
   uint64_t next_random() { return rng_(); }
 
+  // Called by every command that modifies a key's value in place (client-side caching hooks
+  // here). A no-op until CLIENT TRACKING lands.
+  void signal_modified(int db, std::string_view key) {
+    (void)db;
+    (void)key;
+  }
+
  private:
   struct Db {
     explicit Db(uint64_t seed) : dict(seed) {}
