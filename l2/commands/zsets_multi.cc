@@ -142,7 +142,9 @@ void zsetop_generic(CommandContext& ctx, size_t nk_at, bool store, ZOp op, bool 
           if (i == smallest) continue;
           auto other = src[i].score(m);
           if (!other) return;
-          aggregate(&score, weighted(*other, src[i].weight), agg);
+          // As zinter in Redis 7.0: only the first source's product is cleared of NaN; the
+          // others reach the aggregate as they are (SUM then turns NaN into 0).
+          aggregate(&score, *other * src[i].weight, agg);
         }
         result.emplace_back(std::string(m), score);
       });
