@@ -34,6 +34,12 @@ struct Config {
   uint64_t client_output_buffer_limit_pubsub_soft = 8ull << 20;
   int client_output_buffer_limit_pubsub_soft_seconds = 60;
   int hz = 10;
+  // Compact encodings of small collections (Redis 7.0's names and defaults).
+  int hash_max_listpack_entries = 512;
+  int hash_max_listpack_value = 64;
+  int set_max_intset_entries = 512;
+  int zset_max_listpack_entries = 128;
+  int zset_max_listpack_value = 64;
   int64_t lua_time_limit = 5000;             // ms
   uint64_t lua_memory_limit = 256ull << 20;  // bytes of the Lua heap, 0 = unlimited
   std::string loglevel = "info";

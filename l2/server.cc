@@ -119,6 +119,11 @@ Server::Server(Config config)
   register_transaction_commands(registry);
   register_pubsub_commands(registry);
   register_scripting_commands(registry);
+  register_hash_commands(registry);
+  register_list_commands(registry);
+  register_set_commands(registry);
+  register_zset_commands(registry);
+  register_zset_multi_commands(registry);
   handlers_ = registry.take();
   apply_config();
   start_mono_ms_ = mono_ms();
@@ -136,6 +141,12 @@ Server::~Server() {
 }
 
 void Server::apply_config() {
+  EncodingLimits& enc = encoding_limits();
+  enc.hash_max_listpack_entries = static_cast<size_t>(config_.hash_max_listpack_entries);
+  enc.hash_max_listpack_value = static_cast<size_t>(config_.hash_max_listpack_value);
+  enc.set_max_intset_entries = static_cast<size_t>(config_.set_max_intset_entries);
+  enc.zset_max_listpack_entries = static_cast<size_t>(config_.zset_max_listpack_entries);
+  enc.zset_max_listpack_value = static_cast<size_t>(config_.zset_max_listpack_value);
   parser_limits_.max_bulk_len = config_.proto_max_bulk_len;
   conn_limits_.query_buffer_limit = config_.client_query_buffer_limit;
   spdlog::level::level_enum level = spdlog::level::info;
@@ -434,8 +445,8 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
       std::string lower;
       for (char ch : args[0])
         lower.push_back(static_cast<char>(tolower(static_cast<unsigned char>(ch))));
-      resp::write_error(out, "ERR tiercache-l2 stores strings only: '" + lower +
-                                 "' (lists, hashes, sets, sorted sets...) is not supported");
+      resp::write_error(out, "ERR tiercache-l2 does not support '" + lower +
+                                 "' (blocking commands, streams, HyperLogLog, bitmaps, geo)");
     } else {
       resp::write_error(out,
                         resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1));

@@ -63,6 +63,11 @@ void register_key_commands(HandlerRegistry& r);
 void register_transaction_commands(HandlerRegistry& r);
 void register_pubsub_commands(HandlerRegistry& r);
 void register_scripting_commands(HandlerRegistry& r);
+void register_hash_commands(HandlerRegistry& r);
+void register_list_commands(HandlerRegistry& r);
+void register_set_commands(HandlerRegistry& r);
+void register_zset_commands(HandlerRegistry& r);
+void register_zset_multi_commands(HandlerRegistry& r);
 
 struct ServerStats {
   uint64_t total_connections_received = 0;

@@ -1,6 +1,6 @@
 // Keyspace commands: DEL, EXISTS, TYPE, RENAME, the EXPIRE family, TTL, KEYS, SCAN, RANDOMKEY,
 // FLUSHDB, FLUSHALL.
-#include "l2/commands/common.h"
+#include "l2/commands/typed.h"
 #include "shared/glob/glob.h"
 
 namespace tiercache::l2 {
@@ -8,7 +8,6 @@ namespace {
 
 using namespace cmd;
 
-Keyspace& ks(CommandContext& ctx) { return ctx.server.keyspace(); }
 
 void del(CommandContext& ctx) {
   int64_t n = 0;
@@ -36,8 +35,47 @@ void touch(CommandContext& ctx) {
 }
 
 void type(CommandContext& ctx) {
-  bool found = ks(ctx).lookup_write(ctx.client.db, ctx.args[1], ctx.now_ms) != nullptr;
-  resp::write_simple(ctx.out, found ? "string" : "none");
+  Entry* e = ks(ctx).lookup_write(ctx.client.db, ctx.args[1], ctx.now_ms);
+  resp::write_simple(ctx.out, e ? type_name(static_cast<ValueType>(e->type)) : "none");
+}
+
+// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key, OBJECT HELP
+void object(CommandContext& ctx) {
+  if (ctx.args.size() == 2 && is(ctx.args[1], "help"))
+    return help_reply(ctx, {"OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                            "ENCODING <key>",
+                            "    Return the kind of internal representation used in order to store the value",
+                            "    associated with a <key>.",
+                            "FREQ <key>",
+                            "    Return the access frequency index of the <key>. The returned integer is",
+                            "    proportional to the logarithm of the recent access frequency of the key.",
+                            "IDLETIME <key>",
+                            "    Return the idle time of the <key>, that is the approximated number of",
+                            "    seconds elapsed since the last access to the key.",
+                            "REFCOUNT <key>",
+                            "    Return the number of references of the value associated with the specified",
+                            "    <key>.",
+                            "HELP",
+                            "    Print this help."});
+  std::string_view sub = ctx.args[1];
+  bool known = is(sub, "encoding") || is(sub, "refcount") || is(sub, "idletime") || is(sub, "freq");
+  if (!known || ctx.args.size() != 3) return subcommand_error(ctx, {"encoding", "refcount", "idletime", "freq", "help"});
+  Entry* e = ks(ctx).lookup_write(ctx.client.db, ctx.args[2], ctx.now_ms);
+  if (e == nullptr) return resp::write_null(ctx.out);
+  if (is(sub, "refcount")) return resp::write_integer(ctx.out, 1);
+  if (is(sub, "freq"))
+    return error(ctx, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
+                      "Please note that when switching between policies at runtime LRU and LFU "
+                      "data will take some time to adjust.");
+  if (is(sub, "idletime"))
+    return resp::write_integer(ctx.out, static_cast<uint32_t>(ks(ctx).lru_clock() - e->lru) / 1000);
+  if (e->is_string()) {
+    std::string_view v = e->value();
+    int64_t n;
+    bool as_int = v.size() <= 20 && strict_int64(v, &n);
+    return resp::write_bulk(ctx.out, as_int ? "int" : v.size() <= 44 ? "embstr" : "raw");
+  }
+  resp::write_bulk(ctx.out, value_encoding(static_cast<ValueType>(e->type), e->object<void>()));
 }
 
 // Returns 1 when renamed, 0 when NX refused it, -1 after writing an error.
@@ -51,10 +89,7 @@ int rename_generic(CommandContext& ctx, bool nx) {
   }
   if (from == to) return nx ? 0 : 1;
   if (nx && ks(ctx).lookup_write(db, to, ctx.now_ms)) return 0;
-  std::string value(e->value());  // the source entry is freed below
-  int64_t expire_at = e->expire_at;
-  ks(ctx).remove(db, from);
-  ks(ctx).set(db, to, value, expire_at);
+  ks(ctx).rename(db, e, to);
   return 1;
 }
 
@@ -177,7 +212,7 @@ void scan(CommandContext& ctx) {
       return error(ctx, kSyntaxError);
     }
   }
-  bool type_ok = type.empty() || is(type, "string");
+  bool any_type = type.empty();
   int db = ctx.client.db;
   std::vector<Entry*> batch;
   int64_t max_iterations = count * 10;
@@ -188,7 +223,7 @@ void scan(CommandContext& ctx) {
   for (Entry* e : batch) {
     if (e->expire_at != 0 && e->expire_at <= ctx.now_ms) continue;
     if (has_pattern && !glob::match(pattern, e->key())) continue;
-    if (!type_ok) continue;
+    if (!any_type && !is(type, type_name(static_cast<ValueType>(e->type)))) continue;
     keys.push_back(e->key());
   }
   resp::write_array_header(ctx.out, 2);
@@ -239,6 +274,7 @@ void register_key_commands(HandlerRegistry& r) {
   r.add("exists", exists);
   r.add("touch", touch);
   r.add("type", type);
+  r.add("object", object);
   r.add("rename", rename);
   r.add("renamenx", renamenx);
   r.add("expire", expire);

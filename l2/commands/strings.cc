@@ -2,14 +2,17 @@
 #include <charconv>
 #include <cmath>
 
-#include "l2/commands/common.h"
+#include "l2/commands/typed.h"
 
 namespace tiercache::l2 {
 namespace {
 
 using namespace cmd;
 
-Keyspace& ks(CommandContext& ctx) { return ctx.server.keyspace(); }
+// The string at key for reading or writing: nullopt after WRONGTYPE, nullptr when missing.
+std::optional<Entry*> lookup_string(CommandContext& ctx, std::string_view key, bool write) {
+  return lookup_typed(ctx, key, ValueType::kString, write);
+}
 
 // SET and GETEX share the expiry options EX s | PX ms | EXAT ts | PXAT ts.
 bool is_expire_option(std::string_view a) {
@@ -25,9 +28,10 @@ bool parse_expire_option(CommandContext& ctx, std::string_view option, std::stri
 }
 
 void get(CommandContext& ctx) {
-  Entry* e = ks(ctx).lookup_read(ctx.client.db, ctx.args[1], ctx.now_ms);
-  if (e == nullptr) return resp::write_null(ctx.out);
-  resp::write_bulk(ctx.out, e->value());
+  auto e = lookup_string(ctx, ctx.args[1], false);
+  if (!e) return;
+  if (*e == nullptr) return resp::write_null(ctx.out);
+  resp::write_bulk(ctx.out, (*e)->value());
 }
 
 // Stores key=value with expire_at (0 = none); an expiry already in the past deletes the key.
@@ -65,6 +69,7 @@ void set(CommandContext& ctx) {
   int db = ctx.client.db;
   std::string_view key = ctx.args[1];
   Entry* old = ks(ctx).lookup_write(db, key, ctx.now_ms);
+  if (get_old && old && !old->is_string()) return error(ctx, kWrongType);
   if (get_old) {
     if (old)
       resp::write_bulk(ctx.out, old->value());
@@ -97,7 +102,9 @@ void setex(CommandContext& ctx) { setex_generic(ctx, 1000); }
 void psetex(CommandContext& ctx) { setex_generic(ctx, 1); }
 
 void getset(CommandContext& ctx) {
-  Entry* old = ks(ctx).lookup_write(ctx.client.db, ctx.args[1], ctx.now_ms);
+  auto found = lookup_string(ctx, ctx.args[1], true);
+  if (!found) return;
+  Entry* old = *found;
   if (old)
     resp::write_bulk(ctx.out, old->value());
   else
@@ -106,7 +113,9 @@ void getset(CommandContext& ctx) {
 }
 
 void getdel(CommandContext& ctx) {
-  Entry* e = ks(ctx).lookup_read(ctx.client.db, ctx.args[1], ctx.now_ms);
+  auto found = lookup_string(ctx, ctx.args[1], false);
+  if (!found) return;
+  Entry* e = *found;
   if (!e) return resp::write_null(ctx.out);
   resp::write_bulk(ctx.out, e->value());
   ks(ctx).remove(ctx.client.db, ctx.args[1]);
@@ -129,7 +138,9 @@ void getex(CommandContext& ctx) {
     }
   }
   int db = ctx.client.db;
-  Entry* e = ks(ctx).lookup_read(db, ctx.args[1], ctx.now_ms);
+  auto found = lookup_string(ctx, ctx.args[1], false);
+  if (!found) return;
+  Entry* e = *found;
   if (!e) return resp::write_null(ctx.out);
   resp::write_bulk(ctx.out, e->value());
   if (has_expire) {
@@ -146,7 +157,7 @@ void mget(CommandContext& ctx) {
   resp::write_array_header(ctx.out, static_cast<int64_t>(ctx.args.size() - 1));
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     Entry* e = ks(ctx).lookup_read(ctx.client.db, ctx.args[i], ctx.now_ms);
-    if (e)
+    if (e && e->is_string())
       resp::write_bulk(ctx.out, e->value());
     else
       resp::write_null(ctx.out);
@@ -173,7 +184,9 @@ void msetnx(CommandContext& ctx) {
 
 void append(CommandContext& ctx) {
   int db = ctx.client.db;
-  Entry* e = ks(ctx).lookup_write(db, ctx.args[1], ctx.now_ms);
+  auto found = lookup_string(ctx, ctx.args[1], true);
+  if (!found) return;
+  Entry* e = *found;
   if (!e) {
     e = ks(ctx).set(db, ctx.args[1], ctx.args[2], 0);
     return resp::write_integer(ctx.out, static_cast<int64_t>(e->val_len));
@@ -186,13 +199,17 @@ void append(CommandContext& ctx) {
 }
 
 void strlen_cmd(CommandContext& ctx) {
-  Entry* e = ks(ctx).lookup_read(ctx.client.db, ctx.args[1], ctx.now_ms);
+  auto found = lookup_string(ctx, ctx.args[1], false);
+  if (!found) return;
+  Entry* e = *found;
   resp::write_integer(ctx.out, e ? static_cast<int64_t>(e->val_len) : 0);
 }
 
 void incr_generic(CommandContext& ctx, int64_t delta) {
   int db = ctx.client.db;
-  Entry* e = ks(ctx).lookup_write(db, ctx.args[1], ctx.now_ms);
+  auto found = lookup_string(ctx, ctx.args[1], true);
+  if (!found) return;
+  Entry* e = *found;
   int64_t value = 0;
   int64_t expire_at = 0;
   if (e) {
@@ -228,7 +245,9 @@ void incrbyfloat(CommandContext& ctx) {
   int db = ctx.client.db;
   auto incr = util::parse_long_double(ctx.args[2]);
   if (!incr) return error(ctx, "ERR value is not a valid float");
-  Entry* e = ks(ctx).lookup_write(db, ctx.args[1], ctx.now_ms);
+  auto found = lookup_string(ctx, ctx.args[1], true);
+  if (!found) return;
+  Entry* e = *found;
   long double value = 0;
   int64_t expire_at = 0;
   if (e) {

@@ -58,7 +58,8 @@ Keyspace::~Keyspace() {
   for (int i = 0; i < num_dbs(); ++i) clear_db(i);
 }
 
-Entry* Keyspace::new_entry(std::string_view key, std::string_view value, int64_t expire_at) {
+Entry* Keyspace::new_entry(std::string_view key, std::string_view value, int64_t expire_at,
+                           ValueType type) {
   if (key.size() > UINT32_MAX || value.size() > UINT32_MAX) {
     fprintf(stderr, "tiercache-l2: entry larger than 4 GiB (broken invariant)\n");
     abort();
@@ -73,13 +74,15 @@ Entry* Keyspace::new_entry(std::string_view key, std::string_view value, int64_t
   e->key_len = static_cast<uint32_t>(key.size());
   e->val_len = static_cast<uint32_t>(value.size());
   e->lru = lru_clock_;
+  e->type = static_cast<uint8_t>(type);
   if (!key.empty()) memcpy(e->data(), key.data(), key.size());
   if (!value.empty()) memcpy(e->value_data(), value.data(), value.size());
   entry_bytes_ += alloc_bytes(e);
   return e;
 }
 
-void Keyspace::free_entry(Entry* e) {
+void Keyspace::free_entry(Entry* e, bool keep_value) {
+  if (!e->is_string() && !keep_value) destroy_value(static_cast<ValueType>(e->type), e->object<void>());
   entry_bytes_ -= alloc_bytes(e);
   free(e);
 }
@@ -117,9 +120,10 @@ Entry* Keyspace::set(int db, std::string_view key, std::string_view value, int64
   Entry* old = d.dict.find(key, h);
   if (old != nullptr) {
     if (old->expire_at != 0) --d.expires;
-    // Reuse the allocation when the new value fits in it.
+    // Reuse the allocation when the new value fits in it (and the old one is a string).
     size_t need = Entry::alloc_size(key.size(), value.size());
-    if (need <= malloc_usable_size(old) && need * 2 >= malloc_usable_size(old)) {
+    if (old->is_string() && need <= malloc_usable_size(old) &&
+        need * 2 >= malloc_usable_size(old)) {
       old->val_len = static_cast<uint32_t>(value.size());
       if (!value.empty()) memmove(old->value_data(), value.data(), value.size());
       old->expire_at = expire_at;
@@ -140,6 +144,31 @@ Entry* Keyspace::set(int db, std::string_view key, std::string_view value, int64
   if (expire_at != 0) ++d.expires;
   signal(db, key, ModifiedBy::kCommand);
   return e;
+}
+
+void Keyspace::insert_object(int db, std::string_view key, ValueType type, void* obj,
+                             int64_t expire_at) {
+  Db& d = *dbs_[db];
+  uint64_t h = d.dict.hash(key);
+  Entry* e = new_entry(key, std::string_view(reinterpret_cast<const char*>(&obj), sizeof obj),
+                       expire_at, type);
+  d.dict.insert(e, h);
+  if (expire_at != 0) ++d.expires;
+}
+
+Entry* Keyspace::rename(int db, Entry* e, std::string_view to) {
+  Db& d = *dbs_[db];
+  remove(db, to);
+  Entry* n = new_entry(to, e->value(), e->expire_at, static_cast<ValueType>(e->type));
+  Entry* got = d.dict.unlink(e->key(), d.dict.hash(e->key()));
+  if (got != e) abort();
+  if (e->expire_at != 0) --d.expires;
+  signal(db, e->key(), ModifiedBy::kCommand);
+  free_entry(e, true);  // n owns the value now
+  d.dict.insert(n, d.dict.hash(to));
+  if (n->expire_at != 0) ++d.expires;
+  signal(db, to, ModifiedBy::kCommand);
+  return n;
 }
 
 Entry* Keyspace::append(int db, Entry* e, std::string_view more) {

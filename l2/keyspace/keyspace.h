@@ -1,4 +1,5 @@
-// The L2 keyspace: 16 databases of string entries with TTL, memory accounting and eviction.
+// The L2 keyspace: 16 databases of typed entries (strings, hashes, lists, sets, sorted sets)
+// with TTL, memory accounting and eviction.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "l2/keyspace/dict.h"
+#include "l2/keyspace/values.h"
 
 namespace tiercache::l2 {
 
@@ -79,6 +81,16 @@ class Keyspace {
 
   // Creates or replaces key with value and expire_at (unix ms, 0 = none). Returns the entry.
   Entry* set(int db, std::string_view key, std::string_view value, int64_t expire_at);
+  // Creates key, which must be absent, holding a new empty T (a HashValue, ...); the entry
+  // owns it. Returns the object.
+  template <class T>
+  T* create(int db, std::string_view key) {
+    T* obj = counted_new<T>();
+    insert_object(db, key, TypeOf<T>::value, obj, 0);
+    return obj;
+  }
+  // Moves e's value and expiry to `to` (replacing whatever it held) and removes e.
+  Entry* rename(int db, Entry* e, std::string_view to);
   // Appends to an existing entry's value, in place when the allocation has room.
   Entry* append(int db, Entry* e, std::string_view more);
   // Removes key; true if it existed (expired or not).
@@ -106,8 +118,8 @@ class Keyspace {
   // Moves rehashing forward for at most budget_us microseconds.
   void rehash_cron(uint64_t budget_us);
 
-  // Bytes of entries and tables.
-  size_t used_bytes() const { return entry_bytes_ + table_bytes(); }
+  // Bytes of entries, typed values and tables.
+  size_t used_bytes() const { return entry_bytes_ + mem::g_value_bytes + table_bytes(); }
   size_t table_bytes() const;
 
   // Evicts keys by `policy` until used_bytes() + extra <= limit. False when it cannot get there
@@ -115,6 +127,7 @@ class Keyspace {
   bool evict_to(size_t limit, size_t extra, EvictionPolicy policy, int samples);
 
   void set_lru_clock(uint32_t clock) { lru_clock_ = clock; }
+  uint32_t lru_clock() const { return lru_clock_; }
   const KeyspaceStats& stats() const { return stats_; }
   void reset_stats() { stats_ = KeyspaceStats{}; }
   uint64_t next_random() { return rng_(); }
@@ -145,8 +158,11 @@ class Keyspace {
   void signal(int db, std::string_view key, ModifiedBy by) {
     if (listener_) listener_->on_key_modified(db, key, by);
   }
-  Entry* new_entry(std::string_view key, std::string_view value, int64_t expire_at);
-  void free_entry(Entry* e);
+  Entry* new_entry(std::string_view key, std::string_view value, int64_t expire_at,
+                   ValueType type = ValueType::kString);
+  void insert_object(int db, std::string_view key, ValueType type, void* obj, int64_t expire_at);
+  // Frees the entry and, unless keep_value, the value object it owns.
+  void free_entry(Entry* e, bool keep_value = false);
   void remove_entry(int db, Entry* e, ModifiedBy by);
   void clear_db(int db);  // frees every entry of db, silently
 

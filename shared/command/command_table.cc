@@ -14,7 +14,8 @@ constexpr uint32_t R = kRead, W = kWrite, A = kAdmin, P = kPubSub, M = kDenyOom,
                    E = kScripting, T = kTransaction, Q = kNotQueued;
 constexpr KeySpec kN = KeySpec::kNone, kR = KeySpec::kRange, kK = KeySpec::kNumkeys;
 
-// name, arity, flags, key spec, first, last, step (id is filled in by position).
+// name, arity, flags, key spec, first, last, step, id (filled in by position), numkeys index
+// (kK rows only).
 constexpr CommandSpec kCommands[] = {
     {"ping", -1, F | B, kN, 0, 0, 0, 0},
     {"echo", 2, F, kN, 0, 0, 0, 0},
@@ -79,31 +80,131 @@ constexpr CommandSpec kCommands[] = {
     {"psubscribe", -2, P | S | B, kN, 0, 0, 0, 0},
     {"punsubscribe", -1, P | S | B, kN, 0, 0, 0, 0},
     {"pubsub", -2, P, kN, 0, 0, 0, 0},
-    {"eval", -3, S | M | E, kK, 0, 0, 0, 0},
-    {"evalsha", -3, S | M | E, kK, 0, 0, 0, 0},
-    {"eval_ro", -3, S | R | E, kK, 0, 0, 0, 0},
-    {"evalsha_ro", -3, S | R | E, kK, 0, 0, 0, 0},
+    {"eval", -3, S | M | E, kK, 0, 0, 0, 0, 2},
+    {"evalsha", -3, S | M | E, kK, 0, 0, 0, 0, 2},
+    {"eval_ro", -3, S | R | E, kK, 0, 0, 0, 0, 2},
+    {"evalsha_ro", -3, S | R | E, kK, 0, 0, 0, 0, 2},
     {"script", -2, S, kN, 0, 0, 0, 0},
+    {"object", -2, 0, kN, 0, 0, 0, 0},
+    // Hashes, lists, sets and sorted sets: rows as redis-server 7.0's COMMAND INFO (checked by
+    // tests/integration/test_types_command_table.py).
+    {"hdel", -3, W | F, kR, 1, 1, 1, 0},
+    {"hexists", 3, R | F, kR, 1, 1, 1, 0},
+    {"hget", 3, R | F, kR, 1, 1, 1, 0},
+    {"hgetall", 2, R, kR, 1, 1, 1, 0},
+    {"hincrby", 4, W | M | F, kR, 1, 1, 1, 0},
+    {"hincrbyfloat", 4, W | M | F, kR, 1, 1, 1, 0},
+    {"hkeys", 2, R, kR, 1, 1, 1, 0},
+    {"hlen", 2, R | F, kR, 1, 1, 1, 0},
+    {"hmget", -3, R | F, kR, 1, 1, 1, 0},
+    {"hrandfield", -2, R, kR, 1, 1, 1, 0},
+    {"hscan", -3, R, kR, 1, 1, 1, 0},
+    {"hset", -4, W | M | F, kR, 1, 1, 1, 0},
+    {"hsetnx", 4, W | M | F, kR, 1, 1, 1, 0},
+    {"hstrlen", 3, R | F, kR, 1, 1, 1, 0},
+    {"hvals", 2, R, kR, 1, 1, 1, 0},
+    {"lindex", 3, R, kR, 1, 1, 1, 0},
+    {"linsert", 5, W | M, kR, 1, 1, 1, 0},
+    {"llen", 2, R | F, kR, 1, 1, 1, 0},
+    {"lmove", 5, W | M, kR, 1, 2, 1, 0},
+    {"lmpop", -4, W, kK, 0, 0, 0, 0, 1},
+    {"lpop", -2, W | F, kR, 1, 1, 1, 0},
+    {"lpos", -3, R, kR, 1, 1, 1, 0},
+    {"lpush", -3, W | M | F, kR, 1, 1, 1, 0},
+    {"lpushx", -3, W | M | F, kR, 1, 1, 1, 0},
+    {"lrange", 4, R, kR, 1, 1, 1, 0},
+    {"lrem", 4, W, kR, 1, 1, 1, 0},
+    {"lset", 4, W | M, kR, 1, 1, 1, 0},
+    {"ltrim", 4, W, kR, 1, 1, 1, 0},
+    {"rpop", -2, W | F, kR, 1, 1, 1, 0},
+    {"rpush", -3, W | M | F, kR, 1, 1, 1, 0},
+    {"rpushx", -3, W | M | F, kR, 1, 1, 1, 0},
+    {"sadd", -3, W | M | F, kR, 1, 1, 1, 0},
+    {"scard", 2, R | F, kR, 1, 1, 1, 0},
+    {"sdiff", -2, R, kR, 1, -1, 1, 0},
+    {"sdiffstore", -3, W | M, kR, 1, -1, 1, 0},
+    {"sinter", -2, R, kR, 1, -1, 1, 0},
+    {"sintercard", -3, R, kK, 0, 0, 0, 0, 1},
+    {"sinterstore", -3, W | M, kR, 1, -1, 1, 0},
+    {"sismember", 3, R | F, kR, 1, 1, 1, 0},
+    {"smembers", 2, R, kR, 1, 1, 1, 0},
+    {"smismember", -3, R | F, kR, 1, 1, 1, 0},
+    {"smove", 4, W | F, kR, 1, 2, 1, 0},
+    {"spop", -2, W | F, kR, 1, 1, 1, 0},
+    {"srandmember", -2, R, kR, 1, 1, 1, 0},
+    {"srem", -3, W | F, kR, 1, 1, 1, 0},
+    {"sscan", -3, R, kR, 1, 1, 1, 0},
+    {"sunion", -2, R, kR, 1, -1, 1, 0},
+    {"sunionstore", -3, W | M, kR, 1, -1, 1, 0},
+    {"zadd", -4, W | M | F, kR, 1, 1, 1, 0},
+    {"zcard", 2, R | F, kR, 1, 1, 1, 0},
+    {"zcount", 4, R | F, kR, 1, 1, 1, 0},
+    {"zdiff", -3, R, kK, 0, 0, 0, 0, 1},
+    {"zdiffstore", -4, W | M, kK, 1, 1, 1, 0, 2},
+    {"zincrby", 4, W | M | F, kR, 1, 1, 1, 0},
+    {"zinter", -3, R, kK, 0, 0, 0, 0, 1},
+    {"zintercard", -3, R, kK, 0, 0, 0, 0, 1},
+    {"zinterstore", -4, W | M, kK, 1, 1, 1, 0, 2},
+    {"zlexcount", 4, R | F, kR, 1, 1, 1, 0},
+    {"zmpop", -4, W, kK, 0, 0, 0, 0, 1},
+    {"zmscore", -3, R | F, kR, 1, 1, 1, 0},
+    {"zpopmax", -2, W | F, kR, 1, 1, 1, 0},
+    {"zpopmin", -2, W | F, kR, 1, 1, 1, 0},
+    {"zrandmember", -2, R, kR, 1, 1, 1, 0},
+    {"zrange", -4, R, kR, 1, 1, 1, 0},
+    {"zrangestore", -5, W | M, kR, 1, 2, 1, 0},
+    {"zrank", 3, R | F, kR, 1, 1, 1, 0},
+    {"zrem", -3, W | F, kR, 1, 1, 1, 0},
+    {"zremrangebylex", 4, W, kR, 1, 1, 1, 0},
+    {"zremrangebyrank", 4, W, kR, 1, 1, 1, 0},
+    {"zremrangebyscore", 4, W, kR, 1, 1, 1, 0},
+    {"zrevrank", 3, R | F, kR, 1, 1, 1, 0},
+    {"zscan", -3, R, kR, 1, 1, 1, 0},
+    {"zscore", 3, R | F, kR, 1, 1, 1, 0},
+    {"zunion", -3, R, kK, 0, 0, 0, 0, 1},
+    {"zunionstore", -4, W | M, kK, 1, 1, 1, 0, 2},
+    {"hmset", -4, W | M | F, kR, 1, 1, 1, 0},
+    {"rpoplpush", 3, W | M, kR, 1, 2, 1, 0},
+    {"zrangebyscore", -4, R, kR, 1, 1, 1, 0},
+    {"zrevrangebyscore", -4, R, kR, 1, 1, 1, 0},
+    {"zrangebylex", -4, R, kR, 1, 1, 1, 0},
+    {"zrevrangebylex", -4, R, kR, 1, 1, 1, 0},
+    {"zrevrange", -4, R, kR, 1, 1, 1, 0},
 };
 constexpr size_t kCount = sizeof(kCommands) / sizeof(kCommands[0]);
 
 // Commands of other Redis data types, answered with a clear "strings only" error.
 constexpr std::string_view kUnsupported[] = {
-    "lpush",     "rpush",     "lpop",         "rpop",        "lrange",      "llen",
-    "lindex",    "lset",      "lrem",         "ltrim",       "linsert",     "lpos",
-    "lmove",     "blpop",     "brpop",        "blmove",      "rpoplpush",   "brpoplpush",
-    "hset",      "hget",      "hmset",        "hmget",       "hgetall",     "hdel",
-    "hexists",   "hincrby",   "hincrbyfloat", "hkeys",       "hvals",       "hlen",
-    "hsetnx",    "hscan",     "hstrlen",      "hrandfield",  "sadd",        "srem",
-    "smembers",  "sismember", "smismember",   "scard",       "spop",        "srandmember",
-    "sinter",    "sunion",    "sdiff",        "sinterstore", "sunionstore", "sdiffstore",
-    "smove",     "sscan",     "zadd",         "zrem",        "zrange",      "zrangebyscore",
-    "zrevrange", "zscore",    "zincrby",      "zcard",       "zcount",      "zrank",
-    "zrevrank",  "zscan",     "zpopmin",      "zpopmax",     "bzpopmin",    "bzpopmax",
-    "xadd",      "xread",     "xrange",       "xlen",        "pfadd",       "pfcount",
-    "pfmerge",   "setbit",    "getbit",       "bitcount",    "bitop",       "bitpos",
-    "bitfield",  "geoadd",    "georadius",    "geodist",     "geopos",      "getrange",
-    "setrange",  "substr",    "lcs"};
+    "blpop",
+    "brpop",
+    "blmove",
+    "brpoplpush",
+    "bzpopmin",
+    "bzpopmax",
+    "xadd",
+    "xread",
+    "xrange",
+    "xlen",
+    "pfadd",
+    "pfcount",
+    "pfmerge",
+    "setbit",
+    "getbit",
+    "bitcount",
+    "bitop",
+    "bitpos",
+    "bitfield",
+    "geoadd",
+    "georadius",
+    "geodist",
+    "geopos",
+    "getrange",
+    "setrange",
+    "substr",
+    "lcs",
+    "blmpop",
+    "bzmpop",
+};
 
 uint32_t hash_name(std::string_view lower) {
   uint32_t h = 2166136261u;
@@ -185,10 +286,13 @@ bool CommandTable::key_positions(const CommandSpec& spec, std::span<const std::s
       return true;
     }
     case KeySpec::kNumkeys: {
-      if (argc < 3) return false;
-      auto n = util::parse_int64(args[2]);
-      if (!n || *n < 0 || *n > argc - 3) return false;
-      for (int i = 0; i < *n; ++i) out->push_back(3 + i);
+      // A fixed key first (ZUNIONSTORE's destination), then numkeys keys after the count.
+      if (spec.first_key > 0 && spec.first_key < argc) out->push_back(spec.first_key);
+      int at = spec.numkeys_at;
+      if (argc <= at) return false;
+      auto n = util::parse_int64(args[at]);
+      if (!n || *n < 0 || *n > argc - at - 1) return false;
+      for (int i = 0; i < *n; ++i) out->push_back(at + 1 + i);
       return true;
     }
   }

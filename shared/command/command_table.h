@@ -30,7 +30,8 @@ enum Flag : uint32_t {
 enum class KeySpec : uint8_t {
   kNone,     // no keys
   kRange,    // keys at first_key..last_key (negative last counts from the end) by key_step
-  kNumkeys,  // args[2] is numkeys; keys are args[3 .. 3+numkeys) (EVAL family)
+  kNumkeys,  // args[numkeys_at] is numkeys and that many keys follow it (EVAL, ZUNION, LMPOP);
+             // first_key > 0 names one more key before it (ZUNIONSTORE's destination)
 };
 
 struct CommandSpec {
@@ -42,6 +43,7 @@ struct CommandSpec {
   int last_key;
   int key_step;
   uint16_t id;  // index in the table, for per-server handler arrays
+  int numkeys_at = 0;  // kNumkeys: the index of the numkeys argument
 };
 
 // The complete, immutable table. Lookups are case-insensitive and allocation-free.

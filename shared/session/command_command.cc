@@ -38,7 +38,7 @@ bool subcommand_error(std::string& out, std::span<const std::string_view> args,
   return error(out, "ERR unknown subcommand '" + std::string(sub) + "'. Try " + upper + " HELP.");
 }
 
-static void write_flag_names(std::string& out, uint32_t flags) {
+static void write_flag_names(std::string& out, uint32_t flags, bool movable) {
   struct FlagName {
     uint32_t flag;
     std::string_view name;
@@ -48,21 +48,22 @@ static void write_flag_names(std::string& out, uint32_t flags) {
       {command::kAdmin, "admin"}, {command::kPubSub, "pubsub"},  {command::kNoScript, "noscript"},
       {command::kFast, "fast"},   {command::kNoAuth, "no_auth"},
   };
-  int n = 0;
+  int n = movable ? 1 : 0;
   for (const auto& f : kNames) n += (flags & f.flag) ? 1 : 0;
   resp::write_array_header(out, n);
   for (const auto& f : kNames)
     if (flags & f.flag) resp::write_simple(out, f.name);
+  if (movable) resp::write_simple(out, "movablekeys");
 }
 
 static void write_command_info(std::string& out, const command::CommandSpec& s) {
   resp::write_array_header(out, 10);
   resp::write_bulk(out, s.name);
   resp::write_integer(out, s.arity);
-  write_flag_names(out, s.flags);
-  resp::write_integer(out, s.key_spec == command::KeySpec::kRange ? s.first_key : 0);
-  resp::write_integer(out, s.key_spec == command::KeySpec::kRange ? s.last_key : 0);
-  resp::write_integer(out, s.key_spec == command::KeySpec::kRange ? s.key_step : 0);
+  write_flag_names(out, s.flags, s.key_spec == command::KeySpec::kNumkeys);
+  resp::write_integer(out, s.key_spec == command::KeySpec::kNone ? 0 : s.first_key);
+  resp::write_integer(out, s.key_spec == command::KeySpec::kNone ? 0 : s.last_key);
+  resp::write_integer(out, s.key_spec == command::KeySpec::kNone ? 0 : s.key_step);
   for (int i = 0; i < 4; ++i) resp::write_array_header(out, 0);  // acl, tips, key specs, subcmds
 }
 

@@ -38,7 +38,16 @@ TEST_CASE("arity and key positions") {
   CHECK(pos == std::vector<int>{3, 4});
   std::vector<std::string_view> bad = {"eval", "return 1", "5", "k1"};
   CHECK_FALSE(CommandTable::key_positions(*t.find("eval"), bad, &pos));
-  CHECK(CommandTable::is_unsupported_type_command("LPUSH"));
+  pos.clear();
+  std::vector<std::string_view> zu = {"zunionstore", "dst", "2", "a", "b", "WEIGHTS", "1", "2"};
+  CHECK(CommandTable::key_positions(*t.find("zunionstore"), zu, &pos));
+  CHECK(pos == std::vector<int>{1, 3, 4});
+  pos.clear();
+  std::vector<std::string_view> lm = {"lmpop", "2", "a", "b", "LEFT"};
+  CHECK(CommandTable::key_positions(*t.find("lmpop"), lm, &pos));
+  CHECK(pos == std::vector<int>{2, 3});
+  CHECK(CommandTable::is_unsupported_type_command("BLPOP"));
+  CHECK_FALSE(CommandTable::is_unsupported_type_command("LPUSH"));
   CHECK_FALSE(CommandTable::is_unsupported_type_command("get"));
 }
 

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""tiercache-l2 against redis-server on hashes, lists, sets and sorted sets, side by side in one run.
+
+Throughput and latency: redis-benchmark -t lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,
+lrange_100 -c 50 over the Unix socket, each server pinned to CPU 1 and redis-benchmark to CPU 0,
+the two servers alternating within every round (l2_vs_redis.py's Server). Memory: bytes per
+element from each server's used_memory, for each type at a small size (10 000 keys of 10
+elements: the compact encodings) and a large one (one key of 200 000 elements).
+
+Prints medians of --runs rounds and the ratios tiercache/redis. Usage:
+  bench/l2_types_vs_redis.py [--runs 3] [--requests 200000]
+"""
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import os
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from l2_vs_redis import CLIENT_CPU, SERVER_CPU, Server, preflight  # noqa: E402
+
+TESTS = "lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100"
+
+
+def bench(server, requests):
+    cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark", "-s", server.sock, "-t", TESTS,
+           "-c", "50", "-n", str(requests), "--csv"]
+    out = subprocess.run(cmd, capture_output=True, check=True).stdout.decode()
+    res = {}
+    for line in out.splitlines()[1:]:
+        cols = [c.strip('"') for c in line.split(",")]
+        res[cols[0]] = {"rps": float(cols[1]), "p99": float(cols[6])}
+    return res
+
+
+def fill(server, kind, keys, per_key):
+    """Writes keys * per_key elements of 16-byte members through redis-cli --pipe."""
+    cmds = []
+    for k in range(keys):
+        key = b"key:%012d" % k
+        for start in range(0, per_key, 100):
+            members = [b"member:%09d" % i for i in range(start, min(per_key, start + 100))]
+            if kind == "hash":
+                args = [b"HSET", key] + [x for m in members for x in (m, b"value:%09d" % 0)]
+            elif kind == "list":
+                args = [b"RPUSH", key] + members
+            elif kind == "set":
+                args = [b"SADD", key] + members
+            else:
+                args = [b"ZADD", key] + [x for i, m in enumerate(members) for x in (b"%d" % i, m)]
+            cmds.append(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+    r = subprocess.run(["redis-cli", "-s", server.sock, "--pipe"], input=b"".join(cmds),
+                       capture_output=True)
+    if b"errors: 0" not in r.stdout:
+        raise RuntimeError("loading failed: %r" % r.stdout[-300:])
+
+
+def bytes_per_element(kind, keys, per_key, tmp):
+    out = {}
+    for server_kind in ("redis", "tiercache"):
+        s = Server(server_kind, tmp)
+        try:
+            time.sleep(0.2)
+            used0 = int(s.info("memory")["used_memory"])
+            fill(s, kind, keys, per_key)
+            time.sleep(0.3)
+            used1 = int(s.info("memory")["used_memory"])
+            out[server_kind] = (used1 - used0) / float(keys * per_key)
+        finally:
+            s.stop()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=200000)
+    args = ap.parse_args()
+    preflight()
+    tmp = tempfile.mkdtemp(prefix="tc-bench-types-")
+    samples = {}
+    servers = {k: Server(k, tmp) for k in ("redis", "tiercache")}
+    try:
+        for run in range(args.runs):
+            for kind in (("redis", "tiercache") if run % 2 == 0 else ("tiercache", "redis")):
+                servers[kind].cli("flushall")
+                for test, fig in bench(servers[kind], args.requests).items():
+                    samples.setdefault((kind, test), []).append(fig)
+            print("round %d/%d done" % (run + 1, args.runs), file=sys.stderr)
+    finally:
+        for s in servers.values():
+            s.stop()
+    print("\nredis-benchmark -c 50 -n %d over the unix socket, medians of %d rounds, pinned "
+          "(server CPU %s, client CPU %s)" % (args.requests, args.runs, SERVER_CPU, CLIENT_CPU))
+    print("%-28s | %10s %10s %6s | %7s %7s %6s" % ("test", "redis rps", "tc rps", "ratio",
+                                                   "r p99", "tc p99", "ratio"))
+    all_ok = True
+    for test in sorted({t for (_, t) in samples}):
+        med = {k: {f: statistics.median(x[f] for x in samples[(k, test)]) for f in ("rps", "p99")}
+               for k in ("redis", "tiercache")}
+        r, t = med["redis"], med["tiercache"]
+        ok = t["rps"] >= r["rps"] and t["p99"] <= r["p99"]
+        all_ok &= ok
+        print("%-28s | %10.0f %10.0f %5.2fx | %7.3f %7.3f %5.2fx" % (
+            test[:28], r["rps"], t["rps"], t["rps"] / r["rps"], r["p99"], t["p99"],
+            t["p99"] / r["p99"] if r["p99"] else 0))
+    print("goal (>= 1.0x rps and p99 no worse on every test): %s" % ("met" if all_ok else "NOT met"))
+
+    print("\nbytes per element from used_memory (16-byte members; hash values 16 bytes)")
+    print("%-6s %-30s %10s %10s %6s" % ("type", "size", "redis", "tiercache", "ratio"))
+    for kind in ("hash", "list", "set", "zset"):
+        for keys, per_key in ((10000, 10), (1, 200000)):
+            m = bytes_per_element(kind, keys, per_key, tmp)
+            print("%-6s %-30s %10.1f %10.1f %5.2fx" % (
+                kind, "%d keys x %d elements" % (keys, per_key), m["redis"], m["tiercache"],
+                m["tiercache"] / m["redis"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+// List commands: LPUSH/RPUSH(X), LPOP/RPOP, LRANGE, LLEN, LINDEX, LSET, LREM, LTRIM, LINSERT,
+// LPOS, LMOVE, RPOPLPUSH, LMPOP (Redis 7.0's t_list.c replies and errors).
+#include <string>
+#include <vector>
+
+#include "l2/commands/typed.h"
+
+namespace tiercache::l2 {
+namespace {
+
+using namespace cmd;
+
+using Items = std::deque<Str, CountingAllocator<Str>>;
+
+ListValue* read_list(CommandContext& ctx, std::string_view key, bool* wrong) {
+  return lookup_object<ListValue>(ctx, key, false, false, wrong);
+}
+ListValue* write_list(CommandContext& ctx, std::string_view key, bool* wrong) {
+  return lookup_object<ListValue>(ctx, key, true, false, wrong);
+}
+
+void push_generic(CommandContext& ctx, bool head, bool only_existing) {
+  bool wrong;
+  ListValue* l = write_list(ctx, ctx.args[1], &wrong);
+  if (wrong) return;
+  if (l == nullptr) {
+    if (only_existing) return resp::write_integer(ctx.out, 0);
+    l = ks(ctx).create<ListValue>(ctx.client.db, ctx.args[1]);
+  }
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    if (head)
+      l->items().push_front(make_str(ctx.args[i]));
+    else
+      l->items().push_back(make_str(ctx.args[i]));
+  }
+  ks(ctx).signal_modified(ctx.client.db, ctx.args[1]);
+  resp::write_integer(ctx.out, static_cast<int64_t>(l->size()));
+}
+void lpush(CommandContext& ctx) { push_generic(ctx, true, false); }
+void rpush(CommandContext& ctx) { push_generic(ctx, false, false); }
+void lpushx(CommandContext& ctx) { push_generic(ctx, true, true); }
+void rpushx(CommandContext& ctx) { push_generic(ctx, false, true); }
+
+// Pops up to n elements from one end of l and writes them as an array (LPOP with COUNT, LMPOP).
+void pop_range_reply(CommandContext& ctx, ListValue* l, bool head, int64_t n) {
+  size_t k = std::min(static_cast<size_t>(n), l->size());
+  resp::write_array_header(ctx.out, static_cast<int64_t>(k));
+  for (size_t i = 0; i < k; ++i) {
+    if (head) {
+      resp::write_bulk(ctx.out, l->items().front());
+      l->items().pop_front();
+    } else {
+      resp::write_bulk(ctx.out, l->items().back());
+      l->items().pop_back();
+    }
+  }
+}
+
+void pop_generic(CommandContext& ctx, bool head) {
+  if (ctx.args.size() > 3) return error(ctx, resp::wrong_arity_error(ctx.spec.name));
+  bool has_count = ctx.args.size() == 3;
+  int64_t count = 0;
+  if (has_count) {
+    auto c = count_arg(ctx, ctx.args[2]);
+    if (!c) return;
+    count = *c;
+  }
+  bool wrong;
+  ListValue* l = write_list(ctx, ctx.args[1], &wrong);
+  if (wrong) return;
+  if (l == nullptr) return has_count ? resp::write_null_array(ctx.out) : resp::write_null(ctx.out);
+  if (has_count && count == 0) return resp::write_array_header(ctx.out, 0);
+  if (!has_count) {
+    Items& it = l->items();
+    resp::write_bulk(ctx.out, head ? it.front() : it.back());
+    if (head)
+      it.pop_front();
+    else
+      it.pop_back();
+  } else {
+    pop_range_reply(ctx, l, head, count);
+  }
+  after_write(ctx, ctx.args[1], l);
+}
+void lpop(CommandContext& ctx) { pop_generic(ctx, true); }
+void rpop(CommandContext& ctx) { pop_generic(ctx, false); }
+
+void lrange(CommandContext& ctx) {
+  auto start = int_arg(ctx, ctx.args[2]);
+  if (!start) return;
+  auto stop = int_arg(ctx, ctx.args[3]);
+  if (!stop) return;
+  bool wrong;
+  ListValue* l = read_list(ctx, ctx.args[1], &wrong);
+  if (wrong) return;
+  size_t from, to;
+  if (l == nullptr || !clamp_range(*start, *stop, l->size(), &from, &to))
+    return resp::write_array_header(ctx.out, 0);
+  resp::write_array_header(ctx.out, static_cast<int64_t>(to - from + 1));
+  auto it = l->items().begin() + static_cast<long>(from);
+  for (size_t i = from; i <= to; ++i, ++it) resp::write_bulk(ctx.out, *it);
+}
+
+void llen(CommandContext& ctx) {
+  bool wrong;
+  ListValue* l = read_list(ctx, ctx.args[1], &wrong);
+  if (wrong) return;
+  resp::write_integer(ctx.out, l ? static_cast<int64_t>(l->size()) : 0);
+}
+
+// Normalizes a LINDEX/LSET index; false when out of range.
+bool list_index(int64_t index, size_t n, size_t* out) {
+  int64_t len = static_cast<int64_t>(n);
+  if (index < 0) index += len;
+  if (index < 0 || index >= len) return false;
+  *out = static_cast<size_t>(index);
+  return true;
+}
+
+void lindex(CommandContext& ctx) {
+  bool wrong;
+  ListValue* l = read_list(ctx, ctx.args[1], &wrong);
+  if (wrong) return;
+  if (l == nullptr) return resp::write_null(ctx.out);
+  auto index = int_arg(ctx, ctx.args[2]);
+  if (!index) return;
+  size_t i;
+  if (l == nullptr || !list_index(*index, l->size(), &i)) return resp::write_null(ctx.out);
+  resp::write_bulk(ctx.out, l->items()[i]);
+}
+
+void lset(CommandContext& ctx) {
+  bool wrong;
+  ListValue* l = write_list(ctx, ctx.args[1], &wrong);
+  if (wrong) return;
+  if (l == nullptr) return error(ctx, "ERR no such key");
+  auto index = int_arg(ctx, ctx.args[2]);
+  if (!index) return;
+  size_t i;
+  if (!list_index(*index, l->size(), &i)) return error(ctx, "ERR index out of range");
+  l->items()[i].assign(ctx.args[3].data(), ctx.args[3].size());
+  ks(ctx).signal_modified(ctx.client.db, ctx.args[1]);
+  resp::write_ok(ctx.out);
+}
+
+void lrem(CommandContext& ctx) {
+  auto count = int_arg(ctx, ctx.args[2]);
+  if (!count) return;
+  bool wrong;
+  ListValue* l = write_list(ctx, ctx.args[1], &wrong);
+  if (wrong) return;
+  if (l == nullptr) return resp::write_integer(ctx.out, 0);
+  Items& items = l->items();
+  std::string_view v = ctx.args[3];
+  int64_t limit = *count < 0 ? -*count : *count;  // 0: all
+  int64_t removed = 0;
+  if (*count >= 0) {
+    for (auto it = items.begin(); it != items.end() && (limit == 0 || removed < limit);) {
+      if (std::string_view(*it) == v) {
+        it = items.erase(it);
+        ++removed;
+      } else {
+        ++it;
+      }
+    }
+  } else {
+    for (size_t i = items.size(); i-- > 0 && removed < limit;) {
+      if (std::string_view(items[i]) == v) {
+        items.erase(items.begin() + static_cast<long>(i));
+        ++removed;
+      }
+    }
+  }
+  if (removed > 0) after_write(ctx, ctx.args[1], l);
+  resp::write_integer(ctx.out, removed);
+}
+
+void ltrim(CommandContext& ctx) {
+  auto start = int_arg(ctx, ctx.args[2]);
+  if (!start) return;
+  auto stop = int_arg(ctx, ctx.args[3]);
+  if (!stop) return;
+  bool wrong;
+  ListValue* l = write_list(ctx, ctx.args[1], &wrong);
+  if (wrong) return;
+  if (l == nullptr) return resp::write_ok(ctx.out);
+  size_t from, to;
+  Items& items = l->items();
+  if (!clamp_range(*start, *stop, l->size(), &from, &to)) {
+    items.clear();
+  } else {
+    items.erase(items.begin() + static_cast<long>(to) + 1, items.end());
+    items.erase(items.begin(), items.begin() + static_cast<long>(from));
+  }
+  after_write(ctx, ctx.args[1], l);
+  resp::write_ok(ctx.out);
+}
+
+void linsert(CommandContext& ctx) {
+  bool after;
+  if (is(ctx.args[2], "after"))
+    after = true;
+  else if (is(ctx.args[2], "before"))
+    after = false;
+  else
+    return error(ctx, kSyntaxError);
+  bool wrong;
+  ListValue* l = write_list(ctx, ctx.args[1], &wrong);
+  if (wrong) return;
+  if (l == nullptr) return resp::write_integer(ctx.out, 0);
+  Items& items = l->items();
+  for (auto it = items.begin(); it != items.end(); ++it) {
+    if (std::string_view(*it) == ctx.args[3]) {
+      items.insert(after ? it + 1 : it, make_str(ctx.args[4]));
+      ks(ctx).signal_modified(ctx.client.db, ctx.args[1]);
+      return resp::write_integer(ctx.out, static_cast<int64_t>(items.size()));
+    }
+  }
+  resp::write_integer(ctx.out, -1);
+}
+
+// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
+void lpos(CommandContext& ctx) {
+  int64_t rank = 1, count = -1, maxlen = 0;
+  for (size_t j = 3; j < ctx.args.size(); ++j) {
+    std::string_view opt = ctx.args[j];
+    bool more = j + 1 < ctx.args.size();
+    if (is(opt, "rank") && more) {
+      auto r = int_arg(ctx, ctx.args[++j]);
+      if (!r) return;
+      if (*r == 0)
+        return error(ctx,
+                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the "
+                     "second ... or use negative to start from the end of the list");
+      rank = *r;
+    } else if (is(opt, "count") && more) {
+      auto c = range_arg(ctx, ctx.args[++j], 0, INT64_MAX, "ERR COUNT can't be negative");
+      if (!c) return;
+      count = *c;
+    } else if (is(opt, "maxlen") && more) {
+      auto m = range_arg(ctx, ctx.args[++j], 0, INT64_MAX, "ERR MAXLEN can't be negative");
+      if (!m) return;
+      maxlen = *m;
+    } else {
+      return error(ctx, kSyntaxError);
+    }
+  }
+  bool from_tail = rank < 0;
+  if (from_tail) rank = rank == INT64_MIN ? INT64_MAX : -rank;
+  bool wrong;
+  ListValue* l = read_list(ctx, ctx.args[1], &wrong);
+  if (wrong) return;
+  if (l == nullptr) return count != -1 ? resp::write_array_header(ctx.out, 0) : resp::write_null(ctx.out);
+  const Items& items = l->items();
+  int64_t n = static_cast<int64_t>(items.size());
+  std::vector<int64_t> found;
+  int64_t matches = 0;
+  for (int64_t index = 0; index < n && (maxlen == 0 || index < maxlen); ++index) {
+    int64_t pos = from_tail ? n - index - 1 : index;
+    if (std::string_view(items[static_cast<size_t>(pos)]) != ctx.args[2]) continue;
+    if (++matches < rank) continue;
+    found.push_back(pos);
+    if (count == -1) break;
+    if (count != 0 && matches - rank + 1 >= count) break;
+  }
+  if (count == -1) {
+    if (found.empty()) return resp::write_null(ctx.out);
+    return resp::write_integer(ctx.out, found[0]);
+  }
+  resp::write_array_header(ctx.out, static_cast<int64_t>(found.size()));
+  for (int64_t p : found) resp::write_integer(ctx.out, p);
+}
+
+bool parse_side(CommandContext& ctx, std::string_view s, bool* head) {
+  if (is(s, "left")) {
+    *head = true;
+  } else if (is(s, "right")) {
+    *head = false;
+  } else {
+    error(ctx, kSyntaxError);
+    return false;
+  }
+  return true;
+}
+
+void lmove_generic(CommandContext& ctx, bool from_head, bool to_head) {
+  std::string_view src = ctx.args[1], dst = ctx.args[2];
+  bool wrong;
+  ListValue* s = write_list(ctx, src, &wrong);
+  if (wrong) return;
+  if (s == nullptr) return resp::write_null(ctx.out);
+  ListValue* d = write_list(ctx, dst, &wrong);
+  if (wrong) return;
+  Items& si = s->items();
+  Str value = std::move(from_head ? si.front() : si.back());
+  if (from_head)
+    si.pop_front();
+  else
+    si.pop_back();
+  if (d == nullptr) {
+    if (src == dst) {
+      d = s;  // a one-element list rotated onto itself
+    } else {
+      d = ks(ctx).create<ListValue>(ctx.client.db, dst);
+    }
+  }
+  resp::write_bulk(ctx.out, value);
+  if (to_head)
+    d->items().push_front(std::move(value));
+  else
+    d->items().push_back(std::move(value));
+  ks(ctx).signal_modified(ctx.client.db, dst);
+  if (src != dst) after_write(ctx, src, s);
+}
+
+void lmove(CommandContext& ctx) {
+  bool from_head, to_head;
+  if (!parse_side(ctx, ctx.args[3], &from_head) || !parse_side(ctx, ctx.args[4], &to_head))
+    return;
+  lmove_generic(ctx, from_head, to_head);
+}
+void rpoplpush(CommandContext& ctx) { lmove_generic(ctx, false, true); }
+
+// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
+void lmpop(CommandContext& ctx) {
+  MpopArgs m;
+  if (!parse_mpop_args(ctx, 1, "left", "right", &m)) return;
+  for (size_t k = m.first_key; k < m.end_key; ++k) {
+    bool wrong;
+    ListValue* l = write_list(ctx, ctx.args[k], &wrong);
+    if (wrong) return;
+    if (l == nullptr) continue;
+    resp::write_array_header(ctx.out, 2);
+    resp::write_bulk(ctx.out, ctx.args[k]);
+    pop_range_reply(ctx, l, !m.second_word, m.count);
+    after_write(ctx, ctx.args[k], l);
+    return;
+  }
+  resp::write_null_array(ctx.out);
+}
+
+}  // namespace
+
+void register_list_commands(HandlerRegistry& r) {
+  r.add("lpush", lpush);
+  r.add("rpush", rpush);
+  r.add("lpushx", lpushx);
+  r.add("rpushx", rpushx);
+  r.add("lpop", lpop);
+  r.add("rpop", rpop);
+  r.add("lrange", lrange);
+  r.add("llen", llen);
+  r.add("lindex", lindex);
+  r.add("lset", lset);
+  r.add("lrem", lrem);
+  r.add("ltrim", ltrim);
+  r.add("linsert", linsert);
+  r.add("lpos", lpos);
+  r.add("lmove", lmove);
+  r.add("rpoplpush", rpoplpush);
+  r.add("lmpop", lmpop);
+}
+
+}  // namespace tiercache::l2

@@ -1,0 +1,85 @@
+// Pack: the compact encoding of small collections (Redis's listpack, in spirit): one counted
+// buffer of entries, each a varint length followed by its bytes. Small hashes keep field,value
+// pairs in one; small sorted sets keep member,score pairs (score as its 8 raw bytes).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "l2/keyspace/alloc.h"
+
+namespace tiercache::l2 {
+
+class Pack {
+ public:
+  // Number of entries.
+  size_t count() const { return count_; }
+  size_t bytes() const { return buf_.size(); }
+  bool empty() const { return count_ == 0; }
+
+  // Offsets name entries: 0 is the first, end() is past the last.
+  size_t end() const { return buf_.size(); }
+  // The entry at off; *next receives the offset of the following entry.
+  std::string_view at(size_t off, size_t* next) const {
+    uint64_t len = 0;
+    int shift = 0;
+    size_t p = off;
+    for (;;) {
+      auto b = static_cast<uint8_t>(buf_[p++]);
+      len |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+      shift += 7;
+    }
+    *next = p + len;
+    return {buf_.data() + p, static_cast<size_t>(len)};
+  }
+  size_t skip(size_t off) const {
+    size_t next;
+    at(off, &next);
+    return next;
+  }
+
+  void insert(size_t off, std::string_view s) {
+    char hdr[10];
+    size_t n = encode_len(s.size(), hdr);
+    buf_.insert(off, n + s.size(), '\0');
+    memcpy(buf_.data() + off, hdr, n);
+    if (!s.empty()) memcpy(buf_.data() + off + n, s.data(), s.size());
+    ++count_;
+  }
+  void push_back(std::string_view s) { insert(end(), s); }
+  // Removes `n` entries starting at off.
+  void erase(size_t off, size_t n) {
+    size_t stop = off;
+    for (size_t i = 0; i < n; ++i) stop = skip(stop);
+    buf_.erase(off, stop - off);
+    count_ -= n;
+  }
+  void replace(size_t off, std::string_view s) {
+    erase(off, 1);
+    insert(off, s);
+  }
+  void clear() {
+    buf_.clear();
+    buf_.shrink_to_fit();
+    count_ = 0;
+  }
+
+ private:
+  static size_t encode_len(size_t len, char* out) {
+    size_t n = 0;
+    do {
+      auto b = static_cast<uint8_t>(len & 0x7f);
+      len >>= 7;
+      if (len) b |= 0x80;
+      out[n++] = static_cast<char>(b);
+    } while (len);
+    return n;
+  }
+
+  Str buf_;
+  size_t count_ = 0;
+};
+
+}  // namespace tiercache::l2

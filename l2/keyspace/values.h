@@ -1,0 +1,199 @@
+// The typed values of the L2 keyspace: hash, list, set and sorted set, each with the compact
+// encoding Redis 7.0 uses for small sizes (listpack, intset) and its general one (hashtable,
+// quicklist, skiplist), converted one way at the same thresholds (config names as Redis's).
+// Every value walks its elements in order with for_each, which is what an RDB writer needs.
+// All memory goes through CountingAllocator (alloc.h).
+#pragma once
+
+#include <ext/pb_ds/assoc_container.hpp>
+#include <ext/pb_ds/tree_policy.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "l2/keyspace/alloc.h"
+#include "l2/keyspace/pack.h"
+
+namespace tiercache::l2 {
+
+// The order is Redis's RDB object type order (string 0, list 1, set 2, zset 3, hash 4).
+enum class ValueType : uint8_t { kString = 0, kList = 1, kSet = 2, kZSet = 3, kHash = 4 };
+std::string_view type_name(ValueType t);
+
+// Conversion thresholds (CONFIG names hash-max-listpack-entries, ...). Set by the server from
+// its config; one per process like the allocator counter.
+struct EncodingLimits {
+  size_t hash_max_listpack_entries = 512;
+  size_t hash_max_listpack_value = 64;
+  size_t set_max_intset_entries = 512;
+  size_t zset_max_listpack_entries = 128;
+  size_t zset_max_listpack_value = 64;
+};
+EncodingLimits& encoding_limits();
+
+// Parses a member as Redis's string2ll does (canonical decimal int64 only).
+bool strict_int64(std::string_view s, int64_t* out);
+
+class HashValue {
+ public:
+  size_t size() const { return packed_ ? pack_.count() / 2 : map_.size(); }
+  std::string_view encoding() const { return packed_ ? "listpack" : "hashtable"; }
+  std::optional<std::string_view> get(std::string_view field) const;
+  // True when the field is new.
+  bool set(std::string_view field, std::string_view value);
+  bool del(std::string_view field);
+  // f(field, value) for every pair, in storage order.
+  template <class F>
+  void for_each(F&& f) const {
+    if (packed_) {
+      for (size_t off = 0; off < pack_.end();) {
+        std::string_view k = pack_.at(off, &off);
+        std::string_view v = pack_.at(off, &off);
+        f(k, v);
+      }
+    } else {
+      for (const auto& [k, v] : map_) f(std::string_view(k), std::string_view(v));
+    }
+  }
+
+ private:
+  // Offset of field's entry in the pack, or pack_.end().
+  size_t pack_find(std::string_view field) const;
+  void convert();
+
+  bool packed_ = true;
+  Pack pack_;
+  std::unordered_map<Str, Str, SvHash, SvEq, CountingAllocator<std::pair<const Str, Str>>> map_;
+};
+
+// Redis 7.0 reports every list as "quicklist".
+class ListValue {
+ public:
+  size_t size() const { return items_.size(); }
+  std::string_view encoding() const { return "quicklist"; }
+  std::deque<Str, CountingAllocator<Str>>& items() { return items_; }
+  const std::deque<Str, CountingAllocator<Str>>& items() const { return items_; }
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& s : items_) f(std::string_view(s));
+  }
+
+ private:
+  std::deque<Str, CountingAllocator<Str>> items_;
+};
+
+class SetValue {
+ public:
+  size_t size() const { return intset_ ? ints_.size() : members_.size(); }
+  std::string_view encoding() const { return intset_ ? "intset" : "hashtable"; }
+  bool contains(std::string_view m) const;
+  bool add(std::string_view m);
+  bool remove(std::string_view m);
+  // The member at a random position (set must not be empty); index from the caller's rng.
+  std::string random_member(uint64_t r) const;
+  template <class F>
+  void for_each(F&& f) const {
+    if (intset_) {
+      char buf[24];
+      for (int64_t v : ints_) {
+        int n = snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+        f(std::string_view(buf, static_cast<size_t>(n)));
+      }
+    } else {
+      for (const auto& m : members_) f(std::string_view(m));
+    }
+  }
+
+ private:
+  void convert();
+
+  bool intset_ = true;
+  std::vector<int64_t, CountingAllocator<int64_t>> ints_;  // sorted
+  std::unordered_set<Str, SvHash, SvEq, CountingAllocator<Str>> members_;
+};
+
+class ZSetValue {
+ public:
+  struct Item {
+    std::string_view member;
+    double score;
+  };
+
+  size_t size() const { return packed_ ? pack_.count() / 2 : scores_.size(); }
+  std::string_view encoding() const { return packed_ ? "listpack" : "skiplist"; }
+  std::optional<double> score(std::string_view member) const;
+  // Inserts or moves member to score.
+  void set(std::string_view member, double score);
+  bool remove(std::string_view member);
+  // 0-based position in (score, member) order, or nullopt.
+  std::optional<size_t> rank(std::string_view member) const;
+  // Elements with rank in [from, to] (inclusive, clamped by the caller), in order.
+  std::vector<Item> range(size_t from, size_t to) const;
+  // Number of elements ordered before the bound: score < min (or <= min when exclusive).
+  size_t count_below_score(double min, bool exclusive) const;
+  // Number of elements whose member sorts before `bound` (or <= when inclusive) — meaningful
+  // when all scores are equal, as ZRANGEBYLEX requires.
+  size_t count_below_lex(std::string_view bound, bool inclusive) const;
+  template <class F>
+  void for_each(F&& f) const {
+    if (size() == 0) return;
+    for (const Item& it : range(0, size() - 1)) f(it.member, it.score);
+  }
+
+ private:
+  using Key = std::pair<double, std::string_view>;
+  struct KeyLess {
+    bool operator()(const Key& a, const Key& b) const {
+      if (a.first != b.first) return a.first < b.first;
+      return a.second < b.second;
+    }
+  };
+  using Tree = __gnu_pbds::tree<Key, __gnu_pbds::null_type, KeyLess, __gnu_pbds::rb_tree_tag,
+                                __gnu_pbds::tree_order_statistics_node_update,
+                                CountingAllocator<char>>;
+
+  static double pack_score(std::string_view raw) {
+    double d;
+    memcpy(&d, raw.data(), sizeof d);
+    return d;
+  }
+  size_t pack_find(std::string_view member) const;  // offset or end()
+  void pack_insert(std::string_view member, double score);
+  void convert();
+
+  bool packed_ = true;
+  Pack pack_;  // member, score(8 raw bytes), sorted by (score, member)
+  std::unordered_map<Str, double, SvHash, SvEq, CountingAllocator<std::pair<const Str, double>>>
+      scores_;
+  Tree tree_;  // keys point at scores_'s member strings
+};
+
+// The ValueType of each value class, and destruction by type (the keyspace frees entries).
+template <class T>
+struct TypeOf;
+template <>
+struct TypeOf<HashValue> {
+  static constexpr ValueType value = ValueType::kHash;
+};
+template <>
+struct TypeOf<ListValue> {
+  static constexpr ValueType value = ValueType::kList;
+};
+template <>
+struct TypeOf<SetValue> {
+  static constexpr ValueType value = ValueType::kSet;
+};
+template <>
+struct TypeOf<ZSetValue> {
+  static constexpr ValueType value = ValueType::kZSet;
+};
+void destroy_value(ValueType t, void* obj);
+std::string_view value_encoding(ValueType t, const void* obj);
+
+}  // namespace tiercache::l2

@@ -1,0 +1,68 @@
+"""The command table rows of the typed commands against redis-server 7.0's COMMAND INFO: arity,
+first/last/step, the flags tiercache models, and the key positions COMMAND GETKEYS derives (the
+sidecar and scripts act on them). Starts one server of each kind, whatever the target."""
+
+import pytest
+
+from servers import ServerFactory
+
+MODELED_FLAGS = {"write", "readonly", "denyoom", "fast", "noscript", "movablekeys"}
+
+# Every non-deprecated command of the hash, list, set and sorted-set groups except the blocking
+# ones (not implemented yet), plus the deprecated ones still in common use.
+GROUPS = ("hash", "list", "set", "sorted-set")
+DEPRECATED_KEPT = {"hmset", "rpoplpush", "zrangebyscore", "zrevrangebyscore", "zrangebylex",
+                   "zrevrangebylex", "zrevrange"}
+NOT_YET = {"blpop", "brpop", "blmove", "blmpop", "bzpopmin", "bzpopmax", "bzmpop"}
+
+GETKEYS_SAMPLES = [
+    ("HSET", "h", "f", "v"), ("LMOVE", "a", "b", "LEFT", "RIGHT"), ("SMOVE", "a", "b", "m"),
+    ("SINTER", "a", "b", "c"), ("SINTERSTORE", "d", "a", "b"), ("SINTERCARD", "2", "a", "b"),
+    ("LMPOP", "2", "a", "b", "LEFT"), ("ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"),
+    ("ZUNION", "2", "a", "b"), ("ZDIFFSTORE", "d", "1", "a"), ("ZINTERCARD", "1", "a"),
+    ("ZMPOP", "1", "a", "MIN"), ("ZRANGESTORE", "d", "s", "0", "1"), ("RPOPLPUSH", "a", "b"),
+]
+
+
+@pytest.fixture(scope="module")
+def both():
+    factories = [ServerFactory("tiercache"), ServerFactory("redis")]
+    yield [f().raw() for f in factories]
+    for f in factories:
+        f.stop_all()
+
+
+def _typed_commands(redis_raw):
+    docs = redis_raw.cmd("COMMAND", "DOCS")
+    names = []
+    for name, doc in zip(docs[::2], docs[1::2]):
+        d = dict(zip(doc[::2], doc[1::2]))
+        if d.get(b"group", b"").decode() not in GROUPS:
+            continue
+        name = name.decode()
+        if name in NOT_YET:
+            continue
+        if b"deprecated_since" in d and name not in DEPRECATED_KEPT:
+            continue
+        names.append(name)
+    return names
+
+
+def test_rows_match_redis(both):
+    ours, theirs = both
+    names = _typed_commands(theirs)
+    assert len(names) >= 80
+    for name in names:
+        mine = ours.cmd("COMMAND", "INFO", name)[0]
+        ref = theirs.cmd("COMMAND", "INFO", name)[0]
+        assert mine is not None, "%s missing from tiercache's table" % name
+        assert mine[1] == ref[1], (name, "arity", mine[1], ref[1])
+        assert mine[3:6] == ref[3:6], (name, "first/last/step", mine[3:6], ref[3:6])
+        ref_flags = {f for f in ref[2] if f in MODELED_FLAGS}
+        assert set(mine[2]) == ref_flags, (name, "flags", mine[2], ref[2])
+
+
+@pytest.mark.parametrize("args", GETKEYS_SAMPLES, ids=lambda a: a[0])
+def test_getkeys_match_redis(both, args):
+    ours, theirs = both
+    assert ours.cmd("COMMAND", "GETKEYS", *args) == theirs.cmd("COMMAND", "GETKEYS", *args)
