@@ -32,6 +32,12 @@ constexpr std::string_view kCounterFields[] = {"total_connections_received",
                                                "l1_bypassed",
                                                "l1_direct_hits",
                                                "l1_direct_misses",
+                                               "l1_negative_hits",
+                                               "l1_direct_negative_hits",
+                                               "negative_fills",
+                                               "fail_safe_entered",
+                                               "stale_answers",
+                                               "l1_direct_stale_hits",
                                                "l1_evictions",
                                                "l1_expirations",
                                                "l1_flushes",
@@ -219,6 +225,7 @@ void Sidecar::on_cron(uv_timer_t* t) {
   self->writes_.heartbeat();
   self->l1_->heartbeat();
   self->l1_->reclaim_expired(256);
+  self->fail_safe_cron();
 }
 
 void Sidecar::on_l2_state(void* ctx, bool connected) {
