@@ -14,6 +14,7 @@ import time
 import redis
 
 import django_setup  # noqa: F401  (Django settings; tiercache on sys.path)
+from proxy import Proxy
 from sidecars import wait_for
 from tiercache import _l1
 
@@ -92,15 +93,14 @@ def test_cut_proxy_serves_copies_inside_the_window_only(make_cluster, proxy_fact
     cb.set("k", "v")
     cache_on(a, ca, ra, "k", b"v")
     cache_on(a, ca, ra, "n", None)
-    proxy.refuse = True
-    proxy.cut()
+    proxy.close()  # every connection cut, new ones refused
     lost_at = time.monotonic()
     cb.set("k", "written while A is cut off")  # A cannot hear it: the documented trade-off
     check_window(a, ca, ra, lost_at)
     # The proxy lets A through again: L1 is flushed before it serves, A sees B's write.
-    proxy.refuse = False
+    c.proxies.append(Proxy(("127.0.0.1", c.l2.port), port=proxy.port))
     wait_for(lambda: a.info()["bus_healthy"] == 1 and a.info()["l2_connected"] == 1, 5,
-             what="A back")
+             what="A back (%r)" % (a.info(),))
     assert a.info()["fail_safe"] == 0
     assert ca.get("k") == b"written while A is cut off"
     cache_on(a, ca, ra, "k", b"written while A is cut off")
@@ -148,8 +148,7 @@ def test_default_off_is_unchanged(make_cluster, proxy_factory):
     ra = reader_for(a)
     ca.set("k", "v")
     cache_on(a, ca, ra, "k", b"v")
-    proxy.refuse = True
-    proxy.cut()
+    proxy.close()
     wait_for(lambda: a.info()["bus_healthy"] == 0, 2, what="bus unhealthy")
     for _ in range(10):
         assert is_l2_error(attempt(lambda: ca.get("k")))
@@ -177,8 +176,7 @@ def test_django_reads_follow_the_window(make_cluster, proxy_factory):
         cache.set("page", {"html": "<p>"}, timeout=300)
         wait_for(lambda: cache.get("page") == {"html": "<p>"} and
                  a.info()["l1_direct_hits"] > 0, 3, what="page read directly")
-        proxy.refuse = True
-        proxy.cut()
+        proxy.close()
         lost_at = time.monotonic()
         wait_for(lambda: a.info()["fail_safe_serving"] == 1, 2, what="fail-safe")
         stale = a.info()["l1_direct_stale_hits"]
