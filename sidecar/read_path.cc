@@ -378,7 +378,8 @@ ExistsState* Sidecar::exists_op(uint64_t id) { return find_op(exists_, id); }
 std::unique_ptr<ExistsState> Sidecar::take_exists(uint64_t id) { return take_op(exists_, id); }
 
 // EXISTS counts every key L1 holds (a value: 1, a negative entry: 0) and asks the L2 about the
-// rest, one EXISTS each so that a 0 can become a negative entry.
+// rest, one EXISTS each so that a 0 can become a negative entry (the whole EXISTS as it is when
+// nothing could be cached).
 void Sidecar::cmd_exists(net::Connection& c, ClientState& st,
                          std::span<const std::string_view> args) {
   const L1Use use = l1_use();
@@ -398,6 +399,10 @@ void Sidecar::cmd_exists(net::Connection& c, ClientState& st,
   }
   if (exists_unknown_.empty()) {
     resp::write_integer(c.reply(), n);
+    return;
+  }
+  if (use == L1Use::kOff || !config_.l1_negative) {  // nothing to cache: one request, as is
+    passthrough(c, st, args);
     return;
   }
   auto owned = std::make_unique<ExistsState>();

@@ -146,7 +146,9 @@ TEST_CASE("--l1-negative off: absent keys are not cached") {
   auto* a = h.client();
   h.request(a, {"GET", "absent"});
   answer_flight(h, Reply::nil(), -2);
-  h.request(a, {"EXISTS", "e"});
+  REQUIRE(h.sidecar->l1().set(0, "v", "x", 60000));
+  h.request(a, {"EXISTS", "e", "v"});
+  CHECK(h.sent() == V{"EXISTS e v"});  // as it is: nothing to cache
   h.l2->answer(Reply::integer(0));
   CHECK(Harness::replies(a) == std::string(kNil) + ":0\r\n");
   CHECK(in_l1(h, "absent") == l1::GetResult::kMiss);
