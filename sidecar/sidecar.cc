@@ -58,8 +58,10 @@ constexpr std::string_view kCounterFields[] = {"total_connections_received",
                                                "l2_errors",
                                                "l2_reconnects"};
 constexpr std::string_view kLabelFields[] = {"tiercache_version", "tiercache_role", "l2"};
+// (Millisecond settings and ages stay INFO-only: Prometheus names carry no abbreviated units.)
 constexpr std::string_view kSkipFields[] = {"process_id", "l1_segment",
-                                            "l1_direct_max_staleness_ms"};
+                                            "l1_direct_max_staleness_ms", "stale_if_error_ms",
+                                            "l1_verified_age_ms"};
 
 // The metrics endpoint's page: INFO, every section, converted (so it cannot drift from INFO).
 std::string render_metrics(void* ctx) {
