@@ -467,7 +467,8 @@ bool Store::put(uint32_t db, std::string_view key, std::string_view value, uint6
   unsigned char* dst = arena_ + off;
   std::memcpy(dst, &rh, sizeof(rh));
   std::memcpy(dst + sizeof(rh), key.data(), key.size());
-  std::memcpy(dst + sizeof(rh) + key.size(), value.data(), value.size());
+  if (!value.empty())  // a negative entry's empty value may have no data pointer at all
+    std::memcpy(dst + sizeof(rh) + key.size(), value.data(), value.size());
   const uint64_t used = sizeof(rh) + key.size() + value.size();
   std::memset(dst + used, 0, rb - used);
 
