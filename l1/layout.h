@@ -15,7 +15,9 @@ namespace tiercache::l1 {
 // layout; shared counters are plain integers accessed through std::atomic_ref.
 
 inline constexpr uint64_t kMagic = 0x314c'4548'4341'4354ull;  // "TCACHEL1" little-endian
-inline constexpr uint32_t kLayoutVersion = 2;  // 2: current_ms, reader_hits/reader_misses
+// 2: current_ms, reader_hits/reader_misses; 3: absent records, stale_window_ms,
+// reader_negative_hits/reader_stale_hits
+inline constexpr uint32_t kLayoutVersion = 3;
 inline constexpr uint32_t kMaxDbs = 256;          // db ids 0..255 (Redis default is 16)
 inline constexpr uint32_t kMaxKeyBytes = 0xFFFF;  // key length fits the u16 record field
 inline constexpr uint32_t kSlotsPerBucket = 7;    // 7 slots + 1 meta word = one cache line
@@ -72,6 +74,9 @@ struct alignas(64) Header {
   // Store::steady_ms) has been applied; 0 = not known. Readers in reader mode trust the
   // segment only while this is recent (Options::reader_max_staleness_ms).
   uint64_t current_ms;
+  // Fail-safe (the owner cannot reach its L2): while non-zero, readers serve what the owner
+  // vouched for (current_ms) at most this many ms ago, instead of reader_max_staleness_ms.
+  uint64_t stale_window_ms;
 
   // Statistics. hits/misses are bumped by the owners' own lookups, reader_hits/reader_misses
   // by processes attached in reader mode (relaxed atomic adds).
@@ -79,6 +84,8 @@ struct alignas(64) Header {
   uint64_t misses;
   uint64_t reader_hits;
   uint64_t reader_misses;
+  uint64_t reader_negative_hits;  // subset of reader_hits: absent records
+  uint64_t reader_stale_hits;     // subset of reader_hits: served under stale_window_ms
   alignas(64) uint64_t evictions;
   uint64_t expirations;
   uint64_t sets;
@@ -141,11 +148,13 @@ struct RecordHeader {
   uint32_t value_len;
   uint16_t key_len;
   uint8_t db;
-  uint8_t kind;         // kRecordKind
+  uint8_t kind;         // kRecordKind, or kAbsentKind (no value: the key is known absent)
   uint32_t stamp;       // global_gen + db_gen[db] (mod 2^32) when written
   uint32_t expire_rel;  // expiry in ms after Header::base_ms; 0 = never
 };
 inline constexpr uint8_t kRecordKind = 0x5A;
+inline constexpr uint8_t kAbsentKind = 0xA5;  // a negative entry: key and header only
+inline constexpr bool known_kind(uint8_t kind) { return kind == kRecordKind || kind == kAbsentKind; }
 
 inline constexpr uint64_t record_bytes(uint64_t key_len, uint64_t value_len) {
   return (sizeof(RecordHeader) + key_len + value_len + kArenaUnit - 1) / kArenaUnit * kArenaUnit;

@@ -55,7 +55,7 @@ const RecordHeader* Store::record_at(uint64_t offset) const {
     return nullptr;
   }
   const auto* rh = reinterpret_cast<const RecordHeader*>(arena_ + offset);
-  if (rh->kind != kRecordKind || rh->value_len > layout_.max_record_bytes) return nullptr;
+  if (!known_kind(rh->kind) || rh->value_len > layout_.max_record_bytes) return nullptr;
   if (record_bytes(rh->key_len, rh->value_len) > layout_.arena_bytes - offset) return nullptr;
   return rh;
 }
@@ -109,8 +109,8 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
         const uint64_t off = slot_offset(s);
         if (off > arena_bytes || arena_bytes - off < sizeof(RecordHeader)) continue;
         std::memcpy(&rh, arena_ + off, sizeof(rh));
-        if (rh.kind != kRecordKind || rh.key_len != key.size() || rh.db != db ||
-            rh.value_len > layout_.max_item_bytes ||
+        if (!known_kind(rh.kind) || rh.key_len != key.size() || rh.db != db ||
+            rh.value_len > layout_.max_item_bytes || (rh.kind == kAbsentKind && rh.value_len) ||
             record_bytes(rh.key_len, rh.value_len) > arena_bytes - off) {
           continue;
         }
@@ -132,8 +132,9 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
         // The copy is consistent. Visible only if of the current generation and unexpired,
         // judged again now that the copy is done: a flush (of all or of this db) or the owner
         // falling silent while this reader was between its checks and its copy makes it a miss.
+        const Trust trust = reader ? owner_trust(load_acq(hd.state)) : Trust::kFresh;
         if (rh.stamp != stamp || expired(rh, now_rel) || current_stamp(db) != stamp ||
-            load_acq(hd.global_gen) != gen || (reader && !owner_live(load_acq(hd.state)))) {
+            load_acq(hd.global_gen) != gen || trust == Trust::kNone) {
           return miss();
         }
         if (ttl_left_ms != nullptr) {
@@ -148,6 +149,14 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
         }
         std::atomic_ref<uint64_t>(reader ? hd.reader_hits : hd.hits)
             .fetch_add(1, std::memory_order_relaxed);
+        if (reader && trust == Trust::kStale)
+          std::atomic_ref<uint64_t>(hd.reader_stale_hits).fetch_add(1, std::memory_order_relaxed);
+        if (rh.kind == kAbsentKind) {
+          if (reader)
+            std::atomic_ref<uint64_t>(hd.reader_negative_hits)
+                .fetch_add(1, std::memory_order_relaxed);
+          return GetResult::kAbsent;
+        }
         return GetResult::kHit;
       }
       if (meta_overflow(m1) == 0) return miss();
@@ -157,21 +166,27 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
   return miss();
 }
 
-bool Store::owner_live(uint32_t state) const {
+Store::Trust Store::owner_trust(uint32_t state) const {
   // Only a live owner applies invalidations: without one, entries may be stale.
-  if (options_.reader_max_staleness_ms == 0) return true;
-  if (state != kStateInUse) return false;
+  if (options_.reader_max_staleness_ms == 0) return Trust::kFresh;
+  if (state != kStateInUse) return Trust::kNone;
   const uint64_t as_of = load_acq(header_->current_ms);
   const uint64_t now = steady_now_ms();
   // A vouch from the future (another boot's clock, corruption) is not trusted either.
-  return as_of != 0 && as_of <= now + 1000 &&
-         now - std::min(now, as_of) <= options_.reader_max_staleness_ms;
+  if (as_of == 0 || as_of > now + 1000) return Trust::kNone;
+  const uint64_t age = now - std::min(now, as_of);
+  // In fail-safe the owner's window is the rule, as it is for the owner's own answers.
+  const uint64_t window = load_acq(header_->stale_window_ms);
+  if (window != 0) return age <= window ? Trust::kStale : Trust::kNone;
+  return age <= options_.reader_max_staleness_ms ? Trust::kFresh : Trust::kNone;
 }
 
 bool Store::serving() const {
   const uint32_t state = load_acq(header_->state);
-  return state != kStateRetired && owner_live(state);
+  return state != kStateRetired && owner_trust(state) != Trust::kNone;
 }
+
+uint64_t Store::vouched_ms() const { return load_acq(header_->current_ms); }
 
 uint64_t Store::scan(uint64_t cursor, size_t count, std::vector<ScanEntry>* out) {
   const uint64_t buckets = layout_.bucket_count;
@@ -200,7 +215,7 @@ uint64_t Store::scan(uint64_t cursor, size_t count, std::vector<ScanEntry>* out)
         }
         RecordHeader rh;
         std::memcpy(&rh, arena_ + off, sizeof(rh));
-        if (rh.kind != kRecordKind || record_bytes(rh.key_len, 0) > layout_.arena_bytes - off ||
+        if (!known_kind(rh.kind) || record_bytes(rh.key_len, 0) > layout_.arena_bytes - off ||
             rh.stamp != static_cast<uint32_t>(gen + load_acq(header_->db_gen[rh.db])) ||
             expired(rh, now_rel)) {
           continue;
@@ -232,6 +247,8 @@ Stats Store::stats() const {
   s.misses = load_rlx(h.misses);
   s.reader_hits = load_rlx(h.reader_hits);
   s.reader_misses = load_rlx(h.reader_misses);
+  s.reader_negative_hits = load_rlx(h.reader_negative_hits);
+  s.reader_stale_hits = load_rlx(h.reader_stale_hits);
   s.evictions = load_rlx(h.evictions);
   s.index_evictions = load_rlx(h.index_evictions);
   s.expirations = load_rlx(h.expirations);

@@ -55,6 +55,8 @@ struct Stats {
   uint64_t misses = 0;
   uint64_t reader_hits = 0;    // lookups by processes attached in reader mode
   uint64_t reader_misses = 0;  // (a reader's miss usually becomes an owner's lookup next)
+  uint64_t reader_negative_hits = 0;  // reader_hits that found a negative entry (set_absent)
+  uint64_t reader_stale_hits = 0;     // reader_hits served under the fail-safe stale window
   uint64_t evictions = 0;
   uint64_t index_evictions = 0;  // evictions forced by a full index neighbourhood
   uint64_t expirations = 0;
@@ -69,7 +71,8 @@ struct ScanEntry {
   std::string key;
 };
 
-enum class GetResult { kHit, kMiss };
+// kAbsent: a negative entry (set_absent) says the key does not exist; a hit in every count.
+enum class GetResult { kHit, kMiss, kAbsent };
 
 // Thread-safety: every method may be called from any thread of any process attached to the
 // same segment. get/scan/stats never block; mutators serialize on the segment's writer lock.
@@ -89,14 +92,19 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // Lock-free lookup. On kHit copies the value into *value_out (resized) and, if ttl_left_ms
-  // is non-null, stores the remaining TTL in ms (UINT64_MAX when the entry has none). Never
-  // returns a torn value; may report a miss for a key being written concurrently.
+  // is non-null, stores the remaining TTL in ms (UINT64_MAX when the entry has none); on
+  // kAbsent (a negative entry) *value_out is cleared. Never returns a torn value; may report a
+  // miss for a key being written concurrently.
   GetResult get(uint32_t db, std::string_view key, std::string* value_out, uint64_t* ttl_left_ms);
 
   // Stores (db, key) -> value for ttl_ms (0 = no TTL; both capped by max_ttl_ms). Returns
   // false if refused: value larger than max_item_size, record too large for the arena, db >=
   // kMaxDbs, key longer than kMaxKeyBytes, or reader mode. May evict other entries.
   bool set(uint32_t db, std::string_view key, std::string_view value, uint64_t ttl_ms);
+
+  // Stores a negative entry: (db, key) is known not to exist (get answers kAbsent). A record
+  // of header and key only; replaced, deleted, flushed and expired like any entry.
+  bool set_absent(uint32_t db, std::string_view key, uint64_t ttl_ms);
 
   // Removes (db, key). Returns true if a live entry was removed.
   bool del(uint32_t db, std::string_view key);
@@ -129,6 +137,14 @@ class Store {
   // tries first.
   void mark_current(uint64_t as_of_ms);
 
+  // The owner's last vouch (mark_current), 0 if none stands.
+  uint64_t vouched_ms() const;
+
+  // Owner, fail-safe (its L2 is unreachable): while window_ms is non-zero, readers serve the
+  // entries the owner vouched for at most window_ms ago (counted as stale hits), whatever
+  // their reader_max_staleness_ms; 0 returns them to reader_max_staleness_ms.
+  void set_stale_window(uint64_t window_ms);
+
   // The clock of mark_current and reader staleness: CLOCK_BOOTTIME in ms (the same in every
   // process of the host, never stepped back, counts suspend).
   static uint64_t steady_ms();
@@ -157,7 +173,11 @@ class Store {
 
   uint64_t now_ms() const;
   uint64_t steady_now_ms() const;
-  bool owner_live(uint32_t state) const;  // reader's view, see serving()
+  // A reader's view of its owner, see serving(): may a hit be served, and is it stale.
+  enum class Trust { kNone, kFresh, kStale };
+  Trust owner_trust(uint32_t state) const;
+  bool put(uint32_t db, std::string_view key, std::string_view value, uint64_t ttl_ms,
+           uint8_t kind);
   bool lock();
   void unlock();
   void reinitialize_locked();

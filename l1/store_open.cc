@@ -273,6 +273,7 @@ std::unique_ptr<Store> Store::open(const Options& options, std::string* error) {
           // Nobody writes a cleanly closed segment: a fresh lock also discards a corrupted one.
           init_mutex(&h.writer_lock);
           store_rel(h.current_ms, uint64_t{0});  // readers wait until the new owner vouches
+          store_rel(h.stale_window_ms, uint64_t{0});
           store_rel(h.owner_pid, static_cast<uint32_t>(getpid()));
           store_rel(h.heartbeat_ms, now);
           store_rel(h.state, kStateInUse);
@@ -373,10 +374,15 @@ void Store::mark_current(uint64_t as_of_ms) {
   store_rel(header_->current_ms, as_of_ms);
 }
 
+void Store::set_stale_window(uint64_t window_ms) {
+  if (owner_) store_rel(header_->stale_window_ms, window_ms);
+}
+
 void Store::close_clean() {
   if (!owner_ || !lock()) return;
   if (load_acq(header_->owner_pid) == static_cast<uint32_t>(getpid())) {
     store_rel(header_->current_ms, uint64_t{0});  // nobody applies invalidations any more
+    store_rel(header_->stale_window_ms, uint64_t{0});
     store_rel(header_->state, kStateClean);
   }
   unlock();

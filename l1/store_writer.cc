@@ -386,6 +386,7 @@ void Store::evict_tail(Ring* ring, bool is_small, uint64_t* moved) {
 void Store::reinitialize_locked() {
   Header& h = *header_;
   store_rel(h.current_ms, uint64_t{0});  // vouched for again by the next owner
+  store_rel(h.stale_window_ms, uint64_t{0});
   store_rel(h.global_gen, load_rlx(h.global_gen) + 1);
   for (uint64_t b = 0; b < layout_.bucket_count; ++b) {
     begin_write(b);
@@ -410,6 +411,15 @@ void Store::reinitialize_locked() {
 }
 
 bool Store::set(uint32_t db, std::string_view key, std::string_view value, uint64_t ttl_ms) {
+  return put(db, key, value, ttl_ms, kRecordKind);
+}
+
+bool Store::set_absent(uint32_t db, std::string_view key, uint64_t ttl_ms) {
+  return put(db, key, {}, ttl_ms, kAbsentKind);
+}
+
+bool Store::put(uint32_t db, std::string_view key, std::string_view value, uint64_t ttl_ms,
+                uint8_t kind) {
   if (!owner_ || db >= kMaxDbs || key.size() > kMaxKeyBytes ||
       value.size() > layout_.max_item_bytes) {
     return false;
@@ -451,13 +461,14 @@ bool Store::set(uint32_t db, std::string_view key, std::string_view value, uint6
   rh.value_len = static_cast<uint32_t>(value.size());
   rh.key_len = static_cast<uint16_t>(key.size());
   rh.db = static_cast<uint8_t>(db);
-  rh.kind = kRecordKind;
+  rh.kind = kind;
   rh.stamp = current_stamp(db);
   rh.expire_rel = static_cast<uint32_t>(expire_rel);
   unsigned char* dst = arena_ + off;
   std::memcpy(dst, &rh, sizeof(rh));
   std::memcpy(dst + sizeof(rh), key.data(), key.size());
-  std::memcpy(dst + sizeof(rh) + key.size(), value.data(), value.size());
+  if (!value.empty())  // a negative entry's empty value may have no data pointer at all
+    std::memcpy(dst + sizeof(rh) + key.size(), value.data(), value.size());
   const uint64_t used = sizeof(rh) + key.size() + value.size();
   std::memset(dst + used, 0, rb - used);
 

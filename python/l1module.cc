@@ -5,8 +5,9 @@
 //
 //   r = Reader("default", max_staleness_ms=1000)   # /dev/shm/tiercache-default; OSError if
 //                                                # there is no such segment with a live owner
-//   r.get(db, key) -> bytes | None               # key: bytes or str (UTF-8)
-//   r.get_many(db, keys) -> list[bytes | None]
+//   r.get(db, key[, absent]) -> bytes | None     # key: bytes or str (UTF-8); a key L1 knows
+//   r.get_many(db, keys[, absent]) -> list       # is absent (a negative entry) gives `absent`
+//                                                 # (default None, as a miss)
 //   r.serving -> bool                             # False: every get misses (no live sidecar,
 //                                                 # or it has not vouched for L1 lately)
 //   r.detached -> bool                            # the name now holds another segment (or
@@ -113,12 +114,21 @@ bool db_arg(PyObject* obj, uint32_t* db) {
   return true;
 }
 
-// New reference: the value as bytes, or None on a miss; nullptr with an exception set.
-PyObject* lookup(ReaderObject* self, uint32_t db, PyObject* key) {
+// New reference: the value as bytes, `absent` for a negative entry, or None on a miss;
+// nullptr with an exception set.
+PyObject* lookup(ReaderObject* self, uint32_t db, PyObject* key, PyObject* absent) {
   std::string_view k;
   if (!key_view(key, &k)) return nullptr;
   try {
-    if (self->store->get(db, k, self->scratch, nullptr) != GetResult::kHit) Py_RETURN_NONE;
+    switch (self->store->get(db, k, self->scratch, nullptr)) {
+      case GetResult::kHit:
+        break;
+      case GetResult::kAbsent:
+        Py_INCREF(absent);
+        return absent;
+      case GetResult::kMiss:
+        Py_RETURN_NONE;
+    }
   } catch (const std::bad_alloc&) {  // resizing the value buffer
     return PyErr_NoMemory();
   }
@@ -128,20 +138,21 @@ PyObject* lookup(ReaderObject* self, uint32_t db, PyObject* key) {
 
 PyObject* reader_get(ReaderObject* self, PyObject* const* args, Py_ssize_t nargs) {
   uint32_t db = 0;
-  if (nargs != 2) {
-    PyErr_SetString(PyExc_TypeError, "get(db, key) takes two arguments");
+  if (nargs != 2 && nargs != 3) {
+    PyErr_SetString(PyExc_TypeError, "get(db, key[, absent]) takes two or three arguments");
     return nullptr;
   }
   if (!ensure_open(self) || !db_arg(args[0], &db)) return nullptr;
-  return lookup(self, db, args[1]);
+  return lookup(self, db, args[1], nargs == 3 ? args[2] : Py_None);
 }
 
 PyObject* reader_get_many(ReaderObject* self, PyObject* const* args, Py_ssize_t nargs) {
   uint32_t db = 0;
-  if (nargs != 2) {
-    PyErr_SetString(PyExc_TypeError, "get_many(db, keys) takes two arguments");
+  if (nargs != 2 && nargs != 3) {
+    PyErr_SetString(PyExc_TypeError, "get_many(db, keys[, absent]) takes two or three arguments");
     return nullptr;
   }
+  PyObject* absent = nargs == 3 ? args[2] : Py_None;
   if (!ensure_open(self) || !db_arg(args[0], &db)) return nullptr;
   PyObject* seq = PySequence_Fast(args[1], "keys must be a sequence");
   if (seq == nullptr) return nullptr;
@@ -152,7 +163,7 @@ PyObject* reader_get_many(ReaderObject* self, PyObject* const* args, Py_ssize_t 
     return nullptr;
   }
   for (Py_ssize_t i = 0; i < n; ++i) {
-    PyObject* v = lookup(self, db, PySequence_Fast_GET_ITEM(seq, i));
+    PyObject* v = lookup(self, db, PySequence_Fast_GET_ITEM(seq, i), absent);
     if (v == nullptr) {
       Py_DECREF(out);
       Py_DECREF(seq);
@@ -177,13 +188,16 @@ PyObject* reader_serving(ReaderObject* self, void*) {
 PyObject* reader_stats(ReaderObject* self, PyObject*) {
   if (!ensure_open(self)) return nullptr;
   const tiercache::l1::Stats s = self->store->stats();
-  return Py_BuildValue("{sKsKsKsKsKsKsKsKsK}", "items", static_cast<unsigned long long>(s.items),
+  return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsK}", "items",
+                       static_cast<unsigned long long>(s.items),
                        "bytes_used", static_cast<unsigned long long>(s.bytes_used),
                        "capacity_bytes", static_cast<unsigned long long>(s.capacity_bytes), "hits",
                        static_cast<unsigned long long>(s.hits), "misses",
                        static_cast<unsigned long long>(s.misses), "reader_hits",
                        static_cast<unsigned long long>(s.reader_hits), "reader_misses",
-                       static_cast<unsigned long long>(s.reader_misses), "evictions",
+                       static_cast<unsigned long long>(s.reader_misses), "reader_negative_hits",
+                       static_cast<unsigned long long>(s.reader_negative_hits), "reader_stale_hits",
+                       static_cast<unsigned long long>(s.reader_stale_hits), "evictions",
                        static_cast<unsigned long long>(s.evictions), "flushes",
                        static_cast<unsigned long long>(s.flushes));
 }
@@ -196,9 +210,10 @@ PyObject* reader_close(ReaderObject* self, PyObject*) {
 
 PyMethodDef reader_methods[] = {
     {"get", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(reader_get)), METH_FASTCALL,
-     "get(db, key) -> bytes or None: the value if L1 holds it and may serve it"},
+     "get(db, key[, absent]) -> bytes, absent or None: the value if L1 holds it and may serve "
+     "it, `absent` if L1 knows the key does not exist, else None"},
     {"get_many", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(reader_get_many)),
-     METH_FASTCALL, "get_many(db, keys) -> list of bytes or None, in the order of keys"},
+     METH_FASTCALL, "get_many(db, keys[, absent]) -> list of get's answers, in the order of keys"},
     {"stats", reinterpret_cast<PyCFunction>(reader_stats), METH_NOARGS, "the segment's counters"},
     {"close", reinterpret_cast<PyCFunction>(reader_close), METH_NOARGS, "unmap the segment"},
     {nullptr, nullptr, 0, nullptr},

@@ -42,6 +42,11 @@ std::vector<OptionSpec> make_specs() {
                      "larger values bypass L1"),
       TC_INT_OPTION(Config, "l1-max-ttl-ms", l1_max_ttl_ms, 1, 86400000LL * 365, false,
                     "cap on any L1 entry's TTL"),
+      TC_ONOFF_OPTION(Config, "l1-negative", l1_negative, false,
+                      "cache keys read absent at the L2 (negative entries): on or off"),
+      TC_INT_OPTION(Config, "stale-if-error-ms", stale_if_error_ms, 0, 86400000LL, false,
+                    "while the L2 is unreachable, answer L1 hits last verified at most this "
+                    "many ms ago instead of the L2 error; 0 = off"),
       TC_STRING_OPTION(Config, "shm-name", shm_name, false,
                        "L1 segment name: /dev/shm/tiercache-<name>"),
       TC_MODE_OPTION(Config, "shm-mode", shm_mode, false,

@@ -27,6 +27,8 @@ struct Config {
   uint64_t l1_memory = 64ull << 20;
   uint64_t l1_max_item_size = 1ull << 20;
   int64_t l1_max_ttl_ms = 60000;
+  bool l1_negative = true;         // cache absent keys (negative entries)
+  int64_t stale_if_error_ms = 0;  // fail-safe window while the L2 is unreachable; 0 = off
   std::string shm_name = "default";
   int shm_mode = 0660;  // the segment's permissions: processes that read L1 directly need rw
   std::string channel = "tiercache:invalidate";

@@ -7,6 +7,7 @@
 #include "shared/metrics/info_text.h"
 #include "shared/resp/reply_writer.h"
 #include "shared/session/connection_commands.h"
+#include "sidecar/clock.h"
 #include "sidecar/sidecar.h"
 #include "sidecar/state.h"
 
@@ -100,6 +101,10 @@ std::string Sidecar::info(std::string_view section) {
     info_field(s, "l1_bypassed", stats_.l1_bypassed);
     info_field(s, "l1_direct_hits", l1s.reader_hits);
     info_field(s, "l1_direct_misses", l1s.reader_misses);
+    info_field(s, "l1_negative", config_.l1_negative ? 1 : 0);
+    info_field(s, "l1_negative_hits", stats_.l1_negative_hits);
+    info_field(s, "l1_direct_negative_hits", l1s.reader_negative_hits);
+    info_field(s, "negative_fills", stats_.negative_fills);
     info_field(s, "l1_hit_ratio", ratio);
     info_field(s, "l1_segment", config_.shm_name);
     info_field(s, "l1_direct_max_staleness_ms", static_cast<uint64_t>(direct_max_staleness_ms()));
@@ -128,6 +133,14 @@ std::string Sidecar::info(std::string_view section) {
     info_field(s, "invalidation_lag_max_us", bus_->lag_us().max());
     info_field(s, "passthrough", stats_.passthrough);
     info_field(s, "l2_connected", l2_->connected() ? 1 : 0);
+    info_field(s, "stale_if_error_ms", static_cast<uint64_t>(config_.stale_if_error_ms));
+    info_field(s, "fail_safe", fail_safe_ ? 1 : 0);
+    info_field(s, "fail_safe_serving", l1_use() == L1Use::kStale ? 1 : 0);
+    const uint64_t vouched = l1_->vouched_ms(), now = steady_us() / 1000;
+    info_field(s, "l1_verified_age_ms", vouched == 0 || vouched > now ? 0 : now - vouched);
+    info_field(s, "fail_safe_entered", stats_.fail_safe_entered);
+    info_field(s, "stale_answers", stats_.stale_answers);
+    info_field(s, "l1_direct_stale_hits", l1s.reader_stale_hits);
     info_field(s, "l2_errors", stats_.l2_errors);
     info_field(s, "l2_reconnects", l2_->reconnects());
     info_field(s, "l2_latency_p50_us", l2_->latency_us().percentile(0.5));

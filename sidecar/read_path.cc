@@ -1,8 +1,10 @@
-// The read path: GET, MGET and EXISTS served from L1 when the bus is healthy; misses fetched
-// from the L2 with single flight per (db, key) (one GET + PTTL in flight, later readers join)
-// and MGET split into L1 hits and one L2 MGET for the rest. A fetched value goes into L1 only
-// through the fill guard: not if the key (its db, or everything) was invalidated meanwhile.
-// Also where invalidations land (local writes, the bus) and the bus's health events.
+// The read path: GET, MGET, EXISTS and STRLEN served from L1 when the bus is healthy (or in
+// fail-safe, fail_safe.cc); misses fetched from the L2 with single flight per (db, key) (one
+// GET + PTTL in flight, later readers join), MGET split into L1 hits and one L2 MGET for the
+// rest, EXISTS into L1 answers and one EXISTS per unknown key. A fetched value goes into L1
+// only through the fill guard: not if the key (its db, or everything) was invalidated
+// meanwhile; a key the L2 said is absent (PTTL -2, EXISTS 0) goes in as a negative entry
+// (--l1-negative) through the same guard. Also where invalidations land (local writes, the bus).
 #include "shared/resp/reply_writer.h"
 #include "sidecar/sidecar.h"
 #include "sidecar/state.h"
@@ -25,12 +27,45 @@ uint64_t l1_ttl(const redisReply* r, int64_t cap_ms) {
   return static_cast<uint64_t>(r->integer < cap_ms ? r->integer : cap_ms);
 }
 
+// An operation in flight by id (nullptr once ended), and taking it over (ending it).
+template <class T>
+T* find_op(std::unordered_map<uint64_t, std::unique_ptr<T>>& ops, uint64_t id) {
+  auto it = ops.find(id);
+  return it == ops.end() ? nullptr : it->second.get();
+}
+template <class T>
+std::unique_ptr<T> take_op(std::unordered_map<uint64_t, std::unique_ptr<T>>& ops, uint64_t id) {
+  auto it = ops.find(id);
+  if (it == ops.end()) return nullptr;
+  std::unique_ptr<T> op = std::move(it->second);
+  ops.erase(it);
+  return op;
+}
+
+// True for a PTTL reply saying the key does not exist.
+bool pttl_gone(const redisReply* r) {
+  return r != nullptr && r->type == REDIS_REPLY_INTEGER && r->integer == -2;
+}
+
 // Puts a fetched value into L1 if the guard allows it.
 void fill(Sidecar& s, int db, const std::string& key, const std::string& value, uint64_t ttl,
           uint64_t stamp) {
   if (ttl == 0) return;
   if (s.fill_allowed(db, key, stamp)) {
     if (s.l1().set(static_cast<uint32_t>(db), key, value, ttl)) s.stats().fills++;
+  } else {
+    s.stats().fills_discarded++;
+  }
+}
+
+// Puts a negative entry for a key the L2 said is absent, through the same guard, for the TTL
+// cap (absence has no TTL at the L2: a write of the key is what ends it, by invalidation).
+void fill_absent(Sidecar& s, int db, const std::string& key, uint64_t stamp) {
+  if (!s.config().l1_negative) return;
+  if (s.fill_allowed(db, key, stamp)) {
+    if (s.l1().set_absent(static_cast<uint32_t>(db), key,
+                          static_cast<uint64_t>(s.config().l1_max_ttl_ms)))
+      s.stats().negative_fills++;
   } else {
     s.stats().fills_discarded++;
   }
@@ -66,6 +101,8 @@ struct FlightTtlOp final : Op {
     // The guard entry (fetch_started) must still exist here: it holds the key's invalidation.
     if (!f->failed && !f->nil && f->error.empty())
       fill(s, f->db, f->key, f->value, l1_ttl(r, s.config().l1_max_ttl_ms), f->stamp);
+    else if (!f->failed && f->nil && pttl_gone(r))
+      fill_absent(s, f->db, f->key, f->stamp);
     for (auto [conn_id, ticket] : f->waiters) {
       net::Connection* c = s.connection(conn_id);
       if (c == nullptr) continue;
@@ -120,6 +157,7 @@ struct MgetTtlOp final : Op {
     MgetState* pending = s.mget(id);
     if (pending == nullptr) return;
     pending->ttls[i] = l1_ttl(r, s.config().l1_max_ttl_ms);
+    pending->gone[i] = pttl_gone(r) ? 1 : 0;
     if (++pending->ttl_replies < pending->missing.size()) return;
     std::unique_ptr<MgetState> m = s.take_mget(id);
     bool ok = !m->failed && m->error.empty();
@@ -127,6 +165,8 @@ struct MgetTtlOp final : Op {
       size_t idx = m->missing[k];
       if (ok && m->state[idx] == 1)
         fill(s, m->db, m->keys[idx], m->values[idx], m->ttls[k], m->stamp);
+      else if (ok && m->state[idx] == -1 && m->gone[k])  // nil, and not another type
+        fill_absent(s, m->db, m->keys[idx], m->stamp);
       s.fetch_finished(m->db, m->keys[idx]);
     }
     if (net::Connection* c = s.connection(m->conn_id)) {
@@ -149,21 +189,74 @@ struct MgetTtlOp final : Op {
   }
 };
 
+// One EXISTS of an EXISTS's unknown keys; the last one fills negatives and answers.
+struct ExistsOp final : Op {
+  uint64_t id;
+  size_t i;
+  ExistsOp(Sidecar& s, uint64_t exists_id, size_t idx) : Op(s), id(exists_id), i(idx) {}
+  void on_reply(const redisReply* r) override {
+    ExistsState* pending = s.exists_op(id);
+    if (pending == nullptr) return;
+    if (r == nullptr)
+      pending->failed = true;
+    else if (r->type == REDIS_REPLY_ERROR)
+      pending->error.assign(r->str, r->len);
+    else if (r->type != REDIS_REPLY_INTEGER)
+      pending->error = "ERR tiercache: unexpected reply from L2 to EXISTS";
+    else if (r->integer == 0)
+      pending->absent[i] = 1;
+    else
+      pending->count += r->integer;
+    if (++pending->replies < pending->keys.size()) return;
+    std::unique_ptr<ExistsState> e = s.take_exists(id);
+    const bool ok = !e->failed && e->error.empty();
+    for (size_t k = 0; k < e->keys.size(); ++k) {
+      if (ok && e->absent[k]) fill_absent(s, e->db, e->keys[k], e->stamp);
+      s.fetch_finished(e->db, e->keys[k]);
+    }
+    net::Connection* c = s.connection(e->conn_id);
+    if (c == nullptr) return;
+    std::string& out = c->slot(e->ticket);
+    if (e->failed)
+      s.write_l2_error(out);
+    else if (!e->error.empty())
+      resp::write_error(out, e->error);
+    else
+      resp::write_integer(out, e->count);
+    c->complete(e->ticket);
+  }
+};
+
 }  // namespace
 
 // ---- reads ---------------------------------------------------------------------------------
 
+l1::GetResult Sidecar::l1_lookup(L1Use use, int db, std::string_view key, std::string* value) {
+  if (use == L1Use::kOff) {
+    stats_.l1_bypassed++;
+    return l1::GetResult::kMiss;
+  }
+  const l1::GetResult r = l1_->get(static_cast<uint32_t>(db), key, value, nullptr);
+  if (r == l1::GetResult::kMiss) {
+    stats_.l1_misses++;
+    return r;
+  }
+  stats_.l1_hits++;
+  if (r == l1::GetResult::kAbsent) stats_.l1_negative_hits++;
+  if (use == L1Use::kStale) stats_.stale_answers++;
+  return r;
+}
+
 void Sidecar::cmd_get(net::Connection& c, ClientState& st, std::string_view key) {
-  if (l1_serving()) {
-    if (l1_->get(static_cast<uint32_t>(st.db), key, &value_scratch_, nullptr) ==
-        l1::GetResult::kHit) {
-      stats_.l1_hits++;
+  switch (l1_lookup(l1_use(), st.db, key, &value_scratch_)) {
+    case l1::GetResult::kHit:
       resp::write_bulk(c.reply(), value_scratch_);
       return;
-    }
-    stats_.l1_misses++;
-  } else {
-    stats_.l1_bypassed++;
+    case l1::GetResult::kAbsent:
+      resp::write_null(c.reply());
+      return;
+    case l1::GetResult::kMiss:
+      break;
   }
   uint64_t ticket = c.defer();
   guard_key(key_scratch_, st.db, key);
@@ -195,10 +288,7 @@ void Sidecar::start_flight(int db, std::string_view key, uint64_t conn_id, uint6
   send(db, pttl, std::make_unique<FlightTtlOp>(*this, id));  // ends the flight
 }
 
-Flight* Sidecar::flight(uint64_t id) {
-  auto it = flights_.find(id);
-  return it == flights_.end() ? nullptr : it->second.get();
-}
+Flight* Sidecar::flight(uint64_t id) { return find_op(flights_, id); }
 
 std::unique_ptr<Flight> Sidecar::take_flight(uint64_t id) {
   auto it = flights_.find(id);
@@ -211,42 +301,30 @@ std::unique_ptr<Flight> Sidecar::take_flight(uint64_t id) {
   return f;  // the caller ends its fetch (fetch_finished) once it has filled
 }
 
-MgetState* Sidecar::mget(uint64_t id) {
-  auto it = mgets_.find(id);
-  return it == mgets_.end() ? nullptr : it->second.get();
-}
-
-std::unique_ptr<MgetState> Sidecar::take_mget(uint64_t id) {
-  auto it = mgets_.find(id);
-  if (it == mgets_.end()) return nullptr;
-  std::unique_ptr<MgetState> m = std::move(it->second);
-  mgets_.erase(it);
-  return m;
-}
+MgetState* Sidecar::mget(uint64_t id) { return find_op(mgets_, id); }
+std::unique_ptr<MgetState> Sidecar::take_mget(uint64_t id) { return take_op(mgets_, id); }
 
 void Sidecar::cmd_mget(net::Connection& c, ClientState& st,
                        std::span<const std::string_view> args) {
   size_t n = args.size() - 1;
-  bool serving = l1_serving();
+  const L1Use use = l1_use();
   if (mget_values_.size() < n) mget_values_.resize(n);
-  mget_hit_.assign(n, 0);
+  mget_hit_.assign(n, 0);  // per key: 0 miss, 1 value, 2 known absent
   bool all_hit = true;
   for (size_t i = 0; i < n; ++i) {  // one L1 lookup per key, into reused buffers
-    bool hit = serving && l1_->get(static_cast<uint32_t>(st.db), args[i + 1], &mget_values_[i],
-                                   nullptr) == l1::GetResult::kHit;
-    mget_hit_[i] = hit ? 1 : 0;
-    if (hit)
-      stats_.l1_hits++;
-    else if (serving)
-      stats_.l1_misses++;
-    else
-      stats_.l1_bypassed++;
-    all_hit &= hit;
+    const l1::GetResult r = l1_lookup(use, st.db, args[i + 1], &mget_values_[i]);
+    mget_hit_[i] = r == l1::GetResult::kHit ? 1 : r == l1::GetResult::kAbsent ? 2 : 0;
+    all_hit &= r != l1::GetResult::kMiss;
   }
   if (all_hit) {
     std::string& out = c.reply();
     resp::write_array_header(out, static_cast<int64_t>(n));
-    for (size_t i = 0; i < n; ++i) resp::write_bulk(out, mget_values_[i]);
+    for (size_t i = 0; i < n; ++i) {
+      if (mget_hit_[i] == 1)
+        resp::write_bulk(out, mget_values_[i]);
+      else
+        resp::write_null(out);
+    }
     return;
   }
   auto owned = std::make_unique<MgetState>();
@@ -260,9 +338,11 @@ void Sidecar::cmd_mget(net::Connection& c, ClientState& st,
   m->state.assign(n, 0);
   for (size_t i = 0; i < n; ++i) {
     m->keys.emplace_back(args[i + 1]);
-    if (mget_hit_[i]) {
+    if (mget_hit_[i] == 1) {
       m->values[i] = mget_values_[i];
       m->state[i] = 1;
+    } else if (mget_hit_[i] == 2) {
+      m->state[i] = -1;
     } else {
       m->missing.push_back(i);
     }
@@ -270,6 +350,7 @@ void Sidecar::cmd_mget(net::Connection& c, ClientState& st,
   m->conn_id = c.id();
   m->ticket = c.defer();
   m->ttls.assign(m->missing.size(), 0);
+  m->gone.assign(m->missing.size(), 0);
   std::vector<std::string_view> fetch;
   fetch.push_back("MGET");
   for (size_t idx : m->missing) {
@@ -293,35 +374,74 @@ void Sidecar::cmd_mget(net::Connection& c, ClientState& st,
   }
 }
 
+ExistsState* Sidecar::exists_op(uint64_t id) { return find_op(exists_, id); }
+std::unique_ptr<ExistsState> Sidecar::take_exists(uint64_t id) { return take_op(exists_, id); }
+
+// EXISTS counts every key L1 holds (a value: 1, a negative entry: 0) and asks the L2 about the
+// rest, one EXISTS each so that a 0 can become a negative entry (the whole EXISTS as it is when
+// nothing could be cached).
 void Sidecar::cmd_exists(net::Connection& c, ClientState& st,
                          std::span<const std::string_view> args) {
-  if (l1_serving()) {
-    int64_t n = 0;
-    bool all = true;
-    for (size_t i = 1; i < args.size() && all; ++i) {
-      if (l1_->get(static_cast<uint32_t>(st.db), args[i], &value_scratch_, nullptr) ==
-          l1::GetResult::kHit)
+  const L1Use use = l1_use();
+  int64_t n = 0;
+  exists_unknown_.clear();
+  for (size_t i = 1; i < args.size(); ++i) {
+    switch (l1_lookup(use, st.db, args[i], &value_scratch_)) {
+      case l1::GetResult::kHit:
         ++n;
-      else
-        all = false;
-    }
-    if (all) {
-      stats_.l1_hits++;
-      resp::write_integer(c.reply(), n);
-      return;
+        break;
+      case l1::GetResult::kAbsent:
+        break;
+      case l1::GetResult::kMiss:
+        exists_unknown_.push_back(i);
+        break;
     }
   }
-  passthrough(c, st, args);
+  if (exists_unknown_.empty()) {
+    resp::write_integer(c.reply(), n);
+    return;
+  }
+  if (use == L1Use::kOff || !config_.l1_negative) {  // nothing to cache: one request, as is
+    passthrough(c, st, args);
+    return;
+  }
+  auto owned = std::make_unique<ExistsState>();
+  const uint64_t id = next_op_id_++;
+  owned->id = id;
+  owned->db = st.db;
+  owned->stamp = guard_stamp();
+  owned->count = n;
+  owned->conn_id = c.id();
+  owned->ticket = c.defer();
+  for (size_t i : exists_unknown_) {
+    owned->keys.emplace_back(args[i]);
+    fetch_started(st.db, args[i]);
+  }
+  owned->absent.assign(owned->keys.size(), 0);
+  stats_.l2_fetches += owned->keys.size();
+  // The last reply ends the state (possibly inside send() when the L2 is down): send from a
+  // copy of the keys, and let the ops find the state by id.
+  const std::vector<std::string> keys = owned->keys;
+  exists_.emplace(id, std::move(owned));
+  for (size_t k = 0; k < keys.size(); ++k) {
+    std::string_view q[] = {"EXISTS", keys[k]};
+    send(st.db, q, std::make_unique<ExistsOp>(*this, id, k));
+  }
 }
 
-// STRLEN of a key in L1 is its value's length; a miss asks the L2 (absent, or not a string).
+// STRLEN of a key in L1 is its value's length (0 for a negative entry, as Redis answers for
+// an absent key); a miss asks the L2 (absent, or not a string).
 void Sidecar::cmd_strlen(net::Connection& c, ClientState& st,
                          std::span<const std::string_view> args) {
-  if (l1_serving() && l1_->get(static_cast<uint32_t>(st.db), args[1], &value_scratch_, nullptr) ==
-                          l1::GetResult::kHit) {
-    stats_.l1_hits++;
-    resp::write_integer(c.reply(), static_cast<int64_t>(value_scratch_.size()));
-    return;
+  switch (l1_lookup(l1_use(), st.db, args[1], &value_scratch_)) {
+    case l1::GetResult::kHit:
+      resp::write_integer(c.reply(), static_cast<int64_t>(value_scratch_.size()));
+      return;
+    case l1::GetResult::kAbsent:
+      resp::write_integer(c.reply(), 0);
+      return;
+    case l1::GetResult::kMiss:
+      break;
   }
   passthrough(c, st, args);
 }
@@ -390,23 +510,5 @@ void Sidecar::invalidate_db(uint32_t db) {
     }
   }
 }
-
-// ---- bus events ----------------------------------------------------------------------------
-
-void Sidecar::on_invalidation(const invalidation::Message& m) {
-  invalidate(m.groups);
-  for (const auto& g : m.groups)
-    if (!g.flush) stats_.invalidated_keys_received += g.keys.size();
-}
-
-void Sidecar::on_bus_unhealthy(const std::string&) { invalidate_db(invalidation::kAllDbs); }
-
-void Sidecar::on_bus_healthy() {
-  // Direct readers trust L1 once one of our messages comes back (on_bus_current): send one now
-  // rather than at the next heartbeat.
-  writes_.heartbeat();
-}
-
-void Sidecar::on_bus_current(uint64_t sent_ms) { l1_->mark_current(sent_ms); }
 
 }  // namespace tiercache::sidecar

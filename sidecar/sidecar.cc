@@ -34,6 +34,12 @@ constexpr std::string_view kCounterFields[] = {"total_connections_received",
                                                "l1_bypassed",
                                                "l1_direct_hits",
                                                "l1_direct_misses",
+                                               "l1_negative_hits",
+                                               "l1_direct_negative_hits",
+                                               "negative_fills",
+                                               "fail_safe_entered",
+                                               "stale_answers",
+                                               "l1_direct_stale_hits",
                                                "l1_evictions",
                                                "l1_expirations",
                                                "l1_flushes",
@@ -54,8 +60,10 @@ constexpr std::string_view kCounterFields[] = {"total_connections_received",
                                                "l2_errors",
                                                "l2_reconnects"};
 constexpr std::string_view kLabelFields[] = {"tiercache_version", "tiercache_role", "l2"};
+// (Millisecond settings and ages stay INFO-only: Prometheus names carry no abbreviated units.)
 constexpr std::string_view kSkipFields[] = {"process_id", "l1_segment",
-                                            "l1_direct_max_staleness_ms"};
+                                            "l1_direct_max_staleness_ms", "stale_if_error_ms",
+                                            "l1_verified_age_ms"};
 
 // The metrics endpoint's page: INFO, every section, converted (so it cannot drift from INFO).
 std::string render_metrics(void* ctx) {
@@ -256,6 +264,7 @@ void Sidecar::on_cron(uv_timer_t* t) {
   self->writes_.heartbeat();
   self->l1_->heartbeat();
   self->l1_->reclaim_expired(256);
+  self->fail_safe_cron();
 }
 
 void Sidecar::on_l2_state(void* ctx, bool connected) {

@@ -42,7 +42,11 @@ struct SidecarStats {
   uint64_t l1_hits = 0;
   uint64_t l1_misses = 0;
   uint64_t l1_bypassed = 0;       // reads not served from L1 because the bus was unhealthy
+  uint64_t l1_negative_hits = 0;  // l1_hits that found a negative entry (the key is absent)
+  uint64_t stale_answers = 0;     // l1_hits answered in fail-safe (L2 unreachable)
+  uint64_t fail_safe_entered = 0;
   uint64_t fills = 0;             // values put in L1 from L2
+  uint64_t negative_fills = 0;    // negative entries put in L1 (keys the L2 said are absent)
   uint64_t fills_discarded = 0;   // fills refused by the guard (invalidated while in flight)
   uint64_t coalesced_misses = 0;  // misses that joined a fetch already in flight
   uint64_t l2_fetches = 0;
@@ -63,6 +67,7 @@ struct SidecarStats {
 struct ClientState;
 struct Flight;
 struct MgetState;
+struct ExistsState;
 
 class Sidecar : public net::ConnectionOwner, public BusListener {
  public:
@@ -103,6 +108,15 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   const command::CommandTable& commands() const { return table_; }
   uint64_t origin() const { return origin_; }
   bool l1_serving() const { return bus_ && bus_->healthy(); }
+  // Whether a read may be answered from L1 now: kServe while the bus is healthy; kStale in
+  // fail-safe (the L2 unreachable, --stale-if-error-ms) while L1 was last vouched for within
+  // the window; else kOff (reads go to the L2). fail_safe.cc.
+  enum class L1Use { kOff, kServe, kStale };
+  L1Use l1_use() const;
+  // One L1 lookup of a read, counted (hit, negative hit, stale answer, miss, bypass):
+  // kMiss when L1 may not answer now.
+  l1::GetResult l1_lookup(L1Use use, int db, std::string_view key, std::string* value);
+  bool in_fail_safe() const { return fail_safe_; }
   // How long a process reading L1 directly (l1::OpenMode::kReader) may trust it after the last
   // own bus message came back (l1::Store::mark_current; one every bus-heartbeat-ms at least):
   // the same bound as for losing the bus, and never below three heartbeats. In INFO.
@@ -135,6 +149,13 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   std::unique_ptr<Flight> take_flight(uint64_t id);
   MgetState* mget(uint64_t id);
   std::unique_ptr<MgetState> take_mget(uint64_t id);
+  ExistsState* exists_op(uint64_t id);
+  std::unique_ptr<ExistsState> take_exists(uint64_t id);
+  // fail_safe.cc: the reply (or not) to a proof-of-life PING sent in fail-safe.
+  void l2_probed(bool answered);
+  // fail_safe.cc, from the heartbeat cron: closes an expired stale window; probes the L2 when
+  // the data link is up again while the bus is not.
+  void fail_safe_cron();
 
   std::string info(std::string_view section);
 
@@ -157,6 +178,9 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   static void on_cron(uv_timer_t* t);
   static void on_l2_state(void* ctx, bool connected);
   bool open_l1(std::string* error);
+  // fail_safe.cc
+  void enter_fail_safe(const std::string& why);
+  void close_stale_window(const char* why);  // flushes L1: no stale copy is answered again
   ClientState* new_client(uint64_t conn_id);  // owned by clients_ until on_closed
 
   // dispatch.cc
@@ -219,10 +243,18 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   std::unordered_map<uint64_t, std::unique_ptr<Flight>> flights_;   // GETs in flight
   std::unordered_map<std::string, uint64_t> joinable_;              // (db,key) -> flight
   std::unordered_map<uint64_t, std::unique_ptr<MgetState>> mgets_;  // MGET splits in flight
+  std::unordered_map<uint64_t, std::unique_ptr<ExistsState>> exists_;  // EXISTS splits
   std::string key_scratch_;                                         // guard keys, reused
   std::string value_scratch_;             // L1 values of GET/EXISTS hits, reused
   std::vector<std::string> mget_values_;  // MGET's L1 values, reused (no allocation on hits)
   std::vector<uint8_t> mget_hit_;
+  std::vector<size_t> exists_unknown_;  // EXISTS's keys L1 cannot answer, reused
+
+  // Fail-safe (--stale-if-error-ms): entered when the bus goes down; the stale window is open
+  // until it expires, the L2 answers again, or the bus is back (each flushes L1 first).
+  bool fail_safe_ = false;
+  bool stale_open_ = false;
+  bool probe_sent_ = false;
 };
 
 // Options of an L2 connection: the request link, or a subscribed one (bus, client pub/sub).

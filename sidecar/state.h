@@ -66,9 +66,26 @@ struct MgetState {
   std::vector<std::string> values;
   std::vector<size_t> missing;  // indexes fetched from L2
   std::vector<uint64_t> ttls;
+  std::vector<uint8_t> gone;  // per fetched key: its PTTL said absent (-2): cache as negative
   bool failed = false;
   std::string error;
   size_t ttl_replies = 0;
+};
+
+// An EXISTS with some keys unknown to L1, owned by Sidecar::exists_ under its id: one EXISTS
+// per unknown key, pipelined, so that each key found absent can become a negative entry; the
+// last reply answers the client with the L1 count plus the L2's.
+struct ExistsState {
+  uint64_t id = 0;
+  uint64_t conn_id = 0, ticket = 0;
+  int db = 0;
+  uint64_t stamp = 0;
+  int64_t count = 0;              // keys found so far (L1 hits, then L2 replies)
+  std::vector<std::string> keys;  // asked from the L2
+  std::vector<uint8_t> absent;    // per asked key: the L2 said 0
+  size_t replies = 0;
+  bool failed = false;
+  std::string error;
 };
 
 }  // namespace tiercache::sidecar

@@ -9,6 +9,9 @@ behind bench/django/run.py's pages):
                   versions read from L1 and compared (goal: within 1.5x of tiercache)
   django-redis    django_redis RedisCache on the same sidecar's unix socket (an L1 hit served
                   by the sidecar: one round trip)
+  *-absent        the same caches asked for a key that does not exist: locmem's miss, and
+                  TierCache's answered from the sidecar's negative entry in shared memory
+                  (--l1-negative; goal: within 2x of locmem's miss)
 and, under the cache API, the raw lookups:
   l1-reader       tiercache._l1.Reader.get of the same key
   redis-py        redis-py GET of the same key on the sidecar's socket
@@ -104,13 +107,19 @@ def main():
                 "tiercache": lambda: tc.get("fragment"),
                 "tiercache-3tags": lambda: tc.get("tagged"),
                 "django-redis": lambda: caches["django-redis"].get("fragment"),
+                "locmem-absent": lambda: caches["locmem"].get("absent"),
+                "tiercache-absent": lambda: tc.get("absent"),
+                "django-redis-absent": lambda: caches["django-redis"].get("absent"),
                 "l1-reader": lambda: reader.get(0, raw_key),
                 "redis-py": lambda: sidecar_client.get(raw_key),
                 "redis-server": lambda: ref_client.get(raw_key),
             }
+            wait_for(lambda: tc.get("absent") is None and tc._reader.get(
+                0, tc.make_key("absent"), False) is False, 5, what="absent cached as absent")
             for name, fn in cases.items():  # correctness and warm-up
                 got = fn()
-                assert got == (value if name in ("locmem", "tiercache", "tiercache-3tags",
+                assert got == (None if name.endswith("-absent") else
+                               value if name in ("locmem", "tiercache", "tiercache-3tags",
                                                  "django-redis")
                                else raw_value), name
                 per_get_us(fn, 1000)
@@ -125,7 +134,9 @@ def main():
             ref.wait(10)
 
     direct = hits1["l1_direct_hits"] - hits0["l1_direct_hits"]
-    assert direct >= 2 * args.rounds * args.n, "the tiercache cases did not read L1 directly"
+    assert direct >= 3 * args.rounds * args.n, "the tiercache cases did not read L1 directly"
+    negative = hits1["l1_direct_negative_hits"] - hits0["l1_direct_negative_hits"]
+    assert negative >= args.rounds * args.n, "the absent key was not answered from L1"
     base = statistics.median(samples["locmem"])
     print("one cache get, median of %d rounds x %d gets; this process on cpu %s, servers on "
           "cpu %s" % (args.rounds, args.n, args.client_cpu, args.server_cpu))
@@ -135,7 +146,11 @@ def main():
         print("%-14s %10.2f %9.2fx" % (name, m, m / base))
     print("tagged (3 tags) vs untagged tiercache get: %.2fx"
           % (statistics.median(samples["tiercache-3tags"]) / statistics.median(samples["tiercache"])))
-    print("direct L1 hits counted by the sidecar during the rounds: %d" % direct)
+    print("absent key: tiercache vs locmem %.2fx"
+          % (statistics.median(samples["tiercache-absent"])
+             / statistics.median(samples["locmem-absent"])))
+    print("direct L1 hits counted by the sidecar during the rounds: %d (%d of them negative)"
+          % (direct, negative))
     return 0
 
 

@@ -13,9 +13,13 @@ the compared cases alternating within each round.
    random key every 1/rate*10 s): host B's INFO invalidation_lag p50/p99/max (publish to
    receipt), a probe's ack-on-A to seen-on-B delay, and messages per invalidated key (batching).
    Goal: p99 < 1 ms.
+4. Absent keys: redis-benchmark -t set -d 100 -c 50 -n 200000 -r 100000 once (about 14% of the
+   key space stays absent), then -t get -r 100000 at -P 1 and -P 16 against the sidecar with
+   negative entries (--l1-negative on, the default), the sidecar without them, and
+   redis-server. Each sidecar had one untimed GET pass first (L1 warm). Goal: ratio >= 1.0.
 
 Usage: bench/sidecar/bench.py [--runs 3] [--requests 200000] [--keys 10000]
-                              [--only hits|remote|propagation] [--json out.json]
+                              [--only hits|remote|propagation|absent] [--json out.json]
 """
 import argparse
 import json
@@ -115,17 +119,17 @@ def load_and_warm(sock, keys, warm):
 
 
 def redis_benchmark(sock=None, port=None, pipeline=1, requests=200000, keys=10000, clients=50,
-                    precision=None):
+                    precision=None, test="get"):
     target = ["-s", sock] if sock else ["-h", "127.0.0.1", "-p", str(port)]
     cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark"] + target + [
-        "-t", "get", "-d", "100", "-c", str(clients), "-n", str(requests), "-r", str(keys),
+        "-t", test, "-d", "100", "-c", str(clients), "-n", str(requests), "-r", str(keys),
         "-P", str(pipeline), "--csv"]
     if precision:
         cmd += ["--precision", str(precision)]
     out = subprocess.run(cmd, capture_output=True, check=True).stdout.decode()
     for line in out.splitlines()[1:]:
         cols = [c.strip('"') for c in line.split(",")]
-        if cols[0].startswith("GET"):
+        if cols[0].startswith(test.upper()):
             return {"rps": float(cols[1]), "p50": float(cols[4]), "p99": float(cols[6])}
     raise RuntimeError("no GET line in %r" % out)
 
@@ -160,6 +164,60 @@ def bench_hits(tmp, runs, requests, keys):
         sc.stop()
         rs.stop()
         l2.stop()
+
+
+# ---- 4. absent keys (negative entries) against redis-server -----------------------------------
+
+def bench_absent(tmp, runs, requests, keys=100000):
+    l2, l2_port, _ = start_l2(tmp, "l2-absent")
+    addr = "127.0.0.1:%d" % l2_port
+    on = start_sidecar(tmp, "neg-on", addr, l1_memory="256MiB", l1_max_ttl_ms=3600000)
+    off = start_sidecar(tmp, "neg-off", addr, l1_memory="256MiB", l1_max_ttl_ms=3600000,
+                        l1_negative="off")
+    rs, rsock = start_redis(tmp)
+    try:
+        for sock in (on.socket, rsock):  # the SET pass (the two sidecars share the L2)
+            redis_benchmark(sock=sock, requests=200000, keys=keys, test="set")
+        for sc in (on, off):  # warm each sidecar's L1 with one GET pass
+            redis_benchmark(sock=sc.socket, requests=requests, keys=keys)
+        absent = keys - int(on.client().dbsize())
+        res = {"absent_share": absent / keys}
+        for _ in range(runs):
+            for p in (1, 16):
+                for name, sock in (("sidecar", on.socket), ("sidecar-no-negative", off.socket),
+                                   ("redis", rsock)):
+                    before = info(on)
+                    r = redis_benchmark(sock=sock, pipeline=p, requests=requests, keys=keys)
+                    if name == "sidecar":
+                        after = info(on)
+                        r["fetches"] = after["l2_fetches"] - before["l2_fetches"]
+                        r["negative_hits"] = after["l1_negative_hits"] - before["l1_negative_hits"]
+                    res.setdefault((name, p), []).append(r)
+        return res
+    finally:
+        on.stop()
+        off.stop()
+        rs.stop()
+        l2.stop()
+
+
+def report_absent(out, res, args):
+    med = statistics.median
+    print("4. GET over 100k keys after one SET pass (%.0f%% absent): sidecar with and without "
+          "negative entries vs redis-server, -c 50 -d 100, medians of %d"
+          % (100 * res["absent_share"], args.runs))
+    for p in (1, 16):
+        m = {n: med(r["rps"] for r in res[(n, p)]) for n in ("sidecar", "sidecar-no-negative",
+                                                             "redis")}
+        fetches = sum(r["fetches"] for r in res[("sidecar", p)])
+        neg = sum(r["negative_hits"] for r in res[("sidecar", p)])
+        print("   -P %-2d sidecar %9.0f rps (%.2fx) | without negative entries %9.0f rps (%.2fx) "
+              "| redis %9.0f rps | sidecar L2 fetches during runs %d, negative hits %d"
+              % (p, m["sidecar"], m["sidecar"] / m["redis"], m["sidecar-no-negative"],
+                 m["sidecar-no-negative"] / m["redis"], m["redis"], fetches, neg))
+        out["absent_P%d" % p] = {"rps": m, "ratio": m["sidecar"] / m["redis"],
+                                 "ratio_no_negative": m["sidecar-no-negative"] / m["redis"],
+                                 "l2_fetches": fetches, "negative_hits": neg}
 
 
 # ---- 2. L1 hits against a remote L2 ----------------------------------------------------------
@@ -306,7 +364,7 @@ def main():
     ap.add_argument("--delay-us", type=int, default=250)
     ap.add_argument("--write-rate", type=int, default=10000)
     ap.add_argument("--write-seconds", type=float, default=5.0)
-    ap.add_argument("--only", choices=("hits", "remote", "propagation"),
+    ap.add_argument("--only", choices=("hits", "remote", "propagation", "absent"),
                     help="run one case only")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -323,6 +381,8 @@ def main():
         if args.only in (None, "propagation"):
             report_propagation(out, [bench_propagation(tmp, args.write_seconds, args.write_rate)
                                      for _ in range(args.runs)], args)
+        if args.only in (None, "absent"):
+            report_absent(out, bench_absent(tmp, args.runs, args.requests), args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:

@@ -10,7 +10,9 @@ of the sidecar's shared-memory L1.
 It is django-redis's RedisCache in every respect but one: get, get_many and has_key first look
 the key up in the sidecar's L1 segment (/dev/shm/tiercache-<name>) from this process, with the
 sidecar's own lock-free reader (tiercache._l1), and go to the sidecar's socket only on a miss.
-A hit costs about a microsecond plus unpickling instead of a socket round trip. Writes,
+A hit costs about a microsecond plus unpickling instead of a socket round trip, and so does
+a key the sidecar recently found absent at the L2 (a negative entry, --l1-negative): get
+answers the default, has_key False, get_many leaves it out, without the socket. Writes,
 deletes, incr, locks and everything else go through the socket as before, so the sidecar still
 broadcasts every invalidation and drops the local copy before it acknowledges a write.
 
@@ -70,6 +72,8 @@ except ImportError as e:  # pragma: no cover - depends on the installation
 log = logging.getLogger("tiercache")
 
 RETRY_SECONDS = 1.0
+# What the reader answers for a key L1 knows to be absent (a negative entry).
+_ABSENT = object()
 # A segment that has not been served from this long is given up and the sidecar asked again
 # (it may have been restarted under another --shm-name).
 REASK_SECONDS = 5.0
@@ -183,9 +187,9 @@ class TierCache(Features, RedisCache):
         """Undecoded values (None for absent): L1 directly, the socket for what it lacks."""
         reader = self._reader or self._direct_reader()
         if reader is not None:
-            values = reader.get_many(self._db, made_keys)
+            values = reader.get_many(self._db, made_keys, _ABSENT)
             if None not in values:
-                return values
+                return [None if v is _ABSENT else v for v in values]
             self._after_miss(reader)
         else:
             values = [None] * len(made_keys)
@@ -193,12 +197,14 @@ class TierCache(Features, RedisCache):
         got = self.client.get_client(write=False).mget([made_keys[i] for i in todo])
         for i, v in zip(todo, got):
             values[i] = v
-        return values
+        return [None if v is _ABSENT else v for v in values]
 
     def _tc_load(self, made):
         reader = self._reader or self._direct_reader()
         if reader is not None:
-            value = reader.get(self._db, made)
+            value = reader.get(self._db, made, _ABSENT)
+            if value is _ABSENT:
+                return MISSING
             if value is not None:
                 return self.client.decode(value)
             self._after_miss(reader)
@@ -210,7 +216,9 @@ class TierCache(Features, RedisCache):
     def get(self, key, default=None, version=None, client=None):
         reader = self._reader or self._direct_reader()
         if reader is not None and client is None:
-            raw = reader.get(self._db, self.client.make_key(key, version=version))
+            raw = reader.get(self._db, self.client.make_key(key, version=version), _ABSENT)
+            if raw is _ABSENT:  # a negative entry: known absent, no socket
+                return default
             if raw is not None:
                 value = self.client.decode(raw)
                 if type(value) is tuple and len(value) == 6 and value[0] == MARK:
@@ -247,11 +255,12 @@ class TierCache(Features, RedisCache):
             return super().get_many(keys, version=version, client=client)
         keys = list(keys)
         make_key, decode = self.client.make_key, self.client.decode
-        values = reader.get_many(self._db, [make_key(k, version=version) for k in keys])
-        found = {k: v for k, v in zip(keys, values) if v is not None}
-        if len(found) < len(keys):
+        values = reader.get_many(self._db, [make_key(k, version=version) for k in keys], _ABSENT)
+        found = {k: v for k, v in zip(keys, values) if v is not None and v is not _ABSENT}
+        unknown = [k for k, v in zip(keys, values) if v is None]
+        if unknown:
             self._after_miss(reader)
-            rest = super().get_many([k for k in keys if k not in found], version=version)
+            rest = super().get_many(unknown, version=version)
         else:
             rest = {}
         out = {}

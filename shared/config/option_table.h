@@ -169,6 +169,23 @@ int parse_command_line(const std::vector<Option<C>>& table, const char* program,
         },                                                               \
         RUNTIME, HELP                                                    \
   }
+// A switch: on/off (also yes/no, true/false, 1/0, and TOML's booleans); shown as on/off.
+#define TC_ONOFF_OPTION(C, NAME, FIELD, RUNTIME, HELP)                                 \
+  ::tiercache::config::Option<C> {                                                     \
+    NAME,                                                                              \
+        [](C& c, std::string_view v, std::string* e) {                                 \
+          if (v == "on" || v == "yes" || v == "true" || v == "1") {                    \
+            c.FIELD = true;                                                            \
+          } else if (v == "off" || v == "no" || v == "false" || v == "0") {            \
+            c.FIELD = false;                                                           \
+          } else {                                                                     \
+            *e = "argument must be on or off";                                         \
+            return false;                                                              \
+          }                                                                            \
+          return true;                                                                 \
+        },                                                                             \
+        [](const C& c) { return std::string(c.FIELD ? "on" : "off"); }, RUNTIME, HELP \
+  }
 #define TC_LOGLEVEL_OPTION(C, FIELD)                                              \
   ::tiercache::config::Option<C> {                                                \
     "loglevel",                                                                   \

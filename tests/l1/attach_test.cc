@@ -238,12 +238,8 @@ TEST_CASE("reader mode: reads a live segment, cannot mutate, rejects garbage") {
 
 TEST_CASE("reader mode: counts its own lookups, trusts only a segment vouched for lately") {
   SegmentGuard g{unique_name("staleness")};
-  Options o = make_options(g.name, 1 << 20);
-  o.clock_ms = testing::fake_clock;
-  o.steady_clock_ms = testing::fake_clock;
-  Options ro = o;
-  ro.mode = OpenMode::kReader;
-  ro.reader_max_staleness_ms = 1000;
+  Options o = testing::fake_clock_options(g.name, 1 << 20);
+  Options ro = testing::reader_options(o, 1000);
   auto w = open_or_fail(o);
   REQUIRE(w->set(0, "k", "v", 0));
   auto r = open_or_fail(ro);

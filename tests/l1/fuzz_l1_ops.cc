@@ -24,6 +24,7 @@ uint64_t fake_clock() { return g_now; }
 struct Entry {
   std::string value;
   uint64_t expires;  // absolute ms, 0 = never
+  bool absent = false;  // a negative entry (set_absent)
 };
 
 void check(bool ok, const char* what) {
@@ -65,7 +66,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const size_t n = (op & 0x40) ? size_t{len} * 64 : len;
         const std::string value(n, static_cast<char>('a' + op % 26));
         const uint64_t ttl = (op & 0x20) ? 1 + next() % 100 : 0;
-        if (s->set(db, key, value, ttl)) {
+        if ((op & 0x50) == 0x10) {  // a negative entry instead
+          check(s->set_absent(db, key, ttl), "negative entry refused");
+          model[{db, key}] = Entry{"", g_now + (ttl ? ttl : o.max_ttl_ms), true};
+        } else if (s->set(db, key, value, ttl)) {
           model[{db, key}] = Entry{value, g_now + (ttl ? ttl : o.max_ttl_ms)};
         } else {
           check(n > s->layout().max_record_bytes - 64, "small set refused");
@@ -78,11 +82,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 4:
       case 5: {
         uint64_t ttl_left = 0;
-        const bool hit = s->get(db, key, &out, &ttl_left) == GetResult::kHit;
+        const GetResult r = s->get(db, key, &out, &ttl_left);
+        const bool hit = r != GetResult::kMiss;
         auto it = model.find({db, key});
         const bool live = it != model.end() && g_now < it->second.expires;
         if (hit) {
           check(live, "hit on a deleted, flushed or expired key");
+          check((r == GetResult::kAbsent) == it->second.absent, "absent and value confused");
           check(out == it->second.value, "hit returned a stale or wrong value");
           check(ttl_left == it->second.expires - g_now, "wrong remaining TTL");
         } else if (live && s->stats().evictions == 0) {

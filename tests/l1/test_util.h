@@ -34,4 +34,17 @@ inline Options make_options(const std::string& name, uint64_t bytes) {
   return o;
 }
 
+// Owner options with both clocks on the manual clock, and the reader options that go with them.
+inline Options fake_clock_options(const std::string& name, uint64_t bytes) {
+  Options o = make_options(name, bytes);
+  o.clock_ms = fake_clock;
+  o.steady_clock_ms = fake_clock;
+  return o;
+}
+inline Options reader_options(Options o, uint64_t max_staleness_ms) {
+  o.mode = OpenMode::kReader;
+  o.reader_max_staleness_ms = max_staleness_ms;
+  return o;
+}
+
 }  // namespace tiercache::l1::testing

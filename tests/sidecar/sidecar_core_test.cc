@@ -17,67 +17,13 @@
 #include "shared/invalidation/message.h"
 #include "sidecar/sidecar.h"
 #include "tests/sidecar/fake_l2.h"
+#include "tests/sidecar/harness.h"
 
 namespace tiercache::sidecar {
 namespace {
 
-using testing::FakeL2Link;
-using testing::FakeSource;
+using testing::Harness;
 using testing::Reply;
-
-std::atomic<int> g_segment{0};
-
-struct Harness {
-  Harness() {
-    Config cfg;
-    cfg.shm_name = "ut-sc-" + std::to_string(getpid()) + "-" + std::to_string(g_segment++);
-    cfg.l1_memory = 4ull << 20;
-    cfg.socket.clear();
-    shm_name = cfg.shm_name;
-    sidecar = std::make_unique<Sidecar>(cfg);
-    auto link = std::make_unique<FakeL2Link>();
-    auto source = std::make_unique<FakeSource>();
-    l2 = link.get();
-    bus = source.get();
-    std::string error;
-    REQUIRE_MESSAGE(sidecar->start_with(std::move(link), std::move(source), &error), error);
-  }
-  ~Harness() {
-    for (net::Connection* c : clients) c->close();
-    sidecar.reset();
-    l1::Store::unlink(shm_name);
-  }
-  net::Connection* client() {
-    clients.push_back(sidecar->open_internal());
-    return clients.back();
-  }
-  void request(net::Connection* c, std::initializer_list<std::string_view> args) {
-    std::vector<std::string_view> v(args);
-    sidecar->on_request(*c, v);
-  }
-  // The replies the client got so far (taken).
-  static std::string replies(net::Connection* c) {
-    std::string out;
-    out.swap(c->output());
-    return out;
-  }
-  std::vector<std::string> sent() const { return l2->commands(); }
-  // A bus message from another sidecar dropping `key` in db 0.
-  void invalidate_from_another_host(std::string key) {
-    invalidation::Message m;
-    m.origin = 42;
-    m.seq = ++seq;
-    m.groups.push_back(invalidation::Group{0, false, {std::move(key)}});
-    sidecar->on_invalidation(m);
-  }
-  uint64_t seq = 0;
-
-  std::string shm_name;
-  std::unique_ptr<Sidecar> sidecar;
-  FakeL2Link* l2 = nullptr;
-  FakeSource* bus = nullptr;
-  std::vector<net::Connection*> clients;
-};
 
 using V = std::vector<std::string>;
 

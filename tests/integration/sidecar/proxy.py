@@ -242,7 +242,12 @@ class Proxy:
             c.close()
 
     def close(self):
+        """Stop listening (new connections are refused) and cut every connection."""
         self.stopped = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept thread: close alone does not
+        except OSError:
+            pass
         try:
             self.sock.close()
         except OSError:

@@ -34,19 +34,23 @@ def test_fifty_concurrent_misses_make_one_l2_get(make_cluster, proxy_factory):
 
 
 def test_concurrent_misses_of_a_missing_key_and_an_error(make_cluster, proxy_factory):
-    """Nil and error replies are shared by the waiters too (and not cached)."""
+    """Nil and error replies are shared by the waiters too; an error is not cached, a nil is
+    (a negative entry), unless --l1-negative is off."""
     c = make_cluster()
     proxy = proxy_factory(("127.0.0.1", c.l2.port), delay_us=5000)
     a = c.sidecar("a", via=proxy.address)
-    conns = [a.raw() for _ in range(20)]
-    for conn in conns:
-        conn.send(encode("GET", "absent"))
-    assert [conn.read_reply() for conn in conns] == [None] * 20
-    assert proxy.counter.count("GET", "absent") == 1
-    assert conns[0].cmd("GET", "absent") is None  # nil is not cached: asked again
-    assert proxy.counter.count("GET", "absent") == 2
-    for conn in conns:
-        conn.close()
+    off = c.sidecar("off", via=proxy.address, l1_negative="off")
+    for sc, asked_again in ((a, 0), (off, 1)):
+        conns = [sc.raw() for _ in range(20)]
+        before = proxy.counter.count("GET", "absent")
+        for conn in conns:
+            conn.send(encode("GET", "absent"))
+        assert [conn.read_reply() for conn in conns] == [None] * 20
+        assert proxy.counter.count("GET", "absent") == before + 1
+        assert conns[0].cmd("GET", "absent") is None  # a negative entry, or asked again
+        assert proxy.counter.count("GET", "absent") == before + 1 + asked_again
+        for conn in conns:
+            conn.close()
 
 
 def test_a_write_during_the_flight_starts_a_new_one(make_cluster, proxy_factory):

@@ -1,0 +1,114 @@
+// The bus's health events and the fail-safe they drive (--stale-if-error-ms). With fail-safe
+// off, losing the bus flushes L1 at once and reads go to the L2 (its error while it is away).
+// With it on, losing the bus keeps L1 and opens a stale window: reads that hit L1 are answered
+// while L1 was last vouched for (l1::Store::vouched_ms, a bus message of ours seen back) at
+// most N ms ago; misses and writes still get the L2's error. The window is published in the
+// segment (l1::Store::set_stale_window) so direct readers apply the same rule. It closes, and
+// L1 is flushed first, when it expires (cron), when the L2 answers on the data link again, or
+// when the bus is healthy again: a copy the L2 no longer holds is never answered after that.
+#include <spdlog/spdlog.h>
+
+#include "sidecar/clock.h"
+#include "sidecar/sidecar.h"
+#include "sidecar/state.h"
+
+namespace tiercache::sidecar {
+
+namespace {
+
+// A PING on the data link after it reconnected in fail-safe: an answer means the L2 is
+// reachable again, so L1 must stop answering copies it may no longer hold.
+struct ProbeOp final : Op {
+  explicit ProbeOp(Sidecar& s) : Op(s) {}
+  void on_reply(const redisReply* r) override { s.l2_probed(r != nullptr); }
+};
+
+}  // namespace
+
+Sidecar::L1Use Sidecar::l1_use() const {
+  if (l1_serving()) return L1Use::kServe;
+  if (!stale_open_) return L1Use::kOff;
+  const uint64_t vouched = l1_->vouched_ms();
+  const uint64_t now = steady_us() / 1000;
+  if (vouched == 0 || vouched > now ||
+      now - vouched > static_cast<uint64_t>(config_.stale_if_error_ms))
+    return L1Use::kOff;
+  return L1Use::kStale;
+}
+
+void Sidecar::enter_fail_safe(const std::string& why) {
+  // Fills of fetches begun before now must not land: the same guard as a flush, without one.
+  ++inv_seq_;
+  all_flushed_at_ = inv_seq_;
+  joinable_.clear();
+  if (fail_safe_) return;
+  fail_safe_ = true;
+  stale_open_ = true;
+  probe_sent_ = false;
+  stats_.fail_safe_entered++;
+  l1_->set_stale_window(static_cast<uint64_t>(config_.stale_if_error_ms));
+  spdlog::warn("fail-safe: {}; answering L1 hits verified within {} ms", why,
+               config_.stale_if_error_ms);
+}
+
+void Sidecar::close_stale_window(const char* why) {
+  if (!stale_open_) return;
+  stale_open_ = false;
+  invalidate_db(invalidation::kAllDbs);  // flush first: readers then see nothing old
+  l1_->set_stale_window(0);
+  spdlog::warn("fail-safe: {}; L1 flushed, no more stale answers", why);
+}
+
+void Sidecar::l2_probed(bool answered) {
+  probe_sent_ = false;  // unanswered (link lost again, timed out): probe again later
+  if (answered && fail_safe_) close_stale_window("the L2 answers again");
+}
+
+void Sidecar::fail_safe_cron() {
+  if (!stale_open_) return;
+  if (l1_use() == L1Use::kOff) {
+    close_stale_window("stale window expired");
+    return;
+  }
+  // The data link reconnected while the bus is still down: ask the L2 for proof of life.
+  if (l2_->connected() && !probe_sent_) {
+    probe_sent_ = true;
+    std::string_view ping[] = {"PING"};
+    l2_->send(ping, std::make_unique<ProbeOp>(*this));
+  }
+}
+
+// ---- bus events ----------------------------------------------------------------------------
+
+void Sidecar::on_invalidation(const invalidation::Message& m) {
+  invalidate(m.groups);
+  for (const auto& g : m.groups)
+    if (!g.flush) stats_.invalidated_keys_received += g.keys.size();
+}
+
+void Sidecar::on_bus_unhealthy(const std::string& why) {
+  // Fail-safe keeps L1 only when it holds something vouched for and the bus is really down: a
+  // sequence gap on a healthy bus, or the start-up subscription, flushes as without it.
+  if (config_.stale_if_error_ms > 0 && (fail_safe_ || (!bus_->healthy() && l1_->vouched_ms())))
+    enter_fail_safe("invalidation bus lost (" + why + ")");
+  else
+    invalidate_db(invalidation::kAllDbs);
+}
+
+void Sidecar::on_bus_healthy() {
+  if (fail_safe_) {
+    fail_safe_ = false;
+    if (stale_open_)
+      close_stale_window("the invalidation bus is back");
+    else
+      invalidate_db(invalidation::kAllDbs);
+    spdlog::info("fail-safe over: L1 serves again");
+  }
+  // Direct readers trust L1 once one of our messages comes back (on_bus_current): send one now
+  // rather than at the next heartbeat.
+  writes_.heartbeat();
+}
+
+void Sidecar::on_bus_current(uint64_t sent_ms) { l1_->mark_current(sent_ms); }
+
+}  // namespace tiercache::sidecar

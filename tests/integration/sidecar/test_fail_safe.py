@@ -1,0 +1,191 @@
+"""Fail-safe (--stale-if-error-ms N): while a sidecar cannot reach its L2, reads that hit its L1
+are answered with copies last verified (an own bus message seen back) at most N ms before;
+misses and writes get the clear L2 error; past N ms, errors only; direct readers follow the
+same rule. When the L2 is back, L1 is flushed before it serves again, so a value the L2 no
+longer holds (it restarted empty) is never answered again. With the default (0), nothing
+changes: losing the L2 means errors at once (test_failures.py).
+
+Two ways to lose the L2: a cuttable proxy between one sidecar and the L2 (the other host keeps
+writing), and the L2 killed and restarted empty."""
+
+import signal
+import time
+
+import redis
+
+import django_setup  # noqa: F401  (Django settings; tiercache on sys.path)
+from proxy import Proxy
+from sidecars import wait_for
+from tiercache import _l1
+
+ABSENT = object()
+WINDOW_MS = 1500
+FAST = dict(l1_max_ttl_ms=60000, bus_heartbeat_ms=50, bus_timeout_ms=300,
+            l2_reconnect_max_ms=100, l2_timeout_ms=300)
+
+
+def reader_for(sc):
+    r = _l1.Reader(sc.shm_name, sc.info()["l1_direct_max_staleness_ms"])
+    wait_for(lambda: r.serving, 2, what="%s vouches for its segment" % sc.name)
+    return r
+
+
+def attempt(fn):
+    try:
+        return fn()
+    except redis.ResponseError as e:
+        return e
+
+
+def is_l2_error(v):
+    return isinstance(v, redis.ResponseError) and "tiercache: L2 unavailable" in str(v)
+
+
+def cache_on(sc, client, reader, key, value):
+    def cached():
+        assert client.get(key) == value
+        return reader.get(0, key, ABSENT) == (ABSENT if value is None else value)
+    wait_for(cached, 3, what="%r cached on %s" % (key, sc.name))
+
+
+def check_window(sc, client, reader, lost_at):
+    """From the loss of the L2 until the window's end (less a margin), cached copies and
+    negative entries are answered, misses and writes refused; after it (plus a margin), only
+    errors, through the socket and directly."""
+    served = refused = 0
+    while time.monotonic() < lost_at + WINDOW_MS / 1000 - 0.35:
+        assert client.get("k") == b"v"
+        assert client.get("n") is None
+        assert client.mget("k", "n") == [b"v", None]
+        assert reader.get(0, "k", ABSENT) == b"v"
+        assert reader.get(0, "n", ABSENT) is ABSENT
+        served += 1
+        if sc.info()["fail_safe_serving"] == 1:
+            assert is_l2_error(attempt(lambda: client.get("miss%d" % served)))
+            assert is_l2_error(attempt(lambda: client.set("w", "1")))
+            assert is_l2_error(attempt(lambda: client.mget("k", "miss")))
+            refused += 1
+        time.sleep(0.02)
+    assert refused > 0, "the sidecar never went into fail-safe within the window"
+    info = sc.info()
+    assert info["fail_safe"] == 1 and info["fail_safe_entered"] == 1
+    assert info["stale_answers"] > 0 and info["l1_direct_stale_hits"] > 0
+    # Past the window: errors only, for as long as the L2 stays away.
+    time.sleep(max(0, lost_at + WINDOW_MS / 1000 + 0.1 - time.monotonic()))
+    stale = sc.info()["stale_answers"]
+    for _ in range(10):
+        assert is_l2_error(attempt(lambda: client.get("k")))
+        assert is_l2_error(attempt(lambda: client.get("n")))
+        assert reader.get(0, "k", ABSENT) is None and reader.get(0, "n", ABSENT) is None
+        time.sleep(0.03)
+    info = sc.info()
+    assert info["stale_answers"] == stale and info["fail_safe_serving"] == 0
+
+
+def test_cut_proxy_serves_copies_inside_the_window_only(make_cluster, proxy_factory):
+    c = make_cluster()
+    proxy = proxy_factory(("127.0.0.1", c.l2.port))
+    a = c.sidecar("a", via=proxy.address, stale_if_error_ms=WINDOW_MS, **FAST)
+    b = c.sidecar("b", l1_max_ttl_ms=60000)
+    ca, cb = a.client(socket_timeout=5), b.client()
+    ra = reader_for(a)
+    assert a.info()["stale_if_error_ms"] == WINDOW_MS
+    cb.set("k", "v")
+    cache_on(a, ca, ra, "k", b"v")
+    cache_on(a, ca, ra, "n", None)
+    proxy.close()  # every connection cut, new ones refused
+    lost_at = time.monotonic()
+    cb.set("k", "written while A is cut off")  # A cannot hear it: the documented trade-off
+    check_window(a, ca, ra, lost_at)
+    # The proxy lets A through again: L1 is flushed before it serves, A sees B's write.
+    c.proxies.append(Proxy(("127.0.0.1", c.l2.port), port=proxy.port))
+    wait_for(lambda: a.info()["bus_healthy"] == 1 and a.info()["l2_connected"] == 1, 5,
+             what="A back (%r)" % (a.info(),))
+    assert a.info()["fail_safe"] == 0
+    assert ca.get("k") == b"written while A is cut off"
+    cache_on(a, ca, ra, "k", b"written while A is cut off")
+    cb.set("n", "now")
+    wait_for(lambda: ca.get("n") == b"now", 2, what="invalidations flow again")
+
+
+def test_l2_killed_and_restarted_empty_resurrects_nothing(make_cluster):
+    c = make_cluster()
+    a = c.sidecar("a", stale_if_error_ms=WINDOW_MS, **FAST)
+    ca = a.client(socket_timeout=5)
+    ra = reader_for(a)
+    ca.set("k", "v")
+    cache_on(a, ca, ra, "k", b"v")
+    cache_on(a, ca, ra, "n", None)
+    c.l2.stop(signal.SIGKILL)
+    lost_at = time.monotonic()
+    check_window(a, ca, ra, lost_at)
+
+    # Killed again, and restarted (empty) inside a fresh window: nothing cached survives it.
+    c.restart_l2()
+    wait_for(lambda: a.info()["bus_healthy"] == 1 and a.info()["l2_connected"] == 1, 5,
+             what="A back")
+    ca.set("k", "v")
+    cache_on(a, ca, ra, "k", b"v")
+    c.l2.stop(signal.SIGKILL)
+    wait_for(lambda: a.info()["fail_safe_serving"] == 1, 2, what="fail-safe again")
+    assert ca.get("k") == b"v"  # a copy, inside the window
+    c.restart_l2()
+    wait_for(lambda: a.info()["bus_healthy"] == 1 and a.info()["l2_connected"] == 1, 5,
+             what="A back")
+    for _ in range(20):
+        assert ca.get("k") is None  # the L2 no longer holds it: never answered again
+        assert ra.get(0, "k", ABSENT) in (None, ABSENT)
+        time.sleep(0.02)
+    info = a.info()
+    assert info["fail_safe"] == 0 and info["fail_safe_entered"] == 2
+
+
+def test_default_off_is_unchanged(make_cluster, proxy_factory):
+    c = make_cluster()
+    proxy = proxy_factory(("127.0.0.1", c.l2.port))
+    a = c.sidecar("a", via=proxy.address, **FAST)
+    ca = a.client(socket_timeout=5)
+    ra = reader_for(a)
+    ca.set("k", "v")
+    cache_on(a, ca, ra, "k", b"v")
+    proxy.close()
+    wait_for(lambda: a.info()["bus_healthy"] == 0, 2, what="bus unhealthy")
+    for _ in range(10):
+        assert is_l2_error(attempt(lambda: ca.get("k")))
+        assert ra.get(0, "k", ABSENT) is None
+    info = a.info()
+    assert info["stale_if_error_ms"] == 0 and info["fail_safe"] == 0
+    assert info["stale_answers"] == 0 and info["fail_safe_entered"] == 0
+
+
+def test_django_reads_follow_the_window(make_cluster, proxy_factory):
+    """TierCache through a sidecar in fail-safe: direct reads answer the copies inside the
+    window; with django-redis's IGNORE_EXCEPTIONS a miss answers the default instead of
+    raising, and past the window every get does (the site falls back to its database)."""
+    from django.core.cache import caches
+    from django.test.utils import override_settings
+
+    c = make_cluster()
+    proxy = proxy_factory(("127.0.0.1", c.l2.port))
+    a = c.sidecar("a", via=proxy.address, stale_if_error_ms=WINDOW_MS, **FAST)
+    conf = {"BACKEND": "tiercache.django_cache.TierCache",
+            "LOCATION": "unix://%s?db=0" % a.socket,
+            "OPTIONS": {"SOCKET_TIMEOUT": 5, "IGNORE_EXCEPTIONS": True}}
+    with override_settings(CACHES={"default": conf}):
+        cache = caches["default"]
+        cache.set("page", {"html": "<p>"}, timeout=300)
+        wait_for(lambda: cache.get("page") == {"html": "<p>"} and
+                 a.info()["l1_direct_hits"] > 0, 3, what="page read directly")
+        proxy.close()
+        lost_at = time.monotonic()
+        wait_for(lambda: a.info()["fail_safe_serving"] == 1, 2, what="fail-safe")
+        stale = a.info()["l1_direct_stale_hits"]
+        while time.monotonic() < lost_at + WINDOW_MS / 1000 - 0.35:
+            assert cache.get("page") == {"html": "<p>"}
+            assert cache.get("other", "db") == "db"  # the L2 error, ignored
+            time.sleep(0.05)
+        assert a.info()["l1_direct_stale_hits"] > stale
+        time.sleep(max(0, lost_at + WINDOW_MS / 1000 + 0.1 - time.monotonic()))
+        for _ in range(5):
+            assert cache.get("page", "db") == "db"
+        cache.close()
