@@ -116,6 +116,14 @@ class Sidecar:
             raise OSError("INFO answered %r" % (text,))
         return parse_info(text)
 
+    def settle(self, timeout=5.0):
+        """Returns once a heartbeat sent after the call has come back on the invalidation source:
+        every invalidation of a write made before the call has then been applied (so a fill
+        that follows is not dropped by a late one)."""
+        n = self.info()["bus_heartbeats_back"]
+        wait_for(lambda: self.info()["bus_heartbeats_back"] >= n + 2, timeout,
+                 what="a heartbeat of %s back" % self.name)
+
     def stop(self, sig=signal.SIGTERM):
         """Stop the process; returns its exit code. Removes its shm segment."""
         for c in self._clients:
@@ -144,15 +152,23 @@ class Sidecar:
         return rc
 
 
+# The invalidation source (--invalidation-source) sidecars use with each kind of L2 unless a
+# test says otherwise: the L2's own reports (CLIENT TRACKING) wherever the L2 implements them.
+DEFAULT_SOURCE = {"tiercache": "publish", "redis": "tracking"}
+
+
 def l2_address(server):
     return "127.0.0.1:%d" % server.port
 
 
 class Cluster:
-    """One L2 and sidecars (hosts). Use as a context manager or call close()."""
+    """One L2 and sidecars (hosts). Use as a context manager or call close(). l2_kind is
+    "tiercache" or "redis", optionally with the sidecars' invalidation source: "redis+publish"."""
 
     def __init__(self, l2_kind, l2_flags=None):
+        l2_kind, _, source = l2_kind.partition("+")
         self.l2_kind = l2_kind
+        self.source = source or DEFAULT_SOURCE[l2_kind]
         self.factory = ServerFactory(l2_kind)
         self.l2 = self.factory(**(l2_flags or {}))
         self.sidecars = []
@@ -161,6 +177,7 @@ class Cluster:
 
     def sidecar(self, name, via=None, wait_bus=True, **flags):
         """Start a sidecar connected to the L2 (or to `via`, an address such as a proxy's)."""
+        flags.setdefault("invalidation_source", self.source)
         s = Sidecar(via or l2_address(self.l2), name, **flags)
         self.sidecars.append(s)
         return s.start(wait_bus=wait_bus)
