@@ -58,6 +58,7 @@ void Bus::on_push(void* ctx, const redisReply* r) {
   auto* self = static_cast<Bus*>(ctx);
   if (r == nullptr) return;  // connection lost: on_state(false) follows
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
+  self->stats_.bytes_received += resp_size(r);
   const redisReply* kind = r->element[0];
   if (kind->type != REDIS_REPLY_STRING) return;
   std::string_view k(kind->str, kind->len);
@@ -72,7 +73,6 @@ void Bus::on_push(void* ctx, const redisReply* r) {
     return;
   }
   if (k == "message" && r->element[2]->type == REDIS_REPLY_STRING) {
-    self->stats_.bytes_received += r->element[2]->len;
     self->handle_payload(std::string_view(r->element[2]->str, r->element[2]->len));
   }
 }

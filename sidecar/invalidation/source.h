@@ -31,7 +31,7 @@ struct BusStats {
   uint64_t gaps = 0;
   uint64_t resets = 0;        // times the source went unhealthy
   uint64_t bad_messages = 0;  // undecodable payloads
-  uint64_t bytes_received = 0;  // payload bytes of the messages (keys; the Bus's encoded message)
+  uint64_t bytes_received = 0;  // RESP bytes received on the source's connection
   uint64_t refused = 0;         // the L2 refused to set the source up (CLIENT TRACKING)
 };
 

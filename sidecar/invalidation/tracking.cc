@@ -202,6 +202,7 @@ void TrackingSource::on_push(void* ctx, const redisReply* r) {
 }
 
 void TrackingSource::handle(const redisReply* r) {
+  stats_.bytes_received += resp_size(r);
   parse_tracking_push(r, &push_);
   switch (push_.kind) {
     case TrackingPush::Kind::kIgnored:
@@ -234,7 +235,6 @@ void TrackingSource::handle(const redisReply* r) {
       break;
   }
   ++stats_.received;
-  stats_.bytes_received += push_.bytes;
   auto hb = std::find(push_.keys.begin(), push_.keys.end(), options_.heartbeat_key);
   if (hb != push_.keys.end()) {
     push_.keys.erase(hb);
