@@ -102,8 +102,10 @@ void Sidecar::connection_command(Handler h, net::Connection& c, ClientState& st,
       session::write_hello(out, "tiercache-sidecar", static_cast<int64_t>(c.id()));
       return;
     }
-    case Handler::kReset:
+    case Handler::kReset:  // as Redis's clearClientConnectionState: back to a new connection
       st.db = 0;
+      st.name.clear();
+      st.authenticated = config_.requirepass.empty();
       st.in_multi = st.multi_dirty = false;
       st.queue.clear();
       if (st.pubsub) {

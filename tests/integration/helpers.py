@@ -219,3 +219,19 @@ def wait_until(predicate, timeout=5.0, interval=0.05):
         if v or time.monotonic() >= deadline:
             return v
         time.sleep(interval)
+
+
+def check_reset_forgets_name_and_authentication(c, password):
+    """RESET gives the connection back as new (Redis's clearClientConnectionState): name
+    cleared, de-authenticated when a password is set, db 0. `c` is a RawConn of a server
+    started with requirepass=password."""
+    assert c.cmd("AUTH", password) == "OK"
+    assert c.cmd("CLIENT", "SETNAME", "app1") == "OK"
+    assert c.cmd("SELECT", "2") == "OK"
+    assert c.cmd("RESET") == "RESET"
+    assert c.cmd("GET", "k").startswith("NOAUTH"), "RESET must de-authenticate"
+    assert c.cmd("AUTH", password) == "OK"
+    assert c.cmd("CLIENT", "GETNAME") is None
+    assert c.cmd("SET", "rk", "in-db-0") == "OK"
+    assert c.cmd("SELECT", "2") == "OK"
+    assert c.cmd("GET", "rk") is None

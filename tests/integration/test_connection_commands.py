@@ -6,7 +6,7 @@ the same rules is in sidecar/test_connection_commands_sidecar.py."""
 
 import pytest
 
-from helpers import RespError
+from helpers import RespError, check_reset_forgets_name_and_authentication
 
 
 def test_quit_inside_multi_is_not_queued(raw):
@@ -22,6 +22,12 @@ def test_reset_inside_multi_is_not_queued(raw):
     assert raw.cmd("RESET") == "RESET"
     assert raw.cmd("EXEC") == "ERR EXEC without MULTI"
     assert raw.cmd("GET", "mr") is None
+
+
+def test_reset_forgets_name_and_authentication(server_factory):
+    s = server_factory(requirepass="s3cret")
+    c = s.raw()
+    check_reset_forgets_name_and_authentication(c, "s3cret")
 
 
 def test_unwatch_inside_multi_is_queued(raw):

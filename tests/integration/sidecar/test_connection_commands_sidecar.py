@@ -1,9 +1,10 @@
 """The sidecar's connection commands follow the rules tiercache-l2 and Redis 7.0 follow (issue
 #12's divergences; shared/session/ holds them once): HELLO authenticates and names the client
 and refuses an unauthenticated client, SELECT's bound is the `databases` setting, COMMAND's
-entries have ten fields, QUIT and RESET run at once inside MULTI, UNWATCH is queued."""
+entries have ten fields, QUIT and RESET run at once inside MULTI, RESET forgets the name and the authentication,
+UNWATCH is queued."""
 
-from helpers import RespError
+from helpers import RespError, check_reset_forgets_name_and_authentication
 
 
 def test_hello_with_auth_and_setname(make_cluster):
@@ -21,6 +22,12 @@ def test_hello_with_auth_and_setname(make_cluster):
     assert r.cmd("CLIENT", "GETNAME") == b"app1"
     assert r.cmd("SET", "hk", "1") == "OK"
     assert r.cmd("GET", "hk") == b"1"
+
+
+def test_reset_forgets_name_and_authentication(make_cluster):
+    c = make_cluster()
+    r = c.sidecar("a", requirepass="s3cret").raw()
+    check_reset_forgets_name_and_authentication(r, "s3cret")
 
 
 def test_select_bound_is_the_databases_setting(make_cluster):
