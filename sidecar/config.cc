@@ -51,7 +51,23 @@ std::vector<OptionSpec> make_specs() {
                        "L1 segment name: /dev/shm/tiercache-<name>"),
       TC_MODE_OPTION(Config, "shm-mode", shm_mode, false,
                      "L1 segment permissions (octal); direct readers need read and write"),
-      TC_STRING_OPTION(Config, "channel", channel, false, "L2 pub/sub channel for invalidations"),
+      OptionSpec{"invalidation-source",
+                 [](Config& c, std::string_view v, std::string* e) {
+                   if (v != "tracking" && v != "publish") {
+                     *e = "argument must be one of tracking, publish";
+                     return false;
+                   }
+                   c.invalidation_source = std::string(v);
+                   return true;
+                 },
+                 [](const Config& c) { return c.invalidation_source; }, false,
+                 "tracking (the L2 reports every write: CLIENT TRACKING) or publish (for an L2 "
+                 "without it: sidecars publish their own writes)"},
+      TC_LIST_OPTION(Config, "track-prefix", track_prefixes, false,
+                     "tracking: hear (and cache in L1) only keys under this prefix; repeatable; "
+                     "none = every key"),
+      TC_STRING_OPTION(Config, "channel", channel, false,
+                       "publish: L2 pub/sub channel for invalidations"),
       TC_INT_OPTION(Config, "bus-heartbeat-ms", bus_heartbeat_ms, 10, 60000, false,
                     "heartbeat on the invalidation channel every this many ms"),
       TC_INT_OPTION(Config, "bus-timeout-ms", bus_timeout_ms, 20, 600000, false,

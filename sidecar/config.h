@@ -31,7 +31,13 @@ struct Config {
   int64_t stale_if_error_ms = 0;  // fail-safe window while the L2 is unreachable; 0 = off
   std::string shm_name = "default";
   int shm_mode = 0660;  // the segment's permissions: processes that read L1 directly need rw
-  std::string channel = "tiercache:invalidate";
+  // Where invalidations come from (invalidation/source.h): "tracking" (the L2 reports every
+  // write: CLIENT TRACKING) or "publish" (sidecars publish their own writes; for an L2 that
+  // refuses CLIENT TRACKING).
+  std::string invalidation_source = "tracking";
+  // tracking: only keys under these prefixes are heard, and so cached in L1; empty = every key.
+  std::vector<std::string> track_prefixes;
+  std::string channel = "tiercache:invalidate";  // publish: the pub/sub channel
   int64_t bus_heartbeat_ms = 100;  // own heartbeat published this often...
   int64_t bus_timeout_ms = 1000;   // ...and must come back within this, or L1 stops serving
   int maxclients = 10000;

@@ -86,6 +86,12 @@ void Sidecar::on_invalidation(const invalidation::Message& m) {
     if (!g.flush) stats_.invalidated_keys_received += g.keys.size();
 }
 
+void Sidecar::on_keys_invalidated(std::span<const std::string_view> keys) {
+  for (std::string_view k : keys)
+    for (int db : used_dbs_) invalidate_key(db, k);
+  stats_.invalidated_keys_received += keys.size();
+}
+
 void Sidecar::on_bus_unhealthy(const std::string& why) {
   // Fail-safe keeps L1 only when it holds something vouched for and the bus is really down: a
   // sequence gap on a healthy bus, or the start-up subscription, flushes as without it.

@@ -116,6 +116,7 @@ std::string Sidecar::info(std::string_view section) {
     info_field(s, "l1_flushes", stats_.l1_flushes);
     info_field(s, "fills", stats_.fills);
     info_field(s, "fills_discarded", stats_.fills_discarded);
+    info_field(s, "fills_untracked", stats_.fills_untracked);
     info_field(s, "coalesced_misses", stats_.coalesced_misses);
     info_field(s, "l2_fetches", stats_.l2_fetches);
     info_field(s, "writes", stats_.writes);
@@ -124,7 +125,11 @@ std::string Sidecar::info(std::string_view section) {
     info_field(s, "invalidation_messages_sent", stats_.invalidation_messages_sent);
     info_field(s, "invalidations_received", stats_.invalidated_keys_received);
     info_field(s, "invalidation_messages_received", bs.received);
+    info_field(s, "invalidation_bytes_received", bs.bytes_received);
+    info_field(s, "invalidation_source", std::string(bus_->name()));
     info_field(s, "bus_healthy", bus_->healthy() ? 1 : 0);
+    info_field(s, "bus_heartbeats_back", bs.own_echoes);
+    info_field(s, "bus_refused", bs.refused);
     info_field(s, "bus_resets", bs.resets);
     info_field(s, "bus_gaps", bs.gaps);
     info_field(s, "bus_bad_messages", bs.bad_messages);

@@ -450,6 +450,10 @@ void Sidecar::cmd_strlen(net::Connection& c, ClientState& st,
 
 bool Sidecar::fill_allowed(int db, std::string_view key, uint64_t stamp) {
   if (!l1_serving() || all_flushed_at_ > stamp) return false;
+  if (!bus_->tracks(key)) {
+    stats_.fills_untracked++;
+    return false;
+  }
   if (static_cast<size_t>(db) < db_flushed_at_.size() && db_flushed_at_[db] > stamp) return false;
   guard_key(key_scratch_, db, key);  // the reused buffer: no allocation per completed fetch
   auto it = guards_.find(key_scratch_);
@@ -457,6 +461,11 @@ bool Sidecar::fill_allowed(int db, std::string_view key, uint64_t stamp) {
 }
 
 void Sidecar::fetch_started(int db, std::string_view key) {
+  if (db_used_.size() <= static_cast<size_t>(db)) db_used_.resize(db + 1, 0);
+  if (!db_used_[db]) {
+    db_used_[db] = 1;
+    used_dbs_.push_back(db);
+  }
   guard_key(key_scratch_, db, key);
   guards_[key_scratch_].fetches++;
 }

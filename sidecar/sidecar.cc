@@ -45,6 +45,7 @@ constexpr std::string_view kCounterFields[] = {"total_connections_received",
                                                "l1_flushes",
                                                "fills",
                                                "fills_discarded",
+                                               "fills_untracked",
                                                "coalesced_misses",
                                                "l2_fetches",
                                                "writes",
@@ -53,13 +54,17 @@ constexpr std::string_view kCounterFields[] = {"total_connections_received",
                                                "invalidation_messages_sent",
                                                "invalidations_received",
                                                "invalidation_messages_received",
+                                               "invalidation_bytes_received",
+                                               "bus_heartbeats_back",
+                                               "bus_refused",
                                                "bus_resets",
                                                "bus_gaps",
                                                "bus_bad_messages",
                                                "passthrough",
                                                "l2_errors",
                                                "l2_reconnects"};
-constexpr std::string_view kLabelFields[] = {"tiercache_version", "tiercache_role", "l2"};
+constexpr std::string_view kLabelFields[] = {"tiercache_version", "tiercache_role", "l2",
+                                             "invalidation_source"};
 // (Millisecond settings and ages stay INFO-only: Prometheus names carry no abbreviated units.)
 constexpr std::string_view kSkipFields[] = {"process_id", "l1_segment",
                                             "l1_direct_max_staleness_ms", "stale_if_error_ms",
@@ -163,9 +168,21 @@ bool Sidecar::start(std::string* error) {
   data_options.on_auth_refused = on_auth_refused;
   data_options.auth_ctx = this;
   l2_ = std::make_unique<HiredisLink>(loop_, std::move(data_options), "l2", on_l2_state, this);
-  bus_ = std::make_unique<Bus>(loop_, link_options(config_, ep, true, l2_tls_), config_.channel,
-                               origin_,
-                               config_.bus_timeout_ms, this);
+  if (config_.invalidation_source == "publish") {
+    if (!config_.track_prefixes.empty()) {
+      *error = "track-prefix needs invalidation-source = tracking";
+      return false;
+    }
+    bus_ = std::make_unique<Bus>(loop_, link_options(config_, ep, true, l2_tls_), config_.channel,
+                                 origin_, config_.bus_timeout_ms, this);
+  } else {
+    TrackingOptions t;
+    if (!normalize_prefixes(config_.track_prefixes, &t.prefixes, error)) return false;
+    t.heartbeat_key = fmt::format("{}hb:{:016x}", kReservedPrefix, origin_);
+    t.timeout_ms = config_.bus_timeout_ms;
+    bus_ = std::make_unique<TrackingSource>(loop_, link_options(config_, ep, true, l2_tls_),
+                                            std::move(t), this);
+  }
 
   if (!config_.socket.empty() &&
       !listener_.listen_unix(config_.socket, config_.socket_mode, 511, error))

@@ -21,8 +21,6 @@
 
 #include "l1/store.h"
 #include "shared/command/command_table.h"
-#include "shared/invalidation/message.h"
-#include "shared/net/connection.h"
 #include "shared/net/lifecycle.h"
 #include "shared/net/listener.h"
 #include "shared/net/metrics_http.h"
@@ -30,6 +28,8 @@
 #include "sidecar/config.h"
 #include "sidecar/handlers.h"
 #include "sidecar/invalidation/bus.h"
+#include "sidecar/invalidation/message.h"
+#include "sidecar/invalidation/tracking.h"
 #include "sidecar/link/hiredis_link.h"
 #include "sidecar/write_path.h"
 
@@ -48,6 +48,7 @@ struct SidecarStats {
   uint64_t fills = 0;             // values put in L1 from L2
   uint64_t negative_fills = 0;    // negative entries put in L1 (keys the L2 said are absent)
   uint64_t fills_discarded = 0;   // fills refused by the guard (invalidated while in flight)
+  uint64_t fills_untracked = 0;   // of those: keys outside --track-prefix, never cached
   uint64_t coalesced_misses = 0;  // misses that joined a fetch already in flight
   uint64_t l2_fetches = 0;
   uint64_t writes = 0;
@@ -95,6 +96,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
 
   // BusListener (read_path.cc)
   void on_invalidation(const invalidation::Message& m) override;
+  void on_keys_invalidated(std::span<const std::string_view> keys) override;
   void on_bus_unhealthy(const std::string& why) override;
   void on_bus_healthy() override;
   void on_bus_current(uint64_t sent_ms) override;
@@ -234,6 +236,10 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   uint64_t inv_seq_ = 0;
   uint64_t all_flushed_at_ = 0;
   std::vector<uint64_t> db_flushed_at_;
+  // The dbs a fetch ever ran in (so L1 or the guard may hold their keys): a key the L2 reports
+  // without a db (CLIENT TRACKING) is dropped in each of them.
+  std::vector<uint8_t> db_used_;
+  std::vector<int> used_dbs_;
   struct Guard {
     uint32_t fetches = 0;
     uint64_t invalidated_at = 0;

@@ -2,7 +2,6 @@
 #include "sidecar/write_path.h"
 
 #include "shared/resp/reply_writer.h"
-#include "sidecar/clock.h"
 #include "sidecar/sidecar.h"
 #include "sidecar/state.h"
 
@@ -164,8 +163,8 @@ void WritePath::commit(int db, std::vector<std::string> wires, std::vector<Group
   std::string_view multi[] = {"MULTI"};
   l2.send(multi, nullptr);
   for (const std::string& w : wires) l2.send_formatted(w, nullptr);
-  if (publish) {
-    done->set_published(this->publish(done->groups()));
+  if (publish && s_.bus().writes_publish()) {
+    if (auto token = s_.bus().publish(l2, done->groups())) done->set_published(*token);
     s_.stats().invalidation_messages_sent++;
     s_.stats().invalidated_keys_sent += key_count(done->groups());
   }
@@ -173,22 +172,10 @@ void WritePath::commit(int db, std::vector<std::string> wires, std::vector<Group
   l2.send(exec, std::move(done));
 }
 
-uint64_t WritePath::publish(const std::vector<Group>& groups) {
-  invalidation::Message m;
-  m.origin = s_.origin();
-  m.seq = ++seq_;
-  m.sent_at_us = wall_us();
-  m.groups = groups;
-  msg_scratch_ = invalidation::encode(m);
-  std::string_view pub[] = {"PUBLISH", s_.config().channel, msg_scratch_};
-  if (s_.link().send(pub, nullptr)) s_.bus().expect(m.seq, steady_us());
-  return m.seq;
-}
-
 void WritePath::heartbeat() {
   if (!s_.link().connected() || !s_.bus().healthy()) return;
   flush();
-  publish({});
+  s_.bus().heartbeat(s_.link());
 }
 
 }  // namespace tiercache::sidecar

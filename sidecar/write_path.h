@@ -1,10 +1,13 @@
 // The write path: the one place a write reaches the L2. Plain writes are batched per loop
 // tick; a batch, and a client's MULTI/EXEC, are each committed as
+//     MULTI <writes> EXEC
+// With the tracking source the L2 itself reports the writes to every sidecar. With the publish
+// fallback (an L2 without CLIENT TRACKING) the commit carries the invalidation:
 //     MULTI <writes> PUBLISH <channel> <invalidation message> EXEC
-// so that a write and its invalidation commit together at the L2 (docs/coherence.md). Their
-// keys are dropped from L1 before sending (read-your-writes on this host) and again when the
-// commit answers (a fill that raced with the write must not survive it). Also publishes the
-// heartbeat that proves the bus path (invalidation/bus.h).
+// so that a write and its invalidation commit together at the L2 (docs/coherence.md). Keys are
+// dropped from L1 before sending (read-your-writes on this host) and again when the commit
+// answers (a fill that raced with the write must not survive it). Also sends the source's
+// heartbeat (invalidation/source.h).
 #pragma once
 
 #include <cstddef>
@@ -15,7 +18,7 @@
 #include <vector>
 
 #include "shared/command/command_table.h"
-#include "shared/invalidation/message.h"
+#include "sidecar/invalidation/message.h"
 #include "shared/net/connection.h"
 
 namespace tiercache::sidecar {
@@ -44,13 +47,14 @@ class WritePath {
   void write(net::Connection& c, int db, const command::CommandSpec& spec,
              std::span<const std::string_view> args);
   // EXEC of c's queued commands (MULTI ... EXEC): committed on its own, after the batch,
-  // answered as one array; an invalidation is published only if something in it writes.
+  // answered as one array; with the publish source, an invalidation is published only if
+  // something in it writes.
   void exec(net::Connection& c, int db, const std::vector<std::vector<std::string>>& queue);
   // Sends the batch now: at the end of the loop tick, before any other L2 request (request
   // order on the wire), at shutdown.
   void flush();
-  // Publishes an empty message whose echo proves the bus path; nothing when L2 or the bus
-  // is down.
+  // Sends the invalidation source's heartbeat (after the pending batch); nothing when L2 or the
+  // source is down.
   void heartbeat();
 
  private:
@@ -67,16 +71,12 @@ class WritePath {
 
   void commit(int db, std::vector<std::string> wires, std::vector<invalidation::Group> groups,
               bool publish, std::vector<Waiter> waiters);
-  // Publishes a message with these groups and tells the bus to expect it back; its seq.
-  uint64_t publish(const std::vector<invalidation::Group>& groups);
 
   Sidecar& s_;
   int batch_db_ = 0;
   std::vector<std::string> batch_wires_;  // RESP-formatted writes
   std::vector<Waiter> batch_waiters_;
   std::vector<invalidation::Group> batch_groups_;
-  uint64_t seq_ = 0;         // of this sidecar's messages (origin, seq) on the bus
-  std::string msg_scratch_;  // the encoded message being published
 };
 
 }  // namespace tiercache::sidecar

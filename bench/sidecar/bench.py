@@ -10,9 +10,13 @@ the compared cases alternating within each round.
    (redis-benchmark -c 1 -P 1, p50/p99) served from the sidecar's L1 versus sent to L2 through
    the same proxy. Goal: sidecar p50 >= 10x lower.
 3. Invalidation propagation at --write-rate writes/s (10 clients on host A, each writing a
-   random key every 1/rate*10 s): host B's INFO invalidation_lag p50/p99/max (publish to
-   receipt), a probe's ack-on-A to seen-on-B delay, and messages per invalidated key (batching).
-   Goal: p99 < 1 ms.
+   random key every 1/rate*10 s), with each source of invalidations side by side in one round
+   (--sources; tracking = the L2's CLIENT TRACKING reports, publish = the sidecars' own
+   PUBLISH inside each commit), on --prop-l2 (tiercache-l2 or redis-server): host B's INFO
+   invalidation_lag p50/p99/max (tracking: the heartbeat's round trip, write sent to its
+   invalidation back; publish: a message's sent_at to its receipt), a probe's ack-on-A to
+   seen-on-B delay, and per written key the messages and RESP bytes host B receives on its
+   invalidation connection. Goal: p99 < 1 ms.
 4. Absent keys: redis-benchmark -t set -d 100 -c 50 -n 200000 -r 100000 once (about 14% of the
    key space stays absent), then -t get -r 100000 at -P 1 and -P 16 against the sidecar with
    negative entries (--l1-negative on, the default), the sidecar without them, and
@@ -245,10 +249,16 @@ def bench_remote(tmp, runs, delay_us, requests=3000):
 
 # ---- 3. invalidation propagation at a write rate ---------------------------------------------
 
-def bench_propagation(tmp, seconds, rate):
-    l2, l2_port, _ = start_l2(tmp, "l2-prop")
-    a = start_sidecar(tmp, "pa", "127.0.0.1:%d" % l2_port)
-    b = start_sidecar(tmp, "pb", "127.0.0.1:%d" % l2_port)
+def bench_propagation(tmp, seconds, rate, source, l2_kind):
+    if l2_kind == "redis":
+        port = free_port()
+        l2 = Proc(["redis-server", "--port", str(port), "--save", "",
+                   "--appendonly", "no", "--loglevel", "warning"], port=port)
+        l2_port = port
+    else:
+        l2, l2_port, _ = start_l2(tmp, "l2-prop")
+    a = start_sidecar(tmp, "pa", "127.0.0.1:%d" % l2_port, invalidation_source=source)
+    b = start_sidecar(tmp, "pb", "127.0.0.1:%d" % l2_port, invalidation_source=source)
     try:
         nclients, keys = 10, 10000
         conns = [connect_raw(unix_path=a.socket) for _ in range(nclients)]
@@ -296,6 +306,7 @@ def bench_propagation(tmp, seconds, rate):
         a1, b1 = info(a), info(b)
         probe.sort()
         return {
+            "source": source,
             "writes": sent, "write_rate": sent / elapsed,
             "lag_p50_us": b1["invalidation_lag_p50_us"], "lag_p99_us": b1["invalidation_lag_p99_us"],
             "lag_max_us": b1["invalidation_lag_max_us"],
@@ -306,6 +317,11 @@ def bench_propagation(tmp, seconds, rate):
             "keys_sent": a1["invalidations_sent"] - a0["invalidations_sent"],
             "write_batches": a1["write_batches"] - a0["write_batches"],
             "keys_received_b": b1["invalidations_received"] - b0["invalidations_received"],
+            "messages_received_b": (b1["invalidation_messages_received"]
+                                    - b0["invalidation_messages_received"]),
+            "bytes_received_b": (b1["invalidation_bytes_received"]
+                                 - b0["invalidation_bytes_received"]),
+            "written_keys": sent + len(probe),
         }
     finally:
         for s in (a, b):
@@ -343,17 +359,22 @@ def report_remote(out, rem, args):
 
 
 def report_propagation(out, props, args):
-    print("3. Invalidation propagation at %d writes/s for %.0f s (10 clients on host A), "
-          "medians of %d" % (args.write_rate, args.write_seconds, args.runs))
-    pm = {k: statistics.median(p[k] for p in props) for k in props[0]}
-    print("   achieved %.0f writes/s; B's INFO invalidation_lag p50 %d us, p99 %d us, max %d us; "
-          "probe ack->seen p50 %.0f us, p99 %.0f us (n=%d)"
-          % (pm["write_rate"], pm["lag_p50_us"], pm["lag_p99_us"], pm["lag_max_us"],
-             pm["probe_p50_us"], pm["probe_p99_us"], pm["probe_n"]))
-    print("   messages per invalidated key %.3f (%d messages for %d keys; %d write batches)"
-          % (pm["messages_sent"] / max(1, pm["keys_sent"]), pm["messages_sent"],
-             pm["keys_sent"], pm["write_batches"]))
-    out["propagation"] = {"median": pm, "runs": props}
+    print("3. Invalidation propagation at %d writes/s for %.0f s (10 clients on host A), L2 %s, "
+          "medians of %d" % (args.write_rate, args.write_seconds, args.prop_l2, args.runs))
+    out["propagation"] = {}
+    for source, runs in props.items():
+        pm = {k: statistics.median(p[k] for p in runs) for k in runs[0] if k != "source"}
+        print("   %-8s achieved %.0f writes/s; B's INFO invalidation_lag p50 %d us, p99 %d us, "
+              "max %d us; probe ack->seen p50 %.0f us, p99 %.0f us (n=%d)"
+              % (source, pm["write_rate"], pm["lag_p50_us"], pm["lag_p99_us"],
+                 pm["lag_max_us"], pm["probe_p50_us"], pm["probe_p99_us"], pm["probe_n"]))
+        per_key = max(1, pm["written_keys"])
+        print("   %-8s into host B per written key: %.3f messages, %.1f bytes (%d messages, %d "
+              "bytes for %d keys); A sent %d messages in %d write batches"
+              % (source, pm["messages_received_b"] / per_key, pm["bytes_received_b"] / per_key,
+                 pm["messages_received_b"], pm["bytes_received_b"], pm["written_keys"],
+                 pm["messages_sent"], pm["write_batches"]))
+        out["propagation"][source] = {"median": pm, "runs": runs}
 
 
 def main():
@@ -364,6 +385,10 @@ def main():
     ap.add_argument("--delay-us", type=int, default=250)
     ap.add_argument("--write-rate", type=int, default=10000)
     ap.add_argument("--write-seconds", type=float, default=5.0)
+    ap.add_argument("--sources", default="tracking,publish",
+                    help="sources of invalidations compared in case 3")
+    ap.add_argument("--prop-l2", choices=("tiercache", "redis"), default="tiercache",
+                    help="the L2 of case 3")
     ap.add_argument("--only", choices=("hits", "remote", "propagation", "absent"),
                     help="run one case only")
     ap.add_argument("--json")
@@ -379,8 +404,13 @@ def main():
         if args.only in (None, "remote"):
             report_remote(out, bench_remote(tmp, args.runs, args.delay_us), args)
         if args.only in (None, "propagation"):
-            report_propagation(out, [bench_propagation(tmp, args.write_seconds, args.write_rate)
-                                     for _ in range(args.runs)], args)
+            sources = args.sources.split(",")
+            props = {s: [] for s in sources}
+            for _ in range(args.runs):  # the sources alternate within each round
+                for s in sources:
+                    props[s].append(bench_propagation(tmp, args.write_seconds, args.write_rate, s,
+                                                      args.prop_l2))
+            report_propagation(out, props, args)
         if args.only in (None, "absent"):
             report_absent(out, bench_absent(tmp, args.runs, args.requests), args)
     finally:

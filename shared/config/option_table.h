@@ -22,6 +22,9 @@ struct Option {
   std::string (*get)(const C&);
   bool runtime;  // may be changed while running (CONFIG SET)
   std::string_view help;
+  // A list: the value is comma-separated; the flag may be repeated and a TOML array of strings
+  // is accepted (both joined with commas); the environment variable is comma-separated.
+  bool list = false;
 };
 
 template <class C>
@@ -69,6 +72,7 @@ int parse_command_line(const std::vector<Option<C>>& table, const char* program,
   bool want_version = false;
   app.add_flag("--version", want_version, "print the version and exit");
   std::map<std::string, std::string> given;
+  std::map<std::string, std::vector<std::string>> given_lists;
   // One object: GCC 12 misreads the strings of nested option structs in a default-constructed
   // Config as maybe uninitialised (a false -Wmaybe-uninitialized at -O3).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -80,8 +84,11 @@ int parse_command_line(const std::vector<Option<C>>& table, const char* program,
 #pragma GCC diagnostic pop
 #endif
   for (const auto& o : table) {
-    app.add_option("--" + std::string(o.name), given[std::string(o.name)],
-                   std::string(o.help) + " (default: " + o.get(defaults) + ")");
+    std::string help = std::string(o.help) + " (default: " + o.get(defaults) + ")";
+    if (o.list)
+      app.add_option("--" + std::string(o.name), given_lists[std::string(o.name)], help);
+    else
+      app.add_option("--" + std::string(o.name), given[std::string(o.name)], help);
   }
   try {
     app.parse(argc, argv);
@@ -116,6 +123,11 @@ int parse_command_line(const std::vector<Option<C>>& table, const char* program,
   for (const auto& o : table) {
     std::string name(o.name);
     if (app.count("--" + name) == 0) continue;
+    if (o.list) {
+      std::string joined;
+      for (const std::string& v : given_lists[name]) joined += (joined.empty() ? "" : ",") + v;
+      given[name] = joined;
+    }
     if (!set_option(table, *config, name, given[name], &error)) {
       fprintf(stderr, "%s: --%s\n", program, error.c_str());
       return 1;
@@ -155,6 +167,17 @@ int parse_command_line(const std::vector<Option<C>>& table, const char* program,
           return true;                                    \
         },                                                \
         [](const C& c) { return c.FIELD; }, RUNTIME, HELP \
+  }
+// A list of strings (std::vector<std::string> field), given comma-separated (see Option::list).
+#define TC_LIST_OPTION(C, NAME, FIELD, RUNTIME, HELP)                                  \
+  ::tiercache::config::Option<C> {                                                     \
+    NAME,                                                                              \
+        [](C& c, std::string_view v, std::string*) {                                   \
+          c.FIELD = ::tiercache::config::split_list(v);                                \
+          return true;                                                                 \
+        },                                                                             \
+        [](const C& c) { return ::tiercache::config::join_list(c.FIELD); }, RUNTIME, HELP, \
+        true                                                                           \
   }
 #define TC_MODE_OPTION(C, NAME, FIELD, RUNTIME, HELP)                    \
   ::tiercache::config::Option<C> {                                       \

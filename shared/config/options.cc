@@ -70,6 +70,15 @@ bool walk(const toml::table& table, const std::string& prefix, const std::string
       value = std::to_string(*i);
     } else if (auto b = node.value<bool>()) {
       value = *b ? "yes" : "no";
+    } else if (const toml::array* list = node.as_array()) {
+      for (const auto& item : *list) {
+        auto s = item.value<std::string>();
+        if (!s) {
+          *error = path + ": '" + name + "' must be an array of strings";
+          return false;
+        }
+        value += (value.empty() ? "" : ",") + *s;
+      }
     } else {
       *error = path + ": '" + name + "' must be a string, an integer or a boolean";
       return false;
@@ -84,6 +93,25 @@ bool walk(const toml::table& table, const std::string& prefix, const std::string
 }
 
 }  // namespace
+
+std::vector<std::string> split_list(std::string_view v) {
+  std::vector<std::string> out;
+  if (v.empty()) return out;
+  size_t start = 0;
+  while (true) {
+    size_t comma = v.find(',', start);
+    out.emplace_back(v.substr(start, comma == std::string_view::npos ? v.size() - start
+                                                                    : comma - start));
+    if (comma == std::string_view::npos) return out;
+    start = comma + 1;
+  }
+}
+
+std::string join_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
 
 bool load_toml_file(const std::string& path, const OptionSetter& set, std::string* error) {
   toml::table table;

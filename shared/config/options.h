@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tiercache::config {
 
@@ -23,6 +24,10 @@ bool parse_mode_option(std::string_view v, int* out, std::string* error);
 // errors, or the setter's error). Exceptions from the TOML library stay inside.
 using OptionSetter =
     std::function<bool(const std::string& name, const std::string& value, std::string* error)>;
+// List options (Option::list): "a,b" <-> {"a", "b"}; "" is the empty list.
+std::vector<std::string> split_list(std::string_view v);
+std::string join_list(const std::vector<std::string>& items);
+
 bool load_toml_file(const std::string& path, const OptionSetter& set, std::string* error);
 
 }  // namespace tiercache::config

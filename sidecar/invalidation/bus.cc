@@ -58,6 +58,7 @@ void Bus::on_push(void* ctx, const redisReply* r) {
   auto* self = static_cast<Bus*>(ctx);
   if (r == nullptr) return;  // connection lost: on_state(false) follows
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
+  self->stats_.bytes_received += resp_size(r);
   const redisReply* kind = r->element[0];
   if (kind->type != REDIS_REPLY_STRING) return;
   std::string_view k(kind->str, kind->len);
@@ -115,6 +116,23 @@ void Bus::handle_payload(std::string_view payload) {
     it->second = m.seq;
   }
   listener_->on_invalidation(m);
+}
+
+std::optional<uint64_t> Bus::publish(L2Link& link, const std::vector<invalidation::Group>& groups) {
+  invalidation::Message m;
+  m.origin = origin_;
+  m.seq = ++seq_;
+  m.sent_at_us = wall_us();
+  m.groups = groups;
+  msg_scratch_ = invalidation::encode(m);
+  std::string_view pub[] = {"PUBLISH", channel_, msg_scratch_};
+  if (link.send(pub, nullptr)) expect(m.seq, steady_us());
+  return m.seq;
+}
+
+void Bus::heartbeat(L2Link& link) {
+  if (!link.connected() || !healthy_) return;
+  publish(link, {});
 }
 
 void Bus::expect(uint64_t seq, uint64_t sent_us) {

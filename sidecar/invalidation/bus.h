@@ -1,9 +1,9 @@
-// The invalidation bus, receiving side: one subscription per sidecar to the L2 channel.
-// Decodes messages, skips the sidecar's own, detects sequence gaps, and judges health: every
-// message this sidecar publishes (write commits and heartbeats, write_path.h) must come back
-// on the subscription within the timeout, so the whole path (publish -> L2 -> subscription)
-// is what is checked. The listener interface is the seam for another source of invalidations
-// (the L2's own CLIENT TRACKING messages).
+// The publish bus, the fallback source of invalidations for an L2 that refuses CLIENT TRACKING
+// (source.h; --invalidation-source publish). Sending side: encodes the message (message.h) that
+// each write commit PUBLISHes inside its MULTI/EXEC, and the heartbeat. Receiving side: one
+// subscription per sidecar to the channel; decodes messages, skips the sidecar's own, detects
+// sequence gaps, and judges health: every message this sidecar publishes must come back on the
+// subscription within the timeout, so the whole path (publish -> L2 -> subscription) is checked.
 #pragma once
 
 #include <uv.h>
@@ -14,27 +14,12 @@
 #include <string>
 #include <unordered_map>
 
-#include "shared/invalidation/message.h"
 #include "shared/metrics/histogram.h"
+#include "sidecar/invalidation/message.h"
 #include "sidecar/invalidation/source.h"
 #include "sidecar/link/hiredis_link.h"
 
 namespace tiercache::sidecar {
-
-class BusListener {
- public:
-  virtual ~BusListener() = default;
-  // A message from another sidecar: drop its keys / dbs.
-  virtual void on_invalidation(const invalidation::Message& m) = 0;
-  // The bus can no longer be trusted (disconnect, timeout, gap): stop serving L1 now.
-  virtual void on_bus_unhealthy(const std::string& why) = 0;
-  // Subscribed again (after a flush): L1 may serve again.
-  virtual void on_bus_healthy() = 0;
-  // One of our own messages, published at sent_ms (steady_us() in sidecar/clock.h, in ms), came
-  // back while healthy: the channel is ordered, so every invalidation published before it has been
-  // applied.
-  virtual void on_bus_current(uint64_t sent_ms) = 0;
-};
 
 class Bus final : public InvalidationSource {
  public:
@@ -43,11 +28,15 @@ class Bus final : public InvalidationSource {
   void start() override;
   void stop() override;
   bool healthy() const override { return healthy_; }
-
-  // The sidecar published its message `seq` at `sent_us` (monotonic): expect it back.
-  void expect(uint64_t seq, uint64_t sent_us) override;
-  // A published message will never arrive (its transaction failed): stop waiting for it.
+  std::string_view name() const override { return "publish"; }
+  bool writes_publish() const override { return true; }
+  // Sends PUBLISH <channel> <message of groups>, expects it back; its seq.
+  std::optional<uint64_t> publish(L2Link& link,
+                                  const std::vector<invalidation::Group>& groups) override;
   void forget(uint64_t seq) override;
+  // Publishes an empty message (nothing when the link or the bus is down).
+  void heartbeat(L2Link& link) override;
+  bool tracks(std::string_view) const override { return true; }  // sidecars' writes, all keys
 
   const BusStats& stats() const override { return stats_; }
   const metrics::Histogram& lag_us() const override { return lag_; }
@@ -58,6 +47,7 @@ class Bus final : public InvalidationSource {
   static void on_timer(uv_timer_t* t);
   void handle_payload(std::string_view payload);
   void go_unhealthy(const std::string& why, bool reconnect);
+  void expect(uint64_t seq, uint64_t sent_us);
 
   std::unique_ptr<HiredisLink> sub_;
   std::string channel_;
@@ -71,6 +61,8 @@ class Bus final : public InvalidationSource {
   std::unordered_map<uint64_t, uint64_t> last_seq_;        // per origin
   BusStats stats_;
   metrics::Histogram lag_;
+  uint64_t seq_ = 0;         // of this sidecar's messages (origin, seq)
+  std::string msg_scratch_;  // the encoded message being published
 };
 
 }  // namespace tiercache::sidecar

@@ -80,6 +80,28 @@ void write_reply_depth(std::string& out, const redisReply* r, int depth) {
 
 void write_reply(std::string& out, const redisReply* r) { write_reply_depth(out, r, 0); }
 
+size_t resp_size(const redisReply* r) {
+  auto digits = [](long long v) { return std::to_string(v).size(); };
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      return 1 + digits(static_cast<long long>(r->len)) + 2 + r->len + 2;
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+      return 1 + r->len + 2;
+    case REDIS_REPLY_INTEGER:
+      return 1 + digits(r->integer) + 2;
+    case REDIS_REPLY_NIL:
+      return 5;  // $-1\r\n
+    case REDIS_REPLY_ARRAY: {
+      size_t n = 1 + digits(static_cast<long long>(r->elements)) + 2;
+      for (size_t i = 0; i < r->elements; ++i) n += resp_size(r->element[i]);
+      return n;
+    }
+    default:
+      return 0;
+  }
+}
+
 HiredisLink::HiredisLink(uv_loop_t* loop, LinkOptions options, std::string name, StateFn on_state,
                          void* state_ctx)
     : loop_(loop),

@@ -137,6 +137,8 @@ class HiredisLink final : public L2Link, private TlsPump::Events {
 
 // Appends a hiredis reply to out in RESP2. Depth-limited; deeper replies become an error.
 void write_reply(std::string& out, const redisReply* r);
+// The size of a reply in RESP2 on the wire (what a subscription received), in bytes.
+size_t resp_size(const redisReply* r);
 // Formats args as a RESP2 multibulk request into out (replacing its contents).
 void format_command(std::string& out, std::span<const std::string_view> args);
 

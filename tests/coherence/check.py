@@ -19,7 +19,11 @@ propagation delay at work), the propagation delay measured by probes (write on o
 on the other until it sees the new version), the sidecars' own INFO invalidation_lag, the L1
 hit ratio and the write and read rates.
 
-    /usr/bin/python3 tests/coherence/check.py --seconds 30 [--l2 tiercache|redis] [--json]
+Writers connected straight to the L2 (--l2-writers, default 2 when the sidecars' source is
+CLIENT TRACKING) write their own keys without any sidecar; every host is "another host" for
+them.
+
+    /usr/bin/python3 tests/coherence/check.py --seconds 30 [--l2 tiercache|redis|redis+publish] [--json]
 
 Exit status 0 when the contract held, 1 when it did not, 2 on a setup error."""
 
@@ -55,8 +59,13 @@ def _percentile(sorted_values, q):
 # ---- worker processes ---------------------------------------------------------------------
 
 def writer_proc(sock, writer_id, keys, until, out_path, pause_ms, seed):
+    """sock: a sidecar's socket, or (host, port) of the L2 itself (a writer that bypasses the
+    sidecars: a cron job, a worker on a host without a sidecar)."""
     rng = random.Random(seed)
-    c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
+    if isinstance(sock, tuple):
+        c = redis.Redis(host=sock[0], port=sock[1], socket_timeout=10)
+    else:
+        c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
     version = {k: 0 for k in keys}
     log = []  # (key, version, t_sent, t_ack, ok)
     while time.monotonic() < until:
@@ -233,12 +242,14 @@ def analyse(writes, reads, bound_s):
 
 def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, keys=100,
         bound_ms=100.0, pause_ms=2.0, probes=True, sidecar_flags=None, host_flags=None,
-        on_started=None, direct_readers_per_host=1):
+        on_started=None, direct_readers_per_host=1, l2_writers=None):
     """Runs the check; returns the result dict (see report()). host_flags: {host: {flag:
     value}} on top of sidecar_flags (the self-test breaks one host's bus with it).
     on_started(cluster, sidecars) is called once the hosts are up (the soak adds load).
     direct_readers_per_host: readers that read the host's L1 segment themselves, as
-    tiercache's Django backend does (in addition to readers_per_host socket readers)."""
+    tiercache's Django backend does (in addition to readers_per_host socket readers).
+    l2_writers: writers connected straight to the L2 (None: 2 with the tracking source, 0 with
+    the publish fallback, which cannot see them)."""
     flags = {"l1_max_ttl_ms": 60000}
     flags.update(sidecar_flags or {})
     work = tempfile.mkdtemp(prefix="tc-coh-")
@@ -249,18 +260,22 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
         info0 = {h: sc[h].info() for h in HOSTS}
         if on_started is not None:
             on_started(cluster, sc)
+        if l2_writers is None:
+            l2_writers = 2 if cluster.source == "tracking" else 0
         all_keys = ["c:%d" % i for i in range(keys)]
-        nwriters = writers_per_host * len(HOSTS)
+        nhost_writers = writers_per_host * len(HOSTS)
+        nwriters = nhost_writers + l2_writers
         owned = {w: all_keys[w::nwriters] for w in range(nwriters)}
         until = time.monotonic() + 0.3 + seconds
         procs = []
         files = {"w": [], "r": [], "p": []}
         for w in range(nwriters):
-            host = HOSTS[w % len(HOSTS)]
+            host = HOSTS[w % len(HOSTS)] if w < nhost_writers else "l2"
             path = os.path.join(work, "w%d" % w)
             files["w"].append((host, w, path))
+            target = sc[host].socket if host != "l2" else ("127.0.0.1", cluster.l2.port)
             procs.append(ctx.Process(target=writer_proc, args=(
-                sc[host].socket, w, owned[w], until, path, pause_ms, 1000 + w)))
+                target, w, owned[w], until, path, pause_ms, 1000 + w)))
         for i in range(readers_per_host * len(HOSTS)):
             host = HOSTS[i % len(HOSTS)]
             path = os.path.join(work, "r%d" % i)
@@ -290,13 +305,15 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
                 raise RuntimeError("a checker process failed (exit %s)" % p.exitcode)
         elapsed = time.monotonic() - t_start
         info1 = {h: sc[h].info() for h in HOSTS}
-    writes, nwrites, failed_writes = {}, 0, 0
+        source = info1["a"]["invalidation_source"]
+    writes, nwrites, failed_writes, l2_direct_writes = {}, 0, 0, 0
     for host, w, path in files["w"]:
         with open(path, "rb") as f:
             for k, v, t0, t1, ok in marshal.load(f):
                 writes.setdefault(k, (host, []))[1].append((v, t0, t1, ok))
                 nwrites += 1
                 failed_writes += 0 if ok else 1
+                l2_direct_writes += 1 if host == "l2" else 0
     reads, read_errors = [], 0
     for host, path in files["r"]:
         with open(path, "rb") as f:
@@ -317,7 +334,8 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
               "bus_gaps", "write_batches", "writes", "invalidations_received")} for h in HOSTS}
     result = {
         "l2": l2, "seconds": round(elapsed, 2), "bound_ms": bound_ms,
-        "writes": nwrites, "failed_writes": failed_writes, "reads": len(reads),
+        "source": source, "writes": nwrites, "l2_direct_writes": l2_direct_writes,
+        "failed_writes": failed_writes, "reads": len(reads),
         "read_errors": read_errors,
         "writes_per_s": round(nwrites / elapsed), "reads_per_s": round(len(reads) / elapsed),
         "stale_remote": found["stale_remote"], "stale_local": found["stale_local"],
@@ -345,11 +363,12 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
 
 def report(r):
     lines = [
-        "tiercache coherence check: L2 %s, %.1f s, bound %.0f ms" % (r["l2"], r["seconds"],
-                                                                   r["bound_ms"]),
-        "  writes %d (%d/s, %d failed), reads %d (%d/s, %d errors), L1 hit ratio %.3f"
-        % (r["writes"], r["writes_per_s"], r["failed_writes"], r["reads"], r["reads_per_s"],
-           r["read_errors"], r["l1_hit_ratio"]),
+        "tiercache coherence check: L2 %s, source %s, %.1f s, bound %.0f ms"
+        % (r["l2"], r["source"], r["seconds"], r["bound_ms"]),
+        "  writes %d (%d/s, %d failed; %d of them straight to the L2), reads %d (%d/s, %d "
+        "errors), L1 hit ratio %.3f"
+        % (r["writes"], r["writes_per_s"], r["failed_writes"], r["l2_direct_writes"], r["reads"],
+           r["reads_per_s"], r["read_errors"], r["l1_hit_ratio"]),
         "  stale reads beyond the bound (other host): %d" % r["stale_remote"],
         "  stale reads on the writing host (read-your-writes): %d" % r["stale_local"],
         "  impossible reads (version not yet written): %d" % r["impossible"],
@@ -375,7 +394,12 @@ def report(r):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--l2", choices=("tiercache", "redis"), default="tiercache")
+    ap.add_argument("--l2", choices=("tiercache", "redis", "tiercache+publish", "redis+publish"),
+                    default="tiercache", help="the L2, and +publish for the sidecars' fallback "
+                    "source of invalidations")
+    ap.add_argument("--l2-writers", type=int, default=None,
+                    help="writers connected straight to the L2 (default: 2 with the tracking "
+                         "source, 0 with publish)")
     ap.add_argument("--writers", type=int, default=2, help="writer processes per host")
     ap.add_argument("--readers", type=int, default=3, help="reader processes per host")
     ap.add_argument("--direct-readers", type=int, default=1,
@@ -391,7 +415,8 @@ def main():
     args = ap.parse_args()
     try:
         r = run(args.seconds, args.l2, args.writers, args.readers, args.keys, args.bound_ms,
-                args.pause_ms, not args.no_probes, direct_readers_per_host=args.direct_readers)
+                args.pause_ms, not args.no_probes, direct_readers_per_host=args.direct_readers,
+                l2_writers=args.l2_writers)
     except Exception as e:  # setup problems: binaries missing, ports
         print("coherence check could not run: %s" % e, file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """The coherence checker as a test: a short run against each L2 must find no stale read, and
 the checker must find stale reads when the contract is broken on purpose (a host listening on
-another invalidation channel), or it proves nothing. Longer runs: check.py --seconds N."""
+another invalidation channel, or deaf to writes straight to the L2), or it proves nothing.
+Longer runs: check.py --seconds N."""
 
 import os
 import sys
@@ -14,20 +15,32 @@ import check  # noqa: E402
 SECONDS = float(os.environ.get("TIERCACHE_COHERENCE_SECONDS", "4"))
 
 
-@pytest.mark.parametrize("l2", ["tiercache", "redis"])
+@pytest.mark.parametrize("l2", ["tiercache", "redis", "redis+publish"])
 def test_no_stale_reads(l2):
     r = check.run(seconds=SECONDS, l2=l2)
     print(check.report(r))
     assert r["ok"], check.report(r)
     assert r["writes"] > 1000 and r["reads"] > 10000
+    if r["source"] == "tracking":  # writers straight to the L2 took part
+        assert r["l2_direct_writes"] > 200
     assert r["l1_hit_ratio"] > 0.3  # the run exercised L1, not only L2
     assert all(r["hosts"][h]["l1_direct_hits"] > 1000 for h in check.HOSTS)  # and direct reads
     assert r["probe_delay_ms"]["n"] > 50
 
 
 def test_checker_detects_a_broken_bus():
-    r = check.run(seconds=2, l2="tiercache", probes=False,
+    r = check.run(seconds=2, l2="redis+publish", probes=False,
                   host_flags={"b": {"channel": "tiercache:elsewhere"}})
+    assert r["stale_remote"] > 0, check.report(r)
+    assert r["stale_local"] == 0 and r["impossible"] == 0
+    assert not r["ok"]
+
+
+def test_checker_detects_a_host_deaf_to_writes_straight_to_the_l2():
+    """Host B on the publish source while A and the L2 writers are heard only through CLIENT
+    TRACKING: B misses them, and the checker must say so."""
+    r = check.run(seconds=2, l2="redis", probes=False,
+                  host_flags={"b": {"invalidation_source": "publish"}})
     assert r["stale_remote"] > 0, check.report(r)
     assert r["stale_local"] == 0 and r["impossible"] == 0
     assert not r["ok"]

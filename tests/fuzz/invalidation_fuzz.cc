@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <string>
 
-#include "shared/invalidation/message.h"
+#include "sidecar/invalidation/message.h"
 
-using namespace tiercache::invalidation;
+using namespace tiercache::sidecar::invalidation;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   DecodeLimits limits;

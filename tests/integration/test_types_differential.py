@@ -1,7 +1,7 @@
 """Differential test: random command sequences over every type (strings, hashes, lists, sets,
 sorted sets, with TTLs, MULTI/EXEC and scripts) go to tiercache-l2 and redis-server 7.0 at once;
 every reply must be equal (after sorting the replies Redis leaves unordered). Bounded in time
-(TIERCACHE_DIFF_SECONDS, default 20) and seeded (TIERCACHE_DIFF_SEED, random by default; the seed
+(TIERCACHE_DIFF_SECONDS, default 20) and seeded (TIERCACHE_DIFF_SEED, default 1 so CI repeats one sequence; "random" explores; the seed
 and the last commands are printed on failure)."""
 
 import os
@@ -159,7 +159,10 @@ SCRIPT = "return redis.pcall(ARGV[1], KEYS[1], unpack(ARGV, 2))"
 @pytest.mark.tiercache_only("compares tiercache-l2 with redis-server itself")
 def test_random_sequences_match_redis():
     seconds = float(os.environ.get("TIERCACHE_DIFF_SECONDS", "20"))
-    seed = int(os.environ.get("TIERCACHE_DIFF_SEED", str(random.randrange(1 << 30))))
+    # A fixed seed by default, so CI runs the same sequence every time (a mismatch found by
+    # exploration is fixed, not met at random); TIERCACHE_DIFF_SEED=random explores.
+    given = os.environ.get("TIERCACHE_DIFF_SEED", "1")
+    seed = random.randrange(1 << 30) if given == "random" else int(given)
     r = random.Random(seed)
     factories = [ServerFactory("tiercache"), ServerFactory("redis")]
     try:

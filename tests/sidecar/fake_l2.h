@@ -131,17 +131,36 @@ class FakeSource final : public InvalidationSource {
   void start() override {}
   void stop() override {}
   bool healthy() const override { return is_healthy; }
-  void expect(uint64_t seq, uint64_t) override { expected.push_back(seq); }
+  std::string_view name() const override { return "fake"; }
+  bool writes_publish() const override { return publishes; }
+  // Records the groups; the link sees a PUBLISH as the Bus would send.
+  std::optional<uint64_t> publish(L2Link& link,
+                                  const std::vector<invalidation::Group>& groups) override {
+    std::string_view pub[] = {"PUBLISH", "fake", "message"};
+    link.send(pub, nullptr);
+    published.push_back(groups);
+    expected.push_back(++seq_);
+    return seq_;
+  }
   void forget(uint64_t seq) override { forgotten.push_back(seq); }
+  void heartbeat(L2Link&) override { ++heartbeats; }
+  bool tracks(std::string_view key) const override {
+    return key.substr(0, prefix.size()) == prefix;
+  }
   const BusStats& stats() const override { return stats_; }
   const metrics::Histogram& lag_us() const override { return lag_; }
 
   bool is_healthy = true;
+  bool publishes = true;  // as the Bus; false: as the TrackingSource
+  std::string prefix;     // tracks() only keys under it ("" = all)
   std::vector<uint64_t> expected, forgotten;
+  std::vector<std::vector<invalidation::Group>> published;
+  int heartbeats = 0;
 
  private:
   BusStats stats_;
   metrics::Histogram lag_;
+  uint64_t seq_ = 0;
 };
 
 }  // namespace tiercache::sidecar::testing

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "l1/store.h"
-#include "shared/invalidation/message.h"
+#include "sidecar/invalidation/message.h"
 #include "sidecar/sidecar.h"
 #include "tests/sidecar/fake_l2.h"
 

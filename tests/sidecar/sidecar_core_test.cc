@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "l1/store.h"
-#include "shared/invalidation/message.h"
+#include "sidecar/invalidation/message.h"
 #include "sidecar/sidecar.h"
 #include "tests/sidecar/fake_l2.h"
 #include "tests/sidecar/harness.h"
@@ -92,7 +92,7 @@ TEST_CASE("writes of one tick go out as one batch committed with their invalidat
   CHECK(sent[0] == "MULTI");
   CHECK(sent[1] == "SET x 1");
   CHECK(sent[2] == "SET y 2");
-  CHECK(sent[3].rfind("PUBLISH tiercache:invalidate ", 0) == 0);
+  CHECK(sent[3] == "PUBLISH fake message");
   CHECK(sent[4] == "EXEC");
   CHECK(h.bus->expected.size() == 1);
   for (int i = 0; i < 4; ++i) h.l2->answer(Reply::status(i == 0 ? "OK" : "QUEUED"));
@@ -125,13 +125,10 @@ TEST_CASE("EXEC drops its written keys from L1 and publishes their invalidation"
   CHECK(sent[2] == "GET other");
   CHECK(sent[4] == "EXEC");
   // The published message names k in db 0.
-  std::string_view pub = h.l2->pending[3].command;
-  std::string payload(pub.substr(std::string_view("PUBLISH tiercache:invalidate ").size()));
-  invalidation::Message m;
-  std::string error;
-  REQUIRE_MESSAGE(invalidation::decode(payload, &m, &error), error);
-  REQUIRE(m.groups.size() == 1);
-  CHECK(m.groups[0].keys == V{"k"});
+  REQUIRE(h.bus->published.size() == 1);
+  REQUIRE(h.bus->published[0].size() == 1);
+  CHECK(h.bus->published[0][0].db == 0);
+  CHECK(h.bus->published[0][0].keys == V{"k"});
   for (int i = 0; i < 4; ++i) h.l2->answer(Reply::status(i == 0 ? "OK" : "QUEUED"));
   std::vector<std::unique_ptr<Reply>> results;
   results.push_back(Reply::status("OK"));
@@ -194,6 +191,105 @@ TEST_CASE("STRLEN is answered from L1 on a hit and by the L2 otherwise") {
   CHECK(h.sent() == V{"STRLEN absent"});
   h.l2->answer(Reply::integer(0));
   CHECK(Harness::replies(a) == ":0\r\n");
+}
+
+// ---- the tracking source's events (keys without a db, flushes, prefixes) --------------------
+
+TEST_CASE("tracking: a key the L2 reports (no db) is dropped from L1 in every db used") {
+  Harness h;
+  h.bus->publishes = false;
+  auto* a = h.client();
+  for (const char* db : {"0", "3"}) {
+    h.request(a, {"SELECT", db});
+    h.request(a, {"GET", "k"});
+    while (!h.l2->pending.empty()) {
+      const std::string cmd = h.l2->pending.front().command;
+      if (cmd.rfind("SELECT", 0) == 0)
+        h.l2->answer(Reply::status("OK"));
+      else if (cmd.rfind("GET", 0) == 0)
+        h.l2->answer(Reply::str(std::string("v") + db));
+      else
+        h.l2->answer(Reply::integer(-1));
+    }
+  }
+  std::string value;
+  REQUIRE(h.sidecar->l1().get(0, "k", &value, nullptr) == l1::GetResult::kHit);
+  REQUIRE(h.sidecar->l1().get(3, "k", &value, nullptr) == l1::GetResult::kHit);
+  std::string_view keys[] = {"k"};
+  h.sidecar->on_keys_invalidated(keys);
+  CHECK(h.sidecar->l1().get(0, "k", &value, nullptr) != l1::GetResult::kHit);
+  CHECK(h.sidecar->l1().get(3, "k", &value, nullptr) != l1::GetResult::kHit);
+  CHECK(h.sidecar->stats().invalidated_keys_received == 1);
+}
+
+TEST_CASE("tracking: the fill guard drops a fetch whose key the L2 reported meanwhile") {
+  Harness h;
+  h.bus->publishes = false;
+  auto* a = h.client();
+  h.request(a, {"SELECT", "5"});
+  h.request(a, {"GET", "k"});
+  std::string_view keys[] = {"k"};
+  h.sidecar->on_keys_invalidated(keys);  // a client straight at the L2 wrote k meanwhile
+  h.l2->answer(Reply::status("OK"));     // SELECT
+  h.l2->answer(Reply::str("old"));
+  h.l2->answer(Reply::integer(-1));
+  CHECK(Harness::replies(a) == "+OK\r\n$3\r\nold\r\n");
+  CHECK(h.sidecar->stats().fills_discarded == 1);
+  std::string value;
+  CHECK(h.sidecar->l1().get(5, "k", &value, nullptr) != l1::GetResult::kHit);
+}
+
+TEST_CASE("tracking: a flush reported by the L2 empties L1 and refuses fills in flight") {
+  Harness h;
+  h.bus->publishes = false;
+  auto* a = h.client();
+  REQUIRE(h.sidecar->l1().set(2, "x", "cached", 60000));
+  h.request(a, {"GET", "k"});
+  invalidation::Message all;
+  all.groups.push_back(invalidation::Group{invalidation::kAllDbs, true, {}});
+  h.sidecar->on_invalidation(all);
+  h.l2->answer(Reply::str("old"));
+  h.l2->answer(Reply::integer(-1));
+  CHECK(h.sidecar->stats().fills_discarded == 1);
+  std::string value;
+  CHECK(h.sidecar->l1().get(2, "x", &value, nullptr) != l1::GetResult::kHit);
+  CHECK(h.sidecar->l1().get(0, "k", &value, nullptr) != l1::GetResult::kHit);
+}
+
+TEST_CASE("tracking: writes commit without a PUBLISH (the L2 reports them)") {
+  Harness h;
+  h.bus->publishes = false;
+  auto* a = h.client();
+  h.request(a, {"SET", "x", "1"});
+  h.sidecar->end_of_tick();
+  CHECK(h.sent() == V{"MULTI", "SET x 1", "EXEC"});
+  CHECK(h.bus->published.empty());
+  h.l2->answer(Reply::status("OK"));
+  h.l2->answer(Reply::status("QUEUED"));
+  std::vector<std::unique_ptr<Reply>> results;
+  results.push_back(Reply::status("OK"));
+  h.l2->answer(Reply::array(std::move(results)));
+  CHECK(Harness::replies(a) == "+OK\r\n");
+  CHECK(h.sidecar->stats().invalidation_messages_sent == 0);
+}
+
+TEST_CASE("tracking: a key outside the tracked prefixes is answered but never cached") {
+  Harness h;
+  h.bus->publishes = false;
+  h.bus->prefix = "app:";
+  auto* a = h.client();
+  for (const char* key : {"other", "app:1"}) {
+    h.request(a, {"GET", key});
+    h.l2->answer(Reply::str("v"));
+    h.l2->answer(Reply::integer(-1));
+    CHECK(Harness::replies(a) == "$1\r\nv\r\n");
+  }
+  CHECK(h.sidecar->stats().fills == 1);
+  CHECK(h.sidecar->stats().fills_untracked == 1);
+  h.request(a, {"GET", "app:1"});
+  CHECK(Harness::replies(a) == "$1\r\nv\r\n");  // from L1
+  h.request(a, {"GET", "other"});
+  CHECK(h.sent() == V{"GET other", "PTTL other"});  // asked again: never cached
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 """Fixtures for the sidecar tests: every test runs against both L2s (tiercache-l2 and Debian's
-redis-server 7.0), with one L2 and two sidecars standing for two hosts.
+redis-server 7.0), with one L2 and two sidecars standing for two hosts, and once more with
+redis-server and the sidecars' fallback source of invalidations (--invalidation-source publish,
+for an L2 that refuses CLIENT TRACKING), so that the fallback stays tested by the same suite.
 
 The whole integration suite is run twice by scripts/test.sh (--target tiercache, then redis as
 the reference). This suite picks its L2s itself, so in the reference pass of the whole suite it
@@ -13,7 +15,8 @@ from proxy import Proxy
 import sidecars
 from sidecars import Cluster, eval_available, sidecar_binary  # noqa: F401
 
-L2_KINDS = ["tiercache", "redis"]
+# L2 kind, "+source" when the sidecars use another source than sidecars.DEFAULT_SOURCE's.
+L2_VARIANTS = ["tiercache", "redis", "redis+publish"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -48,18 +51,31 @@ def pytest_runtest_makereport(item, call):
                 report.sections.append(("sidecar %s log (%s)" % (sc.name, call.when), text))
 
 
-@pytest.fixture(params=L2_KINDS, ids=["l2=tiercache", "l2=redis"])
-def l2_kind(request):
+@pytest.fixture(params=L2_VARIANTS,
+                ids=["l2=tiercache", "l2=redis", "l2=redis,source=publish"])
+def l2_variant(request):
     return request.param
 
 
 @pytest.fixture
-def make_cluster(l2_kind):
+def l2_kind(l2_variant):
+    return l2_variant.partition("+")[0]
+
+
+@pytest.fixture
+def source(l2_variant):
+    """The sidecars' invalidation source in this variant: "tracking" or "publish"."""
+    kind, _, source = l2_variant.partition("+")
+    return source or sidecars.DEFAULT_SOURCE[kind]
+
+
+@pytest.fixture
+def make_cluster(l2_variant):
     """make_cluster(l2_flags=None) -> Cluster; stopped (and judged) after the test."""
     made = []
 
     def make(l2_flags=None):
-        c = Cluster(l2_kind, l2_flags)
+        c = Cluster(l2_variant, l2_flags)
         made.append(c)
         return c
     yield make

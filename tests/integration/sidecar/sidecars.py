@@ -133,6 +133,14 @@ class Sidecar:
             raise OSError("INFO answered %r" % (text,))
         return parse_info(text)
 
+    def settle(self, timeout=5.0):
+        """Returns once a heartbeat sent after the call has come back on the invalidation source:
+        every invalidation of a write made before the call has then been applied (so a fill
+        that follows is not dropped by a late one)."""
+        n = self.info()["bus_heartbeats_back"]
+        wait_for(lambda: self.info()["bus_heartbeats_back"] >= n + 2, timeout,
+                 what="a heartbeat of %s back" % self.name)
+
     def stop(self, sig=signal.SIGTERM):
         """Stop the process; returns its exit code. Removes its shm segment."""
         for c in self._clients:
@@ -161,6 +169,11 @@ class Sidecar:
         return rc
 
 
+# The invalidation source (--invalidation-source) sidecars use with each kind of L2 unless a
+# test says otherwise: the L2's own reports (CLIENT TRACKING) wherever the L2 implements them.
+DEFAULT_SOURCE = {"tiercache": "tracking", "redis": "tracking"}
+
+
 def l2_address(server):
     """The address a sidecar links to (the TLS port under TIERCACHE_SIDECAR_LINK=tls)."""
     return "127.0.0.1:%d" % TLS_PORT_OF.get(server.port, server.port)
@@ -185,10 +198,13 @@ def acl_flags(l2_kind):
 
 
 class Cluster:
-    """One L2 and sidecars (hosts). Use as a context manager or call close()."""
+    """One L2 and sidecars (hosts). Use as a context manager or call close(). l2_kind is
+    "tiercache" or "redis", optionally with the sidecars' invalidation source: "redis+publish"."""
 
     def __init__(self, l2_kind, l2_flags=None):
+        l2_kind, _, source = l2_kind.partition("+")
         self.l2_kind = l2_kind
+        self.source = source or DEFAULT_SOURCE[l2_kind]
         self.factory = ServerFactory(l2_kind)
         self.l2_flags = dict(l2_flags or {})
         self.l2 = self._start_l2(self.l2_flags)
@@ -198,7 +214,9 @@ class Cluster:
 
     def sidecar(self, name, via=None, wait_bus=True, **flags):
         """Start a sidecar connected to the L2 (or to `via`, an address such as a proxy's)."""
-        s = Sidecar(via or l2_address(self.l2), name, **dict(link_flags(), **acl_flags(self.l2_kind), **flags))
+        flags.setdefault("invalidation_source", self.source)
+        flags = dict(link_flags(), **acl_flags(self.l2_kind), **flags)
+        s = Sidecar(via or l2_address(self.l2), name, **flags)
         self.sidecars.append(s)
         return s.start(wait_bus=wait_bus)
 

@@ -13,6 +13,7 @@ def test_fifty_concurrent_misses_make_one_l2_get(make_cluster, proxy_factory):
     proxy = proxy_factory(("127.0.0.1", c.l2.port), delay_us=5000)
     a = c.sidecar("a", via=proxy.address, l1_max_ttl_ms=60000)
     c.l2_client().set("hot", "value")
+    a.settle()  # its invalidation applied before the misses (not just after their fill)
     conns = [a.raw() for _ in range(50)]
     before = a.info()
     gets_before = proxy.counter.count("GET", "hot")

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace tiercache::invalidation {
+namespace tiercache::sidecar::invalidation {
 
 inline constexpr uint32_t kVersion = 1;
 inline constexpr uint32_t kAllDbs = 0xffffffffu;
@@ -47,4 +47,4 @@ std::string encode(const Message& m);
 bool decode(std::string_view data, Message* out, std::string* error,
             const DecodeLimits& limits = DecodeLimits{});
 
-}  // namespace tiercache::invalidation
+}  // namespace tiercache::sidecar::invalidation

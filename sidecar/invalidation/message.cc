@@ -1,10 +1,10 @@
 // Invalidation message codec (see message.h), on msgpack-c++ (header-only, without Boost).
-#include "shared/invalidation/message.h"
+#include "sidecar/invalidation/message.h"
 
 #define MSGPACK_NO_BOOST 1
 #include <msgpack.hpp>
 
-namespace tiercache::invalidation {
+namespace tiercache::sidecar::invalidation {
 
 std::string encode(const Message& m) {
   msgpack::sbuffer buf;
@@ -119,4 +119,4 @@ bool decode(std::string_view data, Message* out, std::string* error, const Decod
   return true;
 }
 
-}  // namespace tiercache::invalidation
+}  // namespace tiercache::sidecar::invalidation

@@ -1,11 +1,11 @@
 // Invalidation message codec: round trips, versioning and hostile input.
-#include "shared/invalidation/message.h"
+#include "sidecar/invalidation/message.h"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-using namespace tiercache::invalidation;
+using namespace tiercache::sidecar::invalidation;
 
 TEST_CASE("round trip of a batched message") {
   Message m;
