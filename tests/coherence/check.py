@@ -59,11 +59,11 @@ def _percentile(sorted_values, q):
 # ---- worker processes ---------------------------------------------------------------------
 
 def writer_proc(sock, writer_id, keys, until, out_path, pause_ms, seed):
-    """sock: a sidecar's socket, or (host, port) of the L2 itself (a writer that bypasses the
-    sidecars: a cron job, a worker on a host without a sidecar)."""
+    """sock: a sidecar's socket, or (host, port, password) of the L2 itself (a writer that
+    bypasses the sidecars: a cron job, a worker on a host without a sidecar)."""
     rng = random.Random(seed)
     if isinstance(sock, tuple):
-        c = redis.Redis(host=sock[0], port=sock[1], socket_timeout=10)
+        c = redis.Redis(host=sock[0], port=sock[1], password=sock[2], socket_timeout=10)
     else:
         c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
     version = {k: 0 for k in keys}
@@ -273,7 +273,7 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
             host = HOSTS[w % len(HOSTS)] if w < nhost_writers else "l2"
             path = os.path.join(work, "w%d" % w)
             files["w"].append((host, w, path))
-            target = sc[host].socket if host != "l2" else ("127.0.0.1", cluster.l2.port)
+            target = sc[host].socket if host != "l2" else ("127.0.0.1", cluster.l2.port, cluster.l2.password)
             procs.append(ctx.Process(target=writer_proc, args=(
                 target, w, owned[w], until, path, pause_ms, 1000 + w)))
         for i in range(readers_per_host * len(HOSTS)):

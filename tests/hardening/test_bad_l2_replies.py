@@ -12,8 +12,9 @@ from sidecars import Sidecar, wait_for
 @pytest.fixture
 def setup():
     fake = FakeL2()
+    # The fake speaks the publish source's bus (SUBSCRIBE/PUBLISH), not CLIENT TRACKING.
     sc = Sidecar(fake.address, "bad", l2_timeout_ms=300, proto_max_bulk_len="1mb",
-                 l1_max_ttl_ms=60000)
+                 l1_max_ttl_ms=60000, invalidation_source="publish")
     sc.start()
     yield fake, sc
     rc = sc.stop()

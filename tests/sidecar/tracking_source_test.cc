@@ -36,7 +36,8 @@ std::unique_ptr<Reply> keys(std::initializer_list<const char*> ks) {
 
 TEST_CASE("tracking messages: keys, nil as a flush, the subscribe confirmation, junk") {
   TrackingPush p;
-  parse_tracking_push(push("message", "__redis__:invalidate", keys({"a", "bc"}))->get(), &p);
+  auto ab = push("message", "__redis__:invalidate", keys({"a", "bc"}));  // p.keys view into it
+  parse_tracking_push(ab->get(), &p);
   CHECK(p.kind == TrackingPush::Kind::kKeys);
   CHECK(p.keys == std::vector<std::string_view>{"a", "bc"});
   CHECK(p.bytes == 3);

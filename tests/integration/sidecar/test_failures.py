@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from helpers import RespError
-from sidecars import wait_for
+from sidecars import skip_over_tls, wait_for
 
 CHANNEL = "tiercache:invalidate"
 
@@ -34,6 +34,7 @@ def cache_on(sc, client, key, value, written_elsewhere=False):
 
 
 def test_blocked_bus_means_no_l1_hits_until_resubscribed(make_cluster, proxy_factory):
+    skip_over_tls()
     c = make_cluster()
     proxy = proxy_factory(("127.0.0.1", c.l2.port))
     a = c.sidecar("a", via=proxy.address, l1_max_ttl_ms=60000, bus_heartbeat_ms=50,
@@ -76,6 +77,7 @@ def test_silent_bus_times_out_and_recovers(make_cluster, proxy_factory):
     """The subscription stays connected but nothing arrives on it (and nothing it sends gets
     through): the sidecar's own heartbeats do not come back, so after --bus-timeout-ms it
     stops serving L1, and it resets the subscription itself to recover."""
+    skip_over_tls()
     c = make_cluster()
     proxy = proxy_factory(("127.0.0.1", c.l2.port))
     a = c.sidecar("a", via=proxy.address, l1_max_ttl_ms=60000, bus_heartbeat_ms=50,

@@ -5,9 +5,11 @@ l2_fetches / coalesced_misses."""
 import time
 
 from helpers import encode
+from sidecars import skip_over_tls
 
 
 def test_fifty_concurrent_misses_make_one_l2_get(make_cluster, proxy_factory):
+    skip_over_tls()
     c = make_cluster()
     # 5 ms each way: the first fetch is still in flight when the 49 others arrive.
     proxy = proxy_factory(("127.0.0.1", c.l2.port), delay_us=5000)
@@ -37,6 +39,7 @@ def test_fifty_concurrent_misses_make_one_l2_get(make_cluster, proxy_factory):
 def test_concurrent_misses_of_a_missing_key_and_an_error(make_cluster, proxy_factory):
     """Nil and error replies are shared by the waiters too; an error is not cached, a nil is
     (a negative entry), unless --l1-negative is off."""
+    skip_over_tls()
     c = make_cluster()
     proxy = proxy_factory(("127.0.0.1", c.l2.port), delay_us=5000)
     a = c.sidecar("a", via=proxy.address)
