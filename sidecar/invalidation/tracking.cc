@@ -45,6 +45,7 @@ void parse_tracking_push(const redisReply* r, TrackingPush* out) {
     if (k->type != REDIS_REPLY_STRING) {
       out->kind = TrackingPush::Kind::kBad;
       out->keys.clear();
+      out->bytes = 0;
       return;
     }
     out->keys.push_back(as_view(k));
