@@ -107,11 +107,12 @@ class Sidecar:
                          % (self.name, START_TIMEOUT, argv, log))
 
     def stderr(self):
+        """The tail of the process's log; after stop() removed the workdir, the tail it kept."""
         try:
             with open(self.err_path, "rb") as f:
                 return f.read().decode("utf-8", "replace")[-4000:]
-        except OSError:
-            return ""
+        except (OSError, AttributeError):
+            return getattr(self, "_final_log", "")
 
     def client(self, db=0, **kw):
         kw.setdefault("socket_timeout", 10)
@@ -167,6 +168,7 @@ class Sidecar:
         except OSError:
             pass
         if self.own_workdir:
+            self._final_log = self.stderr()  # still readable once the workdir is gone
             shutil.rmtree(self.workdir, ignore_errors=True)
         return rc
 
