@@ -19,7 +19,11 @@ from sidecars import wait_for
 from tiercache import _l1
 
 ABSENT = object()
-WINDOW_MS = 1500
+WINDOW_MS = 2500
+# The window runs from the last own bus message seen back, which on a loaded machine (ASan, a
+# parallel build) can be a few hundred ms before the loss: copies are asserted up to EARLY
+# before the window's end, errors from LATE after it.
+EARLY, LATE = 0.8, 0.2
 FAST = dict(l1_max_ttl_ms=60000, bus_heartbeat_ms=50, bus_timeout_ms=300,
             l2_reconnect_max_ms=100, l2_timeout_ms=300)
 
@@ -53,7 +57,7 @@ def check_window(sc, client, reader, lost_at):
     negative entries are answered, misses and writes refused; after it (plus a margin), only
     errors, through the socket and directly."""
     served = refused = 0
-    while time.monotonic() < lost_at + WINDOW_MS / 1000 - 0.35:
+    while time.monotonic() < lost_at + WINDOW_MS / 1000 - EARLY:
         assert client.get("k") == b"v"
         assert client.get("n") is None
         assert client.mget("k", "n") == [b"v", None]
@@ -71,7 +75,7 @@ def check_window(sc, client, reader, lost_at):
     assert info["fail_safe"] == 1 and info["fail_safe_entered"] == 1
     assert info["stale_answers"] > 0 and info["l1_direct_stale_hits"] > 0
     # Past the window: errors only, for as long as the L2 stays away.
-    time.sleep(max(0, lost_at + WINDOW_MS / 1000 + 0.1 - time.monotonic()))
+    time.sleep(max(0, lost_at + WINDOW_MS / 1000 + LATE - time.monotonic()))
     stale = sc.info()["stale_answers"]
     for _ in range(10):
         assert is_l2_error(attempt(lambda: client.get("k")))
@@ -127,7 +131,7 @@ def test_l2_killed_and_restarted_empty_resurrects_nothing(make_cluster):
     ca.set("k", "v")
     cache_on(a, ca, ra, "k", b"v")
     c.l2.stop(signal.SIGKILL)
-    wait_for(lambda: a.info()["fail_safe_serving"] == 1, 2, what="fail-safe again")
+    wait_for(lambda: a.info()["fail_safe_serving"] == 1, 5, what="fail-safe again")
     assert ca.get("k") == b"v"  # a copy, inside the window
     c.restart_l2()
     wait_for(lambda: a.info()["bus_healthy"] == 1 and a.info()["l2_connected"] == 1, 5,
@@ -180,12 +184,12 @@ def test_django_reads_follow_the_window(make_cluster, proxy_factory):
         lost_at = time.monotonic()
         wait_for(lambda: a.info()["fail_safe_serving"] == 1, 2, what="fail-safe")
         stale = a.info()["l1_direct_stale_hits"]
-        while time.monotonic() < lost_at + WINDOW_MS / 1000 - 0.35:
+        while time.monotonic() < lost_at + WINDOW_MS / 1000 - EARLY:
             assert cache.get("page") == {"html": "<p>"}
             assert cache.get("other", "db") == "db"  # the L2 error, ignored
             time.sleep(0.05)
         assert a.info()["l1_direct_stale_hits"] > stale
-        time.sleep(max(0, lost_at + WINDOW_MS / 1000 + 0.1 - time.monotonic()))
+        time.sleep(max(0, lost_at + WINDOW_MS / 1000 + LATE - time.monotonic()))
         for _ in range(5):
             assert cache.get("page", "db") == "db"
         cache.close()
