@@ -15,11 +15,6 @@ for target in $(find build-fuzz -type f -name 'fuzz_*' -perm -u+x | sort); do
   dict=$(find tests -name "${name#fuzz_}.dict" | head -n 1)
   args=(-max_total_time="$SECONDS_EACH" -print_final_stats=1 -artifact_prefix="$WORK/$name-")
   if [ -n "$dict" ]; then args+=(-dict="$dict"); fi
-  # KNOWN DEFECT (to fix first, see the session note): with the typed values of issue #15 this
-  # target reports a small leak of list elements (l2/commands/lists.cc push_generic) that the
-  # full run r10 met once and did not keep a reproducer of. Crashes and every other sanitizer
-  # report still fail it; only the leak check is off, for this target alone, until it is fixed.
-  if [ "$name" = fuzz_l2_dispatch ]; then args+=(-detect_leaks=0); fi
   echo "fuzz: $name for ${SECONDS_EACH}s"
   if ! "$target" "${args[@]}" "$WORK/$name" >"$WORK/$name.log" 2>&1; then
     echo "fuzz: $name FAILED"; tail -n 40 "$WORK/$name.log"; found=1

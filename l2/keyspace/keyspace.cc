@@ -64,7 +64,8 @@ Entry* Keyspace::new_entry(std::string_view key, std::string_view value, int64_t
     fprintf(stderr, "tiercache-l2: entry larger than 4 GiB (broken invariant)\n");
     abort();
   }
-  auto* e = static_cast<Entry*>(malloc(Entry::alloc_size(key.size(), value.size())));
+  bool string = type == ValueType::kString;
+  auto* e = static_cast<Entry*>(malloc(Entry::alloc_size(key.size(), value.size(), string)));
   if (e == nullptr) {
     fprintf(stderr, "tiercache-l2: out of memory allocating an entry\n");
     abort();

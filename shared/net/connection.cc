@@ -18,7 +18,7 @@ constexpr size_t kKeepCapacity = 1 << 20;  // larger buffers are given back once
 Connection::Connection(uv_loop_t* loop, ConnectionOwner* owner,
                        const resp::ParserLimits* parser_limits, const ConnectionLimits* limits,
                        uint64_t id, Kind kind)
-    : loop_(loop), owner_(owner), limits_(limits), id_(id), kind_(kind), parser_(parser_limits) {
+    : owner_(owner), limits_(limits), id_(id), kind_(kind), parser_(parser_limits) {
   if (kind == Kind::kTcp) {
     uv_tcp_init(loop, &handle_.tcp);
     handle_open_ = true;

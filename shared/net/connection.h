@@ -139,7 +139,6 @@ class Connection {
   // True if the socket says the peer closed or reset (a non-blocking peek; no data is taken).
   bool peer_closed();
 
-  uv_loop_t* loop_;
   ConnectionOwner* owner_;
   const ConnectionLimits* limits_;
   uint64_t id_;
