@@ -24,9 +24,10 @@ the compared cases alternating within each round.
 5. The L2 link over mutual TLS against a plain link: one tiercache-l2 serving both a plain
    and a TLS port, one sidecar on each (--l1-negative off). redis-benchmark -d 100 -c 50 on
    the sidecars' Unix sockets at -P 1 and -P 16: GET hits (keys loaded and warmed in db 0),
-   GET misses (db 1, never written: every GET is a fetch over the link) and SET (db 2, so
-   the hits stay hits; written through the link). Ratio TLS/plain; the cost of TLS on the
-   link, not a goal.
+   GET misses (db 1, never written: every GET is a fetch over the link) and SET (db 2,
+   written through the link; tracking reports key names, not databases, so it still
+   invalidates the hit rows' keys: a tenth of their GETs re-fill). Ratio TLS/plain; the cost
+   of TLS on the link, not a goal.
 
 Usage: bench/sidecar/bench.py [--runs 3] [--requests 200000] [--keys 10000]
                               [--only hits|remote|propagation|absent|tls-link]
