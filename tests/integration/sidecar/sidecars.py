@@ -232,7 +232,7 @@ class Cluster:
     def sidecar(self, name, via=None, wait_bus=True, **flags):
         """Start a sidecar connected to the L2 (or to `via`, an address such as a proxy's)."""
         flags.setdefault("invalidation_source", self.source)
-        flags = dict(link_flags(), **acl_flags(self.l2_kind), **flags)
+        flags = {**link_flags(), **acl_flags(self.l2_kind), **flags}  # the test's own win
         s = Sidecar(via or l2_address(self.l2), name, **flags)
         self.sidecars.append(s)
         return s.start(wait_bus=wait_bus)
