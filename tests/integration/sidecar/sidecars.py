@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # tests/integration: servers, helpers
 
 import redis  # noqa: E402
 
-from helpers import connect_raw, parse_info  # noqa: E402
+from helpers import Closed, connect_raw, parse_info  # noqa: E402
 from locations import sidecar_binary  # noqa: E402,F401  (re-exported)
 from servers import REPO, ServerFactory, free_port  # noqa: E402
 import tlscerts  # noqa: E402
@@ -98,7 +98,7 @@ class Sidecar:
             try:
                 if self.info().get("bus_healthy") == 1 or not wait_bus:
                     return self
-            except OSError:
+            except (OSError, Closed):  # not listening yet, or exiting (the loop then sees it)
                 pass
             time.sleep(0.02)
         log = self.stderr()
