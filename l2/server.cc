@@ -373,7 +373,9 @@ void Server::on_prepare(uv_prepare_t* p) {
   auto* self = static_cast<Server*>(p->data);
   for (Client* c : self->closed_clients_) delete c;
   self->closed_clients_.clear();
-  self->blocking_->resume_unblocked();
+  // Unblocked clients run their queued requests (not while a busy script lets the loop run:
+  // as Redis's beforeSleep, which skips processUnblockedClients then).
+  if (!self->lua_->running()) self->blocking_->resume_unblocked();
   // BCAST invalidations of the keys modified since the last sleep (never in the middle of a
   // script that lets the loop run while it is busy: as Redis's beforeSleep, which skips it
   // while processing events during a busy script).
