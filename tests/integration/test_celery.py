@@ -32,9 +32,21 @@ TASKS = textwrap.dedent("""
 """)
 
 
+CALLER = textwrap.dedent("""
+    import sys
+    import tc_tasks as tasks
+    r1 = tasks.add.delay(2, 3)
+    r2 = tasks.shout.apply_async(("hello",), queue="other")
+    print(r1.get(timeout=30), r2.get(timeout=30))
+    results = [tasks.add.delay(i, i) for i in range(10)]
+    print(*[r.get(timeout=30) for r in results])
+""")
+
+
 @pytest.fixture
 def worker(server, tmp_path):
     (tmp_path / "tc_tasks.py").write_text(TASKS)
+    (tmp_path / "caller.py").write_text(CALLER)
     env = dict(os.environ, CELERY_TEST_URL="redis://127.0.0.1:%d/3" % server.port,
                PYTHONPATH=str(tmp_path))
     log = open(tmp_path / "worker.log", "wb")
@@ -43,15 +55,9 @@ def worker(server, tmp_path):
          "--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat",
          "-Q", "celery,other", "--loglevel=INFO"],
         cwd=str(tmp_path), env=env, stdout=log, stderr=subprocess.STDOUT)
-    sys.path.insert(0, str(tmp_path))
-    os.environ["CELERY_TEST_URL"] = env["CELERY_TEST_URL"]
     try:
-        import tc_tasks
-        yield tc_tasks, proc
+        yield tmp_path, env, proc
     finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("tc_tasks", None)
-        os.environ.pop("CELERY_TEST_URL", None)
         proc.terminate()
         try:
             proc.wait(20)
@@ -62,18 +68,15 @@ def worker(server, tmp_path):
 
 
 def test_worker_runs_tasks_and_returns_results(server, worker):
-    tasks, proc = worker
-    r1 = tasks.add.delay(2, 3)
-    r2 = tasks.shout.apply_async(("hello",), queue="other")
-    try:
-        assert r1.get(timeout=30) == 5
-        assert r2.get(timeout=30) == "HELLO"
-    except Exception:
-        log = open(os.path.join(os.path.dirname(tasks.__file__), "worker.log")).read()
-        raise AssertionError("worker log:\n" + log[-4000:])
-    assert proc.poll() is None  # the worker is still waiting on BRPOP
+    # The caller runs in a process of its own too: Celery's result consumer keeps connections
+    # and threads that must not outlive this test inside pytest.
+    tmp_path, env, proc = worker
+    out = subprocess.run([sys.executable, str(tmp_path / "caller.py")], cwd=str(tmp_path),
+                         env=env, capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    assert out.returncode == 0, out.stderr[-3000:] + "\nworker log:\n" + log[-3000:]
+    assert out.stdout.split("\n")[:2] == ["5 HELLO", " ".join(str(2 * i) for i in range(10))]
+    assert proc.poll() is None  # the worker is still running
     # Idle, the worker waits in BRPOP on its queues: a blocked client of the server.
     c = server.client()
     assert wait_until(lambda: c.info("clients")["blocked_clients"] >= 1, timeout=15)
-    results = [tasks.add.delay(i, i) for i in range(10)]
-    assert [r.get(timeout=30) for r in results] == [2 * i for i in range(10)]
