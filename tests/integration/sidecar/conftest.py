@@ -16,9 +16,8 @@ import sidecars
 from sidecars import Cluster, eval_available, sidecar_binary  # noqa: F401
 
 # L2 kind, "+source" when the sidecars use another source than sidecars.DEFAULT_SOURCE's.
-# TIERCACHE_SIDECAR_VARIANTS (comma-separated, e.g. "tiercache,redis+publish") narrows them: the
-# ASan pass of scripts/test.sh runs the two that exercise different sidecar code (the tracking
-# source, the publish source), not l2=redis, whose sidecar code l2=tiercache already runs.
+# TIERCACHE_SIDECAR_VARIANTS (comma-separated, e.g. "tiercache,redis+publish") narrows them:
+# scripts/test.sh splits them between its release and ASan passes.
 ALL_VARIANTS = {"tiercache": "l2=tiercache", "redis": "l2=redis",
                 "redis+publish": "l2=redis,source=publish"}
 L2_VARIANTS = [v for v in filter(None, os.environ.get(
