@@ -181,6 +181,11 @@ void Sidecar::connection_command(Handler h, net::Connection& c, ClientState& st,
     case Handler::kUnwatch:
       resp::write_ok(out);
       return;
+    case Handler::kBlocking:
+      resp::write_error(out,
+                        "ERR blocking commands are not supported through tiercache-sidecar yet "
+                        "(they need a connection of their own to L2); connect to L2 directly");
+      return;
     default:  // not a connection command: dispatch.cc does not send it here
       resp::write_error(out, "ERR tiercache: no handler");
       return;

@@ -18,7 +18,10 @@ using command::CommandTable;
 
 HandlerTable::HandlerTable(const CommandTable& table) {
   for (const CommandSpec& spec : table.all())
-    rows_.push_back(Entry{is_write(spec) ? Handler::kWrite : Handler::kPassthrough, 0});
+    rows_.push_back(Entry{(spec.flags & command::kBlocking) ? Handler::kBlocking
+                          : is_write(spec)                    ? Handler::kWrite
+                                                              : Handler::kPassthrough,
+                          0});
   for (const HandlerRow& row : kHandlerRows) {
     const CommandSpec* spec = table.find(row.name);
     if (spec == nullptr) {

@@ -36,6 +36,8 @@ enum class Handler : uint8_t {
   kDiscard,
   kWatch,
   kUnwatch,
+  kBlocking,  // BLPOP & co (the table's blocking flag): refused until they get an L2
+              // connection of their own (issue 15), rather than answered nil at once
 };
 
 // Sidecar-only rules on top of the shared flags.

@@ -1,4 +1,4 @@
-// CLIENT and its subcommands: ID, GETNAME/SETNAME, INFO, LIST, KILL, SETINFO, REPLY, and
+// CLIENT and its subcommands: ID, GETNAME/SETNAME, INFO, LIST, KILL, SETINFO, UNBLOCK, REPLY, and
 // client-side caching: TRACKING, CACHING, GETREDIR, TRACKINGINFO (the rules are in
 // l2/tracking/tracker.h; these handlers parse and reply).
 #include <algorithm>
@@ -39,11 +39,27 @@ void client_trackinginfo(CommandContext& ctx) {
   for (const auto& p : info.prefixes) resp::write_bulk(ctx.out, p);
 }
 
+// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client was blocked (and now answered).
+void client_unblock(CommandContext& ctx) {
+  bool as_error = false;
+  if (ctx.args.size() == 4) {
+    if (is(ctx.args[3], "error"))
+      as_error = true;
+    else if (!is(ctx.args[3], "timeout"))
+      return error(ctx, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+  }
+  auto id = int_arg(ctx, ctx.args[2]);
+  if (!id) return;
+  bool done = *id > 0 && ctx.server.blocking().unblock(static_cast<uint64_t>(*id), as_error);
+  resp::write_integer(ctx.out, done ? 1 : 0);
+}
+
 std::string client_info_line(Server& server, const Client& c) {
   int64_t now = server.now_ms();
   std::string flags;
   if (c.subscribed()) flags += 'P';
   if (c.in_multi) flags += 'x';
+  if (c.blocked) flags += 'b';
   flags += server.tracker().list_flags(c.id);
   if (flags.empty()) flags = "N";
   std::string s;
@@ -180,16 +196,18 @@ void client(CommandContext& ctx) {
     return resp::write_integer(ctx.out, ctx.server.tracker().redirect(c.id));
   if (is(sub, "trackinginfo") && argc == 2) return client_trackinginfo(ctx);
   if (is(sub, "setinfo") && argc == 4) return resp::write_ok(ctx.out);
+  if (is(sub, "unblock") && (argc == 3 || argc == 4)) return client_unblock(ctx);
   if (is(sub, "reply") && argc == 3 && is(ctx.args[2], "on")) return resp::write_ok(ctx.out);
   if (is(sub, "help") && argc == 2)
     return help_reply(ctx,
                       {"CLIENT <subcommand> [<arg> ...]. Subcommands are:", "ID", "GETNAME",
                        "SETNAME <name>", "INFO", "LIST [TYPE normal|pubsub] [ID id ...]",
                        "KILL <ip:port> | KILL <filter> <value> ...", "SETINFO <attr> <value>",
+                       "UNBLOCK <clientid> [TIMEOUT|ERROR]",
                        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
                        "         [OPTIN] [OPTOUT] [NOLOOP]",
                        "CACHING (YES|NO)", "GETREDIR", "TRACKINGINFO"});
-  subcommand_error(ctx, {"id", "getname", "setname", "info", "list", "kill", "setinfo", "reply",
+  subcommand_error(ctx, {"id", "getname", "setname", "info", "list", "kill", "setinfo", "unblock", "reply",
                          "tracking", "caching", "getredir", "trackinginfo", "help"});
 }
 

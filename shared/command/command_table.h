@@ -25,6 +25,7 @@ enum Flag : uint32_t {
   kTransaction = 1u << 12,  // MULTI/EXEC/DISCARD/WATCH/UNWATCH
   kNotQueued = 1u << 13,    // runs at once inside MULTI, never queued (Redis: EXEC, DISCARD,
                             // MULTI, WATCH, QUIT, RESET)
+  kBlocking = 1u << 14,     // may block the client (BLPOP & co): a client of its own upstream
 };
 
 enum class KeySpec : uint8_t {
