@@ -372,20 +372,11 @@ void serve_move(CommandContext& ctx, const BlockedOp& op, std::string_view key) 
 // BLPOP/BRPOP key [key ...] timeout; BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT n].
 void blocking_pop(CommandContext& ctx, std::span<const std::string_view> keys,
                   std::string_view timeout, bool head, int64_t count) {
-  TimeoutArg t = parse_timeout(timeout, ctx.now_ms);
-  if (!t.error.empty()) return error(ctx, t.error);
-  for (std::string_view key : keys) {
-    bool wrong;
-    ListValue* l = write_list(ctx, key, &wrong);
-    if (wrong) return;
-    if (l != nullptr) return pop_with_key(ctx, key, l, head, count);
-  }
   BlockedOp op;
   op.from_head = head;
   op.count = count;
-  op.deadline_ms = t.deadline_ms;
   op.serve = serve_pop;
-  block_or_nil(ctx, keys, std::move(op));
+  pop_now_or_block<ListValue>(ctx, keys, timeout, std::move(op));
 }
 void blpop(CommandContext& ctx) {
   blocking_pop(ctx, ctx.args.subspan(1, ctx.args.size() - 2), ctx.args.back(), true, -1);

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string_view>
 
+#include "l2/blocking.h"
 #include "l2/commands/common.h"
 #include "l2/keyspace/values.h"
 
@@ -129,5 +130,24 @@ struct ScanArgs {
 // (as Redis does); each writes the error and returns false on failure.
 bool parse_scan_cursor(CommandContext& ctx, std::string_view cursor, ScanArgs* out);
 bool parse_scan_options(CommandContext& ctx, size_t first, ScanArgs* out);
+
+// BLPOP, BZPOPMIN & co: the first of keys that holds a T is served at once, by the same
+// op.serve a blocked client would get; a key of another type answers WRONGTYPE; when none holds
+// one, the client blocks until op.deadline (or, in MULTI and scripts, gets nil).
+template <class T>
+void pop_now_or_block(CommandContext& ctx, std::span<const std::string_view> keys,
+                      std::string_view timeout, BlockedOp op) {
+  TimeoutArg t = parse_timeout(timeout, ctx.now_ms);
+  if (!t.error.empty()) return error(ctx, t.error);
+  for (std::string_view key : keys) {
+    bool wrong;
+    T* v = lookup_object<T>(ctx, key, true, false, &wrong);
+    if (wrong) return;
+    if (v != nullptr) return op.serve(ctx, op, key);
+  }
+  op.type = TypeOf<T>::value;
+  op.deadline_ms = t.deadline_ms;
+  block_or_nil(ctx, keys, std::move(op));
+}
 
 }  // namespace tiercache::l2::cmd

@@ -272,21 +272,11 @@ void serve_zpop(CommandContext& ctx, const BlockedOp& op, std::string_view key) 
 // [COUNT n] (blockingGenericZpopCommand).
 void blocking_zpop(CommandContext& ctx, std::span<const std::string_view> keys,
                    std::string_view timeout, bool max, int64_t count) {
-  TimeoutArg t = parse_timeout(timeout, ctx.now_ms);
-  if (!t.error.empty()) return error(ctx, t.error);
-  for (std::string_view key : keys) {
-    bool wrong;
-    ZSetValue* z = write_zset(ctx, key, &wrong);
-    if (wrong) return;
-    if (z != nullptr) return zpop_with_key(ctx, key, z, max, count);
-  }
   BlockedOp op;
-  op.type = ValueType::kZSet;
   op.from_head = !max;
   op.count = count;
-  op.deadline_ms = t.deadline_ms;
   op.serve = serve_zpop;
-  block_or_nil(ctx, keys, std::move(op));
+  pop_now_or_block<ZSetValue>(ctx, keys, timeout, std::move(op));
 }
 void bzpopmin(CommandContext& ctx) {
   blocking_zpop(ctx, ctx.args.subspan(1, ctx.args.size() - 2), ctx.args.back(), false, -1);
