@@ -9,7 +9,21 @@ side (scripts/flaky.sh, developers' worktrees) do not see each other's processes
 
 import os
 import signal
+import subprocess
 import time
+
+
+def stop_process(proc, timeout):
+    """Stops a subprocess.Popen a test started, so it is no leftover: SIGTERM, then SIGKILL if
+    it is still running after timeout seconds. Returns its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 def _children_map():

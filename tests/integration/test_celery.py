@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 from helpers import wait_until
+from leftovers import stop_process
 
 celery = pytest.importorskip("celery")
 
@@ -58,12 +59,7 @@ def worker(server, tmp_path):
     try:
         yield tmp_path, env, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 20)
         log.close()
 
 

@@ -20,6 +20,7 @@ import time
 import pytest
 
 from conftest import REPO, free_port, project_version, run
+from leftovers import stop_process  # tests/integration, on sys.path by conftest
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="dpkg -i needs root")
 
@@ -69,13 +70,7 @@ def deb(artifacts):
         yield artifacts["deb"]
     finally:
         for p in State.procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            stop_process(p, 5)
         for d in State.run_dirs:
             shutil.rmtree(d, ignore_errors=True)
         if package_status() not in ("not-installed", "un"):
