@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${TIERCACHE_BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" "$@" >/dev/null
-cmake --build "$BUILD_DIR" -j "$JOBS"
+# TIERCACHE_BUILD_TARGET builds one target (e.g. fuzz_targets) instead of everything.
+cmake --build "$BUILD_DIR" -j "$JOBS" ${TIERCACHE_BUILD_TARGET:+--target "$TIERCACHE_BUILD_TARGET"}

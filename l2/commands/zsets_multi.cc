@@ -34,6 +34,9 @@ void store_scored(CommandContext& ctx, std::string_view dst, const Scored& items
   bool existed = ks(ctx).remove(db, dst);
   if (!items.empty()) {
     ZSetValue* d = ks(ctx).create<ZSetValue>(db, dst);
+    size_t longest = 0;
+    for (const auto& item : items) longest = std::max(longest, item.first.size());
+    d->prepare(items.size(), longest);
     for (const auto& [m, s] : items) d->set(m, s);
   }
   if (existed || !items.empty()) ks(ctx).signal_modified(db, dst);

@@ -289,6 +289,13 @@ void ZSetValue::set(std::string_view member, double score) {
   tree_.insert(Key{score, std::string_view(it->first)});
 }
 
+void ZSetValue::prepare(size_t count, size_t longest) {
+  const auto& lim = encoding_limits();
+  if (packed_ && size() == 0 &&
+      (count > lim.zset_max_listpack_entries || longest > lim.zset_max_listpack_value))
+    convert();
+}
+
 bool ZSetValue::remove(std::string_view member) {
   if (packed_) {
     size_t off = pack_find(member);

@@ -131,6 +131,10 @@ class ZSetValue {
   // Inserts or moves member to score.
   void set(std::string_view member, double score);
   bool remove(std::string_view member);
+  // On an empty value about to receive `count` members, the longest `longest` bytes: takes the
+  // skiplist at once if they will not fit the listpack, as Redis builds the results of
+  // ZUNIONSTORE & co (so a -0 score stays -0 there; the listpack keeps it as 0).
+  void prepare(size_t count, size_t longest);
   // 0-based position in (score, member) order, or nullopt.
   std::optional<size_t> rank(std::string_view member) const;
   // Elements with rank in [from, to] (inclusive, clamped by the caller), in order.

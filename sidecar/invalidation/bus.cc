@@ -36,8 +36,12 @@ void Bus::on_state(void* ctx, bool connected) {
   auto* self = static_cast<Bus*>(ctx);
   if (connected) {
     std::string_view args[] = {"SUBSCRIBE", self->channel_};
-    if (!self->sub_->send_push(args)) self->go_unhealthy("cannot subscribe", true);
+    // Unconfirmed (or unsent) SUBSCRIBEs are retried on a fresh connection by on_timer; not
+    // from here, inside hiredis's connect callback, which must not free its context.
+    self->subscribe_sent_us_ = steady_us();
+    if (!self->sub_->send_push(args)) self->go_unhealthy("cannot subscribe", false);
   } else {
+    self->subscribe_sent_us_ = 0;
     self->go_unhealthy("subscription connection lost", false);
   }
 }
@@ -51,7 +55,10 @@ void Bus::go_unhealthy(const std::string& why, bool reconnect) {
     spdlog::warn("invalidation bus unhealthy: {}; L1 stops serving until resubscribed", why);
   }
   listener_->on_bus_unhealthy(why);  // flushes L1 even if already unhealthy
-  (void)reconnect;
+  if (reconnect) {
+    subscribe_sent_us_ = 0;
+    sub_->reset(why);
+  }
 }
 
 void Bus::on_push(void* ctx, const redisReply* r) {
@@ -65,6 +72,7 @@ void Bus::on_push(void* ctx, const redisReply* r) {
   if (k == "subscribe") {
     // Anything published while we were not subscribed is lost to us: flush, then trust again.
     self->subscribed_ = true;
+    self->subscribe_sent_us_ = 0;
     self->last_seq_.clear();
     self->listener_->on_bus_unhealthy("resubscribed: dropping what may have been missed");
     self->healthy_ = true;
@@ -150,18 +158,25 @@ void Bus::forget(uint64_t seq) {
 
 void Bus::on_timer(uv_timer_t* t) {
   auto* self = static_cast<Bus*>(t->data);
-  if (!self->healthy_ || self->outstanding_.empty()) return;
   const uint64_t limit = static_cast<uint64_t>(self->timeout_ms_) * 1000;
+  // Connected but never subscribed (an L2 that hangs, a proxy that accepts and forwards
+  // nothing): without this the bus would wait for the confirmation forever.
+  if (!self->subscribed_ && self->subscribe_sent_us_ != 0 &&
+      steady_us() - self->subscribe_sent_us_ > limit) {
+    self->go_unhealthy(
+        "SUBSCRIBE not confirmed within " + std::to_string(self->timeout_ms_) + " ms", true);
+    return;
+  }
+  if (!self->healthy_ || self->outstanding_.empty()) return;
   if (steady_us() - self->outstanding_.front().second <= limit) return;
   // Overdue by the clock; read what the subscription already holds first (after a stall the
   // message may be waiting in the socket: timers run before libuv polls).
   self->sub_->take_ready_input();
   if (!self->healthy_ || self->outstanding_.empty()) return;
   if (steady_us() - self->outstanding_.front().second > limit) {
+    // Resubscribe from scratch: a fresh connection and SUBSCRIBE make it healthy again.
     self->go_unhealthy(
         "own message not seen back within " + std::to_string(self->timeout_ms_) + " ms", true);
-    // Resubscribe from scratch: a fresh connection and SUBSCRIBE make it healthy again.
-    self->sub_->reset("bus heartbeat timeout");
   }
 }
 

@@ -46,6 +46,8 @@ class Bus final : public InvalidationSource {
   static void on_push(void* ctx, const redisReply* reply);
   static void on_timer(uv_timer_t* t);
   void handle_payload(std::string_view payload);
+  // L1 stops serving (and is flushed); with reconnect, the subscription starts over on a fresh
+  // connection (the link's backoff applies).
   void go_unhealthy(const std::string& why, bool reconnect);
   void expect(uint64_t seq, uint64_t sent_us);
 
@@ -57,6 +59,7 @@ class Bus final : public InvalidationSource {
   uv_timer_t timer_;
   bool healthy_ = false;
   bool subscribed_ = false;
+  uint64_t subscribe_sent_us_ = 0;  // SUBSCRIBE sent, not yet confirmed (0: none pending)
   std::deque<std::pair<uint64_t, uint64_t>> outstanding_;  // (seq, sent_us) of own messages
   std::unordered_map<uint64_t, uint64_t> last_seq_;        // per origin
   BusStats stats_;

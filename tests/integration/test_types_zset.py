@@ -41,6 +41,22 @@ def test_scores_format(raw):
     assert raw.cmd("ZINCRBY", "z", "x", "a") == NOT_FLOAT
 
 
+def test_negative_zero_score_of_a_weighted_union(raw):
+    """0 * -1 is -0: a ZUNIONSTORE result too large for the listpack keeps it (and prints "-0"),
+    a small one stores it as 0 (found by the differential test)."""
+    long_member = "x" * 70
+    raw.cmd("ZADD", "big", "0", "a", "1", long_member)
+    raw.cmd("ZADD", "small", "0", "a", "1", "b")
+    assert raw.cmd("ZUNIONSTORE", "u1", "1", "big", "WEIGHTS", "-1") == 2
+    assert raw.cmd("OBJECT", "ENCODING", "u1") == b"skiplist"
+    assert raw.cmd("ZRANGE", "u1", "0", "-1", "WITHSCORES") == [long_member.encode(), b"-1",
+                                                               b"a", b"-0"]
+    assert raw.cmd("ZUNIONSTORE", "u2", "1", "small", "WEIGHTS", "-1") == 2
+    assert raw.cmd("ZRANGE", "u2", "0", "-1", "WITHSCORES") == [b"b", b"-1", b"a", b"0"]
+    assert raw.cmd("ZUNION", "1", "big", "WEIGHTS", "-1", "WITHSCORES") == \
+        [long_member.encode(), b"-1", b"a", b"-0"]
+
+
 def test_rank_count_card_rem(raw):
     raw.cmd("ZADD", "z", "1", "a", "2", "b", "2", "c", "3", "d")
     assert raw.cmd("ZCARD", "z") == 4

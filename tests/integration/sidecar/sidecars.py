@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -17,7 +18,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # tests/integration: servers, helpers
 
 import redis  # noqa: E402
 
-from helpers import connect_raw, parse_info  # noqa: E402
+from helpers import Closed, connect_raw, parse_info  # noqa: E402
 from locations import sidecar_binary  # noqa: E402,F401  (re-exported)
 from servers import REPO, ServerFactory, free_port  # noqa: E402
 import tlscerts  # noqa: E402
@@ -98,7 +99,7 @@ class Sidecar:
             try:
                 if self.info().get("bus_healthy") == 1 or not wait_bus:
                     return self
-            except OSError:
+            except (OSError, Closed):  # not listening yet, or exiting (the loop then sees it)
                 pass
             time.sleep(0.02)
         log = self.stderr()
@@ -280,6 +281,33 @@ def wait_for(predicate, timeout=5.0, interval=0.005, what="condition"):
         if time.monotonic() >= deadline:
             raise AssertionError("%s not reached within %.1fs (last: %r)" % (what, timeout, v))
         time.sleep(interval)
+
+
+def write_while_reading(readers, keys, read, writer, pause_s, value="new"):
+    """The race of the fill-guard tests: one thread per reader client runs read(client, its
+    share of keys) as soon as all are ready; after pause_s the writer client SETs every key to
+    value in one pipeline. Returns the monotonic time the writes were acknowledged, once the
+    readers are done."""
+    go = threading.Barrier(len(readers) + 1)
+
+    def run(client, ks):
+        go.wait()
+        read(client, ks)
+
+    threads = [threading.Thread(target=run, args=(r, keys[i::len(readers)]))
+               for i, r in enumerate(readers)]
+    for t in threads:
+        t.start()
+    go.wait()
+    time.sleep(pause_s)
+    p = writer.pipeline(transaction=False)
+    for k in keys:
+        p.set(k, value)
+    assert all(p.execute())
+    acked = time.monotonic()
+    for t in threads:
+        t.join(10)
+    return acked
 
 
 def eval_available(client):

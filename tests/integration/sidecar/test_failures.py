@@ -105,6 +105,30 @@ def test_silent_bus_times_out_and_recovers(make_cluster, proxy_factory):
     wait_for(lambda: ca.get("k") == b"v20", 2, what="invalidations flow again")
 
 
+def test_unconfirmed_subscription_is_retried(make_cluster, proxy_factory):
+    """The bus connects, but its SUBSCRIBE is lost on the way (an L2 that hangs, a proxy that
+    accepts and forwards nothing): the sidecar must not wait for the confirmation forever, but
+    start over on a fresh connection after --bus-timeout-ms, and become healthy once the way
+    is clear again."""
+    skip_over_tls()
+    c = make_cluster()
+    proxy = proxy_factory(("127.0.0.1", c.l2.port))
+    proxy.freeze_subscribers = True  # from the first SUBSCRIBE on
+    a = c.sidecar("a", via=proxy.address, wait_bus=False, l1_max_ttl_ms=60000,
+                  bus_heartbeat_ms=50, bus_timeout_ms=300, l2_reconnect_max_ms=100)
+    wait_for(lambda: a.info()["l2_connected"] == 1, 5, what="data path connected")
+    time.sleep(1.0)
+    assert a.info()["bus_healthy"] == 0
+    proxy.freeze_subscribers = False  # the frozen connection stays silent: only a retry helps
+    wait_for(lambda: a.info()["bus_healthy"] == 1, 5, what="bus healthy on a fresh connection")
+    b = c.sidecar("b")  # the writer (the publish source hears sidecars' writes only)
+    ca, cb = a.client(), b.client()
+    ca.set("k", "v0")
+    cache_on(a, ca, "k", b"v0")
+    cb.set("k", "v1")
+    wait_for(lambda: ca.get("k") == b"v1", 2, what="invalidations flow")
+
+
 def test_killed_subscription_loses_no_invalidation(cluster):
     """CLIENT KILL TYPE pubsub at L2 while B writes: A may miss the message, but must have
     flushed before it serves L1 again, so A never answers the old value after the bound."""

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from sidecars import wait_for
+from sidecars import wait_for, write_while_reading
 
 ROUNDS = 25
 KEYS = 40
@@ -36,28 +36,14 @@ def test_racing_read_never_leaves_old_value(make_cluster, proxy_factory, data_us
         cb = b.client()
         cb.mset({k: "old" for k in keys})
         readers = [a.client() for _ in range(4)]
-        go = threading.Barrier(len(readers) + 1)
         seen = []
 
         def read(client, ks):
-            go.wait()
             seen.append(client.mget(ks))
             for k in ks:
                 seen.append([client.get(k)])
 
-        threads = [threading.Thread(target=read, args=(r, keys[i::len(readers)]))
-                   for i, r in enumerate(readers)]
-        for t in threads:
-            t.start()
-        go.wait()
-        time.sleep(rng.random() * (data_us + 200) / 1e6)
-        p = cb.pipeline(transaction=False)
-        for k in keys:
-            p.set(k, "new")
-        assert all(p.execute())
-        acked = time.monotonic()
-        for t in threads:
-            t.join(10)
+        acked = write_while_reading(readers, keys, read, cb, rng.random() * (data_us + 200) / 1e6)
         for got in seen:  # racing reads may see either value, nothing else
             assert set(got) <= {b"old", b"new"}, got
         time.sleep(max(0, acked + BOUND - time.monotonic()))

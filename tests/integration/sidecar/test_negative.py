@@ -8,14 +8,13 @@ the propagation bound, through the socket and through direct readers; a key of a
 (MGET's nil for a hash) is never cached as absent; the fill guard drops a negative fill that
 raced with a write; --l1-negative off caches nothing."""
 
-import threading
 import time
 
 import pytest
 import redis
 
 import django_setup  # noqa: F401  (Django settings; tiercache on sys.path)
-from sidecars import wait_for
+from sidecars import wait_for, write_while_reading
 from tiercache import _l1
 
 ABSENT = object()
@@ -150,28 +149,14 @@ def test_negative_fill_racing_a_write_on_the_other_host(make_cluster, proxy_fact
     for rnd in range(20):
         keys = ["race%d:%d" % (rnd, i) for i in range(30)]
         readers = [a.client() for _ in range(3)]
-        go = threading.Barrier(len(readers) + 1)
 
         def read(client, ks):
-            go.wait()
             client.mget(ks)
             for k in ks:
                 client.get(k)
                 client.exists(k)
 
-        threads = [threading.Thread(target=read, args=(r, keys[i::len(readers)]))
-                   for i, r in enumerate(readers)]
-        for t in threads:
-            t.start()
-        go.wait()
-        time.sleep(0.001 * (rnd % 4))
-        p = cb.pipeline(transaction=False)
-        for k in keys:
-            p.set(k, "new")
-        assert all(p.execute())
-        acked = time.monotonic()
-        for t in threads:
-            t.join(10)
+        acked = write_while_reading(readers, keys, read, cb, 0.001 * (rnd % 4))
         time.sleep(max(0, acked + 0.05 - time.monotonic()))
         ca = a.client()
         stale += [(k, v) for k in keys for v in [ca.get(k)] if v != b"new"]
