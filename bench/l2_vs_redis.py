@@ -2,7 +2,9 @@
 """tiercache-l2 against redis-server, side by side in one run.
 
 Throughput and latency: redis-benchmark -t set,get -d 100 -c 50 -r 100000 at -P 1 and -P 16,
-over TCP and the Unix socket (eight figures per server). Each server is pinned to CPU 1 and
+over TCP and the Unix socket (eight figures per server); with --tls, over mutual TLS instead
+(each server on a TLS port of its own with --port 0, certificates made by
+tests/integration/tlscerts.py, redis-benchmark --tls --cacert --cert --key; four figures). Each server is pinned to CPU 1 and
 redis-benchmark to CPU 0; the two servers alternate within every round so drift hits both.
 Memory: bytes per key at N keys (32-byte keys, 100-byte values), from each server's own
 used_memory and from its RSS.
@@ -14,7 +16,7 @@ with CLIENT TRACKING on REDIRECT <bus> BCAST, so every SET is reported; a thread
 
 Prints medians of --runs rounds and the ratios tiercache/redis. Usage:
   bench/l2_vs_redis.py [--runs 3] [--requests 200000] [--keys 1000000] [--tracking]
-                       [--json out.json]
+                       [--tls] [--json out.json]
 """
 import argparse
 import json
@@ -31,6 +33,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from locations import free_port, l2_binary  # noqa: E402
+import tlscerts  # noqa: E402
 
 L2 = l2_binary()
 SERVER_CPU, CLIENT_CPU = "1", "0"
@@ -45,16 +48,29 @@ def preflight():
         sys.exit("missing %s: run scripts/build.sh first" % L2)
 
 
+def tls_options(certs, port):
+    """The tls-* options, under the names both servers share, serving the test server
+    certificate on `port` and asking clients for theirs (mutual TLS)."""
+    return ["--tls-port", str(port), "--tls-cert-file", certs["server_crt"],
+            "--tls-key-file", certs["server_key"], "--tls-ca-cert-file", certs["ca"]]
+
+
 class Server:
-    def __init__(self, kind, tmp):
+    """One server, pinned; with certs, TLS on self.port (plain TCP off, --port 0); the Unix
+    socket stays plain for the set-up (redis-cli) either way."""
+
+    def __init__(self, kind, tmp, certs=None):
         self.kind = kind
         self.port = free_port()
         self.sock = os.path.join(tmp, kind + ".sock")
+        ports = (["--port", "0"] + tls_options(certs, self.port) if certs
+                 else ["--port", str(self.port)])
         if kind == "tiercache":
-            cmd = [L2, "--port", str(self.port), "--unixsocket", self.sock, "--loglevel", "warning"]
+            cmd = [L2] + ports + ["--unixsocket", self.sock, "--loglevel", "warning"]
         else:
-            cmd = ["redis-server", "--port", str(self.port), "--unixsocket", self.sock,
-                   "--save", "", "--appendonly", "no", "--loglevel", "warning"]
+            cmd = ["redis-server"] + ports + ["--unixsocket", self.sock,
+                                              "--save", "", "--appendonly", "no",
+                                              "--loglevel", "warning"]
         self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + cmd,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
@@ -126,8 +142,11 @@ class TrackingBus:
         self.bus.close()
 
 
-def bench(server, transport, pipeline, requests):
+def bench(server, transport, pipeline, requests, certs=None):
     target = ["-s", server.sock] if transport == "unix" else ["-h", "127.0.0.1", "-p", str(server.port)]
+    if transport == "tls":
+        target += ["--tls", "--cacert", certs["ca"], "--cert", certs["client_crt"],
+                   "--key", certs["client_key"]]
     cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark"] + target + [
         "-t", "set,get", "-d", "100", "-c", "50", "-n", str(requests), "-r", "100000",
         "-P", str(pipeline), "--csv"]
@@ -174,22 +193,26 @@ def main():
     ap.add_argument("--keys", type=int, default=1000000)
     ap.add_argument("--tracking", action="store_true",
                     help="one BCAST client-side caching subscriber per server during the runs")
+    ap.add_argument("--tls", action="store_true",
+                    help="GET/SET over mutual TLS (both servers on a TLS port) instead of TCP "
+                         "and the Unix socket")
     ap.add_argument("--json")
     args = ap.parse_args()
     preflight()
+    certs = tlscerts.certs() if args.tls else None
     if args.tracking:
         os.sched_setaffinity(0, {int(CLIENT_CPU)})  # the drain threads share the client CPU
 
     tmp = tempfile.mkdtemp(prefix="tc-bench-")
-    cases = [(t, p) for t in ("unix", "tcp") for p in (1, 16)]
+    cases = [(t, p) for t in (("tls",) if args.tls else ("unix", "tcp")) for p in (1, 16)]
     samples = {}  # (kind, transport, pipeline, test) -> [dict]
-    servers = {k: Server(k, tmp) for k in ("redis", "tiercache")}
+    servers = {k: Server(k, tmp, certs) for k in ("redis", "tiercache")}
     buses = {k: TrackingBus(s) for k, s in servers.items()} if args.tracking else {}
     try:
         for run in range(args.runs):
             for transport, pipeline in cases:
                 for kind in (("redis", "tiercache") if run % 2 == 0 else ("tiercache", "redis")):
-                    res = bench(servers[kind], transport, pipeline, args.requests)
+                    res = bench(servers[kind], transport, pipeline, args.requests, certs)
                     for test, fig in res.items():
                         samples.setdefault((kind, transport, pipeline, test), []).append(fig)
             print("round %d/%d done" % (run + 1, args.runs), file=sys.stderr)
@@ -228,7 +251,8 @@ def main():
                                              redis_rps=r_rps, tiercache_rps=t_rps,
                                              redis_p50=r50, tiercache_p50=t50,
                                              redis_p99=r99, tiercache_p99=t99))
-    print("goal (>= 1.0x rps and p99 no worse on all eight): %s" % ("met" if all_ok else "NOT met"))
+    print("goal (>= 1.0x rps and p99 no worse on all %d): %s" % (
+        2 * len(cases), "met" if all_ok else "NOT met"))
 
     if args.keys > 0:
         mem = {k: memory(k, args.keys, tmp) for k in ("redis", "tiercache")}

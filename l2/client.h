@@ -52,6 +52,14 @@ class Client : public session::Session {
   void release() {
     if (conn_) conn_->release();
   }
+  // A blocking command blocked the client: its next requests wait until resume() (from the
+  // loop, see l2/blocking.h). Input is still read, so a peer that goes away is seen.
+  void suspend() {
+    if (conn_) conn_->suspend();
+  }
+  void resume() {
+    if (conn_) conn_->resume();
+  }
 
   bool closing() const { return closed_ || (conn_ && conn_->closing()); }
   bool closing_after_reply() const { return conn_ && conn_->closing_after_reply(); }
@@ -83,6 +91,7 @@ class Client : public session::Session {
   std::unordered_set<std::string> patterns;
   int64_t pubsub_soft_since_ms = 0;  // when the output first passed the pubsub soft limit
   bool pending_write = false;        // queued in the server's flush list
+  bool blocked = false;              // waiting in a blocking command (l2/blocking.h)
   // The command this client is executing (set by Server::execute): a script's reads are
   // remembered under the keys its EVAL declared.
   const command::CommandSpec* exec_spec = nullptr;

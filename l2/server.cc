@@ -109,13 +109,16 @@ Server::Server(Config config)
   update_clock();
   tracker_ = std::make_unique<tracking::Tracker>(static_cast<tracking::Peers&>(*this),
                                                  keyspace_.next_random());
-  keyspace_.set_listener(tracker_.get());
+  keyspace_.add_listener(tracker_.get());
+  blocking_ = std::make_unique<Blocking>(*this);
+  keyspace_.add_listener(blocking_.get());
   lua_ = std::make_unique<scripting::LuaEngine>(*this);
 }
 
 Server::~Server() {
   for (Client* c : closed_clients_) delete c;
-  keyspace_.set_listener(nullptr);
+  keyspace_.remove_listener(blocking_.get());
+  keyspace_.remove_listener(tracker_.get());
   keyspace_.flush_all();
 }
 
@@ -238,6 +241,7 @@ void Server::shutdown() {
   listener_.close();
   tls_listener_.close();
   if (metrics_) metrics_->close();
+  blocking_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
   signals_.close();
@@ -292,6 +296,9 @@ void Server::on_request(net::Connection& conn, std::span<const std::string_view>
   c->last_interaction_ms = now_ms_;
   request_spec_ = nullptr;
   execute(*c, args);
+  // Clients blocked on keys this request made ready are served now, before any other request
+  // (Redis's handleClientsBlockedOnKeys after call()).
+  if (blocking_->has_ready_keys()) blocking_->serve_ready_keys();
   // CLIENT CACHING covers the next command (or MULTI/EXEC) only.
   if (tracker_->any_client()) {
     const bool client_cmd = request_spec_ != nullptr &&
@@ -324,6 +331,7 @@ void Server::on_query_buffer_limit(net::Connection&) {
 
 void Server::on_client_closed(Client* c) {
   clients_.erase(c->id);
+  if (c->blocked) blocking_->forget(*c);
   tracker_->disable(c->id);
   unwatch_all(c);
   for (const auto& ch : c->channels) unsubscribe(c, ch, false);
@@ -347,6 +355,9 @@ void Server::on_prepare(uv_prepare_t* p) {
   auto* self = static_cast<Server*>(p->data);
   for (Client* c : self->closed_clients_) delete c;
   self->closed_clients_.clear();
+  // Unblocked clients run their queued requests (not while a busy script lets the loop run:
+  // as Redis's beforeSleep, which skips processUnblockedClients then).
+  if (!self->lua_->running()) self->blocking_->resume_unblocked();
   // BCAST invalidations of the keys modified since the last sleep (never in the middle of a
   // script that lets the loop run while it is busy: as Redis's beforeSleep, which skips it
   // while processing events during a busy script).
@@ -527,7 +538,7 @@ void Server::cron() {
   refresh_client_memory();
   std::vector<Client*> idle;
   for (auto& [id, c] : clients_) {
-    if (config_.timeout > 0 && !c->subscribed() &&
+    if (config_.timeout > 0 && !c->subscribed() && !c->blocked &&
         now_ms_ - c->last_interaction_ms > config_.timeout * 1000LL)
       idle.push_back(c);
   }

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "l2/blocking.h"
 #include "l2/config.h"
 #include "l2/keyspace/keyspace.h"
 #include "l2/session_host.h"
@@ -103,6 +104,9 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   bool shutting_down() const { return shutting_down_; }
   Keyspace& keyspace() { return keyspace_; }
   tracking::Tracker& tracker() { return *tracker_; }
+  Blocking& blocking() { return *blocking_; }
+  // True while a command runs inside EXEC or a script (blocking commands answer at once).
+  bool nested() const { return exec_depth_ > 1; }
   const tracking::Peers& peers() const { return *this; }
   ServerStats& stats() { return stats_; }
   const command::CommandTable& commands() const { return table_; }
@@ -206,7 +210,8 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   bool shutting_down_ = false;
   int exec_depth_ = 0;                             // nesting of execute() (EXEC, scripts)
   const command::CommandSpec* request_spec_ = nullptr;  // the running request's command
-  std::unique_ptr<tracking::Tracker> tracker_;  // the keyspace's listener
+  std::unique_ptr<tracking::Tracker> tracker_;  // the keyspace's first listener
+  std::unique_ptr<Blocking> blocking_;          // blocked clients; the keyspace's second listener
   std::unique_ptr<scripting::LuaEngine> lua_;   // last: destroyed first, while clients_ lives
 };
 

@@ -18,11 +18,12 @@ namespace {
 Client& client_of(session::Session& s) { return static_cast<Client&>(s); }
 const Client& client_of(const session::Session& s) { return static_cast<const Client&>(s); }
 
-constexpr std::string_view kTrackingSubcommands[] = {"tracking", "caching", "getredir",
-                                                     "trackinginfo"};
-constexpr std::string_view kTrackingHelp[] = {
+constexpr std::string_view kOwnSubcommands[] = {"tracking", "caching", "getredir",
+                                                "trackinginfo", "unblock"};
+constexpr std::string_view kOwnHelp[] = {
     "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
-    "         [OPTIN] [OPTOUT] [NOLOOP]", "CACHING (YES|NO)", "GETREDIR", "TRACKINGINFO"};
+    "         [OPTIN] [OPTOUT] [NOLOOP]", "CACHING (YES|NO)", "GETREDIR", "TRACKINGINFO",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]"};
 
 // CLIENT TRACKINGINFO: the RESP2 form of Redis's map (flags, redirect, prefixes).
 void write_trackinginfo(const tracking::Info& info, std::string& out) {
@@ -90,7 +91,7 @@ class SessionHost final : public session::Host {
     f.omem = c.output_bytes();
     f.tot_mem = c.buffer_capacity() + sizeof(Client);
     f.cmd = c.last_command;
-    f.flags = server_.tracker().list_flags(c.id);
+    f.flags = std::string(c.blocked ? "b" : "") + server_.tracker().list_flags(c.id);
     f.redir = server_.tracker().redirect(c.id);
     return f;
   }
@@ -104,9 +105,9 @@ class SessionHost final : public session::Host {
   }
 
   std::span<const std::string_view> client_subcommands() const override {
-    return kTrackingSubcommands;
+    return kOwnSubcommands;
   }
-  std::span<const std::string_view> client_help() const override { return kTrackingHelp; }
+  std::span<const std::string_view> client_help() const override { return kOwnHelp; }
   bool client_subcommand(session::Session& s, std::span<const std::string_view> args,
                          std::string& out) override;
 
@@ -138,8 +139,21 @@ bool SessionHost::client_subcommand(session::Session& s, std::span<const std::st
     resp::write_integer(out, tracker.redirect(c.id));
   } else if (util::iequals(sub, "trackinginfo") && argc == 2) {
     write_trackinginfo(tracker.info(c.id), out);
+  } else if (util::iequals(sub, "unblock") && (argc == 3 || argc == 4)) {
+    // CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client was blocked (and is now answered).
+    bool as_error = false;
+    if (argc == 4 && util::iequals(args[3], "error"))
+      as_error = true;
+    else if (argc == 4 && !util::iequals(args[3], "timeout"))
+      err = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
+    auto id = util::parse_int64(args[2]);
+    if (err.empty() && !id) err = "ERR value is not an integer or out of range";
+    if (err.empty()) {
+      bool done = *id > 0 && server_.blocking().unblock(static_cast<uint64_t>(*id), as_error);
+      resp::write_integer(out, done ? 1 : 0);
+    }
   } else {  // one of ours with the wrong number of arguments
-    return session::subcommand_error(out, args, "client", kTrackingSubcommands);
+    return session::subcommand_error(out, args, "client", kOwnSubcommands);
   }
   if (err.empty()) return true;
   resp::write_error(out, err);

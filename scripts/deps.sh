@@ -16,6 +16,7 @@ TEST_PACKAGES=(
   redis-server redis-tools
   python3-django python3-django-redis python3-redis python3-pytest python3-pytest-django
   gunicorn
+  python3-celery  # tests/integration/test_celery.py: a real worker over BRPOP
   chromium python3-pil wrk
   shellcheck prometheus python3-yaml python3-matplotlib
   # tests/packaging: the wheel built offline and installed into venvs; the .deb built by CPack

@@ -53,20 +53,26 @@ step continue "unit tests" ctest --test-dir build --output-on-failure -j 2
 step fatal "test dependencies" scripts/deps.sh
 
 export TIERCACHE_BUILD_DIR="$ROOT/build"
+# The sidecar suite's three variants are split between this pass and the ASan pass: l2=tiercache
+# (the default: tiercache-l2's CLIENT TRACKING) in both, l2=redis here, the publish source with
+# redis-server there. Each runs at least once; run alone, the suite runs all three.
 step continue "integration tests against tiercache" \
-  env TIERCACHE_TEST_TARGET=tiercache "${PYTEST[@]}" tests/integration
+  env TIERCACHE_TEST_TARGET=tiercache TIERCACHE_SIDECAR_VARIANTS=tiercache,redis \
+  "${PYTEST[@]}" tests/integration
 step continue "integration tests against redis-server (the reference)" \
   env TIERCACHE_TEST_TARGET=redis "${PYTEST[@]}" tests/integration
 step continue "coherence checker (two hosts, ${COHERENCE_SECONDS:-10}s per L2, and its self-test)" \
   env TIERCACHE_COHERENCE_SECONDS="${COHERENCE_SECONDS:-10}" "${PYTEST[@]}" tests/coherence
 # The sidecar's links over mutual TLS as an ACL user (redis-server: a user restricted to what the
-# sidecar needs), against both L2s: a representative subset of the sidecar suite (propagation,
-# failures, single flight, fill guard) and the coherence checker (5s per L2), to keep CI short.
-step continue "sidecar suite subset and coherence over TLS links as an ACL user" \
-  env TIERCACHE_SIDECAR_LINK=tls,acl TIERCACHE_COHERENCE_SECONDS=5 "${PYTEST[@]}" \
-  tests/integration/sidecar/test_propagation.py tests/integration/sidecar/test_failures.py \
-  tests/integration/sidecar/test_single_flight.py tests/integration/sidecar/test_fill_guard.py \
-  tests/coherence
+# sidecar needs): the whole sidecar suite with redis-server as the L2 (tests whose proxy must read
+# the link skip with their reason), and the coherence checker (5s per L2) against both L2s. To
+# keep CI short, the suite's l2=tiercache variant over TLS runs on demand only
+# (TIERCACHE_SIDECAR_LINK=tls,acl pytest tests/integration/sidecar); tiercache-l2's TLS server
+# is covered here by the coherence checker, and by tests/integration/tls and
+# test_l2_link_security.py in the integration step.
+step continue "sidecar suite and coherence over TLS links as an ACL user" \
+  env TIERCACHE_SIDECAR_LINK=tls,acl TIERCACHE_SIDECAR_VARIANTS=redis \
+  TIERCACHE_COHERENCE_SECONDS=5 "${PYTEST[@]}" tests/integration/sidecar tests/coherence
 step continue "operations checks" "${PYTEST[@]}" tests/ops
 step continue "hardening: 10,000 connections, crash and restart faults" \
   "${PYTEST[@]}" tests/hardening
@@ -82,7 +88,7 @@ if [ "${QUICK:-0}" != "1" ]; then
   step continue "unit tests under ASan+UBSan" \
     env "${SAN_ENV[@]}" ctest --test-dir build-asan --output-on-failure -j 2
   # Any sanitizer report makes the server abort, which the fixtures see as a failed test.
-  # The sidecar suite's l2=redis variant runs no sidecar code that l2=tiercache does not; the
+  # The sidecar suite's variants l2=tiercache and l2=redis,source=publish (see above); the
   # differential test of the data types runs 10,000 steps instead of 100,000.
   step continue "integration tests against the ASan+UBSan binaries" \
     env "${SAN_ENV[@]}" TIERCACHE_BUILD_DIR="$ROOT/build-asan" TIERCACHE_TEST_TARGET=tiercache \

@@ -20,7 +20,10 @@ using command::CommandTable;
 
 HandlerTable::HandlerTable(const CommandTable& table) {
   for (const CommandSpec& spec : table.all())
-    rows_.push_back(Entry{is_write(spec) ? Handler::kWrite : Handler::kPassthrough, 0});
+    rows_.push_back(Entry{(spec.flags & command::kBlocking) ? Handler::kBlocking
+                          : is_write(spec)                    ? Handler::kWrite
+                                                              : Handler::kPassthrough,
+                          0});
   for (const session::CommandRow& row : session::kCommandRows)
     rows_[table.find(row.name)->id] = Entry{Handler::kSession, 0};
   for (const HandlerRow& row : kHandlerRows) {
@@ -99,6 +102,11 @@ void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& s
       return passthrough(c, st, args);
     case Handler::kSession:
       session::run(session_commands_.find(spec), *session_, st, args, c.reply());
+      return;
+    case Handler::kBlocking:
+      resp::write_error(c.reply(),
+                        "ERR blocking commands are not supported through tiercache-sidecar yet "
+                        "(they need a connection of their own to L2); connect to L2 directly");
       return;
   }
 }

@@ -21,9 +21,17 @@ the compared cases alternating within each round.
    key space stays absent), then -t get -r 100000 at -P 1 and -P 16 against the sidecar with
    negative entries (--l1-negative on, the default), the sidecar without them, and
    redis-server. Each sidecar had one untimed GET pass first (L1 warm). Goal: ratio >= 1.0.
+5. The L2 link over mutual TLS against a plain link: one tiercache-l2 serving both a plain
+   and a TLS port, one sidecar on each (--l1-negative off). redis-benchmark -d 100 -c 50 on
+   the sidecars' Unix sockets at -P 1 and -P 16: GET hits (keys loaded and warmed in db 0),
+   GET misses (db 1, never written: every GET is a fetch over the link) and SET (db 2,
+   written through the link; tracking reports key names, not databases, so it still
+   invalidates the hit rows' keys: a tenth of their GETs re-fill). Ratio TLS/plain; the cost
+   of TLS on the link, not a goal.
 
 Usage: bench/sidecar/bench.py [--runs 3] [--requests 200000] [--keys 10000]
-                              [--only hits|remote|propagation|absent] [--json out.json]
+                              [--only hits|remote|propagation|absent|tls-link]
+                              [--json out.json]
 """
 import argparse
 import json
@@ -44,6 +52,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from helpers import connect_raw, encode  # noqa: E402
 from locations import free_port, l2_binary  # noqa: E402
 from sidecars import Sidecar  # noqa: E402
+import tlscerts  # noqa: E402
 
 L2_BIN = l2_binary()
 PROXY = os.path.join(ROOT, "tests", "integration", "sidecar", "proxy.py")
@@ -80,11 +89,16 @@ class Proc:
             self.proc.wait()
 
 
-def start_l2(tmp, name):
+def stop_all(*procs):
+    for p in procs:
+        p.stop()
+
+
+def start_l2(tmp, name, extra=()):
     port = free_port()
     sock = os.path.join(tmp, name + ".sock")
-    return Proc([L2_BIN, "--port", str(port), "--unixsocket", sock, "--loglevel", "warning"],
-                sock=sock), port, sock
+    return Proc([L2_BIN, "--port", str(port), "--unixsocket", sock, "--loglevel", "warning"]
+                + list(extra), sock=sock), port, sock
 
 
 def start_redis(tmp):
@@ -123,11 +137,11 @@ def load_and_warm(sock, keys, warm):
 
 
 def redis_benchmark(sock=None, port=None, pipeline=1, requests=200000, keys=10000, clients=50,
-                    precision=None, test="get"):
+                    precision=None, test="get", db=0):
     target = ["-s", sock] if sock else ["-h", "127.0.0.1", "-p", str(port)]
     cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark"] + target + [
         "-t", test, "-d", "100", "-c", str(clients), "-n", str(requests), "-r", str(keys),
-        "-P", str(pipeline), "--csv"]
+        "-P", str(pipeline), "--dbnum", str(db), "--csv"]
     if precision:
         cmd += ["--precision", str(precision)]
     out = subprocess.run(cmd, capture_output=True, check=True).stdout.decode()
@@ -199,10 +213,7 @@ def bench_absent(tmp, runs, requests, keys=100000):
                     res.setdefault((name, p), []).append(r)
         return res
     finally:
-        on.stop()
-        off.stop()
-        rs.stop()
-        l2.stop()
+        stop_all(on, off, rs, l2)
 
 
 def report_absent(out, res, args):
@@ -222,6 +233,61 @@ def report_absent(out, res, args):
         out["absent_P%d" % p] = {"rps": m, "ratio": m["sidecar"] / m["redis"],
                                  "ratio_no_negative": m["sidecar-no-negative"] / m["redis"],
                                  "l2_fetches": fetches, "negative_hits": neg}
+
+
+# ---- 5. the L2 link over TLS against a plain link --------------------------------------------
+
+TLS_LINK_CASES = (("GET hit", "get", 0), ("GET miss", "get", 1), ("SET", "set", 2))
+
+
+def bench_tls_link(tmp, runs, requests, keys):
+    c = tlscerts.certs()
+    tls_port = free_port()
+    l2, l2_port, _ = start_l2(tmp, "l2-tls", [
+        "--tls-port", str(tls_port), "--tls-cert-file", c["server_crt"],
+        "--tls-key-file", c["server_key"], "--tls-ca-cert-file", c["ca"]])
+    common = dict(l1_memory="256MiB", l1_max_ttl_ms=3600000, l1_negative="off")
+    plain = start_sidecar(tmp, "link-plain", "127.0.0.1:%d" % l2_port, **common)
+    tls = start_sidecar(tmp, "link-tls", "127.0.0.1:%d" % tls_port, l2_tls="yes",
+                        l2_tls_ca_file=c["ca"], l2_tls_cert_file=c["client_crt"],
+                        l2_tls_key_file=c["client_key"], **common)
+    try:
+        load_and_warm(plain.socket, keys, warm=True)
+        load_and_warm(tls.socket, keys, warm=True)
+        res = {}
+        for run in range(runs):
+            for p in (1, 16):
+                for label, test, db in TLS_LINK_CASES:
+                    order = (("plain", plain), ("tls", tls))
+                    for name, sc in (order if run % 2 == 0 else order[::-1]):
+                        before = info(sc)
+                        r = redis_benchmark(sock=sc.socket, pipeline=p, requests=requests,
+                                            keys=keys, test=test, db=db)
+                        after = info(sc)
+                        r["fetches"] = after["l2_fetches"] - before["l2_fetches"]
+                        res.setdefault((name, p, label), []).append(r)
+        return res
+    finally:
+        stop_all(plain, tls, l2)
+
+
+def report_tls_link(out, res, args):
+    med = statistics.median
+    print("5. The L2 link over mutual TLS vs a plain link (tiercache-l2), sidecar Unix socket, "
+          "-c 50 -d 100 -r %d, medians of %d" % (args.keys, args.runs))
+    out["tls_link"] = {}
+    for p in (1, 16):
+        for label, _, _ in TLS_LINK_CASES:
+            m = {n: {f: med(r[f] for r in res[(n, p, label)]) for f in ("rps", "p50", "p99")}
+                 for n in ("plain", "tls")}
+            fetches = {n: sum(r["fetches"] for r in res[(n, p, label)]) for n in ("plain", "tls")}
+            ratio = m["tls"]["rps"] / m["plain"]["rps"]
+            print("   -P %-2d %-8s plain link %9.0f rps p99 %.3f ms | TLS link %9.0f rps p99 "
+                  "%.3f ms | ratio %.2fx (L2 fetches: plain %d, TLS %d)"
+                  % (p, label, m["plain"]["rps"], m["plain"]["p99"], m["tls"]["rps"],
+                     m["tls"]["p99"], ratio, fetches["plain"], fetches["tls"]))
+            out["tls_link"]["%s_P%d" % (label.replace(" ", "_"), p)] = {
+                "plain": m["plain"], "tls": m["tls"], "ratio": ratio, "fetches": fetches}
 
 
 # ---- 2. L1 hits against a remote L2 ----------------------------------------------------------
@@ -389,7 +455,7 @@ def main():
                     help="sources of invalidations compared in case 3")
     ap.add_argument("--prop-l2", choices=("tiercache", "redis"), default="tiercache",
                     help="the L2 of case 3")
-    ap.add_argument("--only", choices=("hits", "remote", "propagation", "absent"),
+    ap.add_argument("--only", choices=("hits", "remote", "propagation", "absent", "tls-link"),
                     help="run one case only")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -413,6 +479,8 @@ def main():
             report_propagation(out, props, args)
         if args.only in (None, "absent"):
             report_absent(out, bench_absent(tmp, args.runs, args.requests), args)
+        if args.only in (None, "tls-link"):
+            report_tls_link(out, bench_tls_link(tmp, args.runs, args.requests, args.keys), args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:

@@ -76,7 +76,7 @@ std::string Server::info(std::string_view section) {
     info_field(s, "maxclients", static_cast<uint64_t>(config_.maxclients));
     info_field(s, "client_recent_max_input_buffer", max_in);
     info_field(s, "client_recent_max_output_buffer", max_out);
-    info_field(s, "blocked_clients", 0);
+    info_field(s, "blocked_clients", blocking_->blocked_clients());
     info_field(s, "pubsub_clients", pubsub);
     info_field(s, "tracking_clients", tracker_->tracking_clients());
   }

@@ -1,8 +1,10 @@
 // List commands: LPUSH/RPUSH(X), LPOP/RPOP, LRANGE, LLEN, LINDEX, LSET, LREM, LTRIM, LINSERT,
-// LPOS, LMOVE, RPOPLPUSH, LMPOP (Redis 7.0's t_list.c replies and errors).
+// LPOS, LMOVE, RPOPLPUSH, LMPOP and the blocking forms BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP
+// (Redis 7.0's t_list.c replies and errors; the waiting itself is l2/blocking.h's).
 #include <string>
 #include <vector>
 
+#include "l2/blocking.h"
 #include "l2/commands/typed.h"
 
 namespace tiercache::l2 {
@@ -56,6 +58,16 @@ void pop_range_reply(CommandContext& ctx, ListValue* l, bool head, int64_t n) {
   }
 }
 
+// Pops one element from one end of the non-empty l and writes it as a bulk string.
+void pop_one_reply(CommandContext& ctx, ListValue* l, bool head) {
+  Items& it = l->items();
+  resp::write_bulk(ctx.out, head ? it.front() : it.back());
+  if (head)
+    it.pop_front();
+  else
+    it.pop_back();
+}
+
 void pop_generic(CommandContext& ctx, bool head) {
   if (ctx.args.size() > 3) return error(ctx, resp::wrong_arity_error(ctx.spec.name));
   bool has_count = ctx.args.size() == 3;
@@ -71,12 +83,7 @@ void pop_generic(CommandContext& ctx, bool head) {
   if (l == nullptr) return has_count ? resp::write_null_array(ctx.out) : resp::write_null(ctx.out);
   if (has_count && count == 0) return resp::write_array_header(ctx.out, 0);
   if (!has_count) {
-    Items& it = l->items();
-    resp::write_bulk(ctx.out, head ? it.front() : it.back());
-    if (head)
-      it.pop_front();
-    else
-      it.pop_back();
+    pop_one_reply(ctx, l, head);
   } else {
     pop_range_reply(ctx, l, head, count);
   }
@@ -283,8 +290,8 @@ bool parse_side(CommandContext& ctx, std::string_view s, bool* head) {
   return true;
 }
 
-void lmove_generic(CommandContext& ctx, bool from_head, bool to_head) {
-  std::string_view src = ctx.args[1], dst = ctx.args[2];
+void lmove_generic(CommandContext& ctx, std::string_view src, std::string_view dst,
+                   bool from_head, bool to_head) {
   bool wrong;
   ListValue* s = write_list(ctx, src, &wrong);
   if (wrong) return;
@@ -317,9 +324,12 @@ void lmove(CommandContext& ctx) {
   bool from_head, to_head;
   if (!parse_side(ctx, ctx.args[3], &from_head) || !parse_side(ctx, ctx.args[4], &to_head))
     return;
-  lmove_generic(ctx, from_head, to_head);
+  lmove_generic(ctx, ctx.args[1], ctx.args[2], from_head, to_head);
 }
-void rpoplpush(CommandContext& ctx) { lmove_generic(ctx, false, true); }
+void rpoplpush(CommandContext& ctx) { lmove_generic(ctx, ctx.args[1], ctx.args[2], false, true); }
+
+void pop_with_key(CommandContext& ctx, std::string_view key, ListValue* l, bool head,
+                  int64_t count);
 
 // LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 void lmpop(CommandContext& ctx) {
@@ -330,14 +340,91 @@ void lmpop(CommandContext& ctx) {
     ListValue* l = write_list(ctx, ctx.args[k], &wrong);
     if (wrong) return;
     if (l == nullptr) continue;
-    resp::write_array_header(ctx.out, 2);
-    resp::write_bulk(ctx.out, ctx.args[k]);
-    pop_range_reply(ctx, l, !m.second_word, m.count);
-    after_write(ctx, ctx.args[k], l);
-    return;
+    return pop_with_key(ctx, ctx.args[k], l, !m.second_word, m.count);
   }
   resp::write_null_array(ctx.out);
 }
+
+// -- blocking forms ----------------------------------------------------------------------------
+
+// BLPOP/BRPOP's [key, element], or (count >= 0) LMPOP's [key, [elements]], from the non-empty l.
+void pop_with_key(CommandContext& ctx, std::string_view key, ListValue* l, bool head,
+                  int64_t count) {
+  resp::write_array_header(ctx.out, 2);
+  resp::write_bulk(ctx.out, key);
+  if (count >= 0)
+    pop_range_reply(ctx, l, head, count);
+  else
+    pop_one_reply(ctx, l, head);
+  after_write(ctx, key, l);
+}
+
+void serve_pop(CommandContext& ctx, const BlockedOp& op, std::string_view key) {
+  bool wrong;
+  ListValue* l = write_list(ctx, key, &wrong);
+  pop_with_key(ctx, key, l, op.from_head, op.count);
+}
+
+void serve_move(CommandContext& ctx, const BlockedOp& op, std::string_view key) {
+  lmove_generic(ctx, key, op.target, op.from_head, op.to_head);
+}
+
+// BLPOP/BRPOP key [key ...] timeout; BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT n].
+void blocking_pop(CommandContext& ctx, std::span<const std::string_view> keys,
+                  std::string_view timeout, bool head, int64_t count) {
+  TimeoutArg t = parse_timeout(timeout, ctx.now_ms);
+  if (!t.error.empty()) return error(ctx, t.error);
+  for (std::string_view key : keys) {
+    bool wrong;
+    ListValue* l = write_list(ctx, key, &wrong);
+    if (wrong) return;
+    if (l != nullptr) return pop_with_key(ctx, key, l, head, count);
+  }
+  BlockedOp op;
+  op.from_head = head;
+  op.count = count;
+  op.deadline_ms = t.deadline_ms;
+  op.serve = serve_pop;
+  block_or_nil(ctx, keys, std::move(op));
+}
+void blpop(CommandContext& ctx) {
+  blocking_pop(ctx, ctx.args.subspan(1, ctx.args.size() - 2), ctx.args.back(), true, -1);
+}
+void brpop(CommandContext& ctx) {
+  blocking_pop(ctx, ctx.args.subspan(1, ctx.args.size() - 2), ctx.args.back(), false, -1);
+}
+void blmpop(CommandContext& ctx) {
+  MpopArgs m;
+  if (!parse_mpop_args(ctx, 2, "left", "right", &m)) return;
+  blocking_pop(ctx, ctx.args.subspan(m.first_key, m.end_key - m.first_key), ctx.args[1],
+               !m.second_word, m.count);
+}
+
+// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout; BRPOPLPUSH source destination timeout.
+void blocking_move(CommandContext& ctx, bool from_head, bool to_head, std::string_view timeout) {
+  TimeoutArg t = parse_timeout(timeout, ctx.now_ms);
+  if (!t.error.empty()) return error(ctx, t.error);
+  bool wrong;
+  ListValue* l = write_list(ctx, ctx.args[1], &wrong);
+  if (wrong) return;
+  if (l != nullptr) return lmove_generic(ctx, ctx.args[1], ctx.args[2], from_head, to_head);
+  if (!may_block(ctx)) return resp::write_null(ctx.out);  // blmoveGenericCommand's addReplyNull
+  BlockedOp op;
+  op.target = std::string(ctx.args[2]);
+  op.has_target = true;
+  op.from_head = from_head;
+  op.to_head = to_head;
+  op.deadline_ms = t.deadline_ms;
+  op.serve = serve_move;
+  block_or_nil(ctx, ctx.args.subspan(1, 1), std::move(op));
+}
+void blmove(CommandContext& ctx) {
+  bool from_head, to_head;
+  if (!parse_side(ctx, ctx.args[3], &from_head) || !parse_side(ctx, ctx.args[4], &to_head))
+    return;
+  blocking_move(ctx, from_head, to_head, ctx.args[5]);
+}
+void brpoplpush(CommandContext& ctx) { blocking_move(ctx, false, true, ctx.args[3]); }
 
 }  // namespace
 
@@ -359,6 +446,11 @@ void register_list_commands(HandlerRegistry& r) {
   r.add("lmove", lmove);
   r.add("rpoplpush", rpoplpush);
   r.add("lmpop", lmpop);
+  r.add("blpop", blpop);
+  r.add("brpop", brpop);
+  r.add("blmpop", blmpop);
+  r.add("blmove", blmove);
+  r.add("brpoplpush", brpoplpush);
 }
 
 }  // namespace tiercache::l2

@@ -1,11 +1,13 @@
 // Sorted-set commands over several keys or that pop: ZUNION/ZINTER/ZDIFF and their STORE forms,
-// ZINTERCARD, ZPOPMIN/ZPOPMAX, ZMPOP, ZRANDMEMBER, ZSCAN (Redis 7.0's t_zset.c replies).
+// ZINTERCARD, ZPOPMIN/ZPOPMAX, ZMPOP and the blocking BZPOPMIN/BZPOPMAX/BZMPOP, ZRANDMEMBER,
+// ZSCAN (Redis 7.0's t_zset.c replies; the waiting itself is l2/blocking.h's).
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "l2/blocking.h"
 #include "l2/commands/typed.h"
 #include "shared/glob/glob.h"
 
@@ -218,6 +220,9 @@ void zpop_generic(CommandContext& ctx, bool max) {
 void zpopmin(CommandContext& ctx) { zpop_generic(ctx, false); }
 void zpopmax(CommandContext& ctx) { zpop_generic(ctx, true); }
 
+void zpop_with_key(CommandContext& ctx, std::string_view key, ZSetValue* z, bool max,
+                   int64_t count);
+
 // ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
 void zmpop(CommandContext& ctx) {
   MpopArgs a;
@@ -229,19 +234,71 @@ void zmpop(CommandContext& ctx) {
     ZSetValue* z = write_zset(ctx, ctx.args[k], &wrong);
     if (wrong) return;
     if (z == nullptr) continue;
-    Scored popped = pop_members(z, max, count);
+    return zpop_with_key(ctx, ctx.args[k], z, max, count);
+  }
+  resp::write_null_array(ctx.out);
+}
+
+// BZPOPMIN/BZPOPMAX's [key, member, score] (count < 0), or ZMPOP's [key, [[member, score]...]],
+// from the non-empty z.
+void zpop_with_key(CommandContext& ctx, std::string_view key, ZSetValue* z, bool max,
+                   int64_t count) {
+  Scored popped = pop_members(z, max, count < 0 ? 1 : count);
+  if (count < 0) {
+    resp::write_array_header(ctx.out, 3);
+    resp::write_bulk(ctx.out, key);
+    resp::write_bulk(ctx.out, popped[0].first);
+    write_double(ctx.out, popped[0].second);
+  } else {
     resp::write_array_header(ctx.out, 2);
-    resp::write_bulk(ctx.out, ctx.args[k]);
+    resp::write_bulk(ctx.out, key);
     resp::write_array_header(ctx.out, static_cast<int64_t>(popped.size()));
     for (const auto& [m, s] : popped) {
       resp::write_array_header(ctx.out, 2);
       resp::write_bulk(ctx.out, m);
       write_double(ctx.out, s);
     }
-    after_write(ctx, ctx.args[k], z);
-    return;
   }
-  resp::write_null_array(ctx.out);
+  after_write(ctx, key, z);
+}
+
+void serve_zpop(CommandContext& ctx, const BlockedOp& op, std::string_view key) {
+  bool wrong;
+  ZSetValue* z = write_zset(ctx, key, &wrong);
+  zpop_with_key(ctx, key, z, !op.from_head, op.count);
+}
+
+// BZPOPMIN/BZPOPMAX key [key ...] timeout; BZMPOP timeout numkeys key [key ...] MIN|MAX
+// [COUNT n] (blockingGenericZpopCommand).
+void blocking_zpop(CommandContext& ctx, std::span<const std::string_view> keys,
+                   std::string_view timeout, bool max, int64_t count) {
+  TimeoutArg t = parse_timeout(timeout, ctx.now_ms);
+  if (!t.error.empty()) return error(ctx, t.error);
+  for (std::string_view key : keys) {
+    bool wrong;
+    ZSetValue* z = write_zset(ctx, key, &wrong);
+    if (wrong) return;
+    if (z != nullptr) return zpop_with_key(ctx, key, z, max, count);
+  }
+  BlockedOp op;
+  op.type = ValueType::kZSet;
+  op.from_head = !max;
+  op.count = count;
+  op.deadline_ms = t.deadline_ms;
+  op.serve = serve_zpop;
+  block_or_nil(ctx, keys, std::move(op));
+}
+void bzpopmin(CommandContext& ctx) {
+  blocking_zpop(ctx, ctx.args.subspan(1, ctx.args.size() - 2), ctx.args.back(), false, -1);
+}
+void bzpopmax(CommandContext& ctx) {
+  blocking_zpop(ctx, ctx.args.subspan(1, ctx.args.size() - 2), ctx.args.back(), true, -1);
+}
+void bzmpop(CommandContext& ctx) {
+  MpopArgs a;
+  if (!parse_mpop_args(ctx, 2, "min", "max", &a)) return;
+  blocking_zpop(ctx, ctx.args.subspan(a.first_key, a.end_key - a.first_key), ctx.args[1],
+                a.second_word, a.count);
 }
 
 // ZRANDMEMBER key [count [WITHSCORES]]
@@ -310,6 +367,9 @@ void register_zset_multi_commands(HandlerRegistry& r) {
   r.add("zpopmin", zpopmin);
   r.add("zpopmax", zpopmax);
   r.add("zmpop", zmpop);
+  r.add("bzpopmin", bzpopmin);
+  r.add("bzpopmax", bzpopmax);
+  r.add("bzmpop", bzmpop);
   r.add("zrandmember", zrandmember);
   r.add("zscan", zscan);
 }

@@ -54,7 +54,7 @@ Keyspace::Keyspace(int num_dbs, uint64_t seed) : rng_(seed) {
 }
 
 Keyspace::~Keyspace() {
-  listener_ = nullptr;  // nothing to tell while the keyspace itself goes away
+  listeners_.clear();  // nothing to tell while the keyspace itself goes away
   for (int i = 0; i < num_dbs(); ++i) clear_db(i);
 }
 
@@ -227,12 +227,12 @@ void Keyspace::set_expire(int db, Entry* e, int64_t expire_at) {
 }
 
 void Keyspace::flush_db(int db) {
-  if (listener_) listener_->on_flushed(db);
+  for (KeyspaceListener* l : listeners_) l->on_flushed(db);
   clear_db(db);
 }
 
 void Keyspace::flush_all() {
-  if (listener_) listener_->on_flushed(-1);
+  for (KeyspaceListener* l : listeners_) l->on_flushed(-1);
   for (int i = 0; i < num_dbs(); ++i) clear_db(i);
 }
 

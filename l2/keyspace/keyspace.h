@@ -66,13 +66,13 @@ class Keyspace {
 
   int num_dbs() const { return static_cast<int>(dbs_.size()); }
 
-  // The listener told of every modification (not owned; nullptr for none). It must outlive the
-  // keyspace or be cleared first.
-  void set_listener(KeyspaceListener* listener) { listener_ = listener; }
-  // Reports that key of db was modified by a command: invalidates clients' cached copies.
-  void signal_modified(int db, std::string_view key) {
-    if (listener_) listener_->on_key_modified(db, key, ModifiedBy::kCommand);
-  }
+  // Listeners told of every modification, in the order added (not owned: the client tracker,
+  // the blocked clients' ready keys). Each must outlive the keyspace or be removed first.
+  void add_listener(KeyspaceListener* listener) { listeners_.push_back(listener); }
+  void remove_listener(KeyspaceListener* listener) { std::erase(listeners_, listener); }
+  // Reports that key of db was modified by a command: invalidates clients' cached copies and
+  // wakes clients blocked on it.
+  void signal_modified(int db, std::string_view key) { signal(db, key, ModifiedBy::kCommand); }
 
   // The live entry for key, or nullptr; an expired entry is deleted first (lazy expiry).
   // lookup_read also counts hits/misses and refreshes the access clock.
@@ -156,7 +156,7 @@ class Keyspace {
   void pool_insert(int db, const Entry* e, uint64_t score);
 
   void signal(int db, std::string_view key, ModifiedBy by) {
-    if (listener_) listener_->on_key_modified(db, key, by);
+    for (KeyspaceListener* l : listeners_) l->on_key_modified(db, key, by);
   }
   Entry* new_entry(std::string_view key, std::string_view value, int64_t expire_at,
                    ValueType type = ValueType::kString);
@@ -167,7 +167,7 @@ class Keyspace {
   void clear_db(int db);  // frees every entry of db, silently
 
   std::vector<std::unique_ptr<Db>> dbs_;
-  KeyspaceListener* listener_ = nullptr;
+  std::vector<KeyspaceListener*> listeners_;
   std::mt19937_64 rng_;
   size_t entry_bytes_ = 0;
   uint32_t lru_clock_ = 0;

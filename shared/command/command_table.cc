@@ -12,7 +12,7 @@ namespace {
 constexpr uint32_t R = kRead, W = kWrite, A = kAdmin, P = kPubSub, M = kDenyOom, N = kNoAuth,
                    S = kNoScript, F = kFast, B = kSubscribed, L = kFlush,
                    E = kScripting, T = kTransaction, Q = kNotQueued,
-                   D = kAllDbs;
+                   D = kAllDbs, K = kBlocking;
 constexpr KeySpec kN = KeySpec::kNone, kR = KeySpec::kRange, kK = KeySpec::kNumkeys;
 
 // name, arity, flags, key spec, first, last, step, id (filled in by position), numkeys index
@@ -171,17 +171,19 @@ constexpr CommandSpec kCommands[] = {
     {"zrangebylex", -4, R, kR, 1, 1, 1, 0},
     {"zrevrangebylex", -4, R, kR, 1, 1, 1, 0},
     {"zrevrange", -4, R, kR, 1, 1, 1, 0},
+    {"blpop", -3, W | S | K, kR, 1, -2, 1, 0},
+    {"brpop", -3, W | S | K, kR, 1, -2, 1, 0},
+    {"blmove", 6, W | M | S | K, kR, 1, 2, 1, 0},
+    {"brpoplpush", 4, W | M | S | K, kR, 1, 2, 1, 0},
+    {"blmpop", -5, W | K, kK, 0, 0, 0, 0, 2},
+    {"bzpopmin", -3, W | S | K | F, kR, 1, -2, 1, 0},
+    {"bzpopmax", -3, W | S | K | F, kR, 1, -2, 1, 0},
+    {"bzmpop", -5, W | K, kK, 0, 0, 0, 0, 2},
 };
 constexpr size_t kCount = sizeof(kCommands) / sizeof(kCommands[0]);
 
 // Commands of other Redis data types, answered with a clear "strings only" error.
 constexpr std::string_view kUnsupported[] = {
-    "blpop",
-    "brpop",
-    "blmove",
-    "brpoplpush",
-    "bzpopmin",
-    "bzpopmax",
     "xadd",
     "xread",
     "xrange",
@@ -203,8 +205,6 @@ constexpr std::string_view kUnsupported[] = {
     "setrange",
     "substr",
     "lcs",
-    "blmpop",
-    "bzmpop",
 };
 
 uint32_t hash_name(std::string_view lower) {

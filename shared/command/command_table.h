@@ -28,6 +28,7 @@ enum Flag : uint32_t {
   kNotQueued = 1u << 13,    // runs at once inside MULTI, never queued (Redis: EXEC, DISCARD,
                             // MULTI, WATCH, QUIT, RESET)
   kAllDbs = 1u << 14,       // acts on every db, not the client's (FLUSHALL)
+  kBlocking = 1u << 15,     // may block the client (BLPOP & co): a client of its own upstream
 };
 
 enum class KeySpec : uint8_t {

@@ -125,7 +125,7 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
 void Connection::process_input() {
   if (in_process_) return;  // re-entered from complete() inside a request: the loop goes on
   in_process_ = true;
-  while (rstart_ < rend_ && !close_after_reply_ && !closing_) {
+  while (rstart_ < rend_ && !close_after_reply_ && !closing_ && !suspended_) {
     if (pending_.size() >= limits_->max_deferred) {
       paused_ = true;  // resumed by complete() once the head drains
       break;
@@ -304,6 +304,11 @@ void Connection::close_after_reply() {
     uv_read_stop(stream());
     reading_ = false;
   }
+}
+
+void Connection::resume() {
+  suspended_ = false;
+  if (!closing_) process_input();
 }
 
 void Connection::hold() {

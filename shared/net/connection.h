@@ -89,6 +89,13 @@ class Connection {
   void hold();
   void release();
   bool closing_after_reply() const { return close_after_reply_; }
+  // Stops executing requests after the current one (a blocking command: Redis's
+  // CLIENT_BLOCKED) while input is still read, so that a peer that closes is seen and its
+  // requests accumulate (bounded by the query buffer limit). resume() executes what
+  // accumulated; the owner calls it from the loop, never inside another request.
+  void suspend() { suspended_ = true; }
+  void resume();
+  bool suspended() const { return suspended_; }
 
   // Where the reply to the request being handled goes: the output stream itself when no
   // earlier reply is still pending, else a new completed slot behind the pending ones.
@@ -165,6 +172,7 @@ class Connection {
   bool reading_ = false;
   bool paused_ = false;
   bool in_process_ = false;
+  bool suspended_ = false;
   int holds_ = 0;
   bool close_deferred_ = false;
   bool peer_gone_ = false;           // seen closed while a batch ran: replies are dropped

@@ -6,14 +6,14 @@ import pytest
 
 from servers import ServerFactory
 
-MODELED_FLAGS = {"write", "readonly", "denyoom", "fast", "noscript", "movablekeys"}
+MODELED_FLAGS = {"write", "readonly", "denyoom", "fast", "noscript", "movablekeys", "blocking"}
 
-# Every non-deprecated command of the hash, list, set and sorted-set groups except the blocking
-# ones (not implemented yet), plus the deprecated ones still in common use.
+# Every non-deprecated command of the hash, list, set and sorted-set groups, plus the deprecated
+# ones still in common use.
 GROUPS = ("hash", "list", "set", "sorted-set")
 DEPRECATED_KEPT = {"hmset", "rpoplpush", "zrangebyscore", "zrevrangebyscore", "zrangebylex",
-                   "zrevrangebylex", "zrevrange"}
-NOT_YET = {"blpop", "brpop", "blmove", "blmpop", "bzpopmin", "bzpopmax", "bzmpop"}
+                   "zrevrangebylex", "zrevrange", "brpoplpush"}
+NOT_YET = set()
 
 GETKEYS_SAMPLES = [
     ("HSET", "h", "f", "v"), ("LMOVE", "a", "b", "LEFT", "RIGHT"), ("SMOVE", "a", "b", "m"),
@@ -21,6 +21,8 @@ GETKEYS_SAMPLES = [
     ("LMPOP", "2", "a", "b", "LEFT"), ("ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"),
     ("ZUNION", "2", "a", "b"), ("ZDIFFSTORE", "d", "1", "a"), ("ZINTERCARD", "1", "a"),
     ("ZMPOP", "1", "a", "MIN"), ("ZRANGESTORE", "d", "s", "0", "1"), ("RPOPLPUSH", "a", "b"),
+    ("BLPOP", "a", "b", "0"), ("BRPOPLPUSH", "a", "b", "0"), ("BLMOVE", "a", "b", "LEFT", "RIGHT", "0"),
+    ("BLMPOP", "0", "2", "a", "b", "LEFT"), ("BZPOPMAX", "a", "b", "1.5"), ("BZMPOP", "1", "1", "a", "MIN"),
 ]
 
 

@@ -11,37 +11,13 @@
 #include "l2/scripting/lua_engine.h"
 #include "l2/server.h"
 #include "shared/util/sha1.h"
+#include "tests/l2/direct_client.h"
 
 using namespace tiercache::l2;
 
 namespace {
 
-// A server that never listens, and a client that talks to it directly.
-struct Fixture {
-  Server server{Config{}};
-  Client* client;
-
-  Fixture() : client(new Client(&server, 1000, Client::Kind::kInternal)) {
-    client->authenticated = true;
-  }
-  ~Fixture() { client->close(); }
-
-  // Runs one command and returns its raw reply.
-  std::string run(std::initializer_list<std::string_view> args) {
-    std::vector<std::string_view> v(args);
-    client->out.clear();
-    server.execute(*client, v);
-    return client->out;
-  }
-  std::string eval(std::string_view script, std::initializer_list<std::string_view> rest = {}) {
-    std::vector<std::string_view> v{"EVAL", script};
-    if (rest.size() == 0) v.push_back("0");
-    v.insert(v.end(), rest.begin(), rest.end());
-    client->out.clear();
-    server.execute(*client, v);
-    return client->out;
-  }
-};
+using Fixture = tiercache::l2::testing::DirectClient;
 
 std::string sha_of(std::string_view s) {
   char out[40];

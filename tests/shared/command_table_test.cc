@@ -46,7 +46,8 @@ TEST_CASE("arity and key positions") {
   std::vector<std::string_view> lm = {"lmpop", "2", "a", "b", "LEFT"};
   CHECK(CommandTable::key_positions(*t.find("lmpop"), lm, &pos));
   CHECK(pos == std::vector<int>{2, 3});
-  CHECK(CommandTable::is_unsupported_type_command("BLPOP"));
+  CHECK(CommandTable::is_unsupported_type_command("XADD"));
+  CHECK_FALSE(CommandTable::is_unsupported_type_command("BLPOP"));
   CHECK_FALSE(CommandTable::is_unsupported_type_command("LPUSH"));
   CHECK_FALSE(CommandTable::is_unsupported_type_command("get"));
 }

@@ -50,7 +50,8 @@ def configure_django(cfg):
 
 def l2(cfg):
     host, port = cfg["l2"].split(":")
-    return redis.Redis(host=host, port=int(port), socket_timeout=10)
+    return redis.Redis(host=host, port=int(port), password=cfg.get("l2_password"),
+                       socket_timeout=10)
 
 
 def wait_start(cfg):

@@ -179,9 +179,14 @@ class Sidecar:
 DEFAULT_SOURCE = {"tiercache": "tracking", "redis": "tracking"}
 
 
+def link_port(port):
+    """The port a sidecar links to for an L2 on `port` (its TLS port under the tls link)."""
+    return TLS_PORT_OF.get(port, port)
+
+
 def l2_address(server):
     """The address a sidecar links to (the TLS port under TIERCACHE_SIDECAR_LINK=tls)."""
-    return "127.0.0.1:%d" % TLS_PORT_OF.get(server.port, server.port)
+    return "127.0.0.1:%d" % link_port(server.port)
 
 
 def skip_over_tls():
@@ -228,7 +233,7 @@ class Cluster:
     def sidecar(self, name, via=None, wait_bus=True, **flags):
         """Start a sidecar connected to the L2 (or to `via`, an address such as a proxy's)."""
         flags.setdefault("invalidation_source", self.source)
-        flags = dict(link_flags(), **acl_flags(self.l2_kind), **flags)
+        flags = {**link_flags(), **acl_flags(self.l2_kind), **flags}  # the test's own win
         s = Sidecar(via or l2_address(self.l2), name, **flags)
         self.sidecars.append(s)
         return s.start(wait_bus=wait_bus)
@@ -245,8 +250,9 @@ class Cluster:
     def _start_l2(self, flags):
         if "tls" in LINK:
             port = flags.setdefault("port", free_port())
-            flags.update(tlscerts.l2_tls_flags(tlscerts.certs(), tls_port=TLS_PORT_OF.get(port)
-                                               or free_port()))
+            if not flags.get("tls_port"):  # a test's own TLS set-up (its certificate) wins
+                flags.update(tlscerts.l2_tls_flags(tlscerts.certs(),
+                                                   tls_port=TLS_PORT_OF.get(port) or free_port()))
             TLS_PORT_OF[port] = flags["tls_port"]
         if "acl" in LINK and self.l2_kind == "tiercache":
             flags.setdefault("requirepass", ACL_PASSWORD)  # the sidecar logs in as `default`

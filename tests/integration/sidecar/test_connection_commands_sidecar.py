@@ -92,3 +92,16 @@ def test_quit_and_reset_inside_multi_are_not_queued(cluster):
     r.send(b"QUIT\r\n")
     assert r.expect_closed() == b"+OK\r\n"
     assert cluster.a.raw().cmd("GET", "mr") is None
+
+
+def test_blocking_commands_are_refused_not_answered_nil(cluster):
+    # Until blocking commands get an L2 connection of their own, the sidecar refuses them: a
+    # BLPOP relayed on the shared link would stall every other client (or, inside the write
+    # path's transaction, answer nil at once, which a worker would take for a timeout).
+    r = cluster.a.raw()
+    for cmd in (("BLPOP", "q", "1"), ("BRPOPLPUSH", "a", "b", "0"),
+                ("BZMPOP", "1", "1", "z", "MIN")):
+        reply = r.cmd(*cmd)
+        assert isinstance(reply, RespError) and "tiercache-sidecar" in reply, reply
+    assert r.cmd("RPUSH", "q", "v") == 1
+    assert r.cmd("LPOP", "q") == b"v"

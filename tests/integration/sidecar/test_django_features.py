@@ -56,8 +56,9 @@ def python_layer_only(l2_kind):
         pytest.skip("a test of the Python layer alone: runs once, against tiercache-l2")
 
 
-def l2_addr(cluster):
-    return "127.0.0.1:%d" % cluster.l2.port
+def l2_conf(cluster):
+    """The workers' way to the L2 itself (its plain port, its password under the acl link)."""
+    return {"l2": "127.0.0.1:%d" % cluster.l2.port, "l2_password": cluster.l2.password}
 
 
 def run_workers(cfgs, timeout=120, env=None):
@@ -144,7 +145,7 @@ def test_tag_snapshot_taken_before_an_invalidation_makes_the_set_unreadable(host
 def _race(cluster, seconds, rounds, env=None):
     tags = ["t%d" % i for i in range(4)]
     start = time.time() + 3.0
-    base = {"l2": l2_addr(cluster), "tags": tags, "keys_per_tag": 2, "start_at": start,
+    base = {**l2_conf(cluster), "tags": tags, "keys_per_tag": 2, "start_at": start,
             "bound": BOUND}
     cfgs = []
     for host, sc, own in (("a", cluster.a, tags[:2]), ("b", cluster.b, tags[2:])):
@@ -276,7 +277,7 @@ def test_namespace_version_evicted_is_reseeded_above(cluster, hosts):
 def test_stampede_200_processes_on_two_hosts_factory_runs_once(cluster, l2_kind):
     python_layer_only(l2_kind)
     start = time.time() + 10.0
-    base = {"role": "stampede", "l2": l2_addr(cluster), "key": "hot", "processes": 100,
+    base = {"role": "stampede", **l2_conf(cluster), "key": "hot", "processes": 100,
             "factory_seconds": 0.2, "start_at": start}
     outs = run_workers([dict(base, socket=cluster.a.socket, host="a"),
                         dict(base, socket=cluster.b.socket, host="b", api="client")],
@@ -299,7 +300,7 @@ def test_stampede_200_processes_on_two_hosts_factory_runs_once(cluster, l2_kind)
 
 def test_killed_lease_holder_is_taken_over_within_the_lease_time(cluster):
     lease_ttl = 2.0
-    base = {"l2": l2_addr(cluster), "key": "report", "lease_ttl": lease_ttl}
+    base = {**l2_conf(cluster), "key": "report", "lease_ttl": lease_ttl}
     holder = subprocess.Popen(
         [sys.executable, WORKER, json.dumps(dict(base, role="holder", socket=cluster.a.socket,
                                                  host="a"))],
@@ -362,7 +363,7 @@ def test_early_refresh_never_misses_and_runs_about_once_per_ttl(cluster, l2_kind
     python_layer_only(l2_kind)
     ttl, ra, seconds = 2.0, 0.7, 10.0
     start = time.time() + 3.0
-    base = {"role": "refresher", "l2": l2_addr(cluster), "key": "rolling", "ttl": ttl,
+    base = {"role": "refresher", **l2_conf(cluster), "key": "rolling", "ttl": ttl,
             "refresh_ahead": ra, "seconds": seconds, "start_at": start, "pause": 0.005}
     cfgs = [dict(base, socket=sc.socket, host=h, api=api)
             for sc, h in ((cluster.a, "a"), (cluster.b, "b")) for api in ("django", "client")]

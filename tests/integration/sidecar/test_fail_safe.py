@@ -15,7 +15,7 @@ import redis
 
 import django_setup  # noqa: F401  (Django settings; tiercache on sys.path)
 from proxy import Proxy
-from sidecars import wait_for
+from sidecars import link_port, wait_for
 from tiercache import _l1
 
 ABSENT = object()
@@ -102,7 +102,7 @@ def test_cut_proxy_serves_copies_inside_the_window_only(make_cluster, proxy_fact
     cb.set("k", "written while A is cut off")  # A cannot hear it: the documented trade-off
     check_window(a, ca, ra, lost_at)
     # The proxy lets A through again: L1 is flushed before it serves, A sees B's write.
-    c.proxies.append(Proxy(("127.0.0.1", c.l2.port), port=proxy.port))
+    c.proxies.append(Proxy(("127.0.0.1", link_port(c.l2.port)), port=proxy.port))
     wait_for(lambda: a.info()["bus_healthy"] == 1 and a.info()["l2_connected"] == 1, 5,
              what="A back (%r)" % (a.info(),))
     assert a.info()["fail_safe"] == 0
