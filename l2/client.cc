@@ -6,7 +6,7 @@
 namespace tiercache::l2 {
 
 Client::Client(Server* server, net::Connection& conn, Kind kind)
-    : out(conn.output()), id(conn.id()), server_(server), kind_(kind), conn_(&conn) {
+    : session::Session(conn.id()), out(conn.output()), server_(server), kind_(kind), conn_(&conn) {
   authenticated = server->config().requirepass.empty();
   conn.parser().set_authenticated(authenticated);
   created_ms = server->now_ms();
@@ -14,7 +14,7 @@ Client::Client(Server* server, net::Connection& conn, Kind kind)
 }
 
 Client::Client(Server* server, uint64_t id_in, Kind kind)
-    : out(internal_out_), id(id_in), server_(server), kind_(kind) {
+    : session::Session(id_in), out(internal_out_), server_(server), kind_(kind) {
   authenticated = true;
   created_ms = server->now_ms();
   last_interaction_ms = created_ms;

@@ -1,5 +1,6 @@
-// The per-connection state tiercache-l2's commands use (db, auth, MULTI queue, WATCH,
-// subscriptions). The I/O (read buffer, parser, reply stream) is shared/net's Connection.
+// The per-connection state tiercache-l2's commands use: session::Session's (db, auth, name,
+// MULTI queue) plus WATCH and subscriptions. The I/O (read buffer, parser, reply stream) is
+// shared/net's Connection.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include "shared/command/command_table.h"
 #include "shared/net/connection.h"
+#include "shared/session/session.h"
 
 namespace tiercache::l2 {
 
@@ -18,7 +20,7 @@ class Server;
 // Allocated by the server on accept (or for internal callers, without a socket). A socket
 // client is freed by the server at the end of the loop iteration in which its connection
 // closed, so pointers held during that iteration stay valid. Loop thread only.
-class Client {
+class Client : public session::Session {
  public:
   enum class Kind { kTcp, kUnix, kInternal };
 
@@ -80,20 +82,10 @@ class Client {
   // answers every request at once, so replies are in request order by construction).
   std::string& out;
 
-  // Per-connection command state, owned by the server's command handlers.
-  const uint64_t id;
-  int db = 0;
-  bool authenticated = false;
-  std::string name;
-  std::string addr = "?";
-  std::string laddr = "?";
-  int64_t created_ms = 0;
-  int64_t last_interaction_ms = 0;
+  // Per-connection command state beyond session::Session's (id, db, auth, name, MULTI),
+  // owned by the server's command handlers.
   std::string_view last_command = "NULL";  // a command table name (static storage)
-  bool in_multi = false;
-  bool multi_dirty = false;  // a queued command was rejected: EXEC answers EXECABORT
   bool watch_dirty = false;  // a watched key changed: EXEC answers nil
-  std::vector<std::vector<std::string>> multi_queue;
   std::vector<std::pair<int, std::string>> watched;
   std::unordered_set<std::string> channels;
   std::unordered_set<std::string> patterns;

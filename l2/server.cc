@@ -25,27 +25,6 @@ uint64_t mono_ms() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
 }
 
-std::string peer_name(uv_tcp_t* tcp, bool local) {
-  sockaddr_storage ss;
-  int len = sizeof ss;
-  int rc = local ? uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&ss), &len)
-                 : uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len);
-  if (rc != 0) return "?";
-  char ip[64] = "?";
-  int port = 0;
-  if (ss.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    uv_ip4_name(a, ip, sizeof ip);
-    port = ntohs(a->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    uv_ip6_name(a, ip, sizeof ip);
-    port = ntohs(a->sin6_port);
-  }
-  return std::string(ip) + ":" + std::to_string(port);
-}
-
-
 // INFO fields that only grow (exported as Prometheus counters; every other number is a gauge).
 constexpr std::string_view kCounterFields[] = {"total_connections_received",
                                                "total_commands_processed",
@@ -113,7 +92,7 @@ Server::Server(Config config)
   conn_limits_.owner_flushes = true;
   HandlerRegistry registry(table_);
   register_server_commands(registry);
-  register_client_commands(registry);
+  register_connection_commands(registry);
   register_string_commands(registry);
   register_key_commands(registry);
   register_transaction_commands(registry);
@@ -294,8 +273,8 @@ void Server::accept(uv_stream_t* listener, bool tcp, bool tls) {
     uv_tcp_nodelay(conn->tcp(), 1);
     if (self->config_.tcp_keepalive > 0)
       uv_tcp_keepalive(conn->tcp(), 1, self->config_.tcp_keepalive);
-    c->addr = peer_name(conn->tcp(), false);
-    c->laddr = peer_name(conn->tcp(), true);
+    c->addr = net::peer_name(conn->tcp(), false);
+    c->laddr = net::peer_name(conn->tcp(), true);
   } else {
     c->addr = "/unixsocket:0";
     c->laddr = self->config_.unixsocket + ":0";
@@ -321,8 +300,11 @@ void Server::on_request(net::Connection& conn, std::span<const std::string_view>
   // (Redis's handleClientsBlockedOnKeys after call()).
   if (blocking_->has_ready_keys()) blocking_->serve_ready_keys();
   // CLIENT CACHING covers the next command (or MULTI/EXEC) only.
-  if (tracker_->any_client())
-    tracker_->end_of_request(c->id, c->in_multi || (request_spec_ && request_spec_->name == "client"));
+  if (tracker_->any_client()) {
+    const bool client_cmd = request_spec_ != nullptr &&
+                            session_commands_.find(*request_spec_) == session::Command::kClient;
+    tracker_->end_of_request(c->id, c->in_multi || client_cmd);
+  }
 }
 
 void Server::on_closed(net::Connection& conn) {
@@ -443,7 +425,7 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
   const command::CommandSpec* spec = table_.find(args[0]);
   std::string& out = c.out;
   if (spec == nullptr) {
-    if (util::iequals(args[0], "post") || util::iequals(args[0], "host:")) {
+    if (session::cross_protocol_attack(args[0])) {
       // Cross-protocol scripting defence: an HTTP request is never answered.
       stats_.security_closes++;
       spdlog::warn("possible cross-protocol attack from {}: closing", c.addr);
@@ -451,63 +433,48 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
       return;
     }
     stats_.total_error_replies++;
-    if (c.in_multi) c.multi_dirty = true;
     if (command::CommandTable::is_unsupported_type_command(args[0])) {
       std::string lower;
       for (char ch : args[0])
         lower.push_back(static_cast<char>(tolower(static_cast<unsigned char>(ch))));
-      resp::write_error(out, "ERR tiercache-l2 does not support '" + lower +
-                                 "' (blocking commands, streams, HyperLogLog, bitmaps, geo)");
+      session::reject(c,
+                      "ERR tiercache-l2 does not support '" + lower +
+                          "' (blocking commands, streams, HyperLogLog, bitmaps, geo)",
+                      out);
     } else {
-      resp::write_error(out,
-                        resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1));
+      session::reject(c, resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1),
+                      out);
     }
     return;
   }
-  if (!command::CommandTable::arity_ok(*spec, args.size())) {
+  if (!session::admit(c, *spec, args.size(), out)) {
     stats_.total_error_replies++;
-    if (c.in_multi) c.multi_dirty = true;
-    resp::write_error(out, resp::wrong_arity_error(spec->name));
-    return;
-  }
-  if (!c.authenticated && !(spec->flags & command::kNoAuth)) {
-    stats_.total_error_replies++;
-    if (c.in_multi) c.multi_dirty = true;
-    resp::write_error(out, "NOAUTH Authentication required.");
     return;
   }
   if (lua_->timed_out() && &c != lua_->script_client() &&
       !(spec->name == "script" && args.size() == 2 && util::iequals(args[1], "kill"))) {
     stats_.total_error_replies++;
-    if (c.in_multi) c.multi_dirty = true;
-    resp::write_error(
-        out,
-        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+    session::reject(
+        c,
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        out);
     return;
   }
-  if (c.subscribed() && !(spec->flags & command::kSubscribed)) {
+  if (!session::admit_subscribed(c, *spec, c.subscribed(), out)) {
     stats_.total_error_replies++;
-    resp::write_error(out, "ERR Can't execute '" + std::string(spec->name) +
-                               "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
-                               "are allowed in this context");
     return;
   }
   CommandContext ctx{*this, c, args, out, now_ms_, *spec};
   if (exec_depth_ == 0) request_spec_ = spec;
   if (!oom_check(ctx)) {
     stats_.total_error_replies++;
-    if (c.in_multi) c.multi_dirty = true;
-    resp::write_error(out, "OOM command not allowed when used memory > 'maxmemory'.");
+    session::reject(c, "OOM command not allowed when used memory > 'maxmemory'.", out);
     return;
   }
   // Keep the default-mode tracking table within its bound, as Redis does before each command.
   if (exec_depth_ == 0 && tracker_->total_keys() != 0)
     tracker_->limit_keys(static_cast<uint64_t>(config_.tracking_table_max_keys));
-  if (c.in_multi && !(spec->flags & command::kNotQueued)) {
-    c.multi_queue.emplace_back(args.begin(), args.end());
-    resp::write_simple(out, "QUEUED");
-    return;
-  }
+  if (session::queue_in_multi(c, *spec, args, out)) return;
   stats_.total_commands_processed++;
   // The command context the tracker sees: the request's client (Redis's current_client) and
   // the client executing this command (a script's own client inside a script).
@@ -528,7 +495,7 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
   if (--exec_depth_ == 0) tracker_->set_current(0);
   if ((spec->flags & command::kWrite) && !watched_keys_.empty()) {
     if (spec->flags & command::kFlush) {
-      touch_db(spec->name == "flushall" ? -1 : c.db);
+      touch_db((spec->flags & command::kAllDbs) ? -1 : c.db);
     } else {
       std::vector<int> pos;
       command::CommandTable::key_positions(*spec, args, &pos);

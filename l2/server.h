@@ -16,6 +16,7 @@
 #include "l2/blocking.h"
 #include "l2/config.h"
 #include "l2/keyspace/keyspace.h"
+#include "l2/session_host.h"
 #include "l2/tracking/tracker.h"
 #include "shared/command/command_table.h"
 #include "shared/net/connection.h"
@@ -24,6 +25,7 @@
 #include "shared/net/metrics_http.h"
 #include "shared/net/tls.h"
 #include "shared/resp/request_parser.h"
+#include "shared/session/session.h"
 
 namespace tiercache::l2 {
 
@@ -58,7 +60,7 @@ class HandlerRegistry {
 };
 
 void register_server_commands(HandlerRegistry& r);
-void register_client_commands(HandlerRegistry& r);
+void register_connection_commands(HandlerRegistry& r);  // session_host.cc
 void register_string_commands(HandlerRegistry& r);
 void register_key_commands(HandlerRegistry& r);
 void register_transaction_commands(HandlerRegistry& r);
@@ -108,6 +110,9 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   const tracking::Peers& peers() const { return *this; }
   ServerStats& stats() { return stats_; }
   const command::CommandTable& commands() const { return table_; }
+  // The connection commands (shared/session) and this server's side of them.
+  const session::Commands& session_commands() const { return session_commands_; }
+  session::Host& session_host() { return *session_host_; }
   uv_loop_t* loop() { return loop_; }
   const resp::ParserLimits* parser_limits() const { return &parser_limits_; }
   void apply_config();  // after CONFIG SET: refresh derived values
@@ -177,6 +182,8 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   resp::ParserLimits parser_limits_;
   command::CommandTable table_;
   std::vector<Handler> handlers_;
+  session::Commands session_commands_{table_};
+  std::unique_ptr<session::Host> session_host_ = make_session_host(*this);
   Keyspace keyspace_;
   ServerStats stats_;
   uv_loop_t* loop_;

@@ -3,11 +3,13 @@
 // command names are compared here: flags and handler ids decide.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
 #include "shared/resp/reply_writer.h"
-#include "shared/util/numbers.h"
+#include "shared/session/session.h"
+#include "sidecar/clock.h"
 #include "sidecar/sidecar.h"
 #include "sidecar/state.h"
 
@@ -22,6 +24,8 @@ HandlerTable::HandlerTable(const CommandTable& table) {
                           : is_write(spec)                    ? Handler::kWrite
                                                               : Handler::kPassthrough,
                           0});
+  for (const session::CommandRow& row : session::kCommandRows)
+    rows_[table.find(row.name)->id] = Entry{Handler::kSession, 0};
   for (const HandlerRow& row : kHandlerRows) {
     const CommandSpec* spec = table.find(row.name);
     if (spec == nullptr) {
@@ -38,27 +42,18 @@ void Sidecar::on_request(net::Connection& c, std::span<const std::string_view> a
   stats_.commands++;
   const CommandSpec* spec = table_.find(args[0]);
   if (spec == nullptr) {
-    if (util::iequals(args[0], "post") || util::iequals(args[0], "host:")) {
+    if (session::cross_protocol_attack(args[0])) {
       stats_.security_closes++;
       spdlog::warn("possible cross-protocol attack on the sidecar: closing the connection");
       c.close();
       return;
     }
-    if (st.in_multi) st.multi_dirty = true;
-    resp::write_error(c.reply(),
-                      resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1));
+    session::reject(st, resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1),
+                    c.reply());
     return;
   }
-  if (!CommandTable::arity_ok(*spec, args.size())) {
-    if (st.in_multi) st.multi_dirty = true;
-    resp::write_error(c.reply(), resp::wrong_arity_error(spec->name));
-    return;
-  }
-  if (!st.authenticated && !(spec->flags & command::kNoAuth)) {
-    if (st.in_multi) st.multi_dirty = true;
-    resp::write_error(c.reply(), "NOAUTH Authentication required.");
-    return;
-  }
+  st.last_interaction_ms = static_cast<int64_t>(wall_us() / 1000);
+  if (!session::admit(st, *spec, args.size(), c.reply())) return;
   dispatch(c, st, *spec, args);
   if (config_.client_output_buffer_limit &&
       c.committed_output_bytes() > config_.client_output_buffer_limit) {
@@ -70,23 +65,16 @@ void Sidecar::on_request(net::Connection& c, std::span<const std::string_view> a
 
 void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& spec,
                        std::span<const std::string_view> args) {
-  if ((st.pubsub || st.subscriptions > 0) && !(spec.flags & command::kSubscribed)) {
-    resp::write_error(c.reply(), "ERR Can't execute '" + std::string(spec.name) +
-                                     "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "
-                                     "/ RESET are allowed in this context");
+  if (!session::admit_subscribed(st, spec, st.subscriptions > 0, c.reply())) return;
+  if (st.in_multi && !(spec.flags & command::kNotQueued) &&
+      (handlers_.flags(spec) & kRefusedInMulti)) {
+    session::reject(
+        st,
+        "ERR '" + std::string(spec.name) + "' inside MULTI is not supported by tiercache-sidecar",
+        c.reply());
     return;
   }
-  if (st.in_multi && !(spec.flags & command::kNotQueued)) {
-    if (handlers_.flags(spec) & kRefusedInMulti) {
-      st.multi_dirty = true;
-      resp::write_error(c.reply(), "ERR '" + std::string(spec.name) +
-                                       "' inside MULTI is not supported by tiercache-sidecar");
-      return;
-    }
-    st.queue.emplace_back(args.begin(), args.end());
-    resp::write_simple(c.reply(), "QUEUED");
-    return;
-  }
+  if (session::queue_in_multi(st, spec, args, c.reply())) return;
   const Handler h = handlers_.handler(spec);
   switch (h) {
     case Handler::kGet:
@@ -100,30 +88,33 @@ void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& s
     case Handler::kWrite:
       return writes_.write(c, st.db, spec, args);
     case Handler::kExec:
-      if (!st.in_multi) {
-        resp::write_error(c.reply(), "ERR EXEC without MULTI");
-        return;
-      } else {
-        st.in_multi = false;
-        std::vector<std::vector<std::string>> queue;
-        queue.swap(st.queue);
-        if (st.multi_dirty) {
-          st.multi_dirty = false;
-          resp::write_error(c.reply(),
-                            "EXECABORT Transaction discarded because of previous errors.");
-          return;
-        }
-        return writes_.exec(c, st.db, queue);
-      }
+      return exec(c, st);
     case Handler::kSubscribe:
+      // In subscribed mode from now on, as in Redis, before the L2 confirms: the commands
+      // pipelined after it are refused; the confirmations then give the exact count.
+      st.subscriptions = std::max<int64_t>(st.subscriptions, 1);
+      return pubsub_command(c, st, args);
+    case Handler::kUnsubscribe:
       return pubsub_command(c, st, args);
     case Handler::kInfo:
       return cmd_info(c, st, args);
     case Handler::kPassthrough:
       return passthrough(c, st, args);
-    default:
-      return connection_command(h, c, st, args);
+    case Handler::kSession:
+      session::run(session_commands_.find(spec), *session_, st, args, c.reply());
+      return;
+    case Handler::kBlocking:
+      resp::write_error(c.reply(),
+                        "ERR blocking commands are not supported through tiercache-sidecar yet "
+                        "(they need a connection of their own to L2); connect to L2 directly");
+      return;
   }
+}
+
+void Sidecar::exec(net::Connection& c, ClientState& st) {
+  std::vector<std::vector<std::string>> queue;
+  if (session::take_transaction(st, &queue, c.reply()) == session::ExecStart::kRun)
+    writes_.exec(c, st.db, queue);
 }
 
 namespace {

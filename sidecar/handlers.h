@@ -1,7 +1,7 @@
 // The sidecar's half of the command table: which handler serves each command. Commands with
 // no row here are classified by their flags (writes to the write path, the rest passed
-// through to the L2). Adding a command the sidecar serves itself: a row here, a case in
-// dispatch.cc (or connection_commands.cc), a test.
+// through to the L2); the connection commands (session::kCommandRows) go to shared/session.
+// Adding a command the sidecar serves itself: a row here, a case in dispatch.cc, a test.
 #pragma once
 
 #include <cstdint>
@@ -20,22 +20,10 @@ enum class Handler : uint8_t {
   kExists,
   kStrlen,
   kExec,
-  kSubscribe,  // (P)(UN)SUBSCRIBE: the client's own subscribed L2 connection
+  kSubscribe,    // (P)SUBSCRIBE: the client's own subscribed L2 connection
+  kUnsubscribe,  // (P)UNSUBSCRIBE: the same
   kInfo,
-  // Connection commands (connection_commands.cc).
-  kPing,
-  kEcho,
-  kSelect,
-  kQuit,
-  kAuth,
-  kHello,
-  kReset,
-  kClient,
-  kCommand,
-  kMulti,
-  kDiscard,
-  kWatch,
-  kUnwatch,
+  kSession,  // a connection command (PING, AUTH, CLIENT, MULTI ...): shared/session runs it
   kBlocking,  // BLPOP & co (the table's blocking flag): refused until they get an L2
               // connection of their own (issue 15), rather than answered nil at once
 };
@@ -59,27 +47,18 @@ inline constexpr HandlerRow kHandlerRows[] = {
     {"exec", Handler::kExec},
     {"subscribe", Handler::kSubscribe, kRefusedInMulti},
     {"psubscribe", Handler::kSubscribe, kRefusedInMulti},
-    {"unsubscribe", Handler::kSubscribe, kRefusedInMulti},
-    {"punsubscribe", Handler::kSubscribe, kRefusedInMulti},
+    {"unsubscribe", Handler::kUnsubscribe, kRefusedInMulti},
+    {"punsubscribe", Handler::kUnsubscribe, kRefusedInMulti},
     {"pubsub", Handler::kPassthrough, kRefusedInMulti},
     {"info", Handler::kInfo},
-    {"ping", Handler::kPing},
-    {"echo", Handler::kEcho},
-    {"select", Handler::kSelect, kRefusedInMulti},
-    {"quit", Handler::kQuit},
-    {"auth", Handler::kAuth},
-    {"hello", Handler::kHello},
-    {"reset", Handler::kReset},
-    {"client", Handler::kClient},
-    {"command", Handler::kCommand},
-    {"multi", Handler::kMulti},
-    {"discard", Handler::kDiscard},
-    {"watch", Handler::kWatch},
-    {"unwatch", Handler::kUnwatch},
+    // SELECT inside MULTI would change the db of the commands queued after it, which EXEC
+    // sends in the client's db of the time of EXEC.
+    {"select", Handler::kSession, kRefusedInMulti},
 };
 
-// Handler and sidecar flags per command, indexed by CommandSpec::id. Built once at start-up;
-// aborts on a row naming a command the table does not have.
+// Handler and sidecar flags per command, indexed by CommandSpec::id. Built once at start-up
+// (shared/session's connection commands get kSession, the rows above override); aborts on a
+// row naming a command the table does not have.
 class HandlerTable {
  public:
   explicit HandlerTable(const command::CommandTable& table);

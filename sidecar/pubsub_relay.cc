@@ -13,16 +13,15 @@ void Sidecar::pubsub_command(net::Connection& c, ClientState& st,
     std::string err;
     parse_endpoint(config_.l2, &ep, &err);
     st.sidecar = this;
-    st.conn_id = c.id();
     // Callbacks get the client's state; stop() in on_closed silences them before it is freed.
     st.pubsub = std::make_unique<HiredisLink>(
         loop_, link_options(config_, ep, true, l2_tls_), "pubsub-" + std::to_string(c.id()),
         [](void* p, bool connected) {
           auto* s = static_cast<ClientState*>(p);
-          net::Connection* conn = s->sidecar->connection(s->conn_id);
+          net::Connection* conn = s->sidecar->connection(s->id);
           if (conn == nullptr) return;
           if (!connected) {  // the subscription is gone: tell the client by closing
-            s->sidecar->close_later(s->conn_id);
+            s->sidecar->close_later(s->id);
             return;
           }
           for (auto& cmd : s->pubsub_waiting) {
@@ -35,7 +34,7 @@ void Sidecar::pubsub_command(net::Connection& c, ClientState& st,
     st.pubsub->set_push_handler(
         [](void* p, const redisReply* r) {
           auto* s = static_cast<ClientState*>(p);
-          net::Connection* conn = s->sidecar->connection(s->conn_id);
+          net::Connection* conn = s->sidecar->connection(s->id);
           if (conn == nullptr || r == nullptr) return;
           if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
               r->element[2]->type == REDIS_REPLY_INTEGER &&
@@ -49,7 +48,7 @@ void Sidecar::pubsub_command(net::Connection& c, ClientState& st,
           uint64_t limit = s->sidecar->config().client_output_buffer_limit;
           if (limit != 0 && conn->committed_output_bytes() > limit) {  // a stalled subscriber
             s->sidecar->stats().output_buffer_limit_disconnections++;
-            s->sidecar->close_later(s->conn_id);
+            s->sidecar->close_later(s->id);
           }
         },
         &st);

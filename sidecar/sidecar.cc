@@ -109,7 +109,7 @@ Sidecar::Sidecar(Config config)
 Sidecar::~Sidecar() = default;
 
 ClientState* Sidecar::new_client(uint64_t conn_id) {
-  auto st = std::make_unique<ClientState>();
+  auto st = std::make_unique<ClientState>(conn_id);
   ClientState* raw = st.get();
   clients_[conn_id] = std::move(st);
   return raw;
@@ -311,7 +311,14 @@ void Sidecar::accept(uv_stream_t* listener, bool is_tcp, bool tls) {
   st->authenticated = self->config_.requirepass.empty();
   c->parser().set_authenticated(st->authenticated);
   st->created_ms = static_cast<int64_t>(wall_us() / 1000);
-  st->last_ms = st->created_ms;
+  st->last_interaction_ms = st->created_ms;
+  if (is_tcp) {
+    st->addr = net::peer_name(c->tcp(), false);
+    st->laddr = net::peer_name(c->tcp(), true);
+  } else {
+    st->addr = "/unixsocket:0";
+    st->laddr = self->config_.socket + ":0";
+  }
   c->user = st;
   self->conns_.emplace(c->id(), c);
   self->stats_.connections_received++;

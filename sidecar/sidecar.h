@@ -1,6 +1,6 @@
 // tiercache-sidecar: the per-host front end, and the owner of its parts. A request flows
 //   dispatch.cc (command table -> handler id)
-//     -> connection_commands.cc (AUTH, HELLO, SELECT, PING, CLIENT, COMMAND, MULTI rules)
+//     -> shared/session via session_host.cc (AUTH, HELLO, SELECT, PING, CLIENT, COMMAND, MULTI)
 //     -> read_path.cc (L1 hits, single flight, fill guard, MGET split)
 //     -> write_path.h (batching, commit with invalidation; also EXEC)
 //     -> link/ (the L2 link)          invalidation/bus.h (other hosts' invalidations)
@@ -25,12 +25,14 @@
 #include "shared/net/listener.h"
 #include "shared/net/metrics_http.h"
 #include "shared/resp/request_parser.h"
+#include "shared/session/session.h"
 #include "sidecar/config.h"
 #include "sidecar/handlers.h"
 #include "sidecar/invalidation/bus.h"
 #include "sidecar/invalidation/message.h"
 #include "sidecar/invalidation/tracking.h"
 #include "sidecar/link/hiredis_link.h"
+#include "sidecar/session_host.h"
 #include "sidecar/write_path.h"
 
 namespace tiercache::sidecar {
@@ -127,6 +129,8 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   }
   // The connection with this id if it is still open, else nullptr.
   net::Connection* connection(uint64_t id);
+  // Every connection, by id (some may be closing).
+  const std::unordered_map<uint64_t, net::Connection*>& connections() const { return conns_; }
   // Writes an L2 failure reply ("-ERR tiercache: L2 unavailable: ...").
   void write_l2_error(std::string& out);
   // Makes the L2 connection's selected db `db` (SELECT if needed; nothing when down).
@@ -189,9 +193,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   void dispatch(net::Connection& c, ClientState& st, const command::CommandSpec& spec,
                 std::span<const std::string_view> args);
   void passthrough(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
-  // connection_commands.cc: the commands about the connection itself (Handler::kPing ...).
-  void connection_command(Handler h, net::Connection& c, ClientState& st,
-                          std::span<const std::string_view> args);
+  void exec(net::Connection& c, ClientState& st);
   // read_path.cc
   void cmd_get(net::Connection& c, ClientState& st, std::string_view key);
   void cmd_mget(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
@@ -208,6 +210,8 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   net::ConnectionLimits conn_limits_;
   command::CommandTable table_;
   HandlerTable handlers_;
+  session::Commands session_commands_{table_};  // the connection commands, run by session_
+  std::unique_ptr<session::Host> session_ = make_session_host(*this);
   uv_loop_t* loop_;
   std::unique_ptr<l1::Store> l1_;
   std::unique_ptr<L2Link> l2_;

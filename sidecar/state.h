@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "shared/session/session.h"
 #include "sidecar/link/hiredis_link.h"
 #include "sidecar/link/l2_link.h"
 
@@ -14,18 +15,11 @@ namespace tiercache::sidecar {
 
 class Sidecar;
 
-struct ClientState {
+// session::Session's state (id: the connection's, db, auth, name, MULTI queue) plus the
+// client's pub/sub relay.
+struct ClientState : session::Session {
+  explicit ClientState(uint64_t conn_id) : session::Session(conn_id) {}
   Sidecar* sidecar = nullptr;
-  uint64_t conn_id = 0;
-  int db = 0;
-  bool authenticated = true;
-  std::string name;
-  std::string addr = "/unixsocket:0";
-  int64_t created_ms = 0;
-  int64_t last_ms = 0;
-  bool in_multi = false;
-  bool multi_dirty = false;
-  std::vector<std::vector<std::string>> queue;  // MULTI
   // Client pub/sub: a dedicated L2 connection in subscribed mode (pubsub_relay.cc).
   std::unique_ptr<HiredisLink> pubsub;
   std::vector<std::vector<std::string>> pubsub_waiting;  // sent once it connects

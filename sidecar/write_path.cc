@@ -20,7 +20,7 @@ void write_groups(int db, const CommandSpec& spec, std::span<const std::string_v
   if (spec.flags & command::kFlush) {
     Group g;
     g.flush = true;
-    g.db = spec.name == "flushall" ? invalidation::kAllDbs : static_cast<uint32_t>(db);
+    g.db = (spec.flags & command::kAllDbs) ? invalidation::kAllDbs : static_cast<uint32_t>(db);
     groups->push_back(std::move(g));
     return;
   }

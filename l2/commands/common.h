@@ -11,6 +11,7 @@
 #include "l2/client.h"
 #include "l2/server.h"
 #include "shared/resp/reply_writer.h"
+#include "shared/session/connection_commands.h"
 #include "shared/util/numbers.h"
 
 namespace tiercache::l2::cmd {
@@ -70,17 +71,9 @@ inline bool expire_at_ms(CommandContext& ctx, std::string_view arg, int64_t unit
 // The error for a container command (CLIENT, CONFIG, ...) whose subcommand is unknown or has
 // the wrong number of arguments, in Redis 7's words. `known` lists the valid subcommands.
 inline void subcommand_error(CommandContext& ctx, std::initializer_list<std::string_view> known) {
-  std::string_view sub = ctx.args[1];
-  std::string lower;
-  for (char c : sub) lower.push_back(static_cast<char>(tolower(static_cast<unsigned char>(c))));
-  for (auto k : known) {
-    if (k == lower)
-      return error(ctx, resp::wrong_arity_error(std::string(ctx.spec.name) + "|" + lower));
-  }
-  std::string upper;
-  for (char c : ctx.spec.name)
-    upper.push_back(static_cast<char>(toupper(static_cast<unsigned char>(c))));
-  error(ctx, "ERR unknown subcommand '" + std::string(sub) + "'. Try " + upper + " HELP.");
+  ctx.server.stats().total_error_replies++;
+  session::subcommand_error(ctx.out, ctx.args, ctx.spec.name,
+                            std::span<const std::string_view>(known.begin(), known.size()));
 }
 
 // Replies to "<COMMAND> HELP" with one line per subcommand.

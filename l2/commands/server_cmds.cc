@@ -1,5 +1,5 @@
-// Connection and server commands: PING, ECHO, SELECT, QUIT, AUTH, HELLO, RESET, COMMAND, CONFIG,
-// INFO, TIME, DBSIZE. CLIENT has its own file (client_cmd.cc).
+// Server commands: CONFIG, INFO, TIME, DBSIZE. The connection commands (PING, AUTH, CLIENT,
+// MULTI ...) are shared/session's, run through session_host.cc.
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -7,89 +7,11 @@
 
 #include "l2/commands/common.h"
 #include "shared/glob/glob.h"
-#include "shared/session/connection_commands.h"
 
 namespace tiercache::l2 {
 namespace {
 
 using namespace cmd;
-
-void ping(CommandContext& ctx) {
-  if (ctx.args.size() > 2) return error(ctx, resp::wrong_arity_error("ping"));
-  if (ctx.client.subscribed()) {  // RESP2 subscribed mode answers with a push-like array
-    resp::write_array_header(ctx.out, 2);
-    resp::write_bulk(ctx.out, "pong");
-    resp::write_bulk(ctx.out, ctx.args.size() == 2 ? ctx.args[1] : "");
-    return;
-  }
-  if (ctx.args.size() == 2) return resp::write_bulk(ctx.out, ctx.args[1]);
-  resp::write_simple(ctx.out, "PONG");
-}
-
-void echo(CommandContext& ctx) { resp::write_bulk(ctx.out, ctx.args[1]); }
-
-void select(CommandContext& ctx) {
-  int db = 0;
-  std::string err = session::parse_select(ctx.args[1], ctx.server.keyspace().num_dbs(), &db);
-  if (!err.empty()) return error(ctx, err);
-  ctx.client.db = db;
-  resp::write_ok(ctx.out);
-}
-
-void quit(CommandContext& ctx) {
-  resp::write_ok(ctx.out);
-  ctx.client.close_after_reply();
-}
-
-// Returns true when authenticated; writes the error otherwise.
-bool try_auth(CommandContext& ctx, std::string_view user, std::string_view pass) {
-  std::string err = session::check_auth(ctx.server.config().requirepass, user, pass);
-  if (!err.empty()) {
-    error(ctx, err);
-    return false;
-  }
-  ctx.client.set_authenticated(true);
-  return true;
-}
-
-void auth(CommandContext& ctx) {
-  std::string_view user, pass;
-  std::string err = session::parse_auth(ctx.args, &user, &pass);
-  if (!err.empty()) return error(ctx, err);
-  if (try_auth(ctx, user, pass)) resp::write_ok(ctx.out);
-}
-
-void hello(CommandContext& ctx) {
-  session::HelloRequest req;
-  std::string err = session::parse_hello(ctx.args, &req);
-  if (!err.empty()) return error(ctx, err);
-  if (req.has_auth && !try_auth(ctx, req.user, req.password)) return;
-  if (!ctx.client.authenticated) return error(ctx, session::kHelloNoAuth);
-  if (req.has_name) ctx.client.name = std::string(req.name);
-  session::write_hello(ctx.out, "tiercache-l2", static_cast<int64_t>(ctx.client.id));
-}
-
-void reset(CommandContext& ctx) {
-  Client& c = ctx.client;
-  c.in_multi = false;
-  c.multi_dirty = false;
-  c.multi_queue.clear();
-  ctx.server.unwatch_all(&c);
-  for (const auto& ch : c.channels) ctx.server.unsubscribe(&c, ch, false);
-  for (const auto& p : c.patterns) ctx.server.unsubscribe(&c, p, true);
-  c.channels.clear();
-  c.patterns.clear();
-  c.db = 0;
-  c.name.clear();
-  ctx.server.tracker().disable(c.id);
-  c.set_authenticated(ctx.server.config().requirepass.empty());
-  resp::write_simple(ctx.out, "RESET");
-}
-
-void command_cmd(CommandContext& ctx) {
-  if (!session::command_command(ctx.server.commands(), ctx.args, "tiercache-l2", ctx.out))
-    ctx.server.stats().total_error_replies++;
-}
 
 void config_cmd(CommandContext& ctx) {
   std::string_view sub = ctx.args[1];
@@ -175,14 +97,6 @@ void dbsize(CommandContext& ctx) {
 }  // namespace
 
 void register_server_commands(HandlerRegistry& r) {
-  r.add("ping", ping);
-  r.add("echo", echo);
-  r.add("select", select);
-  r.add("quit", quit);
-  r.add("auth", auth);
-  r.add("hello", hello);
-  r.add("reset", reset);
-  r.add("command", command_cmd);
   r.add("config", config_cmd);
   r.add("info", info);
   r.add("time", time_cmd);

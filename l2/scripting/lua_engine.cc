@@ -494,10 +494,11 @@ int LuaEngine::call(lua_State* L, bool raise) {
   if (!command::CommandTable::arity_ok(*spec, call_args_.size()))
     return call_error(L, last_error_ref_, raise,
                       "ERR Wrong number of args calling Redis command from script");
-  if ((spec->flags & command::kNoScript) || spec->name == "quit")
+  if (spec->flags & command::kNoScript)
     return call_error(L, last_error_ref_, raise,
                       "ERR This Redis command is not allowed from script");
-  if (spec->name == "select" || spec->name == "flushall")
+  if (server_.session_commands().find(*spec) == session::Command::kSelect ||
+      (spec->flags & command::kAllDbs))
     return call_error(L, last_error_ref_, raise,
                       "ERR This Redis command is not allowed from script in tiercache-l2: scripts "
                       "only touch keys of the current database");

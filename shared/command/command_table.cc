@@ -10,9 +10,9 @@ namespace tiercache::command {
 namespace {
 
 constexpr uint32_t R = kRead, W = kWrite, A = kAdmin, P = kPubSub, M = kDenyOom, N = kNoAuth,
-                   S = kNoScript, F = kFast, X = kNoMulti, B = kSubscribed, L = kFlush,
+                   S = kNoScript, F = kFast, B = kSubscribed, L = kFlush,
                    E = kScripting, T = kTransaction, Q = kNotQueued,
-                   K = kBlocking;
+                   D = kAllDbs, K = kBlocking;
 constexpr KeySpec kN = KeySpec::kNone, kR = KeySpec::kRange, kK = KeySpec::kNumkeys;
 
 // name, arity, flags, key spec, first, last, step, id (filled in by position), numkeys index
@@ -21,7 +21,7 @@ constexpr CommandSpec kCommands[] = {
     {"ping", -1, F | B, kN, 0, 0, 0, 0},
     {"echo", 2, F, kN, 0, 0, 0, 0},
     {"select", 2, F, kN, 0, 0, 0, 0},
-    {"quit", -1, N | F | B | Q, kN, 0, 0, 0, 0},
+    {"quit", -1, N | S | F | B | Q, kN, 0, 0, 0, 0},
     {"auth", -2, N | S | F, kN, 0, 0, 0, 0},
     {"hello", -1, N | S | F, kN, 0, 0, 0, 0},
     {"reset", 1, N | S | F | B | Q, kN, 0, 0, 0, 0},
@@ -69,11 +69,11 @@ constexpr CommandSpec kCommands[] = {
     {"scan", -2, R, kN, 0, 0, 0, 0},
     {"randomkey", 1, R, kN, 0, 0, 0, 0},
     {"flushdb", -1, W | L, kN, 0, 0, 0, 0},
-    {"flushall", -1, W | L, kN, 0, 0, 0, 0},
-    {"multi", 1, S | F | X | T | Q, kN, 0, 0, 0, 0},
+    {"flushall", -1, W | L | D, kN, 0, 0, 0, 0},
+    {"multi", 1, S | F | T | Q, kN, 0, 0, 0, 0},
     {"exec", 1, S | T | Q, kN, 0, 0, 0, 0},
     {"discard", 1, S | F | T | Q, kN, 0, 0, 0, 0},
-    {"watch", -2, S | F | X | T | Q, kR, 1, -1, 1, 0},
+    {"watch", -2, S | F | T | Q, kR, 1, -1, 1, 0},
     {"unwatch", 1, S | F | T, kN, 0, 0, 0, 0},
     {"publish", 3, P | F, kN, 0, 0, 0, 0},
     {"subscribe", -2, P | S | B, kN, 0, 0, 0, 0},

@@ -18,14 +18,17 @@ enum Flag : uint32_t {
   kNoAuth = 1u << 5,        // allowed before AUTH
   kNoScript = 1u << 6,      // not allowed inside Lua scripts
   kFast = 1u << 7,          // O(1) or O(log n)
-  kNoMulti = 1u << 8,       // not allowed inside MULTI (executed at once, e.g. WATCH errors)
+  kNoMulti = 1u << 8,       // refused inside MULTI: "Command not allowed inside a transaction"
+                            // (Redis 7.0: SAVE, SHUTDOWN, SYNC, PSYNC, none of them here;
+                            // MULTI and WATCH answer errors of their own)
   kSubscribed = 1u << 9,    // allowed while the connection is in RESP2 subscribed mode
   kFlush = 1u << 10,        // drops a whole db (FLUSHDB) or all dbs (FLUSHALL)
   kScripting = 1u << 11,    // EVAL family: keys come from the numkeys argument
   kTransaction = 1u << 12,  // MULTI/EXEC/DISCARD/WATCH/UNWATCH
   kNotQueued = 1u << 13,    // runs at once inside MULTI, never queued (Redis: EXEC, DISCARD,
                             // MULTI, WATCH, QUIT, RESET)
-  kBlocking = 1u << 14,     // may block the client (BLPOP & co): a client of its own upstream
+  kAllDbs = 1u << 14,       // acts on every db, not the client's (FLUSHALL)
+  kBlocking = 1u << 15,     // may block the client (BLPOP & co): a client of its own upstream
 };
 
 enum class KeySpec : uint8_t {

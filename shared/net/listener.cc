@@ -1,6 +1,7 @@
 // Listening sockets (see listener.h).
 #include "shared/net/listener.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -100,6 +101,26 @@ void Listener::close() {
     if (!unix_path_.empty()) unlink(unix_path_.c_str());
   }
   tcp_open_ = unix_open_ = false;
+}
+
+std::string peer_name(uv_tcp_t* tcp, bool local) {
+  sockaddr_storage ss;
+  int len = sizeof ss;
+  int rc = local ? uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&ss), &len)
+                 : uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (rc != 0) return "?";
+  char ip[64] = "?";
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    uv_ip4_name(a, ip, sizeof ip);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    uv_ip6_name(a, ip, sizeof ip);
+    port = ntohs(a->sin6_port);
+  }
+  return std::string(ip) + ":" + std::to_string(port);
 }
 
 }  // namespace tiercache::net

@@ -38,6 +38,10 @@ class Listener {
   std::string unix_path_;
 };
 
+// An accepted TCP connection's peer (local=false) or local end, "ip:port" as CLIENT LIST shows
+// it; "?" when unknown.
+std::string peer_name(uv_tcp_t* tcp, bool local);
+
 // What a Unix socket path holds now.
 enum class SocketPathState { kAbsent, kStale, kLive, kNotSocket };
 SocketPathState probe_socket_path(const std::string& path);

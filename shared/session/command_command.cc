@@ -26,7 +26,7 @@ bool help_reply(std::string& out, std::initializer_list<std::string_view> lines)
 }  // namespace
 
 bool subcommand_error(std::string& out, std::span<const std::string_view> args,
-                      std::string_view name, std::initializer_list<std::string_view> known) {
+                      std::string_view name, std::span<const std::string_view> known) {
   std::string_view sub = args[1];
   std::string lower;
   for (char c : sub) lower.push_back(static_cast<char>(tolower(static_cast<unsigned char>(c))));
@@ -46,7 +46,8 @@ static void write_flag_names(std::string& out, uint32_t flags, bool movable) {
   static constexpr FlagName kNames[] = {
       {command::kWrite, "write"}, {command::kRead, "readonly"},  {command::kDenyOom, "denyoom"},
       {command::kAdmin, "admin"}, {command::kPubSub, "pubsub"},  {command::kNoScript, "noscript"},
-      {command::kFast, "fast"},   {command::kNoAuth, "no_auth"},  {command::kBlocking, "blocking"},
+      {command::kFast, "fast"},   {command::kNoAuth, "no_auth"}, {command::kNoMulti, "no_multi"},
+      {command::kBlocking, "blocking"},
   };
   int n = movable ? 1 : 0;
   for (const auto& f : kNames) n += (flags & f.flag) ? 1 : 0;
@@ -157,8 +158,8 @@ bool command_command(const command::CommandTable& table, std::span<const std::st
     return help_reply(out,
                       {"COMMAND [<subcommand>]. Subcommands are:", "COUNT", "INFO [<name> ...]",
                        "DOCS [<name> ...]", "LIST", "GETKEYS <full-command>"});
-  return subcommand_error(out, args, "command",
-                          {"count", "info", "docs", "list", "getkeys", "help"});
+  static constexpr std::string_view kKnown[] = {"count", "info", "docs", "list", "getkeys", "help"};
+  return subcommand_error(out, args, "command", kKnown);
 }
 
 }  // namespace tiercache::session

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -58,7 +57,7 @@ bool command_command(const command::CommandTable& table, std::span<const std::st
 // The error for a container command (CLIENT, COMMAND, ...) whose subcommand (args[1]) is
 // unknown or has the wrong number of arguments, in Redis 7's words. Returns false.
 bool subcommand_error(std::string& out, std::span<const std::string_view> args,
-                      std::string_view name, std::initializer_list<std::string_view> known);
+                      std::string_view name, std::span<const std::string_view> known);
 
 // CLIENT SETNAME's rule: printable, no spaces.
 bool valid_client_name(std::string_view name);

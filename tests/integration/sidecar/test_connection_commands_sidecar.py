@@ -1,10 +1,47 @@
 """The sidecar's connection commands follow the rules tiercache-l2 and Redis 7.0 follow (issue
-#12's divergences; shared/session/ holds them once): HELLO authenticates and names the client
-and refuses an unauthenticated client, SELECT's bound is the `databases` setting, COMMAND's
-entries have ten fields, QUIT and RESET run at once inside MULTI, RESET forgets the name and the authentication,
-UNWATCH is queued."""
+#12's divergences; shared/session/ holds them once): the scripted exchanges of
+connection_scenarios.py (which the main suite checks against redis-server and tiercache-l2)
+played through the sidecar, and the sidecar's own cases: HELLO authenticates and names the
+client and refuses an unauthenticated client, SELECT's bound is the `databases` setting,
+COMMAND's entries have ten fields, QUIT and RESET run at once inside MULTI, RESET forgets the
+name and the authentication, UNWATCH is queued; what it refuses that Redis queues (SELECT and
+SUBSCRIBE inside MULTI, WATCH) is refused with a clear error."""
 
+import pytest
+
+import connection_scenarios as cs
 from helpers import RespError, check_reset_forgets_name_and_authentication
+
+
+@pytest.mark.parametrize("name", sorted(cs.SCENARIOS))
+def test_scenario(make_cluster, name):
+    flags, steps = cs.SCENARIOS[name]
+    cs.play(make_cluster().sidecar("a", **flags).raw(), steps)
+
+
+def test_command_info_flags(cluster):
+    r = cluster.a.raw()
+    for name, want in cs.COMMAND_FLAGS.items():
+        [entry] = r.cmd("COMMAND", "INFO", name)
+        assert cs.flags_of(entry) == want, entry
+
+
+def test_what_the_sidecar_cannot_queue_is_refused_and_aborts_exec(cluster):
+    """Redis queues SELECT and SUBSCRIBE inside MULTI; the sidecar refuses them (it sends the
+    transaction in the client's db, on a connection shared by its clients) as a queueing error,
+    so EXEC aborts as Redis's EXEC does after a refused command. WATCH is refused outside MULTI
+    (it would watch for every client of the shared L2 connection); inside MULTI it gets Redis's
+    own error, which does not abort the transaction."""
+    r = cluster.a.raw()
+    assert r.cmd("WATCH", "k").startswith("ERR WATCH is not supported through tiercache-sidecar")
+    assert r.cmd("MULTI") == "OK"
+    assert r.cmd("WATCH", "k") == "ERR WATCH inside MULTI is not allowed"
+    assert r.cmd("SELECT", "1") == "ERR 'select' inside MULTI is not supported by tiercache-sidecar"
+    assert r.cmd("SUBSCRIBE", "c") == \
+        "ERR 'subscribe' inside MULTI is not supported by tiercache-sidecar"
+    assert r.cmd("SET", "k", "v") == "QUEUED"
+    assert r.cmd("EXEC") == "EXECABORT Transaction discarded because of previous errors."
+    assert r.cmd("GET", "k") is None
 
 
 def test_hello_with_auth_and_setname(make_cluster):
