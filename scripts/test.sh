@@ -35,7 +35,8 @@ ROOT=$(pwd)
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 SAN_ENV=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
          UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
-PYTEST=(/usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider)
+# --durations: each step names its slowest tests, where CI time goes.
+PYTEST=(/usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider --durations=8)
 
 # shellcheck source=scripts/lib/steps.sh
 source scripts/lib/steps.sh
