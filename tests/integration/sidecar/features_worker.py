@@ -213,13 +213,16 @@ def refresher(cfg, cache):
     before = dict(features.COUNTS.total)
     calls = 0
     seen = set()
-    end = time.time() + cfg["seconds"]
+    began = time.time()
+    end = began + cfg["seconds"]
     while time.time() < end:
         seen.add(cache.get_or_set(cfg["key"], factory, cfg["ttl"], **opts))
         calls += 1
         time.sleep(cfg.get("pause", 0.002))
+    ended = time.time()
     time.sleep(0.2)  # a background refresh still running finishes
-    return {"calls": calls, "counts": deltas(before), "values": sorted(seen)}
+    return {"calls": calls, "counts": deltas(before), "values": sorted(seen), "began": began,
+            "ended": ended}
 
 
 ROLES = {"race-invalidator": race_invalidator, "race-tagger": race_tagger,
