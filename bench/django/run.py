@@ -61,6 +61,30 @@ def parse_wrk(out):
             "non_2xx": int(errors.group(1)) if errors else 0}
 
 
+def wrk_command(cpus, connections, headers=(), script=None):
+    """wrk pinned to `cpus`: one thread, `connections` connections, latency percentiles; a Lua
+    script (-s) if given."""
+    cmd = ["taskset", "-c", cpus, "wrk", "-t1", "-c%d" % connections, "--latency"]
+    for header in headers:
+        cmd += ["-H", header]
+    return cmd + (["-s", script] if script else [])
+
+
+def run_wrk(cmd, seconds, urls, script_args=()):
+    """One wrk per url, all at the same time, for `seconds`; their parse_wrk results in order.
+    script_args go to a wrk script given in cmd (-s FILE)."""
+    tail = ["--"] + list(script_args) if script_args else []
+    procs = [subprocess.Popen(cmd + ["-d%ds" % seconds, url] + tail, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for url in urls]
+    results = []
+    for p in procs:
+        out, err = p.communicate()
+        if p.returncode:
+            raise subprocess.CalledProcessError(p.returncode, p.args, out, err)
+        results.append(parse_wrk(out))
+    return results
+
+
 def rtt_us(client, n=300):
     samples = []
     for _ in range(n):
@@ -128,15 +152,13 @@ class Setup:
             self.result["l2_rtt_proxied_us"] = round(rtt_us(
                 redis.Redis(host="127.0.0.1", port=proxy_port)))
 
-        self.wrk = ["taskset", "-c", args.aux_cpus, "wrk", "-t1", "-c%d" % args.connections,
-                    "--latency", "-H", "Cookie: sessionid=%s" % b.cookies["sessionid"]]
+        self.wrk = wrk_command(args.aux_cpus, args.connections,
+                               ["Cookie: sessionid=%s" % b.cookies["sessionid"]])
         self.run(2)  # warm-up, not counted
         return self
 
     def run(self, seconds):
-        out = subprocess.run(self.wrk + ["-d%ds" % seconds, self.url], capture_output=True,
-                             text=True, check=True).stdout
-        return parse_wrk(out)
+        return run_wrk(self.wrk, seconds, [self.url])[0]
 
     def measure(self):
         r = self.run(self.args.seconds)

@@ -18,6 +18,7 @@ import argparse
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -187,17 +188,19 @@ class Topology:
         if not self.quiet:
             print(msg, flush=True)
 
-    def start(self):
-        self.start_l2()
+    def start(self, l2_cpus=None, host_cpus=None):
+        """Everything, in order; l2_cpus/host_cpus pin the L2 and each host's sidecar and site
+        (taskset -c) for the benchmarks."""
+        self.start_l2(cpus=l2_cpus)
         for host in self.hosts.values():
             if self.use_sidecars:
-                self.start_sidecar(host)
+                self.start_sidecar(host, cpus=host_cpus)
         first = next(iter(self.hosts.values()))
         self._say("setting up the database and the demo catalogue")
         self.manage(first.name, "migrate", "-v0")
         self.manage(first.name, "seed_shop", "--products", str(self.products))
         for host in self.hosts.values():
-            self.start_site(host)
+            self.start_site(host, cpus=host_cpus)
         return self
 
     def start_l2(self, cpus=None):
@@ -298,6 +301,16 @@ class Topology:
     # -- helpers -----------------------------------------------------------------------------
     def url(self, host_name, path="/"):
         return self.hosts[host_name].url + path
+
+    def hot_counts(self, mode):
+        """(queries, computations, misses) of the /hot/ page's `mode` (shop/hotkey.py) as the
+        shop's database holds them."""
+        db = sqlite3.connect(self.db_path, timeout=20)
+        try:
+            return db.execute("SELECT queries, runs, misses FROM shop_hotkeystat WHERE mode = ?",
+                              (mode,)).fetchone()
+        finally:
+            db.close()
 
     def cache_client(self, host_name, **kw):
         """redis-py on host_name's cache socket (its sidecar)."""

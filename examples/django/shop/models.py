@@ -36,3 +36,18 @@ class Product(models.Model):
 
     def get_absolute_url(self):
         return reverse("shop:product", args=[self.pk])
+
+
+class HotKeyStat(models.Model):
+    """What the /hot/ page cost the database, per mode (shop/hotkey.py): the queries its
+    computation ran (counted as they executed), the computations, and the requests that found
+    the hot key missing. Kept in the database itself, so every worker of every host adds to one
+    row and the benchmark reads the figures from the database's side."""
+    mode = models.CharField(max_length=16, primary_key=True)
+    queries = models.BigIntegerField(default=0)
+    runs = models.BigIntegerField(default=0)
+    misses = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return "%s: %d queries, %d runs, %d misses" % (self.mode, self.queries, self.runs,
+                                                      self.misses)

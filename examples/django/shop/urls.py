@@ -10,5 +10,6 @@ urlpatterns = [
     path("cart/add/<int:pk>/", views.cart_add, name="cart_add"),
     path("category/<slug:slug>/", views.category, name="category"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("hot/", views.hot, name="hot"),
     path("cache-stats/", views.cache_stats, name="cache_stats"),
 ]

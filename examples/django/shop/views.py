@@ -4,6 +4,8 @@
   product_detail  cache.get + get_many/set_many for related items, a fragment, session writes
   category        cache_page (invalidated by delete_pattern on any catalogue change)
   dashboard       an expensive recomputation under cache.lock
+  hot             a hot key with a 1 s TTL, filled plain, lease-protected or refreshed early
+                  (?mode=, see hotkey.py; what bench/django/stampede.py --wrk measures)
   cache_stats     the sidecar's and the L2's figures (HTML, or JSON with ?format=json)
 """
 from django.http import Http404, JsonResponse
@@ -12,7 +14,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import cache_page
 from django.views.decorators.http import require_POST
 
-from . import caching, series, stats
+from . import caching, hotkey, series, stats
 from .models import Category
 
 RECENT = 5
@@ -81,6 +83,15 @@ def category(request, slug):
 def dashboard(request):
     return render(request, "shop/dashboard.html", {
         "summary": caching.get_dashboard(), "cart_count": _cart_count(request)})
+
+
+def hot(request):
+    mode = request.GET.get("mode", "refresh")
+    if mode not in hotkey.MODES:
+        raise Http404("mode is one of %s" % ", ".join(hotkey.MODES))
+    return render(request, "shop/hot.html", {
+        "report": hotkey.report(mode), "mode": mode, "modes": hotkey.MODES,
+        "timeout": hotkey.TIMEOUT})
 
 
 def cache_stats(request):
