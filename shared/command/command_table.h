@@ -29,6 +29,8 @@ enum Flag : uint32_t {
                             // MULTI, WATCH, QUIT, RESET)
   kAllDbs = 1u << 14,       // acts on every db, not the client's (FLUSHALL)
   kBlocking = 1u << 15,     // may block the client (BLPOP & co): a client of its own upstream
+  kOtherDb = 1u << 16,      // may write its keys in another db than the client's (MOVE,
+                            // COPY ... DB): the sidecar drops them from L1 in every db
 };
 
 enum class KeySpec : uint8_t {
