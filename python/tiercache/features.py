@@ -468,9 +468,16 @@ class Features:
         def target():
             try:
                 lease = Lease(self._tc_conn(), LEASE_PREFIX + made, lease_ttl)
-                if lease.try_acquire():
-                    self._tc_count("early_refreshes")
-                    self._tc_compute(made, factory, opts, MISSING, lease, background=True)
+                if not lease.try_acquire():
+                    return
+                # another process may have refreshed it between this one's look and its lease
+                v = self._tc_load(made)
+                if (is_entry(v) and self._tc_check(v) is FRESH and v[5] is not None
+                        and time.time() < v[5]):
+                    lease.release()
+                    return
+                self._tc_count("early_refreshes")
+                self._tc_compute(made, factory, opts, MISSING, lease, background=True)
             except Exception as e:
                 log.warning("tiercache: early refresh of %s failed: %r", made, e)
 

@@ -292,9 +292,10 @@ def test_stampede_200_processes_on_two_hosts_factory_runs_once(cluster, l2_kind)
     counts = {h: features.read_counters(db, h) for h in ("a", "b")}
     won = counts["a"]["leases_won"] + counts["b"]["leases_won"]
     waited = counts["a"]["leases_waited"] + counts["b"]["leases_waited"]
-    # the others waited for it; on a loaded machine a late process may find it already there
-    lates = sum(1 for r in results if r["took"] < 0.1)
-    assert won == 1 and waited + lates >= 199 and waited >= 150, (counts, lates)
+    # the others waited for it; on a loaded machine a process that starts late finds it
+    # already there (a plain hit: its get_or_set counted nothing), but most must have waited
+    lates = sum(1 for r in results if not r["counted"])
+    assert won == 1 and waited + lates == 199 and waited >= 100, (counts, lates)
     assert counts["a"]["leases_timed_out"] + counts["b"]["leases_timed_out"] == 0
 
 
@@ -376,8 +377,10 @@ def test_early_refresh_never_misses_and_runs_about_once_per_ttl(cluster, l2_kind
         assert o["calls"] > 200, o
     refreshes = sum(o["counts"]["early_refreshes"] for o in outs)
     # one run for the warm-up, then about one per (ttl * ra) + the time to the next hit:
-    # 10 s / 1.4 s ~ 7; the TTL rolled over 5 times
-    assert seconds / ttl <= refreshes <= seconds / (ttl * ra) + 2, (refreshes, runs)
+    # 10 s / 1.4 s ~ 7; the TTL rolled over 5 times. Someone reads while any worker does: on a
+    # loaded machine a late worker stretches that span past `seconds`.
+    span = max(o["ended"] for o in outs) - min(o["began"] for o in outs)
+    assert seconds / ttl <= refreshes <= span / (ttl * ra) + 2, (refreshes, runs, span)
     assert runs - 1 <= refreshes <= runs  # (a refresh counted may be cut by the exit)
     values = sorted({v for o in outs for v in o["values"]})
     assert len(values) >= seconds / ttl  # the readers saw the refreshed values
