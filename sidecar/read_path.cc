@@ -482,6 +482,9 @@ void Sidecar::invalidate(const std::vector<invalidation::Group>& groups) {
   for (const auto& g : groups) {
     if (g.flush) {
       invalidate_db(g.db);
+    } else if (g.db == invalidation::kAllDbs) {  // MOVE, COPY ... DB: the keys in every db
+      for (const auto& k : g.keys)
+        for (int db : used_dbs_) invalidate_key(db, k);
     } else {
       for (const auto& k : g.keys) invalidate_key(static_cast<int>(g.db), k);
     }

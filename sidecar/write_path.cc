@@ -28,7 +28,7 @@ void write_groups(int db, const CommandSpec& spec, std::span<const std::string_v
   command::CommandTable::key_positions(spec, args, &pos);
   if (pos.empty()) return;
   Group g;
-  g.db = static_cast<uint32_t>(db);
+  g.db = (spec.flags & command::kOtherDb) ? invalidation::kAllDbs : static_cast<uint32_t>(db);
   for (int p : pos) g.keys.emplace_back(args[p]);
   groups->push_back(std::move(g));
 }

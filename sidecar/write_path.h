@@ -29,7 +29,9 @@ class Sidecar;
 // declared keys count as written).
 bool is_write(const command::CommandSpec& spec);
 
-// Appends the invalidation a write of `spec` in `db` causes (its keys, or a flush) to *groups.
+// Appends the invalidation a write of `spec` in `db` causes (its keys, or a flush) to *groups;
+// the keys of a command that may write another db (the table's kOtherDb: MOVE, COPY ... DB)
+// are dropped in every db.
 void write_groups(int db, const command::CommandSpec& spec, std::span<const std::string_view> args,
                   std::vector<invalidation::Group>* groups);
 

@@ -1,5 +1,7 @@
-// Keyspace commands: DEL, EXISTS, TYPE, RENAME, the EXPIRE family, TTL, KEYS, SCAN, RANDOMKEY,
-// FLUSHDB, FLUSHALL.
+// Keyspace commands: DEL, EXISTS, TYPE, OBJECT, MEMORY, RENAME, COPY, MOVE, the EXPIRE family, TTL, KEYS, SCAN,
+// RANDOMKEY, FLUSHDB, FLUSHALL.
+#include <malloc.h>
+
 #include "l2/commands/typed.h"
 #include "shared/glob/glob.h"
 
@@ -39,6 +41,18 @@ void type(CommandContext& ctx) {
   resp::write_simple(ctx.out, e ? type_name(static_cast<ValueType>(e->type)) : "none");
 }
 
+// Whether Redis 7.0 would hold this value as one of its shared integer objects (0..9999, unless
+// an LRU policy bounds memory): OBJECT REFCOUNT then answers INT_MAX. Modelled on the value, so
+// an integer made by APPEND or COPY counts as shared here (Redis gives those a private object).
+bool shared_integer(CommandContext& ctx, const Entry* e) {
+  int64_t n;
+  if (!e->is_string() || !strict_int64(e->value(), &n) || n < 0 || n >= 10000) return false;
+  const Config& c = ctx.server.config();
+  bool lru = c.maxmemory_policy == EvictionPolicy::kAllKeysLru ||
+             c.maxmemory_policy == EvictionPolicy::kVolatileLru;
+  return c.maxmemory == 0 || !lru;
+}
+
 // OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key, OBJECT HELP
 void object(CommandContext& ctx) {
   if (ctx.args.size() == 2 && is(ctx.args[1], "help"))
@@ -56,13 +70,13 @@ void object(CommandContext& ctx) {
                             "    Return the number of references of the value associated with the specified",
                             "    <key>.",
                             "HELP",
-                            "    Print this help."});
+                            "    Prints this help."});
   std::string_view sub = ctx.args[1];
   bool known = is(sub, "encoding") || is(sub, "refcount") || is(sub, "idletime") || is(sub, "freq");
   if (!known || ctx.args.size() != 3) return subcommand_error(ctx, {"encoding", "refcount", "idletime", "freq", "help"});
   Entry* e = ks(ctx).lookup_write(ctx.client.db, ctx.args[2], ctx.now_ms);
   if (e == nullptr) return resp::write_null(ctx.out);
-  if (is(sub, "refcount")) return resp::write_integer(ctx.out, 1);
+  if (is(sub, "refcount")) return resp::write_integer(ctx.out, shared_integer(ctx, e) ? INT32_MAX : 1);
   if (is(sub, "freq"))
     return error(ctx, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
                       "Please note that when switching between policies at runtime LRU and LFU "
@@ -78,6 +92,54 @@ void object(CommandContext& ctx) {
   resp::write_bulk(ctx.out, value_encoding(static_cast<ValueType>(e->type), e->object<void>()));
 }
 
+// MEMORY USAGE key [SAMPLES n], MEMORY PURGE, MEMORY MALLOC-STATS, MEMORY HELP. USAGE counts
+// the key's entry (header, key and a string's value, as malloc sized it), its slot in the db's
+// table and a typed value's estimate (value_memory.cc: exact for listpack and intset, sampled
+// for the general encodings; 5 samples by default, 0 for all). Like Redis it finds the key
+// without expiring it. DOCTOR and STATS are not implemented (INFO memory has the figures).
+void memory(CommandContext& ctx) {
+  std::string_view sub = ctx.args[1];
+  const size_t argc = ctx.args.size();
+  if (is(sub, "help") && argc == 2)
+    return help_reply(ctx, {"MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                            "MALLOC-STATS",
+                            "    Return internal statistics report from the memory allocator.",
+                            "PURGE",
+                            "    Attempt to purge dirty pages for reclamation by the allocator.",
+                            "USAGE <key> [SAMPLES <count>]",
+                            "    Return memory in bytes used by <key> and its value. Nested values are",
+                            "    sampled up to <count> times (default: 5, 0 means sample all).",
+                            "HELP",
+                            "    Prints this help."});
+  if (is(sub, "usage") && argc >= 3) {
+    int64_t samples = 5;
+    for (size_t j = 3; j < argc; ++j) {
+      if (!is(ctx.args[j], "samples") || j + 1 >= argc) return error(ctx, kSyntaxError);
+      auto n = int_arg(ctx, ctx.args[++j]);
+      if (!n) return;
+      if (*n < 0) return error(ctx, kSyntaxError);
+      samples = *n == 0 ? INT64_MAX : *n;
+    }
+    const Entry* e = ks(ctx).peek(ctx.client.db, ctx.args[2]);
+    if (e == nullptr) return resp::write_null(ctx.out);
+    size_t usage = malloc_usable_size(const_cast<Entry*>(e)) + sizeof(size_t) + sizeof(Entry*);
+    if (!e->is_string())
+      usage += value_memory_usage(static_cast<ValueType>(e->type), e->object<void>(),
+                                  static_cast<size_t>(samples));
+    return resp::write_integer(ctx.out, static_cast<int64_t>(usage));
+  }
+  if (is(sub, "purge") && argc == 2) {
+    malloc_trim(0);
+    return resp::write_ok(ctx.out);
+  }
+  if (is(sub, "malloc-stats") && argc == 2)
+    return resp::write_bulk(ctx.out, "Stats not supported for the current allocator");
+  if ((is(sub, "doctor") || is(sub, "stats")) && argc == 2)
+    return error(ctx, "ERR tiercache-l2 does not implement MEMORY " + std::string(sub) +
+                          " (INFO memory has the figures)");
+  subcommand_error(ctx, {"usage", "help", "purge", "malloc-stats", "doctor", "stats"});
+}
+
 // Returns 1 when renamed, 0 when NX refused it, -1 after writing an error.
 int rename_generic(CommandContext& ctx, bool nx) {
   int db = ctx.client.db;
@@ -91,6 +153,68 @@ int rename_generic(CommandContext& ctx, bool nx) {
   if (nx && ks(ctx).lookup_write(db, to, ctx.now_ms)) return 0;
   ks(ctx).rename(db, e, to);
   return 1;
+}
+
+// A db index argument as Redis's getIntFromObjectOrReply and selectDb check it.
+std::optional<int> db_arg(CommandContext& ctx, std::string_view arg) {
+  auto v = util::parse_int64(arg);
+  if (!v) {
+    error(ctx, kNotInteger);
+    return std::nullopt;
+  }
+  if (*v < INT32_MIN || *v > INT32_MAX) {
+    error(ctx, "ERR value is out of range, value must between -2147483648 and 2147483647");
+    return std::nullopt;
+  }
+  if (*v < 0 || *v >= ks(ctx).num_dbs()) {
+    error(ctx, "ERR DB index is out of range");
+    return std::nullopt;
+  }
+  return static_cast<int>(*v);
+}
+
+constexpr std::string_view kSameObject = "ERR source and destination objects are the same";
+
+// COPY source destination [DB destination-db] [REPLACE]. The server dirties WATCHes on both
+// key positions in the client's db; a copy into another db dirties the destination there too.
+void copy(CommandContext& ctx) {
+  const int db = ctx.client.db;
+  int dst_db = db;
+  bool replace = false;
+  for (size_t j = 3; j < ctx.args.size(); ++j) {
+    if (is(ctx.args[j], "replace")) {
+      replace = true;
+    } else if (is(ctx.args[j], "db") && j + 1 < ctx.args.size()) {
+      auto d = db_arg(ctx, ctx.args[++j]);
+      if (!d) return;
+      dst_db = *d;
+    } else {
+      return error(ctx, kSyntaxError);
+    }
+  }
+  std::string_view from = ctx.args[1], to = ctx.args[2];
+  if (db == dst_db && from == to) return error(ctx, kSameObject);
+  Entry* e = ks(ctx).lookup_read(db, from, ctx.now_ms);
+  if (e == nullptr) return resp::write_integer(ctx.out, 0);
+  if (ks(ctx).lookup_write(dst_db, to, ctx.now_ms) != nullptr && !replace)
+    return resp::write_integer(ctx.out, 0);
+  ks(ctx).copy(e, dst_db, to);
+  if (dst_db != db) ctx.server.touch_key(dst_db, to);
+  resp::write_integer(ctx.out, 1);
+}
+
+// MOVE key db
+void move(CommandContext& ctx) {
+  const int db = ctx.client.db;
+  auto dst_db = db_arg(ctx, ctx.args[2]);
+  if (!dst_db) return;
+  if (*dst_db == db) return error(ctx, kSameObject);
+  Entry* e = ks(ctx).lookup_write(db, ctx.args[1], ctx.now_ms);
+  if (e == nullptr || ks(ctx).lookup_write(*dst_db, ctx.args[1], ctx.now_ms) != nullptr)
+    return resp::write_integer(ctx.out, 0);
+  ks(ctx).move(db, e, *dst_db);
+  ctx.server.touch_key(*dst_db, ctx.args[1]);
+  resp::write_integer(ctx.out, 1);
 }
 
 void rename(CommandContext& ctx) {
@@ -275,8 +399,11 @@ void register_key_commands(HandlerRegistry& r) {
   r.add("touch", touch);
   r.add("type", type);
   r.add("object", object);
+  r.add("memory", memory);
   r.add("rename", rename);
   r.add("renamenx", renamenx);
+  r.add("copy", copy);
+  r.add("move", move);
   r.add("expire", expire);
   r.add("pexpire", pexpire);
   r.add("expireat", expireat);

@@ -172,6 +172,47 @@ Entry* Keyspace::rename(int db, Entry* e, std::string_view to) {
   return n;
 }
 
+Entry* Keyspace::copy(const Entry* src, int dst_db, std::string_view to) {
+  Db& d = *dbs_[dst_db];
+  const auto type = static_cast<ValueType>(src->type);
+  Entry* n;
+  if (src->is_string()) {
+    n = new_entry(to, src->value(), src->expire_at);
+  } else {
+    void* obj = clone_value(type, src->object<void>());
+    n = new_entry(to, std::string_view(reinterpret_cast<const char*>(&obj), sizeof obj),
+                  src->expire_at, type);
+  }
+  uint64_t h = d.dict.hash(to);
+  if (Entry* old = d.dict.unlink(to, h)) {  // REPLACE: one signal for the new value below
+    if (old->expire_at != 0) --d.expires;
+    free_entry(old);
+  }
+  d.dict.insert(n, h);
+  if (n->expire_at != 0) ++d.expires;
+  signal(dst_db, to, ModifiedBy::kCommand);
+  return n;
+}
+
+Entry* Keyspace::move(int db, Entry* e, int dst_db) {
+  Db& s = *dbs_[db];
+  Db& d = *dbs_[dst_db];
+  Entry* n = new_entry(e->key(), e->value(), e->expire_at, static_cast<ValueType>(e->type));
+  n->lru = e->lru;
+  uint64_t h = s.dict.hash(e->key());
+  if (s.dict.unlink(e->key(), h) != e) {
+    fprintf(stderr, "tiercache-l2: move: entry not in its db (broken invariant)\n");
+    abort();
+  }
+  if (e->expire_at != 0) --s.expires;
+  d.dict.insert(n, d.dict.hash(n->key()));
+  if (n->expire_at != 0) ++d.expires;
+  free_entry(e, true);  // n owns the value now
+  signal(db, n->key(), ModifiedBy::kCommand);
+  signal(dst_db, n->key(), ModifiedBy::kCommand);
+  return n;
+}
+
 Entry* Keyspace::append(int db, Entry* e, std::string_view more) {
   size_t need = Entry::alloc_size(e->key_len, static_cast<size_t>(e->val_len) + more.size());
   if (need <= malloc_usable_size(e)) {

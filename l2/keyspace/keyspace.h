@@ -91,6 +91,15 @@ class Keyspace {
   }
   // Moves e's value and expiry to `to` (replacing whatever it held) and removes e.
   Entry* rename(int db, Entry* e, std::string_view to);
+  // COPY: a deep copy of src (value, in the same encoding, and expiry) becomes `to` in dst_db,
+  // replacing whatever `to` held there. src may live in any db. Signals `to` in dst_db.
+  Entry* copy(const Entry* src, int dst_db, std::string_view to);
+  // MOVE: e (live, of db) becomes the same key in dst_db, which must not hold it; value,
+  // expiry and access clock go along. Signals the key in db, then in dst_db (as Redis).
+  Entry* move(int db, Entry* e, int dst_db);
+  // The entry for key whether expired or not, without deleting or counting anything (MEMORY
+  // USAGE looks the key up this way in Redis 7.0).
+  const Entry* peek(int db, std::string_view key) const { return dbs_[db]->dict.find(key); }
   // Appends to an existing entry's value, in place when the allocation has room.
   Entry* append(int db, Entry* e, std::string_view more);
   // Removes key; true if it existed (expired or not).

@@ -16,6 +16,7 @@ class Pack {
   // Number of entries.
   size_t count() const { return count_; }
   size_t bytes() const { return buf_.size(); }
+  size_t capacity() const { return buf_.capacity(); }
   bool empty() const { return count_ == 0; }
 
   // Offsets name entries: 0 is the first, end() is past the last.

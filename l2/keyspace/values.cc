@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace tiercache::l2 {
 
@@ -37,6 +38,23 @@ void destroy_value(ValueType t, void* obj) {
     case ValueType::kZSet:
       return counted_delete(static_cast<ZSetValue*>(obj));
   }
+}
+
+void* clone_value(ValueType t, const void* obj) {
+  switch (t) {
+    case ValueType::kString:
+      break;
+    case ValueType::kHash:
+      return counted_new<HashValue>(*static_cast<const HashValue*>(obj));
+    case ValueType::kList:
+      return counted_new<ListValue>(*static_cast<const ListValue*>(obj));
+    case ValueType::kSet:
+      return counted_new<SetValue>(*static_cast<const SetValue*>(obj));
+    case ValueType::kZSet:
+      return counted_new<ZSetValue>(*static_cast<const ZSetValue*>(obj));
+  }
+  fprintf(stderr, "tiercache-l2: clone_value of a string (broken invariant)\n");
+  abort();
 }
 
 std::string_view value_encoding(ValueType t, const void* obj) {
@@ -287,6 +305,15 @@ void ZSetValue::set(std::string_view member, double score) {
     it = scores_.emplace(make_str(member), score).first;
   }
   tree_.insert(Key{score, std::string_view(it->first)});
+}
+
+ZSetValue::ZSetValue(const ZSetValue& other) : packed_(other.packed_), pack_(other.pack_) {
+  if (packed_) return;
+  scores_.reserve(other.scores_.size());
+  for (const auto& [member, score] : other.scores_) {
+    auto it = scores_.emplace(member, score).first;
+    tree_.insert(Key{score, std::string_view(it->first)});
+  }
 }
 
 void ZSetValue::prepare(size_t count, size_t longest) {

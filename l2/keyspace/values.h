@@ -44,6 +44,9 @@ class HashValue {
  public:
   size_t size() const { return packed_ ? pack_.count() / 2 : map_.size(); }
   std::string_view encoding() const { return packed_ ? "listpack" : "hashtable"; }
+  // Bytes held, for MEMORY USAGE (value_memory.cc): exact for the compact encodings, the
+  // general ones extrapolated from up to `samples` elements.
+  size_t memory_usage(size_t samples) const;
   std::optional<std::string_view> get(std::string_view field) const;
   // True when the field is new.
   bool set(std::string_view field, std::string_view value);
@@ -77,6 +80,9 @@ class ListValue {
  public:
   size_t size() const { return items_.size(); }
   std::string_view encoding() const { return "quicklist"; }
+  // Bytes held, for MEMORY USAGE (value_memory.cc): exact for the compact encodings, the
+  // general ones extrapolated from up to `samples` elements.
+  size_t memory_usage(size_t samples) const;
   std::deque<Str, CountingAllocator<Str>>& items() { return items_; }
   const std::deque<Str, CountingAllocator<Str>>& items() const { return items_; }
   template <class F>
@@ -92,6 +98,9 @@ class SetValue {
  public:
   size_t size() const { return intset_ ? ints_.size() : members_.size(); }
   std::string_view encoding() const { return intset_ ? "intset" : "hashtable"; }
+  // Bytes held, for MEMORY USAGE (value_memory.cc): exact for the compact encodings, the
+  // general ones extrapolated from up to `samples` elements.
+  size_t memory_usage(size_t samples) const;
   bool contains(std::string_view m) const;
   bool add(std::string_view m);
   bool remove(std::string_view m);
@@ -125,8 +134,16 @@ class ZSetValue {
     double score;
   };
 
+  ZSetValue() = default;
+  // A deep copy in the same encoding (COPY): the tree's keys point at the copy's own members.
+  ZSetValue(const ZSetValue& other);
+  ZSetValue& operator=(const ZSetValue&) = delete;
+
   size_t size() const { return packed_ ? pack_.count() / 2 : scores_.size(); }
   std::string_view encoding() const { return packed_ ? "listpack" : "skiplist"; }
+  // Bytes held, for MEMORY USAGE (value_memory.cc): exact for the compact encodings, the
+  // general ones extrapolated from up to `samples` elements.
+  size_t memory_usage(size_t samples) const;
   std::optional<double> score(std::string_view member) const;
   // Inserts or moves member to score.
   void set(std::string_view member, double score);
@@ -198,6 +215,11 @@ struct TypeOf<ZSetValue> {
   static constexpr ValueType value = ValueType::kZSet;
 };
 void destroy_value(ValueType t, void* obj);
+// A new counted deep copy of a non-string value, in the same encoding (as Redis's COPY
+// duplicates: a hashtable stays a hashtable even when small).
+void* clone_value(ValueType t, const void* obj);
 std::string_view value_encoding(ValueType t, const void* obj);
+// MEMORY USAGE's estimate of a non-string value (see memory_usage above).
+size_t value_memory_usage(ValueType t, const void* obj, size_t samples);
 
 }  // namespace tiercache::l2

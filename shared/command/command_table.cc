@@ -12,7 +12,7 @@ namespace {
 constexpr uint32_t R = kRead, W = kWrite, A = kAdmin, P = kPubSub, M = kDenyOom, N = kNoAuth,
                    S = kNoScript, F = kFast, B = kSubscribed, L = kFlush,
                    E = kScripting, T = kTransaction, Q = kNotQueued,
-                   D = kAllDbs, K = kBlocking, C = kContainer;
+                   D = kAllDbs, K = kBlocking, C = kContainer, O = kOtherDb;
 constexpr KeySpec kN = KeySpec::kNone, kR = KeySpec::kRange, kK = KeySpec::kNumkeys;
 
 // name, arity, flags, key spec, first, last, step, id (filled in by position), numkeys index
@@ -55,6 +55,8 @@ constexpr CommandSpec kCommands[] = {
     {"type", 2, R | F, kR, 1, 1, 1, 0},
     {"rename", 3, W, kR, 1, 2, 1, 0},
     {"renamenx", 3, W | F, kR, 1, 2, 1, 0},
+    {"copy", -3, W | M | O, kR, 1, 2, 1, 0},
+    {"move", 3, W | F | O, kR, 1, 1, 1, 0},
     {"expire", -3, W | F, kR, 1, 1, 1, 0},
     {"pexpire", -3, W | F, kR, 1, 1, 1, 0},
     {"expireat", -3, W | F, kR, 1, 1, 1, 0},
@@ -87,6 +89,7 @@ constexpr CommandSpec kCommands[] = {
     {"evalsha_ro", -3, S | R | E, kK, 0, 0, 0, 0, 2},
     {"script", -2, S | C, kN, 0, 0, 0, 0},
     {"object", -2, C, kN, 0, 0, 0, 0},
+    {"memory", -2, C, kN, 0, 0, 0, 0},
     // Hashes, lists, sets and sorted sets: rows as redis-server 7.0's COMMAND INFO (checked by
     // tests/integration/test_types_command_table.py).
     {"hdel", -3, W | F, kR, 1, 1, 1, 0},

@@ -30,6 +30,8 @@ enum Flag : uint32_t {
   kAllDbs = 1u << 14,       // acts on every db, not the client's (FLUSHALL)
   kBlocking = 1u << 15,     // may block the client (BLPOP & co): a client of its own upstream
   kContainer = 1u << 16,    // has subcommands (CLIENT LIST): CLIENT LIST's cmd= says "client|list"
+  kOtherDb = 1u << 17,      // may write its keys in another db than the client's (MOVE,
+                            // COPY ... DB): the sidecar drops them from L1 in every db
 };
 
 enum class KeySpec : uint8_t {

@@ -7,7 +7,8 @@
 // origin identifies the publishing sidecar process (its own messages are skipped); seq
 // increases by one per message of an origin (a gap means messages were lost); sent_at_us is the
 // publisher's wall clock when the write was issued, for measuring propagation lag; a group with
-// flush=true drops its whole db (db = kAllDbs for FLUSHALL) and has no keys.
+// flush=true drops its whole db (db = kAllDbs for FLUSHALL) and has no keys; a group of keys
+// with db = kAllDbs drops them in every db (MOVE, COPY ... DB write into another db).
 #pragma once
 
 #include <cstdint>

@@ -245,6 +245,10 @@ def _setup(r):
     (("PEXPIRE", "s", "100000"), [b"s"]),
     (("PEXPIREAT", "s", "1"), [b"s"]),  # in the past: deleted
     (("PERSIST", "t"), [b"t"]),
+    (("COPY", "x", "c1"), [b"c1"]),  # the destination only
+    (("COPY", "x", "s", "REPLACE"), [b"s"]),
+    (("COPY", "x", "c1", "DB", "1"), [b"c1"]),  # keys carry no db
+    (("MOVE", "x", "1"), [b"x"]),  # once, though it changes two dbs
 ])
 def test_each_write_command_invalidates(server, r, command, expected):
     _setup(r)
@@ -257,7 +261,8 @@ def test_each_write_command_invalidates(server, r, command, expected):
 @pytest.mark.parametrize("command", [
     ("SETNX", "s", "1"), ("DEL", "absent"), ("EXPIRE", "s", "100", "XX"), ("PERSIST", "s"),
     ("MSETNX", "s", "1", "fresh", "2"), ("GET", "s"), ("EXISTS", "s"), ("TOUCH", "s"),
-    ("GETEX", "s"), ("RENAME", "s", "s"),
+    ("GETEX", "s"), ("RENAME", "s", "s"), ("COPY", "x", "s"), ("COPY", "absent", "c"),
+    ("MOVE", "absent", "1"),
 ])
 def test_commands_that_change_nothing_send_nothing(server, r, command):
     _setup(r)

@@ -23,7 +23,10 @@ GETKEYS_SAMPLES = [
     ("ZMPOP", "1", "a", "MIN"), ("ZRANGESTORE", "d", "s", "0", "1"), ("RPOPLPUSH", "a", "b"),
     ("BLPOP", "a", "b", "0"), ("BRPOPLPUSH", "a", "b", "0"), ("BLMOVE", "a", "b", "LEFT", "RIGHT", "0"),
     ("BLMPOP", "0", "2", "a", "b", "LEFT"), ("BZPOPMAX", "a", "b", "1.5"), ("BZMPOP", "1", "1", "a", "MIN"),
+    ("COPY", "a", "b", "DB", "1", "REPLACE"), ("MOVE", "a", "1"),
 ]
+# Generic commands of the type-aware kind, checked the same way.
+GENERIC = ("copy", "move", "rename", "renamenx", "type", "object", "memory")
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +65,15 @@ def test_rows_match_redis(both):
         assert mine[3:6] == ref[3:6], (name, "first/last/step", mine[3:6], ref[3:6])
         ref_flags = {f for f in ref[2] if f in MODELED_FLAGS}
         assert set(mine[2]) == ref_flags, (name, "flags", mine[2], ref[2])
+
+
+@pytest.mark.parametrize("name", GENERIC)
+def test_generic_rows_match_redis(both, name):
+    ours, theirs = both
+    mine = ours.cmd("COMMAND", "INFO", name)[0]
+    ref = theirs.cmd("COMMAND", "INFO", name)[0]
+    assert mine[1] == ref[1] and mine[3:6] == ref[3:6], (mine, ref)
+    assert set(mine[2]) == {f for f in ref[2] if f in MODELED_FLAGS}, (mine[2], ref[2])
 
 
 @pytest.mark.parametrize("args", GETKEYS_SAMPLES, ids=lambda a: a[0])

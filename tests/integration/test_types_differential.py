@@ -1,5 +1,5 @@
 """Differential test: random command sequences over every type (strings, hashes, lists, sets,
-sorted sets, with TTLs, MULTI/EXEC and scripts) go to tiercache-l2 and redis-server 7.0 at once;
+sorted sets, with TTLs, COPY and MOVE between two dbs, MULTI/EXEC and scripts) go to tiercache-l2 and redis-server 7.0 at once;
 every reply must be equal (after sorting the replies Redis leaves unordered). Bounded in steps
 (TIERCACHE_DIFF_STEPS, default 100000, about 12 s) and seeded (TIERCACHE_DIFF_SEED, default 1):
 CI repeats one sequence on any machine; "random" explores. The seed, the step and the last
@@ -19,6 +19,8 @@ MEMBERS = ["a", "b", "c", "dd", "1", "2", "10", "-3", "x" * 70]
 NUMS = ["0", "1", "-1", "2", "5", "-5", "100", "x", "1.5"]
 SCORES = ["0", "1", "2.5", "-1", "inf", "-inf", "3", "x", "(1", "(2"]
 LEX = ["-", "+", "[a", "(b", "[c", "(dd", "x"]
+# The dbs COPY ... DB and MOVE write to (and the sequence switches between); "16" is out of range.
+DBS = ["0", "1", "1", "16"]
 
 # Replies that are sets or maps: compared sorted.
 UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "HKEYS", "HVALS", "SPOP", "SRANDMEMBER",
@@ -45,6 +47,9 @@ def gen(r):
         lambda: ["RENAME", k, _k(r)], lambda: ["OBJECT", "ENCODING", k],
         lambda: ["EXPIRE", k, r.choice(["1000", "0", "-1"])], lambda: ["PERSIST", k],
         lambda: ["TTL", k], lambda: ["MGET", k, _k(r)], lambda: ["GETDEL", k],
+        lambda: ["COPY", k, _k(r)] + r.choice([[], ["REPLACE"], ["DB", r.choice(DBS)],
+                                               ["DB", r.choice(DBS), "REPLACE"]]),
+        lambda: ["MOVE", k, r.choice(DBS)],
         # hashes
         lambda: ["HSET", k, m, _m(r)] + ([_m(r), n] if r.random() < 0.3 else []),
         lambda: ["HGET", k, m], lambda: ["HMGET", k, m, _m(r)], lambda: ["HGETALL", k],
@@ -171,7 +176,11 @@ def test_random_sequences_match_redis():
         history = []
         for steps in range(1, total + 1):
             roll = r.random()
-            if roll < 0.05:  # a transaction of a few commands
+            if roll < 0.01:  # the other db: MOVE and COPY ... DB bring keys back and forth
+                db = r.choice(DBS[:2])
+                history.append(["SELECT", db])
+                got = [c.cmd("SELECT", db) for c in conns]
+            elif roll < 0.05:  # a transaction of a few commands
                 cmds = [gen(r) for _ in range(r.randint(1, 4))]
                 for c in conns:
                     assert c.cmd("MULTI") == "OK"

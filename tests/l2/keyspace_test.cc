@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace tiercache::l2;
 
@@ -94,4 +96,68 @@ TEST_CASE("eviction: volatile policies only take keys with a TTL") {
   CHECK_FALSE(ks.evict_to(0, 0, EvictionPolicy::kVolatileTtl, 5));
   CHECK(ks.db_expires(0) == 0);
   CHECK(ks.db_size(0) == 1000);
+}
+
+namespace {
+struct Recorder : KeyspaceListener {
+  std::vector<std::pair<int, std::string>> modified;
+  void on_key_modified(int db, std::string_view key, ModifiedBy) override {
+    modified.emplace_back(db, std::string(key));
+  }
+  void on_flushed(int) override {}
+};
+}  // namespace
+
+TEST_CASE("copy: a deep copy in the same encoding, with its expiry, into any db") {
+  Keyspace ks(2, 6);
+  Recorder rec;
+  ks.add_listener(&rec);
+  auto* z = ks.create<ZSetValue>(0, "z");
+  for (int i = 0; i < 200; ++i) z->set("m" + std::to_string(i), i);  // skiplist
+  for (int i = 0; i < 190; ++i) z->remove("m" + std::to_string(i));
+  ks.set_expire(0, ks.lookup_write(0, "z", 0), 5000);
+  ks.set(1, "z", "old string", 0);
+  const size_t before = ks.used_bytes();
+  rec.modified.clear();
+  Entry* c = ks.copy(ks.lookup_write(0, "z", 0), 1, "z");  // replaces db 1's string
+  CHECK(rec.modified == std::vector<std::pair<int, std::string>>{{1, "z"}});
+  CHECK(ks.used_bytes() > before);
+  CHECK(c->expire_at == 5000);
+  CHECK(ks.db_expires(1) == 1);
+  auto* copy = c->object<ZSetValue>();
+  CHECK(copy != z);
+  CHECK(copy->encoding() == "skiplist");
+  CHECK(copy->size() == 10);
+  CHECK(copy->rank("m195") == 5);
+  ks.remove(0, "z");  // the copy lives on
+  copy->set("m0", -1);
+  CHECK(copy->rank("m0") == 0);
+  CHECK(ks.lookup_read(1, "z", 0)->object<ZSetValue>()->size() == 11);
+  ks.set(0, "s", "value", 0);
+  ks.copy(ks.lookup_write(0, "s", 0), 0, "s2");
+  CHECK(ks.lookup_read(0, "s2", 0)->value() == "value");
+  ks.remove_listener(&rec);
+  ks.flush_all();
+  CHECK(ks.used_bytes() == 0);
+}
+
+TEST_CASE("move: the same entry's value in another db, both dbs signalled") {
+  Keyspace ks(3, 7);
+  Recorder rec;
+  ks.add_listener(&rec);
+  auto* h = ks.create<HashValue>(0, "h");
+  h->set("f", "v");
+  ks.set_expire(0, ks.lookup_write(0, "h", 0), 9000);
+  const size_t before = ks.used_bytes() - ks.table_bytes();
+  rec.modified.clear();
+  Entry* e = ks.move(0, ks.lookup_write(0, "h", 0), 2);
+  CHECK(rec.modified == std::vector<std::pair<int, std::string>>{{0, "h"}, {2, "h"}});
+  CHECK(e->object<HashValue>() == h);  // moved, not copied
+  CHECK(e->expire_at == 9000);
+  CHECK(ks.db_size(0) == 0);
+  CHECK(ks.db_expires(0) == 0);
+  CHECK(ks.db_expires(2) == 1);
+  CHECK(ks.used_bytes() - ks.table_bytes() == before);  // only the tables differ
+  CHECK(ks.lookup_read(2, "h", 0)->object<HashValue>()->get("f") == "v");
+  ks.remove_listener(&rec);
 }

@@ -1,6 +1,6 @@
 """Writes that bypass the sidecars: a client connected straight to the L2 (a cron job, a Celery
 worker on a host without a sidecar, redis-cli during an incident), a Lua script writing a key it
-does not declare, the L2's own expiry. With the tracking source (CLIENT TRACKING, the default)
+does not declare, COPY ... REPLACE and MOVE, the L2's own expiry. With the tracking source (CLIENT TRACKING, the default)
 the L2 reports each of them, and both hosts stop answering the old value within the
 propagation bound, through their sockets and through direct shared-memory reads.
 
@@ -103,6 +103,20 @@ def test_rename_straight_to_the_l2(hosts):
     for h in hs:
         h.sees("src", None)
         h.sees("dst", b"moved")
+
+
+def test_copy_replace_and_move_straight_to_the_l2(hosts, cluster):
+    hs, l2 = hosts
+    cached_everywhere(hs, l2, {"cp_src": "new", "cp_dst": "old", "mv": "v"})
+    in_db1 = [h.sc.client(db=1) for h in hs]
+    for c in in_db1:
+        assert c.get("mv") is None  # absent in db 1 (cached so, with negative entries)
+    assert l2.copy("cp_src", "cp_dst", replace=True) is True
+    assert l2.move("mv", 1) is True
+    for h, c in zip(hs, in_db1):
+        h.sees("cp_dst", b"new")
+        h.sees("mv", None)
+        wait_for(lambda: c.get("mv") == b"v", DEADLINE, what="%s sees mv in db 1" % h.sc.name)
 
 
 def test_flushdb_straight_to_the_l2_drops_every_db(hosts, cluster):

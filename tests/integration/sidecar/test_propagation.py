@@ -245,6 +245,30 @@ def test_binary_keys_and_values(cluster):
     becomes(b, keys[0], None)
 
 
+def test_move_and_copy_to_another_db(cluster):
+    """MOVE and COPY ... DB write in another db than the client's: the writing host drops their
+    keys in every db at once (a copy or an absence cached in the destination db included), and
+    the other host hears them."""
+    a0, a1 = cluster.a.client(), cluster.a.client(db=1)
+    b0, b1 = cluster.b.client(), cluster.b.client(db=1)
+    a0.mset({"mv": "v", "src": "new"})
+    a1.set("dst", "old")
+    for sc, c0, c1 in ((cluster.a, a0, a1), (cluster.b, b0, b1)):
+        assert_cached(sc, c0, "mv", b"v")
+        assert c1.get("mv") is None  # absent in db 1, and cached so (a negative entry)
+        assert_cached(sc, c1, "dst", b"old")
+    assert a0.move("mv", 1) is True
+    assert a1.get("mv") == b"v"  # read-your-writes in the destination db
+    assert a0.get("mv") is None
+    assert a0.copy("src", "dst", destination_db=1, replace=True) is True
+    assert a1.get("dst") == b"new"
+    assert a0.move("mv", 1) is False
+    becomes(b1, "mv", b"v")
+    becomes(b0, "mv", None)
+    becomes(b1, "dst", b"new")
+    assert cluster.l2_client(db=1).mget("mv", "dst") == [b"v", b"new"]
+
+
 def test_select_db_separation(cluster):
     a0, a3 = cluster.a.client(db=0), cluster.a.client(db=3)
     b0, b3 = cluster.b.client(db=0), cluster.b.client(db=3)

@@ -1,0 +1,98 @@
+// MEMORY USAGE's estimate of a typed value's bytes (the values of values.h). Each allocation is
+// counted as glibc's malloc hands it out (the request plus an 8-byte header, rounded up to 16,
+// at least 32). The compact encodings (listpack, intset) are counted exactly from their
+// buffers' capacity. The general ones are counted as Redis's objectComputeSize does: the
+// container's own table plus the average cost of the first `samples` elements (each element's
+// node and the heap part of its strings) times the number of elements; samples = SIZE_MAX
+// (SAMPLES 0) visits every element. The node sizes are those of libstdc++'s containers.
+#include <algorithm>
+#include <cstddef>
+
+#include "l2/keyspace/values.h"
+
+namespace tiercache::l2 {
+namespace {
+
+constexpr size_t kPtr = sizeof(void*);
+
+size_t chunk(size_t request) { return std::max<size_t>((request + 8 + 15) & ~size_t{15}, 32); }
+
+// The heap part of a string: none while it fits the small-string buffer.
+size_t str_heap(const Str& s) { return s.capacity() > 15 ? chunk(s.capacity() + 1) : 0; }
+
+// Node of an unordered container: next pointer, the value, the cached hash.
+template <class V>
+constexpr size_t hash_node() {
+  return chunk(kPtr + sizeof(V) + sizeof(size_t));
+}
+
+// Cost of a hashed container of n elements whose first elements cost `sampled` bytes over `seen`
+// of them: its bucket array plus the extrapolated elements.
+size_t extrapolate(size_t fixed, size_t sampled, size_t seen, size_t n) {
+  if (seen == 0) return fixed;
+  return fixed + static_cast<size_t>(static_cast<double>(sampled) / static_cast<double>(seen) *
+                                     static_cast<double>(n));
+}
+
+}  // namespace
+
+size_t HashValue::memory_usage(size_t samples) const {
+  size_t total = chunk(sizeof(HashValue));
+  if (packed_) return total + chunk(pack_.capacity() + 1);
+  size_t sampled = 0, seen = 0;
+  for (auto it = map_.begin(); it != map_.end() && seen < samples; ++it, ++seen)
+    sampled += hash_node<std::pair<const Str, Str>>() + str_heap(it->first) + str_heap(it->second);
+  return extrapolate(total + chunk(map_.bucket_count() * kPtr), sampled, seen, map_.size());
+}
+
+size_t ListValue::memory_usage(size_t samples) const {
+  // A deque holds its elements in 512-byte blocks plus a map of block pointers.
+  size_t total = chunk(sizeof(ListValue));
+  size_t blocks = items_.size() * sizeof(Str) / 512 + 1;
+  total += blocks * (chunk(512) + kPtr);
+  size_t sampled = 0, seen = 0;
+  for (auto it = items_.begin(); it != items_.end() && seen < samples; ++it, ++seen)
+    sampled += str_heap(*it);
+  return extrapolate(total, sampled, seen, items_.size());
+}
+
+size_t SetValue::memory_usage(size_t samples) const {
+  size_t total = chunk(sizeof(SetValue));
+  if (intset_) return total + (ints_.capacity() ? chunk(ints_.capacity() * sizeof(int64_t)) : 0);
+  size_t sampled = 0, seen = 0;
+  for (auto it = members_.begin(); it != members_.end() && seen < samples; ++it, ++seen)
+    sampled += hash_node<Str>() + str_heap(*it);
+  return extrapolate(total + chunk(members_.bucket_count() * kPtr), sampled, seen,
+                     members_.size());
+}
+
+size_t ZSetValue::memory_usage(size_t samples) const {
+  size_t total = chunk(sizeof(ZSetValue));
+  if (packed_) return total + chunk(pack_.capacity() + 1);
+  // Each member: its node in the score map and its node in the ordered tree (the key, three
+  // links, the colour and the subtree size).
+  constexpr size_t kTreeNode = sizeof(Key) + 3 * kPtr + 2 * sizeof(size_t);
+  size_t sampled = 0, seen = 0;
+  for (auto it = scores_.begin(); it != scores_.end() && seen < samples; ++it, ++seen)
+    sampled += hash_node<std::pair<const Str, double>>() + chunk(kTreeNode) + str_heap(it->first);
+  return extrapolate(total + chunk(scores_.bucket_count() * kPtr), sampled, seen,
+                     scores_.size());
+}
+
+size_t value_memory_usage(ValueType t, const void* obj, size_t samples) {
+  switch (t) {
+    case ValueType::kString:
+      return 0;
+    case ValueType::kHash:
+      return static_cast<const HashValue*>(obj)->memory_usage(samples);
+    case ValueType::kList:
+      return static_cast<const ListValue*>(obj)->memory_usage(samples);
+    case ValueType::kSet:
+      return static_cast<const SetValue*>(obj)->memory_usage(samples);
+    case ValueType::kZSet:
+      return static_cast<const ZSetValue*>(obj)->memory_usage(samples);
+  }
+  return 0;
+}
+
+}  // namespace tiercache::l2
