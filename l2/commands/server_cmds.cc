@@ -32,8 +32,7 @@ void config_cmd(CommandContext& ctx) {
         add(spec.name, spec.get(cfg));
       }
       if (glob::match(pattern, "requirepass")) add("requirepass", cfg.requirepass);
-      // What tools such as redis-benchmark ask of any Redis: no persistence here.
-      if (glob::match(pattern, "save")) add("save", "");
+      // What tools such as redis-benchmark ask of any Redis: no append-only file here.
       if (glob::match(pattern, "appendonly")) add("appendonly", "no");
     }
     resp::write_array_header(ctx.out, static_cast<int64_t>(pairs.size() * 2));
