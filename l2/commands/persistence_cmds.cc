@@ -25,9 +25,12 @@ void bgsave(CommandContext& ctx) {
     if (ctx.args.size() == 2 && is(ctx.args[1], "schedule")) schedule = true;
     else return error(ctx, kSyntaxError);
   }
+  // As Redis 7.0: SCHEDULE only matters while a child of another kind runs (none here); a
+  // running BGSAVE is an error either way; inside EXEC the save is scheduled for after it.
+  (void)schedule;
   Snapshots& snap = ctx.server.snapshots();
-  if (snap.child_running()) {
-    if (!schedule) return error(ctx, "ERR Background save already in progress");
+  if (snap.child_running()) return error(ctx, "ERR Background save already in progress");
+  if (ctx.server.nested()) {
     snap.schedule();
     return resp::write_simple(ctx.out, "Background saving scheduled");
   }
