@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target built in build-fuzz/ for N seconds each (default 20) on a copy of
-# its seed corpus, and fails if any target finds a crash. For long runs: scripts/fuzz.sh 3600.
+# Runs every libFuzzer target built in $TIERCACHE_FUZZ_BUILD_DIR (default build-fuzz; CI uses
+# build-asan, its one clang build with the sanitizers and the fuzz targets) for N seconds each
+# (default 20) on a copy of its seed corpus, and fails if any target finds a crash.
+# For long runs: scripts/fuzz.sh 3600.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-20}
+BUILD_DIR=${TIERCACHE_FUZZ_BUILD_DIR:-build-fuzz}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 found=0
-for target in $(find build-fuzz -type f -name 'fuzz_*' -perm -u+x | sort); do
+for target in $(find "$BUILD_DIR" -type f -name 'fuzz_*' -perm -u+x | sort); do
   name=$(basename "$target")
   seed=$(find tests -type d -path "*corpus/${name#fuzz_}" | head -n 1)
   mkdir -p "$WORK/$name"

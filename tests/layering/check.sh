@@ -19,7 +19,8 @@ for header in "$@"; do
   elif [ $allowed = 0 ]; then
     if [ $rc = 0 ]; then
       echo "FAIL: $header is reachable from a layer below it"; failures=$((failures + 1))
-    elif ! printf '%s' "$out" | grep -q "$header: No such file or directory"; then
+    # gcc says "h: No such file or directory", clang "'h' file not found".
+    elif ! printf '%s' "$out" | grep -qE "$header: No such file or directory|'$header' file not found"; then
       echo "FAIL: $header failed for another reason than being out of reach:"; echo "$out" | head -5
       failures=$((failures + 1))
     fi

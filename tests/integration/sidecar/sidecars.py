@@ -76,7 +76,10 @@ class Sidecar:
     def shm_path(self):
         return "/dev/shm/tiercache-" + self.shm_name
 
-    def start(self, wait_bus=True):
+    def start(self, wait_bus=True, refused_when=None):
+        """Starts the process and waits until its bus is healthy (or, wait_bus=False, until it
+        answers). refused_when: a text that, once in the log, means it never will be (a start
+        meant to fail then ends as soon as it has said why, not after START_TIMEOUT)."""
         binary = sidecar_binary()
         if not os.access(binary, os.X_OK):
             raise StartError("sidecar binary not found: %s (ninja -C build tiercache-sidecar)"
@@ -101,6 +104,8 @@ class Sidecar:
                     return self
             except (OSError, Closed):  # not listening yet, or exiting (the loop then sees it)
                 pass
+            if refused_when is not None and refused_when in self.stderr():
+                raise StartError("sidecar %s refused: %r in its log" % (self.name, refused_when))
             time.sleep(0.02)
         log = self.stderr()
         self.stop()  # nobody else will: the caller gets no Sidecar to stop

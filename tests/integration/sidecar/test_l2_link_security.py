@@ -66,7 +66,7 @@ def refused(c, name, certs, words, **flags):
     s = Sidecar("127.0.0.1:%d" % flags.pop("port", c.tls_port), name, **dict(link(certs), **flags))
     c.sidecars.append(s)
     with pytest.raises(StartError):
-        s.start()  # never healthy
+        s.start(refused_when=words)  # never healthy; ends once the log says why
     wait_for(lambda: words in s.stderr(), what="%r in the sidecar's log" % words)
     s.stop()
     c.sidecars.remove(s)
