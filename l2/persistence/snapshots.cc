@@ -53,10 +53,11 @@ Snapshots::~Snapshots() { kill_child(); }
 void Snapshots::on_key_modified(int, std::string_view, ModifiedBy) { ++dirty_; }
 void Snapshots::on_flushed(int db) {
   ++dirty_;
-  // As Redis's FLUSHALL: with `save` rules, the empty dataset is saved at once, so a restart
-  // cannot bring the flushed keys back.
-  if (db == -1 && !config_.save.empty()) {
-    kill_child();
+  if (db != -1) return;
+  // As Redis's FLUSHALL: a running BGSAVE is abandoned and, with `save` rules, the empty
+  // dataset is saved at once, so a restart cannot bring the flushed keys back.
+  kill_child();
+  if (!config_.save.empty()) {
     std::string error;
     save(wall_ms(), 0, &error);
   }
