@@ -84,7 +84,6 @@ class Client : public session::Session {
 
   // Per-connection command state beyond session::Session's (id, db, auth, name, MULTI),
   // owned by the server's command handlers.
-  std::string_view last_command = "NULL";  // a command table name (static storage)
   bool watch_dirty = false;  // a watched key changed: EXEC answers nil
   std::vector<std::pair<int, std::string>> watched;
   std::unordered_set<std::string> channels;

@@ -446,6 +446,8 @@ bool Server::oom_check(CommandContext& ctx) {
 void Server::execute(Client& c, std::span<const std::string_view> args) {
   const command::CommandSpec* spec = table_.find(args[0]);
   std::string& out = c.out;
+  // A request's command (not those EXEC or a script runs for it), as Redis's c->lastcmd.
+  if (exec_depth_ == 0) c.note_command(spec, args);
   if (spec == nullptr) {
     if (session::cross_protocol_attack(args[0])) {
       // Cross-protocol scripting defence: an HTTP request is never answered.
@@ -461,7 +463,7 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
         lower.push_back(static_cast<char>(tolower(static_cast<unsigned char>(ch))));
       session::reject(c,
                       "ERR tiercache-l2 does not support '" + lower +
-                          "' (blocking commands, streams, HyperLogLog, bitmaps, geo)",
+                          "' (streams, HyperLogLog, bitmaps, geo)",
                       out);
     } else {
       session::reject(c, resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1),

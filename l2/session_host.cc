@@ -90,7 +90,6 @@ class SessionHost final : public session::Host {
     f.qbuf = c.input_bytes();
     f.omem = c.output_bytes();
     f.tot_mem = c.buffer_capacity() + sizeof(Client);
-    f.cmd = c.last_command;
     f.flags = std::string(c.blocked ? "b" : "") + server_.tracker().list_flags(c.id);
     f.redir = server_.tracker().redirect(c.id);
     return f;

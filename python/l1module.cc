@@ -8,6 +8,10 @@
 //   r.get(db, key[, absent]) -> bytes | None     # key: bytes or str (UTF-8); a key L1 knows
 //   r.get_many(db, keys[, absent]) -> list       # is absent (a negative entry) gives `absent`
 //                                                 # (default None, as a miss)
+//   r.get_checked(db, key, absent, rejected)      # get, and for a tagged entry
+//     -> bytes | (value, expires_at) | absent | rejected | None     (l1/tagged_entry.h): its
+//        tags' tokens looked up in L1 too; (value bytes, expires_at or None) if all equal the
+//        entry's, `rejected` if one differs, is not in L1 or the entry is malformed
 //   r.serving -> bool                             # False: every get misses (no live sidecar,
 //                                                 # or it has not vouched for L1 lately)
 //   r.detached -> bool                            # the name now holds another segment (or
@@ -24,6 +28,7 @@
 #include <string_view>
 
 #include "l1/store.h"
+#include "l1/tagged_entry.h"
 
 namespace {
 
@@ -36,11 +41,13 @@ using tiercache::l1::Store;
 struct ReaderObject {
   PyObject_HEAD Store* store;
   std::string* scratch;
+  std::string* tag_scratch;  // a tag's token, while scratch holds the entry
 };
 
 void reader_dealloc(ReaderObject* self) {
   delete self->store;
   delete self->scratch;
+  delete self->tag_scratch;
   PyTypeObject* type = Py_TYPE(self);
   reinterpret_cast<freefunc>(PyType_GetSlot(type, Py_tp_free))(self);
   Py_DECREF(type);  // heap type: instances hold a reference
@@ -71,6 +78,7 @@ int reader_init(ReaderObject* self, PyObject* args, PyObject* kwargs) {
       return -1;
     }
     if (self->scratch == nullptr) self->scratch = new std::string();
+    if (self->tag_scratch == nullptr) self->tag_scratch = new std::string();
     delete self->store;
     self->store = store.release();
   } catch (const std::bad_alloc&) {
@@ -114,9 +122,35 @@ bool db_arg(PyObject* obj, uint32_t* db) {
   return true;
 }
 
+// get_checked's answer for a tagged entry in scratch: every tag's token must be in L1 and
+// equal the one the entry was stored with.
+PyObject* checked_entry(ReaderObject* self, uint32_t db, PyObject* rejected) {
+  using namespace tiercache::l1;
+  TaggedEntry e;
+  if (!parse_tagged_entry(*self->scratch, &e)) {
+    Py_INCREF(rejected);
+    return rejected;
+  }
+  std::string_view tags = e.tag_bytes, key, token;
+  while (next_tag(&tags, &key, &token)) {
+    if (self->store->get(db, key, self->tag_scratch, nullptr) != GetResult::kHit ||
+        *self->tag_scratch != token) {
+      Py_INCREF(rejected);
+      return rejected;
+    }
+  }
+  PyObject* value =
+      PyBytes_FromStringAndSize(e.value.data(), static_cast<Py_ssize_t>(e.value.size()));
+  if (value == nullptr) return nullptr;
+  if (!e.expires_at) return Py_BuildValue("(NO)", value, Py_None);
+  return Py_BuildValue("(Nd)", value, *e.expires_at);
+}
+
 // New reference: the value as bytes, `absent` for a negative entry, or None on a miss;
-// nullptr with an exception set.
-PyObject* lookup(ReaderObject* self, uint32_t db, PyObject* key, PyObject* absent) {
+// nullptr with an exception set. With `rejected` (get_checked), a tagged entry's answer is
+// checked_entry's.
+PyObject* lookup(ReaderObject* self, uint32_t db, PyObject* key, PyObject* absent,
+                 PyObject* rejected = nullptr) {
   std::string_view k;
   if (!key_view(key, &k)) return nullptr;
   try {
@@ -129,7 +163,9 @@ PyObject* lookup(ReaderObject* self, uint32_t db, PyObject* key, PyObject* absen
       case GetResult::kMiss:
         Py_RETURN_NONE;
     }
-  } catch (const std::bad_alloc&) {  // resizing the value buffer
+    if (rejected != nullptr && tiercache::l1::is_tagged_entry(*self->scratch))
+      return checked_entry(self, db, rejected);
+  } catch (const std::bad_alloc&) {  // resizing a value buffer
     return PyErr_NoMemory();
   }
   return PyBytes_FromStringAndSize(self->scratch->data(),
@@ -175,6 +211,16 @@ PyObject* reader_get_many(ReaderObject* self, PyObject* const* args, Py_ssize_t 
   return out;
 }
 
+PyObject* reader_get_checked(ReaderObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  uint32_t db = 0;
+  if (nargs != 4) {
+    PyErr_SetString(PyExc_TypeError, "get_checked(db, key, absent, rejected) takes four arguments");
+    return nullptr;
+  }
+  if (!ensure_open(self) || !db_arg(args[0], &db)) return nullptr;
+  return lookup(self, db, args[1], args[2], args[3]);
+}
+
 PyObject* reader_detached(ReaderObject* self, void*) {
   if (!ensure_open(self)) return nullptr;
   return PyBool_FromLong(self->store->detached() ? 1 : 0);
@@ -188,18 +234,17 @@ PyObject* reader_serving(ReaderObject* self, void*) {
 PyObject* reader_stats(ReaderObject* self, PyObject*) {
   if (!ensure_open(self)) return nullptr;
   const tiercache::l1::Stats s = self->store->stats();
-  return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsK}", "items",
-                       static_cast<unsigned long long>(s.items),
-                       "bytes_used", static_cast<unsigned long long>(s.bytes_used),
-                       "capacity_bytes", static_cast<unsigned long long>(s.capacity_bytes), "hits",
-                       static_cast<unsigned long long>(s.hits), "misses",
-                       static_cast<unsigned long long>(s.misses), "reader_hits",
-                       static_cast<unsigned long long>(s.reader_hits), "reader_misses",
-                       static_cast<unsigned long long>(s.reader_misses), "reader_negative_hits",
-                       static_cast<unsigned long long>(s.reader_negative_hits), "reader_stale_hits",
-                       static_cast<unsigned long long>(s.reader_stale_hits), "evictions",
-                       static_cast<unsigned long long>(s.evictions), "flushes",
-                       static_cast<unsigned long long>(s.flushes));
+  return Py_BuildValue(
+      "{sKsKsKsKsKsKsKsKsKsKsK}", "items", static_cast<unsigned long long>(s.items), "bytes_used",
+      static_cast<unsigned long long>(s.bytes_used), "capacity_bytes",
+      static_cast<unsigned long long>(s.capacity_bytes), "hits",
+      static_cast<unsigned long long>(s.hits), "misses", static_cast<unsigned long long>(s.misses),
+      "reader_hits", static_cast<unsigned long long>(s.reader_hits), "reader_misses",
+      static_cast<unsigned long long>(s.reader_misses), "reader_negative_hits",
+      static_cast<unsigned long long>(s.reader_negative_hits), "reader_stale_hits",
+      static_cast<unsigned long long>(s.reader_stale_hits), "evictions",
+      static_cast<unsigned long long>(s.evictions), "flushes",
+      static_cast<unsigned long long>(s.flushes));
 }
 
 PyObject* reader_close(ReaderObject* self, PyObject*) {
@@ -214,6 +259,10 @@ PyMethodDef reader_methods[] = {
      "it, `absent` if L1 knows the key does not exist, else None"},
     {"get_many", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(reader_get_many)),
      METH_FASTCALL, "get_many(db, keys[, absent]) -> list of get's answers, in the order of keys"},
+    {"get_checked", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(reader_get_checked)),
+     METH_FASTCALL,
+     "get_checked(db, key, absent, rejected) -> get's answer, or for a tagged entry "
+     "(value, expires_at) if its tags' tokens in L1 all equal its own, else `rejected`"},
     {"stats", reinterpret_cast<PyCFunction>(reader_stats), METH_NOARGS, "the segment's counters"},
     {"close", reinterpret_cast<PyCFunction>(reader_close), METH_NOARGS, "unmap the segment"},
     {nullptr, nullptr, 0, nullptr},

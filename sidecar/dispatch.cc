@@ -41,6 +41,7 @@ void Sidecar::on_request(net::Connection& c, std::span<const std::string_view> a
   auto& st = *static_cast<ClientState*>(c.user);
   stats_.commands++;
   const CommandSpec* spec = table_.find(args[0]);
+  st.note_command(spec, args);
   if (spec == nullptr) {
     if (session::cross_protocol_attack(args[0])) {
       stats_.security_closes++;

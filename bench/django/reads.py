@@ -136,7 +136,7 @@ def main():
     direct = hits1["l1_direct_hits"] - hits0["l1_direct_hits"]
     assert direct >= 3 * args.rounds * args.n, "the tiercache cases did not read L1 directly"
     negative = hits1["l1_direct_negative_hits"] - hits0["l1_direct_negative_hits"]
-    assert negative >= args.rounds * args.n, "the absent key was not answered from L1"
+    assert negative >= args.rounds * args.n, "the absent key was not answered from L1: %d of %d" % (negative, args.rounds * args.n)
     base = statistics.median(samples["locmem"])
     print("one cache get, median of %d rounds x %d gets; this process on cpu %s, servers on "
           "cpu %s" % (args.rounds, args.n, args.client_cpu, args.server_cpu))

@@ -21,7 +21,7 @@ import time
 
 import redis
 
-from tiercache.features import _DEFAULT, MISSING, Features, is_entry
+from tiercache.features import _DEFAULT, MISSING, Features, decode_stored, is_entry
 
 try:
     from tiercache import _l1
@@ -103,7 +103,7 @@ class Client(Features):
 
     def _tc_load(self, made):
         raw = self._tc_raw_many([made])[0]
-        return MISSING if raw is None else self.decode(raw)
+        return MISSING if raw is None else decode_stored(raw, self.decode)
 
     # ---- the cache API -----------------------------------------------------------------------
 
@@ -120,7 +120,7 @@ class Client(Features):
         for k, raw in zip(keys, raws):
             if raw is None:
                 continue
-            v = self.decode(raw)
+            v = decode_stored(raw, self.decode)
             if is_entry(v):
                 v = self._tc_open(v)
             if v is not MISSING:

@@ -61,7 +61,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django_redis.cache import RedisCache
 from django_redis.client import DefaultClient
 
-from tiercache.features import MARK, MISSING, Features, is_entry
+from tiercache.features import MISSING, Features, decode_stored, is_entry
 
 try:
     from tiercache import _l1
@@ -74,6 +74,8 @@ log = logging.getLogger("tiercache")
 RETRY_SECONDS = 1.0
 # What the reader answers for a key L1 knows to be absent (a negative entry).
 _ABSENT = object()
+# What get_checked answers for a tagged entry whose tag tokens it could not all confirm in L1.
+_REJECTED = object()
 # A segment that has not been served from this long is given up and the sidecar asked again
 # (it may have been restarted under another --shm-name).
 REASK_SECONDS = 5.0
@@ -105,6 +107,18 @@ class TierCache(Features, RedisCache):
             log.warning("tiercache: direct L1 reads off, the extension is missing: %s",
                         _IMPORT_ERROR)
             self._direct = False
+
+    @property
+    def client(self):
+        """django-redis's client, its decode taught the stored envelope of a tagged value
+        (every read path of RedisCache decodes through it)."""
+        client = self._client
+        if client is None:
+            client = RedisCache.client.fget(self)
+            plain = self._plain_decode = client.decode
+            client.decode = lambda value: (decode_stored(value, plain) if type(value) is bytes
+                                           else plain(value))
+        return client
 
     # ---- direct reads ---------------------------------------------------------------------
 
@@ -216,23 +230,24 @@ class TierCache(Features, RedisCache):
     def get(self, key, default=None, version=None, client=None):
         reader = self._reader or self._direct_reader()
         if reader is not None and client is None:
-            raw = reader.get(self._db, self.client.make_key(key, version=version), _ABSENT)
+            raw = reader.get_checked(self._db, self.client.make_key(key, version=version),
+                                     _ABSENT, _REJECTED)
             if raw is _ABSENT:  # a negative entry: known absent, no socket
                 return default
-            if raw is not None:
-                value = self.client.decode(raw)
-                if type(value) is tuple and len(value) == 6 and value[0] == MARK:
-                    # a tagged entry read from L1 with its tag versions, inline (the hot path)
-                    tag_keys = value[2]
-                    if tag_keys and reader.get_many(self._db, tag_keys) != value[3]:
-                        value = self._tc_open(value)  # absent versions asked, counted
-                    elif value[4] is not None and time.time() >= value[4]:
-                        value = MISSING
-                    else:
-                        value = value[1]
+            if type(raw) is tuple:  # a tagged entry whose tag tokens all hold in L1 (hot path)
+                payload, expires_at = raw
+                if expires_at is not None and time.time() >= expires_at:
+                    return default
+                return self._plain_decode(payload)
+            if raw is None:
+                self._after_miss(reader)
+            elif raw is not _REJECTED:
+                value = self._plain_decode(raw)
+                if is_entry(value):  # an entry pickled whole, as older tiercache wrote them
+                    value = self._tc_open(value)
                     return default if value is MISSING else value
                 return value
-            self._after_miss(reader)
+            # else a tag moved, or its token is not in L1: the socket path checks and counts
         value = super().get(key, default=MISSING, version=version, client=client)
         if is_entry(value):
             value = self._tc_open(value)

@@ -19,13 +19,23 @@ two hosts both count, and the sidecar broadcasts it. An absent version is seeded
 current time in microseconds, which is above any version a counter seeded earlier can have
 reached unless it was bumped more than once per microsecond: eviction never revives old keys.
 
-Envelope: a plain tuple (MARK, value, tag_keys (tuple), tokens (list of bytes), expires_at,
-refresh_at), pickled like any value. expires_at/refresh_at are wall-clock seconds (None: no expiry / no early refresh); an
-envelope may outlive expires_at at the L2 by its stale_if_error window.
+Envelope: in memory a plain tuple (MARK, value, tag_keys (tuple), tokens (list of bytes),
+expires_at, refresh_at); expires_at/refresh_at are wall-clock seconds (None: no expiry / no
+early refresh); an envelope may outlive expires_at at the L2 by its stale_if_error window.
+Stored as a binary header the direct reader checks without unpickling anything
+(l1/tagged_entry.h reads the same layout), then the value encoded as an untagged one is:
+
+  "\x00tcE1"  u8 tag count  f64 expires_at  f64 refresh_at  (NaN: None; little-endian)
+  per tag: u16 key length, key (UTF-8), u16 token length, token
+  the value's bytes (the cache's serializer and compressor, as for an untagged value)
+
+A tagged get through the reader then costs the untagged get plus a few L1 lookups in C.
 """
 
 import logging
+import math
 import os
+import struct
 import threading
 import time
 
@@ -58,6 +68,60 @@ def new_token():
 
 def is_entry(v):
     return type(v) is tuple and len(v) == 6 and v[0] == MARK
+
+
+ENVELOPE_MAGIC = b"\x00tcE1"
+_HEAD = struct.Struct("<5sBdd")
+_LEN = struct.Struct("<H")
+
+
+def pack_envelope(payload, keys, tokens, expires_at, refresh_at):
+    """The stored bytes of an envelope whose value encodes to `payload` (bytes, or an int as
+    django-redis's encode leaves ints)."""
+    if isinstance(payload, int):
+        payload = str(payload).encode()
+    if len(keys) > 255:
+        raise ValueError("tiercache: at most 255 tags per entry, not %d" % len(keys))
+    parts = [_HEAD.pack(ENVELOPE_MAGIC, len(keys), math.nan if expires_at is None else expires_at,
+                        math.nan if refresh_at is None else refresh_at)]
+    for key, token in zip(keys, tokens):
+        key = key.encode() if isinstance(key, str) else key
+        token = token.encode() if isinstance(token, str) else bytes(token)
+        if len(key) > 0xFFFF or len(token) > 0xFFFF:
+            raise ValueError("tiercache: a tag key or token over 65535 bytes")
+        parts += [_LEN.pack(len(key)), key, _LEN.pack(len(token)), token]
+    parts.append(payload)
+    return b"".join(parts)
+
+
+def unpack_envelope(raw, decode):
+    """The envelope tuple of stored bytes that start with ENVELOPE_MAGIC (the value decoded with
+    `decode`), or MISSING if they are malformed (never served)."""
+    try:
+        _, n, exp, refresh = _HEAD.unpack_from(raw)
+        at, keys, tokens = _HEAD.size, [], []
+        for _ in range(n):
+            (klen,) = _LEN.unpack_from(raw, at)
+            key = raw[at + 2:at + 2 + klen]
+            (tlen,) = _LEN.unpack_from(raw, at + 2 + klen)
+            token = raw[at + 4 + klen:at + 4 + klen + tlen]
+            if len(key) != klen or len(token) != tlen:
+                return MISSING
+            keys.append(key.decode())
+            tokens.append(bytes(token))
+            at += 4 + klen + tlen
+    except (struct.error, UnicodeDecodeError):
+        return MISSING
+    return (MARK, decode(raw[at:]), tuple(keys), tokens, None if math.isnan(exp) else exp,
+            None if math.isnan(refresh) else refresh)
+
+
+def decode_stored(raw, decode):
+    """A stored value as the cache API sees it: an envelope tuple, or what `decode` makes of
+    it."""
+    if raw[:5] == ENVELOPE_MAGIC:
+        return unpack_envelope(raw, decode)
+    return decode(raw)
 
 
 class TagSnapshot:
@@ -182,12 +246,16 @@ class Features:
         return (MARK, value, snap.keys if snap else (), list(snap.tokens) if snap else [], exp,
                 refresh)
 
+    def _tc_pack(self, entry):
+        """What SET stores for an envelope (see ENVELOPE_MAGIC)."""
+        return pack_envelope(self._tc_encode(entry[1]), entry[2], entry[3], entry[4], entry[5])
+
     def _tc_put(self, made, entry, timeout, extra=0):
         conn = self._tc_conn()
         if timeout is None:
-            conn.set(made, self._tc_encode(entry))
+            conn.set(made, self._tc_pack(entry))
         else:
-            conn.set(made, self._tc_encode(entry), px=max(1, int((timeout + extra) * 1000)))
+            conn.set(made, self._tc_pack(entry), px=max(1, int((timeout + extra) * 1000)))
 
     def _tc_timeout(self, timeout):
         return self._tc_default_timeout() if timeout is _DEFAULT else timeout
@@ -206,9 +274,9 @@ class Features:
             entry = self._tc_envelope(value, timeout, snap)
             made = self._tc_made(key, version)
             if timeout is None:
-                pipe.set(made, self._tc_encode(entry))
+                pipe.set(made, self._tc_pack(entry))
             else:
-                pipe.set(made, self._tc_encode(entry), px=max(1, int(timeout * 1000)))
+                pipe.set(made, self._tc_pack(entry), px=max(1, int(timeout * 1000)))
         pipe.execute()
         return []
 

@@ -12,7 +12,7 @@ namespace {
 constexpr uint32_t R = kRead, W = kWrite, A = kAdmin, P = kPubSub, M = kDenyOom, N = kNoAuth,
                    S = kNoScript, F = kFast, B = kSubscribed, L = kFlush,
                    E = kScripting, T = kTransaction, Q = kNotQueued,
-                   D = kAllDbs, K = kBlocking, O = kNoMulti;
+                   D = kAllDbs, K = kBlocking, C = kContainer, O = kNoMulti;
 constexpr KeySpec kN = KeySpec::kNone, kR = KeySpec::kRange, kK = KeySpec::kNumkeys;
 
 // name, arity, flags, key spec, first, last, step, id (filled in by position), numkeys index
@@ -25,9 +25,9 @@ constexpr CommandSpec kCommands[] = {
     {"auth", -2, N | S | F, kN, 0, 0, 0, 0},
     {"hello", -1, N | S | F, kN, 0, 0, 0, 0},
     {"reset", 1, N | S | F | B | Q, kN, 0, 0, 0, 0},
-    {"client", -2, A | S, kN, 0, 0, 0, 0},
-    {"command", -1, 0, kN, 0, 0, 0, 0},
-    {"config", -2, A | S, kN, 0, 0, 0, 0},
+    {"client", -2, A | S | C, kN, 0, 0, 0, 0},
+    {"command", -1, C, kN, 0, 0, 0, 0},
+    {"config", -2, A | S | C, kN, 0, 0, 0, 0},
     {"info", -1, 0, kN, 0, 0, 0, 0},
     {"time", 1, F, kN, 0, 0, 0, 0},
     {"dbsize", 1, R | F, kN, 0, 0, 0, 0},
@@ -80,13 +80,13 @@ constexpr CommandSpec kCommands[] = {
     {"unsubscribe", -1, P | S | B, kN, 0, 0, 0, 0},
     {"psubscribe", -2, P | S | B, kN, 0, 0, 0, 0},
     {"punsubscribe", -1, P | S | B, kN, 0, 0, 0, 0},
-    {"pubsub", -2, P, kN, 0, 0, 0, 0},
+    {"pubsub", -2, P | C, kN, 0, 0, 0, 0},
     {"eval", -3, S | M | E, kK, 0, 0, 0, 0, 2},
     {"evalsha", -3, S | M | E, kK, 0, 0, 0, 0, 2},
     {"eval_ro", -3, S | R | E, kK, 0, 0, 0, 0, 2},
     {"evalsha_ro", -3, S | R | E, kK, 0, 0, 0, 0, 2},
-    {"script", -2, S, kN, 0, 0, 0, 0},
-    {"object", -2, 0, kN, 0, 0, 0, 0},
+    {"script", -2, S | C, kN, 0, 0, 0, 0},
+    {"object", -2, C, kN, 0, 0, 0, 0},
     // Persistence (RDB snapshots) and DUMP/RESTORE: rows as redis-server 7.0's COMMAND INFO.
     {"save", 1, A | S | O, kN, 0, 0, 0, 0},
     {"bgsave", -1, A | S, kN, 0, 0, 0, 0},
@@ -271,6 +271,20 @@ const CommandSpec* CommandTable::find(std::string_view name) const {
 }
 
 std::span<const CommandSpec> CommandTable::all() const { return {kNumbered.specs, kCount}; }
+
+std::string_view CommandTable::display_name(const CommandSpec* spec,
+                                            std::span<const std::string_view> args,
+                                            std::span<char> buf) {
+  if (spec == nullptr) return "NULL";
+  if (!(spec->flags & kContainer) || args.size() < 2) return spec->name;
+  const std::string_view sub = args[1];
+  if (spec->name.size() + 1 + sub.size() > buf.size()) return spec->name;
+  size_t n = 0;
+  for (char ch : spec->name) buf[n++] = ch;
+  buf[n++] = '|';
+  for (char ch : sub) buf[n++] = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  return std::string_view(buf.data(), n);
+}
 
 bool CommandTable::is_unsupported_type_command(std::string_view name) {
   char buf[32];

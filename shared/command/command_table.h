@@ -29,6 +29,7 @@ enum Flag : uint32_t {
                             // MULTI, WATCH, QUIT, RESET)
   kAllDbs = 1u << 14,       // acts on every db, not the client's (FLUSHALL)
   kBlocking = 1u << 15,     // may block the client (BLPOP & co): a client of its own upstream
+  kContainer = 1u << 16,    // has subcommands (CLIENT LIST): CLIENT LIST's cmd= says "client|list"
 };
 
 enum class KeySpec : uint8_t {
@@ -59,6 +60,13 @@ class CommandTable {
   const CommandSpec* find(std::string_view name) const;
 
   std::span<const CommandSpec> all() const;
+
+  // The name CLIENT LIST shows for a request's command, as Redis 7.0 does: "get", or
+  // "client|list" for a container's subcommand (lower case), "NULL" for an unknown command.
+  // Written into buf (no allocation); the view points into buf or into static storage.
+  static std::string_view display_name(const CommandSpec* spec,
+                                       std::span<const std::string_view> args,
+                                       std::span<char> buf);
 
   // True for commands of Redis data types that tiercache deliberately does not implement.
   static bool is_unsupported_type_command(std::string_view name);

@@ -64,7 +64,7 @@ std::string client_line(Host& host, const Session& s) {
   l += " qbuf=" + std::to_string(f.qbuf) + " qbuf-free=0 argv-mem=0 multi-mem=0";
   l += " obl=0 oll=0 omem=" + std::to_string(f.omem);
   l += " tot-mem=" + std::to_string(f.tot_mem);
-  l += " events=r cmd=" + std::string(f.cmd) + " user=default redir=" + std::to_string(f.redir) +
+  l += " events=r cmd=" + std::string(s.last_command) + " user=default redir=" + std::to_string(f.redir) +
        " resp=2\n";
   return l;
 }

@@ -34,6 +34,14 @@ struct Session {
   bool in_multi = false;
   bool multi_dirty = false;  // a command was refused while queueing: EXEC answers EXECABORT
   std::vector<std::vector<std::string>> multi_queue;
+  // CLIENT LIST's cmd=: the request's command as Redis's c->lastcmd ("get", "client|list", or
+  // "NULL" when unknown). Set by note_command; points into static storage or last_command_buf.
+  std::string_view last_command = "NULL";
+  char last_command_buf[48];
+
+  void note_command(const command::CommandSpec* spec, std::span<const std::string_view> args) {
+    last_command = command::CommandTable::display_name(spec, args, last_command_buf);
+  }
 };
 
 // A client's figures for its CLIENT INFO / LIST line that only its server knows.
@@ -42,7 +50,6 @@ struct ClientFigures {
   size_t qbuf = 0;           // unparsed input bytes
   size_t omem = 0;           // output bytes not yet written
   size_t tot_mem = 0;
-  std::string_view cmd = "NULL";  // the last command's name
   std::string flags;              // flags beyond P (subscribed) and x (MULTI), e.g. tracking's t
   int64_t redir = -1;             // tracking redirection
 };

@@ -160,7 +160,8 @@ SCENARIOS = {
         (["CLIENT", "ID"], is_int()),
         (["CLIENT", "INFO"], Check("a line of this client", lambda r: isinstance(r, bytes) and
                                    r.startswith(b"id=") and b" name=app " in r and
-                                   b" db=0 " in r and r.endswith(b" resp=2\n"))),
+                                   b" db=0 " in r and b" cmd=client|info " in r and
+                                   r.endswith(b" resp=2\n"))),
         (["CLIENT", "KILL", "1.2.3.4:5"], err("ERR No such client")),
         (["CLIENT", "KILL", "ID", "999999"], 0),
         (["CLIENT", "KILL", "ID", "0"], err("ERR client-id should be greater than 0")),
@@ -192,6 +193,32 @@ COMMAND_FLAGS = {
     "watch": {"noscript", "fast"},
     "unwatch": {"noscript", "fast"},
 }
+
+
+def last_commands(list_conn, other_conn, requests):
+    """CLIENT LIST's cmd= of other_conn after each request it sends (list_conn asks)."""
+    other_id = other_conn.cmd("CLIENT", "ID")
+    seen = []
+    for req in requests:
+        other_conn.cmd(*req)
+        lines = list_conn.cmd("CLIENT", "LIST", "ID", str(other_id)).decode().split()
+        seen.append(dict(f.split("=", 1) for f in lines)["cmd"])
+    return seen
+
+
+# A request's command as CLIENT LIST shows it (Redis's lastcmd): containers with their
+# subcommand, an unknown command as NULL, EXEC (not what it ran), a script's caller as eval.
+LAST_COMMANDS = [
+    (["SET", "k", "v"], "set"),
+    (["CONFIG", "GET", "maxmemory"], "config|get"),
+    (["NOSUCHCMD"], "NULL"),
+    (["client", "ID"], "client|id"),
+    (["MULTI"], "multi"),
+    (["GET", "k"], "get"),
+    (["EXEC"], "exec"),
+    (["EVAL", "return redis.call('get', KEYS[1])", "1", "k"], "eval"),
+    (["PING"], "ping"),
+]
 
 
 def flags_of(entry):

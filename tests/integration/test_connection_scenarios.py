@@ -23,3 +23,10 @@ def test_command_info_flags(raw, name):
     assert cs.flags_of(entry) == cs.COMMAND_FLAGS[name], entry
     if name == "watch":
         assert entry[3:6] == [1, -1, 1], entry
+
+
+def test_client_list_shows_each_clients_last_command(server):
+    """CLIENT LIST's cmd= is the client's last request's command, as redis-server shows it."""
+    requests = [req for req, _ in cs.LAST_COMMANDS]
+    assert cs.last_commands(server.raw(), server.raw(), requests) == \
+        [shown for _, shown in cs.LAST_COMMANDS]

@@ -148,12 +148,16 @@ def stampede(cfg, cache_unused):
                     db.incr("factory_runs")
                     time.sleep(cfg["factory_seconds"])
                     return "computed by %d" % os.getpid()
+                counted = []  # what this process's get_or_set counted (none: a plain hit)
+                add = features.COUNTS.add
+                features.COUNTS.add = lambda name, n=1: (counted.append(name), add(name, n))[1]
                 wait_start(cfg)
                 t0 = time.monotonic()
                 value = cache.get_or_set(cfg["key"], factory, 60)
                 took = time.monotonic() - t0
                 features.COUNTS.flush(cache._tc_conn(), cfg["host"], force=True)
-                os.write(w, json.dumps({"value": value, "took": took}).encode())
+                os.write(w, json.dumps({"value": value, "took": took,
+                                        "counted": counted}).encode())
             except BaseException as e:  # noqa: B902 - reported to the parent
                 os.write(w, json.dumps({"error": repr(e)}).encode())
                 code = 1

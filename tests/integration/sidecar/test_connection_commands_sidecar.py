@@ -26,6 +26,12 @@ def test_command_info_flags(cluster):
         assert cs.flags_of(entry) == want, entry
 
 
+def test_client_list_shows_each_clients_last_command(cluster):
+    requests = [req for req, _ in cs.LAST_COMMANDS]
+    assert cs.last_commands(cluster.a.raw(), cluster.a.raw(), requests) == \
+        [shown for _, shown in cs.LAST_COMMANDS]
+
+
 def test_what_the_sidecar_cannot_queue_is_refused_and_aborts_exec(cluster):
     """Redis queues SELECT and SUBSCRIBE inside MULTI; the sidecar refuses them (it sends the
     transaction in the client's db, on a connection shared by its clients) as a queueing error,

@@ -300,3 +300,53 @@ def test_django_backend_follows_a_restarted_sidecar(make_cluster):
         wait_for(lambda: cache.get("k") == "v" and a.info()["l1_direct_hits"] > hits, 5,
                  interval=0.05, what="direct hits from the new segment")
         cache.close()
+
+
+def test_get_checked_confirms_a_tagged_entry_with_l1_lookups(cluster):
+    """Reader.get_checked: a plain value as get answers it; a tagged entry (the layout
+    tiercache.features writes) as (value, expires_at) while its tags' tokens in L1 equal its
+    own, `rejected` once one moved or is not in L1, or if the entry is malformed."""
+    from tiercache.features import ENVELOPE_MAGIC, MISSING, pack_envelope, unpack_envelope
+    sc = cluster.a
+    c = sc.client()
+    r = reader_for(sc)
+    absent, rejected = object(), object()
+    c.set("tag:a", b"17")
+    c.set("tag:b", b"42")
+    c.set("entry", pack_envelope(b"VALUE", ["tag:a", "tag:b"], [b"17", b"42"], 1e12, None))
+    c.set("plain", b"plain bytes")
+    c.set("broken", ENVELOPE_MAGIC + b"\x05truncated")
+    for key in ("tag:a", "tag:b", "entry", "plain", "broken"):
+        cache_on(sc, c, r, key, c.get(key))
+    assert r.get_checked(0, "entry", absent, rejected) == (b"VALUE", 1e12)
+    assert r.get_checked(0, "plain", absent, rejected) == b"plain bytes"
+    assert r.get_checked(0, "broken", absent, rejected) is rejected
+    assert unpack_envelope(c.get("broken"), bytes) is MISSING  # never served by the socket path
+    assert c.get("nothing") is None
+    wait_for(lambda: r.get_checked(0, "nothing", absent, rejected) is absent, 2,
+             what="a negative entry")
+    c.set("tag:b", b"43")  # the tag moved: the entry is no longer confirmed
+    assert r.get_checked(0, "entry", absent, rejected) is rejected
+    c.delete("tag:b")  # not in L1 at all: not confirmed either
+    assert r.get_checked(0, "entry", absent, rejected) is rejected
+    with pytest.raises(TypeError):
+        r.get_checked(0, "entry")
+
+
+def test_a_tagged_entry_pickled_whole_is_still_read(cluster, django_caches):
+    """Entries written before the header layout (the envelope tuple pickled whole) are opened
+    on every path: the socket's, and the direct read's once L1 holds them; a moved tag still
+    rejects them."""
+    from tiercache.features import MARK
+    a, b = django_caches
+    tag = a.make_key("tiercache:tag:t0")
+    a._tc_conn().set(tag, b"17")
+    old = (MARK, {"v": 1}, (tag,), [b"17"], None, None)
+    a._tc_conn().set(a.make_key("old"), a.client.encode(old))
+    for cache in (a, b):
+        for _ in range(5):
+            assert cache.get("old") == {"v": 1}
+    assert a._reader is not None and a._reader.get(0, a.make_key("old")) is not None
+    a._tc_conn().set(tag, b"18")
+    wait_for(lambda: a.get("old") is None and b.get("old") is None, 2,
+             what="the moved tag rejects the old entry on both hosts")

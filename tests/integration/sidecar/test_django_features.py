@@ -292,9 +292,10 @@ def test_stampede_200_processes_on_two_hosts_factory_runs_once(cluster, l2_kind)
     counts = {h: features.read_counters(db, h) for h in ("a", "b")}
     won = counts["a"]["leases_won"] + counts["b"]["leases_won"]
     waited = counts["a"]["leases_waited"] + counts["b"]["leases_waited"]
-    # the others waited for it; on a loaded machine a late process may find it already there
-    lates = sum(1 for r in results if r["took"] < 0.1)
-    assert won == 1 and waited + lates >= 199 and waited >= 150, (counts, lates)
+    # the others waited for it; on a loaded machine a process that starts late finds it
+    # already there (a plain hit: its get_or_set counted nothing), but most must have waited
+    lates = sum(1 for r in results if not r["counted"])
+    assert won == 1 and waited + lates == 199 and waited >= 100, (counts, lates)
     assert counts["a"]["leases_timed_out"] + counts["b"]["leases_timed_out"] == 0
 
 
