@@ -1,11 +1,78 @@
 // tiercache-l2 configuration (see config.h): the option table.
 #include "l2/config.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "shared/net/tls_options.h"
 #include "shared/util/numbers.h"
 
 namespace tiercache::l2 {
 namespace {
+
+// `save`: "seconds changes [seconds changes ...]" or "" (no rules), checked as Redis does.
+bool set_save(Config& c, std::string_view v, std::string* e) {
+  std::vector<SaveRule> rules;
+  std::vector<int64_t> nums;
+  size_t i = 0;
+  while (i < v.size()) {
+    if (v[i] == ' ') {
+      ++i;
+      continue;
+    }
+    size_t j = v.find(' ', i);
+    if (j == std::string_view::npos) j = v.size();
+    auto n = util::parse_int64(v.substr(i, j - i));
+    if (!n || *n < (nums.size() % 2 == 0 ? 1 : 0)) {
+      *e = "Invalid save parameters";
+      return false;
+    }
+    nums.push_back(*n);
+    i = j;
+  }
+  if (nums.size() % 2 != 0) {
+    *e = "Invalid save parameters";
+    return false;
+  }
+  for (size_t k = 0; k < nums.size(); k += 2) rules.push_back({nums[k], nums[k + 1]});
+  c.save = std::move(rules);
+  return true;
+}
+
+std::string get_save(const Config& c) {
+  std::string out;
+  for (const SaveRule& r : c.save) {
+    if (!out.empty()) out += ' ';
+    out += std::to_string(r.seconds) + ' ' + std::to_string(r.changes);
+  }
+  return out;
+}
+
+bool set_dir(Config& c, std::string_view v, std::string* e) {
+  struct stat st;
+  std::string path(v);
+  if (stat(path.c_str(), &st) != 0) {
+    *e = strerror(errno);
+    return false;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    *e = strerror(ENOTDIR);
+    return false;
+  }
+  c.dir = path;
+  return true;
+}
+
+bool set_dbfilename(Config& c, std::string_view v, std::string* e) {
+  if (v.find('/') != std::string_view::npos) {
+    *e = "dbfilename can't be a path, just a filename";
+    return false;
+  }
+  c.dbfilename = std::string(v);
+  return true;
+}
 
 std::vector<OptionSpec> make_specs() {
   std::vector<OptionSpec> rows = {
@@ -73,6 +140,13 @@ std::vector<OptionSpec> make_specs() {
                        "address of the metrics endpoint"),
       TC_INT_OPTION(Config, "tracking-table-max-keys", tracking_table_max_keys, 0, INT64_MAX,
                     true, "keys remembered for CLIENT TRACKING's default mode; 0 = no limit"),
+      OptionSpec{"dir", set_dir, [](const Config& c) { return c.dir; }, false, "directory of the RDB file"},
+      OptionSpec{"dbfilename", set_dbfilename, [](const Config& c) { return c.dbfilename; }, false,
+                 "name of the RDB file in dir"},
+      OptionSpec{"save", set_save, get_save, true,
+                 "snapshot rules 'seconds changes ...'; empty = no automatic snapshots"},
+      TC_INT_OPTION(Config, "rdb-key-save-delay", rdb_key_save_delay, 0, INT32_MAX, true,
+                    "microseconds slept per key while saving (for tests); 0 = none"),
   };
   net::add_tls_server_options(rows);
   return rows;

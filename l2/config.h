@@ -13,6 +13,12 @@
 
 namespace tiercache::l2 {
 
+// One `save` rule: snapshot when at least `changes` changes happened in `seconds` seconds.
+struct SaveRule {
+  int64_t seconds;
+  int64_t changes;
+};
+
 struct Config {
   std::string bind = "127.0.0.1";
   int port = 6479;  // 0 disables TCP
@@ -42,6 +48,11 @@ struct Config {
   int zset_max_listpack_value = 64;
   int64_t lua_time_limit = 5000;             // ms
   uint64_t lua_memory_limit = 256ull << 20;  // bytes of the Lua heap, 0 = unlimited
+  // Persistence (RDB snapshots, l2/persistence/). Off by default: a pure cache.
+  std::string dir = ".";               // where the RDB file and its temp files live
+  std::string dbfilename = "dump.rdb";
+  std::vector<SaveRule> save;          // BGSAVE after `seconds` if `changes` keys changed
+  int64_t rdb_key_save_delay = 0;      // us slept per key while saving (tests of a slow save)
   std::string loglevel = "info";
   std::string logfile;   // empty = stderr
   int metrics_port = 0;  // Prometheus endpoint (HTTP /metrics); 0 = off

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     }
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ tiercache-l2[%P] %v");
     tiercache::l2::Server server(std::move(config));
-    if (!server.listen()) return 1;
+    if (!server.load_data() || !server.listen()) return 1;
     return server.run();
   } catch (const std::exception& e) {
     fprintf(stderr, "tiercache-l2: fatal: %s\n", e.what());

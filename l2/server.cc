@@ -103,6 +103,7 @@ Server::Server(Config config)
   register_set_commands(registry);
   register_zset_commands(registry);
   register_zset_multi_commands(registry);
+  register_persistence_commands(registry);
   handlers_ = registry.take();
   apply_config();
   start_mono_ms_ = mono_ms();
@@ -112,11 +113,14 @@ Server::Server(Config config)
   keyspace_.add_listener(tracker_.get());
   blocking_ = std::make_unique<Blocking>(*this);
   keyspace_.add_listener(blocking_.get());
+  snapshots_ = std::make_unique<persistence::Snapshots>(keyspace_, config_);
+  keyspace_.add_listener(snapshots_.get());
   lua_ = std::make_unique<scripting::LuaEngine>(*this);
 }
 
 Server::~Server() {
   for (Client* c : closed_clients_) delete c;
+  keyspace_.remove_listener(snapshots_.get());
   keyspace_.remove_listener(blocking_.get());
   keyspace_.remove_listener(tracker_.get());
   keyspace_.flush_all();
@@ -226,7 +230,25 @@ int Server::run() {
 
 void Server::on_stop_signal(void* ctx, int signum) {
   spdlog::info("received signal {}, shutting down", signum);
-  static_cast<Server*>(ctx)->shutdown();
+  auto* self = static_cast<Server*>(ctx);
+  self->update_clock();
+  std::string error;
+  // As Redis: with `save` rules, a final snapshot; if it fails the server keeps running.
+  if (!self->snapshots_->shutdown_save(self->now_ms_, self->used_memory(), false, false, &error)) {
+    spdlog::error("Errors trying to shut down the server: {}", error);
+    return;
+  }
+  self->shutdown();
+}
+
+bool Server::load_data() {
+  update_clock();
+  std::string error;
+  if (!snapshots_->load(now_ms_, &error)) {
+    fprintf(stderr, "tiercache-l2: Fatal error loading the DB: %s. Exiting.\n", error.c_str());
+    return false;
+  }
+  return true;
 }
 
 void Server::shutdown() {
@@ -534,6 +556,7 @@ void Server::cron() {
   uint64_t budget_us = 1000000 / static_cast<uint64_t>(config_.hz) / 40;  // 2.5% of the period
   keyspace_.active_expire_cycle(now_ms_, budget_us);
   keyspace_.rehash_cron(budget_us / 2);
+  snapshots_->cron(now_ms_, used_memory());
   // Also when idle: a CONFIG SET may have lowered the bound.
   if (tracker_->total_keys() != 0)
     tracker_->limit_keys(static_cast<uint64_t>(config_.tracking_table_max_keys));

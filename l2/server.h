@@ -16,6 +16,7 @@
 #include "l2/blocking.h"
 #include "l2/config.h"
 #include "l2/keyspace/keyspace.h"
+#include "l2/persistence/snapshots.h"
 #include "l2/session_host.h"
 #include "l2/tracking/tracker.h"
 #include "shared/command/command_table.h"
@@ -71,6 +72,7 @@ void register_list_commands(HandlerRegistry& r);
 void register_set_commands(HandlerRegistry& r);
 void register_zset_commands(HandlerRegistry& r);
 void register_zset_multi_commands(HandlerRegistry& r);
+void register_persistence_commands(HandlerRegistry& r);
 
 struct ServerStats {
   uint64_t total_connections_received = 0;
@@ -89,6 +91,9 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   explicit Server(Config config);
   ~Server();
 
+  // Loads the RDB file (dir/dbfilename) if it exists. False with a message on stderr when it
+  // exists but cannot be loaded.
+  bool load_data();
   // Binds the listeners. False with a message on stderr when it cannot.
   bool listen();
   // Runs the loop until SIGTERM/SIGINT or SHUTDOWN; returns the process exit code.
@@ -105,6 +110,7 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   Keyspace& keyspace() { return keyspace_; }
   tracking::Tracker& tracker() { return *tracker_; }
   Blocking& blocking() { return *blocking_; }
+  persistence::Snapshots& snapshots() { return *snapshots_; }
   // True while a command runs inside EXEC or a script (blocking commands answer at once).
   bool nested() const { return exec_depth_ > 1; }
   const tracking::Peers& peers() const { return *this; }
@@ -212,6 +218,7 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   const command::CommandSpec* request_spec_ = nullptr;  // the running request's command
   std::unique_ptr<tracking::Tracker> tracker_;  // the keyspace's first listener
   std::unique_ptr<Blocking> blocking_;          // blocked clients; the keyspace's second listener
+  std::unique_ptr<persistence::Snapshots> snapshots_;  // RDB; the keyspace's third listener
   std::unique_ptr<scripting::LuaEngine> lua_;   // last: destroyed first, while clients_ lives
 };
 

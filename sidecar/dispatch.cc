@@ -109,6 +109,12 @@ void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& s
                         "ERR blocking commands are not supported through tiercache-sidecar yet "
                         "(they need a connection of their own to L2); connect to L2 directly");
       return;
+    case Handler::kNotRelayed:
+      resp::write_error(c.reply(),
+                        "ERR tiercache-sidecar does not relay '" + std::string(spec.name) +
+                            "': it would stop the L2 every host shares; send it to the L2 "
+                            "directly");
+      return;
   }
 }
 

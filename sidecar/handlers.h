@@ -26,6 +26,7 @@ enum class Handler : uint8_t {
   kSession,  // a connection command (PING, AUTH, CLIENT, MULTI ...): shared/session runs it
   kBlocking,  // BLPOP & co (the table's blocking flag): refused until they get an L2
               // connection of their own (issue 15), rather than answered nil at once
+  kNotRelayed,  // SHUTDOWN: a client of one host must not stop the L2 every host shares
 };
 
 // Sidecar-only rules on top of the shared flags.
@@ -54,6 +55,7 @@ inline constexpr HandlerRow kHandlerRows[] = {
     // SELECT inside MULTI would change the db of the commands queued after it, which EXEC
     // sends in the client's db of the time of EXEC.
     {"select", Handler::kSession, kRefusedInMulti},
+    {"shutdown", Handler::kNotRelayed},
 };
 
 // Handler and sidecar flags per command, indexed by CommandSpec::id. Built once at start-up

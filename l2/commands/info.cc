@@ -112,9 +112,21 @@ std::string Server::info(std::string_view section) {
   }
   if (info_wants(section, "persistence", true)) {
     info_header(s, "Persistence");
+    // The RDB file loads before the listeners open, so no client ever sees loading:1.
+    const persistence::Snapshots& snap = *snapshots_;
     info_field(s, "loading", 0);
-    info_field(s, "rdb_changes_since_last_save", 0);
+    info_field(s, "async_loading", 0);
+    info_field(s, "rdb_changes_since_last_save", snap.dirty());
+    info_field(s, "rdb_bgsave_in_progress", snap.child_running() ? 1 : 0);
+    info_field(s, "rdb_last_save_time", snap.last_save_unix());
+    info_field(s, "rdb_last_bgsave_status", snap.last_bgsave_ok() ? "ok" : "err");
+    info_field(s, "rdb_last_bgsave_time_sec", snap.last_bgsave_time_sec());
+    info_field(s, "rdb_current_bgsave_time_sec", snap.current_bgsave_time_sec(now_ms_));
+    info_field(s, "rdb_saves", snap.saves());
+    info_field(s, "rdb_last_load_keys_expired", snap.last_load().keys_expired);
+    info_field(s, "rdb_last_load_keys_loaded", snap.last_load().keys_loaded);
     info_field(s, "aof_enabled", 0);
+    info_field(s, "aof_rewrite_in_progress", 0);
   }
   if (info_wants(section, "stats", true)) {
     info_header(s, "Stats");
@@ -138,6 +150,7 @@ std::string Server::info(std::string_view section) {
     info_field(s, "client_output_buffer_limit_disconnections",
           stats_.client_output_buffer_limit_disconnections);
     info_field(s, "pubsub_messages_delivered", stats_.pubsub_messages_delivered);
+    info_field(s, "latest_fork_usec", snapshots_->latest_fork_usec());
     info_field(s, "tracking_total_keys", tracker_->total_keys());
     info_field(s, "tracking_total_items", tracker_->total_items());
     info_field(s, "tracking_total_prefixes", tracker_->total_prefixes());

@@ -32,8 +32,7 @@ void config_cmd(CommandContext& ctx) {
         add(spec.name, spec.get(cfg));
       }
       if (glob::match(pattern, "requirepass")) add("requirepass", cfg.requirepass);
-      // What tools such as redis-benchmark ask of any Redis: no persistence here.
-      if (glob::match(pattern, "save")) add("save", "");
+      // What tools such as redis-benchmark ask of any Redis: no append-only file here.
       if (glob::match(pattern, "appendonly")) add("appendonly", "no");
     }
     resp::write_array_header(ctx.out, static_cast<int64_t>(pairs.size() * 2));
@@ -49,11 +48,16 @@ void config_cmd(CommandContext& ctx) {
       const OptionSpec* found = nullptr;
       for (const auto& spec : option_specs())
         if (util::iequals(spec.name, ctx.args[i])) found = &spec;
+      // Redis 7.0's protected configs, refused while enable-protected-configs is no (its
+      // default, and the only mode here): where files are written is set at start only.
+      if (found && (found->name == "dir" || found->name == "dbfilename"))
+        return error(ctx, "ERR CONFIG SET failed (possibly related to argument '" +
+                              std::string(ctx.args[i]) + "') - can't set protected config");
       if (!found || !found->runtime)
         return error(ctx, "ERR Unknown option or number of arguments for CONFIG SET - '" +
                               std::string(ctx.args[i]) + "'");
       std::string why;
-      if (!set_option(copy, ctx.args[i], ctx.args[i + 1], &why))
+      if (!found->set(copy, ctx.args[i + 1], &why))  // the bare reason, as Redis words it
         return error(ctx, "ERR CONFIG SET failed (possibly related to argument '" +
                               std::string(ctx.args[i]) + "') - " + why);
     }

@@ -12,7 +12,7 @@ namespace {
 constexpr uint32_t R = kRead, W = kWrite, A = kAdmin, P = kPubSub, M = kDenyOom, N = kNoAuth,
                    S = kNoScript, F = kFast, B = kSubscribed, L = kFlush,
                    E = kScripting, T = kTransaction, Q = kNotQueued,
-                   D = kAllDbs, K = kBlocking, C = kContainer, O = kOtherDb;
+                   D = kAllDbs, K = kBlocking, C = kContainer, O = kOtherDb, X = kNoMulti;
 constexpr KeySpec kN = KeySpec::kNone, kR = KeySpec::kRange, kK = KeySpec::kNumkeys;
 
 // name, arity, flags, key spec, first, last, step, id (filled in by position), numkeys index
@@ -90,6 +90,13 @@ constexpr CommandSpec kCommands[] = {
     {"script", -2, S | C, kN, 0, 0, 0, 0},
     {"object", -2, C, kN, 0, 0, 0, 0},
     {"memory", -2, C, kN, 0, 0, 0, 0},
+    // Persistence (RDB snapshots) and DUMP/RESTORE: rows as redis-server 7.0's COMMAND INFO.
+    {"save", 1, A | S | X, kN, 0, 0, 0, 0},
+    {"bgsave", -1, A | S, kN, 0, 0, 0, 0},
+    {"lastsave", 1, F, kN, 0, 0, 0, 0},
+    {"shutdown", -1, A | S | X, kN, 0, 0, 0, 0},
+    {"dump", 2, R, kR, 1, 1, 1, 0},
+    {"restore", -4, W | M, kR, 1, 1, 1, 0},
     // Hashes, lists, sets and sorted sets: rows as redis-server 7.0's COMMAND INFO (checked by
     // tests/integration/test_types_command_table.py).
     {"hdel", -3, W | F, kR, 1, 1, 1, 0},

@@ -19,7 +19,7 @@ enum Flag : uint32_t {
   kNoScript = 1u << 6,      // not allowed inside Lua scripts
   kFast = 1u << 7,          // O(1) or O(log n)
   kNoMulti = 1u << 8,       // refused inside MULTI: "Command not allowed inside a transaction"
-                            // (Redis 7.0: SAVE, SHUTDOWN, SYNC, PSYNC, none of them here;
+                            // (Redis 7.0: SAVE, SHUTDOWN, SYNC, PSYNC; the first two here;
                             // MULTI and WATCH answer errors of their own)
   kSubscribed = 1u << 9,    // allowed while the connection is in RESP2 subscribed mode
   kFlush = 1u << 10,        // drops a whole db (FLUSHDB) or all dbs (FLUSHALL)

@@ -111,3 +111,14 @@ def test_blocking_commands_are_refused_not_answered_nil(cluster):
         assert isinstance(reply, RespError) and "tiercache-sidecar" in reply, reply
     assert r.cmd("RPUSH", "q", "v") == 1
     assert r.cmd("LPOP", "q") == b"v"
+
+
+def test_shutdown_is_not_relayed_to_the_shared_l2(cluster):
+    """SHUTDOWN through one host's sidecar would stop the L2 of every host: refused, the L2
+    keeps serving."""
+    r = cluster.a.raw()
+    for req in (["SHUTDOWN"], ["SHUTDOWN", "NOSAVE"]):
+        reply = r.cmd(*req)
+        assert isinstance(reply, RespError) and "does not relay 'shutdown'" in str(reply), reply
+    assert cluster.l2_client().ping()
+    assert r.cmd("SET", "still", "up") == "OK"
