@@ -172,8 +172,11 @@ std::string info_to_prometheus(std::string_view info, const PrometheusSchema& sc
       f.samples += f.name + " " + std::string(value) + "\n";
       continue;
     }
-    Family& f =
-        fams.get(prefix + "_" + metric_name(name), "gauge", "INFO field " + std::string(name));
+    // Redis's "*_time_sec" fields (rdb_last_bgsave_time_sec): Prometheus spells the unit out.
+    const std::string gauge = ends_with(name, "_sec")
+                                  ? metric_name(name.substr(0, name.size() - 4)) + "_seconds"
+                                  : metric_name(name);
+    Family& f = fams.get(prefix + "_" + gauge, "gauge", "INFO field " + std::string(name));
     f.samples += f.name + " " + std::string(value) + "\n";
   }
   if (!labels.empty()) {
