@@ -21,7 +21,7 @@
 #      packaged configuration, removed and purged (needs root; skipped otherwise);
 #  12. one clang build with ASan+UBSan and the libFuzzer targets, and the unit tests under it;
 #  13. the integration tests against the ASan+UBSan binaries;
-#  14. each fuzz target for a short run (FUZZ_SECONDS, default 15; scripts/fuzz.sh 3600 for a
+#  14. each fuzz target for a short run (FUZZ_SECONDS, default 10; scripts/fuzz.sh 3600 for a
 #      long one).
 # Set QUICK=1 to skip steps 12 to 14 while iterating.
 #
@@ -32,7 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 SAN_ENV=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
          UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
 # --durations: each step names its slowest tests, where CI time goes.
