@@ -102,6 +102,14 @@ void put_string(std::string& out, std::string_view s) {
   out.append(s);
 }
 
+// A list or a set: the type byte, the count, then each element as a string.
+template <typename Members>
+void put_members(std::string& out, uint8_t rdb_type, const Members& v) {
+  out.push_back(static_cast<char>(rdb_type));
+  put_length(out, v.size());
+  v.for_each([&out](std::string_view s) { put_string(out, s); });
+}
+
 void put_object(std::string& out, const Entry& e) {
   auto type = static_cast<ValueType>(e.type);
   switch (type) {
@@ -109,20 +117,10 @@ void put_object(std::string& out, const Entry& e) {
       out.push_back(static_cast<char>(kTypeString));
       put_string(out, e.value());
       return;
-    case ValueType::kList: {
-      const auto* v = e.object<ListValue>();
-      out.push_back(static_cast<char>(kTypeList));
-      put_length(out, v->size());
-      v->for_each([&out](std::string_view s) { put_string(out, s); });
-      return;
-    }
-    case ValueType::kSet: {
-      const auto* v = e.object<SetValue>();
-      out.push_back(static_cast<char>(kTypeSet));
-      put_length(out, v->size());
-      v->for_each([&out](std::string_view s) { put_string(out, s); });
-      return;
-    }
+    case ValueType::kList:
+      return put_members(out, kTypeList, *e.object<ListValue>());
+    case ValueType::kSet:
+      return put_members(out, kTypeSet, *e.object<SetValue>());
     case ValueType::kZSet: {
       const auto* v = e.object<ZSetValue>();
       out.push_back(static_cast<char>(kTypeZSet2));
