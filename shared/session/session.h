@@ -140,9 +140,10 @@ bool cross_protocol_attack(std::string_view name);
 // Refuses the request: writes `error` and, inside MULTI, marks the transaction so that EXEC
 // answers EXECABORT (as Redis's rejectCommand).
 void reject(Session& s, std::string_view error, std::string& out);
-// Arity, authentication and the table's kNoMulti, in Redis 7.0's order. False when refused
-// (error written, transaction marked).
-bool admit(Session& s, const command::CommandSpec& spec, size_t argc, std::string& out);
+// Arity (a container's subcommand's too: "config|get"), authentication and the table's
+// kNoMulti, in Redis 7.0's order. False when refused (error written, transaction marked).
+bool admit(Session& s, const command::CommandSpec& spec, std::span<const std::string_view> args,
+           std::string& out);
 // In RESP2 subscribed mode only the kSubscribed commands run. False when refused.
 bool admit_subscribed(Session& s, const command::CommandSpec& spec, bool subscribed,
                       std::string& out);
