@@ -216,6 +216,8 @@ constexpr SubcommandSpec kSubcommands[] = {
     {"pubsub", "shardchannels", -2}, {"pubsub", "shardnumsub", -2}, {"script", "debug", 3},
     {"script", "exists", -3}, {"script", "flush", -2}, {"script", "help", 2}, {"script", "kill", 2},
     {"script", "load", 3},
+    // Redis 7.2's CLIENT SETINFO, which 7.2-era clients send on connect: accepted and ignored
+    {"client", "setinfo", 4},
 };
 
 // Commands of other Redis data types, answered with a clear "strings only" error.

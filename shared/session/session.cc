@@ -189,7 +189,7 @@ bool run(Command id, Host& host, Session& s, std::span<const std::string_view> a
       host.unwatch(s);
       host.reset(s);
       s.db = 0;
-      s.name.clear();
+      s.name.clear();  // CLIENT NO-EVICT stays, as in Redis 7.0 (7.2 clears it)
       host.set_authenticated(s, host.requirepass().empty());
       resp::write_simple(out, "RESET");
       return true;

@@ -31,6 +31,7 @@ struct Session {
   std::string laddr = "?";  // local end
   int64_t created_ms = 0;
   int64_t last_interaction_ms = 0;
+  bool no_evict = false;  // CLIENT NO-EVICT: shown as flag e (neither server evicts clients)
   bool in_multi = false;
   bool multi_dirty = false;  // a command was refused while queueing: EXEC answers EXECABORT
   std::vector<std::vector<std::string>> multi_queue;

@@ -156,6 +156,16 @@ SCENARIOS = {
         (["OBJECT", "HELP", "x"], err("ERR wrong number of arguments for 'object|help' "
                                       "command")),
     ]),
+    "client_no_evict": ({}, [
+        (["CLIENT", "NO-EVICT", "maybe"], err("ERR syntax error")),
+        (["CLIENT", "NO-EVICT", "on"], "OK"),
+        (["CLIENT", "INFO"], Check("flags=e", lambda r: b" flags=e " in r)),
+        (["CLIENT", "NO-EVICT", "OFF"], "OK"),
+        (["CLIENT", "INFO"], Check("flags=N", lambda r: b" flags=N " in r)),
+        (["CLIENT", "NO-EVICT", "on"], "OK"),
+        (["RESET"], "RESET"),  # Redis 7.0 keeps it (7.2's RESET clears it)
+        (["CLIENT", "INFO"], Check("flags=e", lambda r: b" flags=e " in r)),
+    ]),
     "quit_inside_multi": ({}, [
         (["MULTI"], "OK"),
         (["SET", "k", "v"], "QUEUED"),

@@ -155,6 +155,7 @@ TEST_CASE("a container's subcommand is checked before it runs or is queued, as R
   CHECK(line(request(h, s, {"object"})) ==
         "-ERR wrong number of arguments for 'object' command");
   CHECK(s.multi_queue.size() == 1);
+  CHECK(request(h, s, {"client", "setinfo", "lib-name", "x"}) == "+QUEUED\r\n");  // Redis 7.2's
 }
 
 TEST_CASE("inside MULTI: QUIT and RESET run at once, UNWATCH is queued, WATCH is an error") {
