@@ -26,7 +26,8 @@ def fill(c, prefix=""):
         c.set(p + "str", "hello")
         c.set(p + "int", "-12345")
         c.set(p + "bin", b"a\x00\xff\r\n")
-        c.set(p + "long", "xyz" * 400)  # LZF-compressed by redis-server
+        c.set(p + "long", "xyz" * 400)  # LZF-compressed by both servers
+        c.set(p + "text", " ".join("word%d" % (i % 37) for i in range(3000)))
         c.hset(p + "hash", mapping={"f": "v", "n": "7"})
         c.hset(p + "bighash", mapping={"f%d" % i: "v" * (i % 80) for i in range(200)})
         c.rpush(p + "list", "a", "b", "1", "", "-9")
@@ -94,6 +95,28 @@ def test_save_and_restart_keep_every_type_and_ttl(server_factory, tmp_path):
     s2 = start(server_factory, str(tmp_path))
     assert snapshot(s2.client()) == before
     assert s2.info("persistence")["rdb_last_load_keys_loaded"] == len(before)
+
+
+def test_rdbcompression_writes_smaller_files_and_can_be_turned_off(server_factory, tmp_path):
+    s = start(server_factory, str(tmp_path))
+    c = s.client()
+    assert c.config_get("rdbcompression") == {"rdbcompression": "yes"}
+    c.set("long", "abcdefgh" * 2000)
+    c.set("short", "abcdefghabcdefghabcd")  # 20 bytes: never compressed
+    assert c.execute_command("SAVE") in (True, b"OK")
+    compressed = (tmp_path / "dump.rdb").read_bytes()
+    assert len(compressed) < 1000
+    assert b"abcdefghabcdefghabcd" in compressed
+    c.config_set("rdbcompression", "no")
+    assert c.config_get("rdbcompression") == {"rdbcompression": "no"}
+    assert c.execute_command("SAVE") in (True, b"OK")
+    assert len((tmp_path / "dump.rdb").read_bytes()) > 16000
+    with pytest.raises(redis.ResponseError) as e:
+        c.config_set("rdbcompression", "maybe")
+    assert str(e.value) == ("CONFIG SET failed (possibly related to argument 'rdbcompression') - "
+                            "argument must be 'yes' or 'no'")
+    c.config_set("rdbcompression", "yes")
+    assert len(c.dump("long")) < 1000  # DUMP payloads compress too, as Redis's
 
 
 def test_shutdown_save_and_nosave(server_factory, tmp_path):
@@ -321,6 +344,8 @@ def test_rdb_files_load_across_servers(both, tmp_path, writer, reader):
     check = subprocess.run(["redis-check-rdb", str(tmp_path / "dump.rdb")], capture_output=True,
                            text=True, timeout=30)
     assert check.returncode == 0 and "RDB looks OK" in check.stdout, check.stdout
+    # Both writers LZF-compress long strings (rdbcompression yes): the text is not there plain.
+    assert b"word1 word2 word3" not in (tmp_path / "dump.rdb").read_bytes()
     w.stop()
     rd = start(both[reader], str(tmp_path))
     assert snapshot(rd.client()) == before
