@@ -145,6 +145,8 @@ std::vector<OptionSpec> make_specs() {
                  "name of the RDB file in dir"},
       OptionSpec{"save", set_save, get_save, true,
                  "snapshot rules 'seconds changes ...'; empty = no automatic snapshots"},
+      TC_YESNO_OPTION(Config, "rdbcompression", rdbcompression, true,
+                      "LZF-compress strings longer than 20 bytes in RDB files and DUMP"),
       TC_INT_OPTION(Config, "rdb-key-save-delay", rdb_key_save_delay, 0, INT32_MAX, true,
                     "microseconds slept per key while saving (for tests); 0 = none"),
   };

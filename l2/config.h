@@ -52,6 +52,7 @@ struct Config {
   std::string dir = ".";               // where the RDB file and its temp files live
   std::string dbfilename = "dump.rdb";
   std::vector<SaveRule> save;          // BGSAVE after `seconds` if `changes` keys changed
+  bool rdbcompression = true;          // LZF strings > 20 bytes in RDB files and DUMP payloads
   int64_t rdb_key_save_delay = 0;      // us slept per key while saving (tests of a slow save)
   std::string loglevel = "info";
   std::string logfile;   // empty = stderr

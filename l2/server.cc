@@ -12,6 +12,7 @@
 #include <random>
 
 #include "l2/client.h"
+#include "l2/persistence/rdb_object.h"
 #include "l2/scripting/lua_engine.h"
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
@@ -133,6 +134,7 @@ void Server::apply_config() {
   enc.set_max_intset_entries = static_cast<size_t>(config_.set_max_intset_entries);
   enc.zset_max_listpack_entries = static_cast<size_t>(config_.zset_max_listpack_entries);
   enc.zset_max_listpack_value = static_cast<size_t>(config_.zset_max_listpack_value);
+  persistence::rdb_write_options().compression = config_.rdbcompression;
   parser_limits_.max_bulk_len = config_.proto_max_bulk_len;
   conn_limits_.query_buffer_limit = config_.client_query_buffer_limit;
   spdlog::level::level_enum level = spdlog::level::info;

@@ -212,8 +212,8 @@ void hrandfield(CommandContext& ctx) {
   for (size_t i = 0; i < n; ++i) emit(all[i]);
 }
 
-// HSCAN key cursor [MATCH pattern] [COUNT count]: the whole hash in one step (cursor 0), which
-// the SCAN contract allows (COUNT is a hint) and which Redis itself does for listpacks.
+// HSCAN key cursor [MATCH pattern] [COUNT count]: a listpack whole (cursor 0 back), a hashtable
+// in steps of about COUNT fields (typed.h's scan_steps over HashValue::scan).
 void hscan(CommandContext& ctx) {
   ScanArgs a;
   if (!parse_scan_cursor(ctx, ctx.args[2], &a)) return;
@@ -221,13 +221,21 @@ void hscan(CommandContext& ctx) {
   HashValue* h = read_hash(ctx, &wrong);
   if (wrong || !parse_scan_options(ctx, 3, &a)) return;
   std::vector<std::pair<std::string_view, std::string_view>> found;
+  uint64_t next = 0;
+  size_t seen = 0;  // before MATCH filters, as Redis counts toward COUNT
   if (h != nullptr) {
-    h->for_each([&](std::string_view k, std::string_view v) {
-      if (!a.has_pattern || glob::match(a.pattern, k)) found.emplace_back(k, v);
-    });
+    next = scan_steps(
+        a,
+        [&](uint64_t c) {
+          return h->scan(c, [&](std::string_view k, std::string_view v) {
+            ++seen;
+            if (!a.has_pattern || glob::match(a.pattern, k)) found.emplace_back(k, v);
+          });
+        },
+        [&] { return seen; });
   }
   resp::write_array_header(ctx.out, 2);
-  resp::write_bulk(ctx.out, "0");
+  resp::write_bulk(ctx.out, std::to_string(next));
   resp::write_array_header(ctx.out, static_cast<int64_t>(found.size() * 2));
   for (const auto& [k, v] : found) {
     resp::write_bulk(ctx.out, k);

@@ -304,50 +304,20 @@ void keys(CommandContext& ctx) {
 
 // SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]
 void scan(CommandContext& ctx) {
-  uint64_t cursor = 0;
-  {
-    std::string_view c = ctx.args[1];
-    if (c.empty() || c.size() > 20) return error(ctx, "ERR invalid cursor");
-    for (char ch : c) {
-      if (ch < '0' || ch > '9') return error(ctx, "ERR invalid cursor");
-      uint64_t d = static_cast<uint64_t>(ch - '0');
-      if (cursor > (UINT64_MAX - d) / 10) return error(ctx, "ERR invalid cursor");
-      cursor = cursor * 10 + d;
-    }
-  }
-  std::string_view pattern;
-  bool has_pattern = false;
-  int64_t count = 10;
-  std::string_view type;
-  for (size_t i = 2; i < ctx.args.size(); i += 2) {
-    if (i + 1 >= ctx.args.size()) return error(ctx, kSyntaxError);
-    std::string_view opt = ctx.args[i], val = ctx.args[i + 1];
-    if (is(opt, "match")) {
-      pattern = val;
-      has_pattern = val != "*";
-    } else if (is(opt, "count")) {
-      auto n = int_arg(ctx, val);
-      if (!n) return;
-      if (*n < 1) return error(ctx, kSyntaxError);
-      count = *n;
-    } else if (is(opt, "type")) {
-      type = val;
-    } else {
-      return error(ctx, kSyntaxError);
-    }
-  }
-  bool any_type = type.empty();
+  ScanArgs a;
+  if (!parse_scan_cursor(ctx, ctx.args[1], &a)) return;
+  if (!parse_scan_options(ctx, 2, &a, /*allow_type=*/true)) return;
+  bool any_type = a.type.empty();
   int db = ctx.client.db;
   std::vector<Entry*> batch;
-  int64_t max_iterations = count * 10;
-  do {
-    cursor = ks(ctx).scan(db, cursor, [&](Entry* e) { batch.push_back(e); });
-  } while (cursor != 0 && --max_iterations > 0 && static_cast<int64_t>(batch.size()) < count);
+  uint64_t cursor = scan_steps(
+      a, [&](uint64_t c) { return ks(ctx).scan(db, c, [&](Entry* e) { batch.push_back(e); }); },
+      [&] { return batch.size(); });
   std::vector<std::string_view> keys;
   for (Entry* e : batch) {
     if (e->expire_at != 0 && e->expire_at <= ctx.now_ms) continue;
-    if (has_pattern && !glob::match(pattern, e->key())) continue;
-    if (!any_type && !is(type, type_name(static_cast<ValueType>(e->type)))) continue;
+    if (a.has_pattern && !glob::match(a.pattern, e->key())) continue;
+    if (!any_type && !is(a.type, type_name(static_cast<ValueType>(e->type)))) continue;
     keys.push_back(e->key());
   }
   resp::write_array_header(ctx.out, 2);

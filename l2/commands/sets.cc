@@ -262,7 +262,8 @@ void sintercard(CommandContext& ctx) {
   resp::write_integer(ctx.out, static_cast<int64_t>(result.size()));
 }
 
-// SSCAN key cursor [MATCH pattern] [COUNT count]: the whole set in one step (see HSCAN).
+// SSCAN key cursor [MATCH pattern] [COUNT count]: an intset whole, a hashtable in steps (see
+// HSCAN).
 void sscan(CommandContext& ctx) {
   ScanArgs a;
   if (!parse_scan_cursor(ctx, ctx.args[2], &a)) return;
@@ -270,13 +271,21 @@ void sscan(CommandContext& ctx) {
   SetValue* s = read_set(ctx, ctx.args[1], &wrong);
   if (wrong || !parse_scan_options(ctx, 3, &a)) return;
   std::vector<std::string> found;
+  uint64_t next = 0;
+  size_t seen = 0;  // before MATCH filters, as Redis counts toward COUNT
   if (s != nullptr) {
-    s->for_each([&](std::string_view m) {
-      if (!a.has_pattern || glob::match(a.pattern, m)) found.emplace_back(m);
-    });
+    next = scan_steps(
+        a,
+        [&](uint64_t c) {
+          return s->scan(c, [&](std::string_view m) {
+            ++seen;
+            if (!a.has_pattern || glob::match(a.pattern, m)) found.emplace_back(m);
+          });
+        },
+        [&] { return seen; });
   }
   resp::write_array_header(ctx.out, 2);
-  resp::write_bulk(ctx.out, "0");
+  resp::write_bulk(ctx.out, std::to_string(next));
   write_members(ctx, found);
 }
 

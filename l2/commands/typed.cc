@@ -3,13 +3,22 @@
 
 namespace tiercache::l2::cmd {
 
+// Redis parses the cursor with strtoul (parseScanCursorOrReply): an optional sign ("-1" is
+// 2^64 - 1, "+5" is 5), digits, nothing else; "" is 0; a leading space or an overflow is invalid.
 bool parse_scan_cursor(CommandContext& ctx, std::string_view c, ScanArgs* out) {
   uint64_t cursor = 0;
-  if (c.empty() || c.size() > 20) {
-    error(ctx, "ERR invalid cursor");
-    return false;
+  bool negative = false;
+  size_t i = 0;
+  if (!c.empty() && (c[0] == '+' || c[0] == '-')) {
+    negative = c[0] == '-';
+    i = 1;
+    if (c.size() == 1) {
+      error(ctx, "ERR invalid cursor");
+      return false;
+    }
   }
-  for (char ch : c) {
+  for (; i < c.size(); ++i) {
+    char ch = c[i];
     uint64_t d = static_cast<uint64_t>(ch - '0');
     if (ch < '0' || ch > '9' || cursor > (UINT64_MAX - d) / 10) {
       error(ctx, "ERR invalid cursor");
@@ -17,11 +26,11 @@ bool parse_scan_cursor(CommandContext& ctx, std::string_view c, ScanArgs* out) {
     }
     cursor = cursor * 10 + d;
   }
-  out->cursor = cursor;
+  out->cursor = negative ? 0 - cursor : cursor;
   return true;
 }
 
-bool parse_scan_options(CommandContext& ctx, size_t first, ScanArgs* out) {
+bool parse_scan_options(CommandContext& ctx, size_t first, ScanArgs* out, bool allow_type) {
   for (size_t i = first; i < ctx.args.size(); i += 2) {
     if (i + 1 >= ctx.args.size()) {
       error(ctx, kSyntaxError);
@@ -39,6 +48,8 @@ bool parse_scan_options(CommandContext& ctx, size_t first, ScanArgs* out) {
         return false;
       }
       out->count = *n;
+    } else if (allow_type && is(opt, "type")) {
+      out->type = val;
     } else {
       error(ctx, kSyntaxError);
       return false;

@@ -125,11 +125,27 @@ struct ScanArgs {
   std::string_view pattern;
   bool has_pattern = false;
   int64_t count = 10;
+  std::string_view type;  // SCAN's TYPE, empty for any
 };
 // HSCAN/SSCAN/ZSCAN check the cursor, then the key's type, then the options from args[first]
-// (as Redis does); each writes the error and returns false on failure.
+// (as Redis does); each writes the error and returns false on failure. TYPE is accepted only
+// with allow_type (SCAN).
 bool parse_scan_cursor(CommandContext& ctx, std::string_view cursor, ScanArgs* out);
-bool parse_scan_options(CommandContext& ctx, size_t first, ScanArgs* out);
+bool parse_scan_options(CommandContext& ctx, size_t first, ScanArgs* out,
+                        bool allow_type = false);
+
+// The loop of Redis's scanGenericCommand: calls step(cursor) -> next cursor from a.cursor until
+// the walk ends (0), collected() reaches a.count, or a.count * 10 steps were taken (so a sparse
+// table cannot make one reply slow). Returns the cursor to reply.
+template <class Step, class Collected>
+uint64_t scan_steps(const ScanArgs& a, Step&& step, Collected&& collected) {
+  uint64_t cursor = a.cursor;
+  int64_t max_steps = a.count > INT64_MAX / 10 ? INT64_MAX : a.count * 10;
+  do {
+    cursor = step(cursor);
+  } while (cursor != 0 && --max_steps > 0 && static_cast<int64_t>(collected()) < a.count);
+  return cursor;
+}
 
 // BLPOP, BZPOPMIN & co: the first of keys that holds a T is served at once, by the same
 // op.serve a blocked client would get; a key of another type answers WRONGTYPE; when none holds

@@ -326,7 +326,8 @@ void zrandmember(CommandContext& ctx) {
   write_scored(ctx, out, withscores);
 }
 
-// ZSCAN key cursor [MATCH pattern] [COUNT count]: the whole set in one step (see HSCAN).
+// ZSCAN key cursor [MATCH pattern] [COUNT count]: a listpack whole, a skiplist in steps (see
+// HSCAN).
 void zscan(CommandContext& ctx) {
   ScanArgs a;
   if (!parse_scan_cursor(ctx, ctx.args[2], &a)) return;
@@ -334,13 +335,21 @@ void zscan(CommandContext& ctx) {
   ZSetValue* z = lookup_object<ZSetValue>(ctx, ctx.args[1], false, false, &wrong);
   if (wrong || !parse_scan_options(ctx, 3, &a)) return;
   Scored found;
+  uint64_t next = 0;
+  size_t seen = 0;  // before MATCH filters, as Redis counts toward COUNT
   if (z != nullptr) {
-    z->for_each([&](std::string_view m, double s) {
-      if (!a.has_pattern || glob::match(a.pattern, m)) found.emplace_back(std::string(m), s);
-    });
+    next = scan_steps(
+        a,
+        [&](uint64_t c) {
+          return z->scan(c, [&](std::string_view m, double s) {
+            ++seen;
+            if (!a.has_pattern || glob::match(a.pattern, m)) found.emplace_back(std::string(m), s);
+          });
+        },
+        [&] { return seen; });
   }
   resp::write_array_header(ctx.out, 2);
-  resp::write_bulk(ctx.out, "0");
+  resp::write_bulk(ctx.out, std::to_string(next));
   write_scored(ctx, found, true);
 }
 

@@ -4,7 +4,7 @@
 // buffers' capacity. The general ones are counted as Redis's objectComputeSize does: the
 // container's own table plus the average cost of the first `samples` elements (each element's
 // node and the heap part of its strings) times the number of elements; samples = SIZE_MAX
-// (SAMPLES 0) visits every element. The node sizes are those of libstdc++'s containers.
+// (SAMPLES 0) visits every element. The hashed nodes are scan_table.h's, the rest libstdc++'s.
 #include <algorithm>
 #include <cstddef>
 
@@ -20,12 +20,6 @@ size_t chunk(size_t request) { return std::max<size_t>((request + 8 + 15) & ~siz
 // The heap part of a string: none while it fits the small-string buffer.
 size_t str_heap(const Str& s) { return s.capacity() > 15 ? chunk(s.capacity() + 1) : 0; }
 
-// Node of an unordered container: next pointer, the value, the cached hash.
-template <class V>
-constexpr size_t hash_node() {
-  return chunk(kPtr + sizeof(V) + sizeof(size_t));
-}
-
 // Cost of a hashed container of n elements whose first elements cost `sampled` bytes over `seen`
 // of them: its bucket array plus the extrapolated elements.
 size_t extrapolate(size_t fixed, size_t sampled, size_t seen, size_t n) {
@@ -34,15 +28,29 @@ size_t extrapolate(size_t fixed, size_t sampled, size_t seen, size_t n) {
                                      static_cast<double>(n));
 }
 
+// Node of a ScanTable: next pointer, cached hash, the key and the value.
+template <class V>
+constexpr size_t hash_node() {
+  return chunk(sizeof(typename ScanTable<V>::Node));
+}
+
+// The sampled cost of a ScanTable: the first `samples` nodes (node plus extra(node)) over the
+// number seen, extrapolated to the whole table, plus its bucket array.
+template <class V, class F>
+size_t table_usage(size_t fixed, const ScanTable<V>& t, size_t samples, F&& extra) {
+  size_t sampled = 0, seen = 0;
+  for (size_t b = 0; b < t.bucket_count() && seen < samples; ++b)
+    for (const auto* n = t.bucket(b); n != nullptr && seen < samples; n = n->next, ++seen)
+      sampled += hash_node<V>() + str_heap(n->key) + extra(*n);
+  return extrapolate(fixed + chunk(t.bucket_count() * kPtr), sampled, seen, t.size());
+}
+
 }  // namespace
 
 size_t HashValue::memory_usage(size_t samples) const {
   size_t total = chunk(sizeof(HashValue));
   if (packed_) return total + chunk(pack_.capacity() + 1);
-  size_t sampled = 0, seen = 0;
-  for (auto it = map_.begin(); it != map_.end() && seen < samples; ++it, ++seen)
-    sampled += hash_node<std::pair<const Str, Str>>() + str_heap(it->first) + str_heap(it->second);
-  return extrapolate(total + chunk(map_.bucket_count() * kPtr), sampled, seen, map_.size());
+  return table_usage(total, map_, samples, [](const auto& n) { return str_heap(n.value); });
 }
 
 size_t ListValue::memory_usage(size_t samples) const {
@@ -59,11 +67,7 @@ size_t ListValue::memory_usage(size_t samples) const {
 size_t SetValue::memory_usage(size_t samples) const {
   size_t total = chunk(sizeof(SetValue));
   if (intset_) return total + (ints_.capacity() ? chunk(ints_.capacity() * sizeof(int64_t)) : 0);
-  size_t sampled = 0, seen = 0;
-  for (auto it = members_.begin(); it != members_.end() && seen < samples; ++it, ++seen)
-    sampled += hash_node<Str>() + str_heap(*it);
-  return extrapolate(total + chunk(members_.bucket_count() * kPtr), sampled, seen,
-                     members_.size());
+  return table_usage(total, members_, samples, [](const auto&) { return size_t{0}; });
 }
 
 size_t ZSetValue::memory_usage(size_t samples) const {
@@ -71,12 +75,8 @@ size_t ZSetValue::memory_usage(size_t samples) const {
   if (packed_) return total + chunk(pack_.capacity() + 1);
   // Each member: its node in the score map and its node in the ordered tree (the key, three
   // links, the colour and the subtree size).
-  constexpr size_t kTreeNode = sizeof(Key) + 3 * kPtr + 2 * sizeof(size_t);
-  size_t sampled = 0, seen = 0;
-  for (auto it = scores_.begin(); it != scores_.end() && seen < samples; ++it, ++seen)
-    sampled += hash_node<std::pair<const Str, double>>() + chunk(kTreeNode) + str_heap(it->first);
-  return extrapolate(total + chunk(scores_.bucket_count() * kPtr), sampled, seen,
-                     scores_.size());
+  size_t tree_node = chunk(sizeof(Key) + 3 * kPtr + 2 * sizeof(size_t));
+  return table_usage(total, scores_, samples, [tree_node](const auto&) { return tree_node; });
 }
 
 size_t value_memory_usage(ValueType t, const void* obj, size_t samples) {

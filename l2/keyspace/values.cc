@@ -125,9 +125,9 @@ std::optional<std::string_view> HashValue::get(std::string_view field) const {
     pack_.at(off, &next);
     return pack_.at(next, &next);
   }
-  auto it = map_.find(field);
-  if (it == map_.end()) return std::nullopt;
-  return std::string_view(it->second);
+  const auto* n = map_.find(field);
+  if (n == nullptr) return std::nullopt;
+  return std::string_view(n->value);
 }
 
 bool HashValue::set(std::string_view field, std::string_view value) {
@@ -149,12 +149,11 @@ bool HashValue::set(std::string_view field, std::string_view value) {
       return true;
     }
   }
-  auto it = map_.find(field);
-  if (it != map_.end()) {
-    it->second.assign(value.data(), value.size());
+  if (auto* n = map_.find(field); n != nullptr) {
+    n->value.assign(value.data(), value.size());
     return false;
   }
-  map_.emplace(make_str(field), make_str(value));
+  map_.insert(field, make_str(value));
   return true;
 }
 
@@ -165,15 +164,12 @@ bool HashValue::del(std::string_view field) {
     pack_.erase(off, 2);
     return true;
   }
-  auto it = map_.find(field);
-  if (it == map_.end()) return false;
-  map_.erase(it);
-  return true;
+  return map_.erase(field);
 }
 
 void HashValue::convert() {
   map_.reserve(pack_.count() / 2 + 1);
-  for_each([this](std::string_view k, std::string_view v) { map_.emplace(make_str(k), make_str(v)); });
+  for_each([this](std::string_view k, std::string_view v) { map_.insert(k, make_str(v)); });
   pack_.clear();
   packed_ = false;
 }
@@ -186,7 +182,7 @@ bool SetValue::contains(std::string_view m) const {
     if (!strict_int64(m, &v)) return false;
     return std::binary_search(ints_.begin(), ints_.end(), v);
   }
-  return members_.find(m) != members_.end();
+  return members_.find(m) != nullptr;
 }
 
 bool SetValue::add(std::string_view m) {
@@ -202,8 +198,8 @@ bool SetValue::add(std::string_view m) {
     }
     convert();
   }
-  if (members_.find(m) != members_.end()) return false;
-  members_.insert(make_str(m));
+  if (members_.find(m) != nullptr) return false;
+  members_.insert(m, NoValue{});
   return true;
 }
 
@@ -216,10 +212,7 @@ bool SetValue::remove(std::string_view m) {
     ints_.erase(it);
     return true;
   }
-  auto it = members_.find(m);
-  if (it == members_.end()) return false;
-  members_.erase(it);
-  return true;
+  return members_.erase(m);
 }
 
 std::string SetValue::random_member(uint64_t r) const {
@@ -228,17 +221,18 @@ std::string SetValue::random_member(uint64_t r) const {
   size_t nb = members_.bucket_count();
   for (size_t tries = 0;; ++tries) {
     size_t b = (r + tries * 0x9e3779b97f4a7c15ull) % nb;
-    size_t len = members_.bucket_size(b);
+    size_t len = 0;
+    for (const auto* n = members_.bucket(b); n != nullptr; n = n->next) ++len;
     if (len == 0) continue;
-    auto it = members_.begin(b);
-    std::advance(it, static_cast<long>((r >> 32) % len));
-    return std::string(*it);
+    const auto* n = members_.bucket(b);
+    for (size_t i = (r >> 32) % len; i > 0; --i) n = n->next;
+    return std::string(n->key);
   }
 }
 
 void SetValue::convert() {
   members_.reserve(ints_.size() + 1);
-  for_each([this](std::string_view m) { members_.insert(make_str(m)); });
+  for_each([this](std::string_view m) { members_.insert(m, NoValue{}); });
   ints_.clear();
   ints_.shrink_to_fit();
   intset_ = false;
@@ -264,9 +258,9 @@ std::optional<double> ZSetValue::score(std::string_view member) const {
     pack_.at(off, &next);
     return pack_score(pack_.at(next, &next));
   }
-  auto it = scores_.find(member);
-  if (it == scores_.end()) return std::nullopt;
-  return it->second;
+  const auto* n = scores_.find(member);
+  if (n == nullptr) return std::nullopt;
+  return n->value;
 }
 
 void ZSetValue::pack_insert(std::string_view member, double score) {
@@ -297,23 +291,23 @@ void ZSetValue::set(std::string_view member, double score) {
     }
     if (packed_) return pack_insert(member, score);
   }
-  auto it = scores_.find(member);
-  if (it != scores_.end()) {
-    tree_.erase(Key{it->second, std::string_view(it->first)});
-    it->second = score;
+  auto* n = scores_.find(member);
+  if (n != nullptr) {
+    tree_.erase(Key{n->value, std::string_view(n->key)});
+    n->value = score;
   } else {
-    it = scores_.emplace(make_str(member), score).first;
+    n = scores_.insert(member, score);
   }
-  tree_.insert(Key{score, std::string_view(it->first)});
+  tree_.insert(Key{score, std::string_view(n->key)});
 }
 
 ZSetValue::ZSetValue(const ZSetValue& other) : packed_(other.packed_), pack_(other.pack_) {
   if (packed_) return;
   scores_.reserve(other.scores_.size());
-  for (const auto& [member, score] : other.scores_) {
-    auto it = scores_.emplace(member, score).first;
-    tree_.insert(Key{score, std::string_view(it->first)});
-  }
+  other.scores_.for_each([this](const auto& o) {
+    auto* n = scores_.insert(o.key, o.value);
+    tree_.insert(Key{n->value, std::string_view(n->key)});
+  });
 }
 
 void ZSetValue::prepare(size_t count, size_t longest) {
@@ -330,10 +324,10 @@ bool ZSetValue::remove(std::string_view member) {
     pack_.erase(off, 2);
     return true;
   }
-  auto it = scores_.find(member);
-  if (it == scores_.end()) return false;
-  tree_.erase(Key{it->second, std::string_view(it->first)});
-  scores_.erase(it);
+  auto* n = scores_.find(member);
+  if (n == nullptr) return false;
+  tree_.erase(Key{n->value, std::string_view(n->key)});
+  scores_.erase(member);
   return true;
 }
 
@@ -348,9 +342,9 @@ std::optional<size_t> ZSetValue::rank(std::string_view member) const {
     }
     return std::nullopt;
   }
-  auto it = scores_.find(member);
-  if (it == scores_.end()) return std::nullopt;
-  return tree_.order_of_key(Key{it->second, std::string_view(it->first)});
+  const auto* n = scores_.find(member);
+  if (n == nullptr) return std::nullopt;
+  return tree_.order_of_key(Key{n->value, std::string_view(n->key)});
 }
 
 std::vector<ZSetValue::Item> ZSetValue::range(size_t from, size_t to) const {
@@ -413,8 +407,8 @@ void ZSetValue::convert() {
     size_t next;
     std::string_view m = pack_.at(off, &next);
     double s = pack_score(pack_.at(next, &next));
-    auto it = scores_.emplace(make_str(m), s).first;
-    tree_.insert(Key{s, std::string_view(it->first)});
+    auto* n = scores_.insert(m, s);
+    tree_.insert(Key{s, std::string_view(n->key)});
     off = next;
   }
   pack_.clear();

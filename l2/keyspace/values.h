@@ -12,13 +12,12 @@
 #include <deque>
 #include <optional>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "l2/keyspace/alloc.h"
 #include "l2/keyspace/pack.h"
+#include "l2/keyspace/scan_table.h"
 
 namespace tiercache::l2 {
 
@@ -61,8 +60,18 @@ class HashValue {
         f(k, v);
       }
     } else {
-      for (const auto& [k, v] : map_) f(std::string_view(k), std::string_view(v));
+      map_.for_each([&f](const auto& n) { f(std::string_view(n.key), std::string_view(n.value)); });
     }
+  }
+  // One HSCAN step: f(field, value) for the pairs the cursor names; the next cursor (0 at the
+  // end). A listpack is returned whole at once, as Redis does; a hashtable bucket by bucket.
+  template <class F>
+  uint64_t scan(uint64_t cursor, F&& f) const {
+    if (packed_) {
+      for_each(f);
+      return 0;
+    }
+    return map_.scan(cursor, [&f](const auto& n) { f(std::string_view(n.key), std::string_view(n.value)); });
   }
 
  private:
@@ -72,7 +81,7 @@ class HashValue {
 
   bool packed_ = true;
   Pack pack_;
-  std::unordered_map<Str, Str, SvHash, SvEq, CountingAllocator<std::pair<const Str, Str>>> map_;
+  ScanTable<Str> map_;
 };
 
 // Redis 7.0 reports every list as "quicklist".
@@ -115,8 +124,17 @@ class SetValue {
         f(std::string_view(buf, static_cast<size_t>(n)));
       }
     } else {
-      for (const auto& m : members_) f(std::string_view(m));
+      members_.for_each([&f](const auto& n) { f(std::string_view(n.key)); });
     }
+  }
+  // One SSCAN step (see HashValue::scan): an intset whole, a hashtable bucket by bucket.
+  template <class F>
+  uint64_t scan(uint64_t cursor, F&& f) const {
+    if (intset_) {
+      for_each(f);
+      return 0;
+    }
+    return members_.scan(cursor, [&f](const auto& n) { f(std::string_view(n.key)); });
   }
 
  private:
@@ -124,7 +142,7 @@ class SetValue {
 
   bool intset_ = true;
   std::vector<int64_t, CountingAllocator<int64_t>> ints_;  // sorted
-  std::unordered_set<Str, SvHash, SvEq, CountingAllocator<Str>> members_;
+  ScanTable<NoValue> members_;
 };
 
 class ZSetValue {
@@ -166,6 +184,16 @@ class ZSetValue {
     if (size() == 0) return;
     for (const Item& it : range(0, size() - 1)) f(it.member, it.score);
   }
+  // One ZSCAN step (see HashValue::scan): a listpack whole, a skiplist's member index bucket
+  // by bucket.
+  template <class F>
+  uint64_t scan(uint64_t cursor, F&& f) const {
+    if (packed_) {
+      for_each(f);
+      return 0;
+    }
+    return scores_.scan(cursor, [&f](const auto& n) { f(std::string_view(n.key), n.value); });
+  }
 
  private:
   using Key = std::pair<double, std::string_view>;
@@ -190,8 +218,7 @@ class ZSetValue {
 
   bool packed_ = true;
   Pack pack_;  // member, score(8 raw bytes), sorted by (score, member)
-  std::unordered_map<Str, double, SvHash, SvEq, CountingAllocator<std::pair<const Str, double>>>
-      scores_;
+  ScanTable<double> scores_;
   Tree tree_;  // keys point at scores_'s member strings
 };
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "l2/persistence/crc64.h"
+#include "l2/persistence/lzf.h"
 #include "l2/persistence/rdb_format.h"
 
 namespace tiercache::l2::persistence {
@@ -88,6 +89,23 @@ void put_length(std::string& out, uint64_t len) {
   }
 }
 
+RdbWriteOptions& rdb_write_options() {
+  static RdbWriteOptions options;
+  return options;
+}
+
+// As Redis's rdbSaveLzfStringObject: only when the compressed form is at least 4 bytes shorter.
+static bool put_lzf(std::string& out, std::string_view s) {
+  std::string packed;
+  size_t n = lzf_compress(s, s.size() - 4, &packed);
+  if (n == 0) return false;
+  out.push_back(static_cast<char>((kLenEncoded << 6) | kEncLzf));
+  put_length(out, n);
+  put_length(out, s.size());
+  out.append(packed);
+  return true;
+}
+
 void put_string(std::string& out, std::string_view s) {
   int64_t v;
   // As Redis's rdbTryIntegerEncoding: canonical decimals that fit 32 bits become integers.
@@ -98,6 +116,7 @@ void put_string(std::string& out, std::string_view s) {
     put_le(out, static_cast<uint64_t>(v), n);
     return;
   }
+  if (s.size() > 20 && rdb_write_options().compression && put_lzf(out, s)) return;
   put_length(out, s.size());
   out.append(s);
 }

@@ -16,7 +16,15 @@
 
 namespace tiercache::l2::persistence {
 
-// Appends an RDB length / string as Redis encodes them (small integers as int encodings).
+// How strings are written (CONFIG rdbcompression). One per process, as the encoding limits: the
+// server's thread sets it, a BGSAVE child inherits it.
+struct RdbWriteOptions {
+  bool compression = true;  // LZF for strings longer than 20 bytes when it saves space
+};
+RdbWriteOptions& rdb_write_options();
+
+// Appends an RDB length / string as Redis encodes them (small integers as int encodings, long
+// strings LZF-compressed when rdb_write_options() says so and it saves space).
 void put_length(std::string& out, uint64_t len);
 void put_string(std::string& out, std::string_view s);
 

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <string_view>
@@ -192,22 +193,41 @@ int parse_command_line(const std::vector<Option<C>>& table, const char* program,
         },                                                               \
         RUNTIME, HELP                                                    \
   }
+// Parses a boolean option: the words of `yes` set it, those of `no` clear it, anything else
+// fails with `error_text`.
+namespace tiercache::config {
+inline bool set_switch(bool* field, std::string_view v, std::initializer_list<std::string_view> yes,
+                       std::initializer_list<std::string_view> no, const char* error_text,
+                       std::string* e) {
+  for (std::string_view w : yes)
+    if (v == w) return *field = true, true;
+  for (std::string_view w : no)
+    if (v == w) return *field = false, true;
+  *e = error_text;
+  return false;
+}
+}  // namespace tiercache::config
+
 // A switch: on/off (also yes/no, true/false, 1/0, and TOML's booleans); shown as on/off.
-#define TC_ONOFF_OPTION(C, NAME, FIELD, RUNTIME, HELP)                                 \
-  ::tiercache::config::Option<C> {                                                     \
-    NAME,                                                                              \
-        [](C& c, std::string_view v, std::string* e) {                                 \
-          if (v == "on" || v == "yes" || v == "true" || v == "1") {                    \
-            c.FIELD = true;                                                            \
-          } else if (v == "off" || v == "no" || v == "false" || v == "0") {            \
-            c.FIELD = false;                                                           \
-          } else {                                                                     \
-            *e = "argument must be on or off";                                         \
-            return false;                                                              \
-          }                                                                            \
-          return true;                                                                 \
-        },                                                                             \
-        [](const C& c) { return std::string(c.FIELD ? "on" : "off"); }, RUNTIME, HELP \
+#define TC_ONOFF_OPTION(C, NAME, FIELD, RUNTIME, HELP)                                     \
+  ::tiercache::config::Option<C> {                                                         \
+    NAME,                                                                                  \
+        [](C& c, std::string_view v, std::string* e) {                                     \
+          return ::tiercache::config::set_switch(&c.FIELD, v, {"on", "yes", "true", "1"},  \
+                                                 {"off", "no", "false", "0"},              \
+                                                 "argument must be on or off", e);         \
+        },                                                                                 \
+        [](const C& c) { return std::string(c.FIELD ? "on" : "off"); }, RUNTIME, HELP     \
+  }
+// A Redis boolean: yes/no (also TOML's true/false), shown as yes/no, Redis's error text.
+#define TC_YESNO_OPTION(C, NAME, FIELD, RUNTIME, HELP)                                   \
+  ::tiercache::config::Option<C> {                                                       \
+    NAME,                                                                                \
+        [](C& c, std::string_view v, std::string* e) {                                   \
+          return ::tiercache::config::set_switch(&c.FIELD, v, {"yes", "true"}, {"no", "false"}, \
+                                                 "argument must be 'yes' or 'no'", e);   \
+        },                                                                               \
+        [](const C& c) { return std::string(c.FIELD ? "yes" : "no"); }, RUNTIME, HELP   \
   }
 #define TC_LOGLEVEL_OPTION(C, FIELD)                                              \
   ::tiercache::config::Option<C> {                                                \

@@ -26,7 +26,8 @@ def fill(c, prefix=""):
         c.set(p + "str", "hello")
         c.set(p + "int", "-12345")
         c.set(p + "bin", b"a\x00\xff\r\n")
-        c.set(p + "long", "xyz" * 400)  # LZF-compressed by redis-server
+        c.set(p + "long", "xyz" * 400)  # LZF-compressed by both servers
+        c.set(p + "text", " ".join("word%d" % (i % 37) for i in range(3000)))
         c.hset(p + "hash", mapping={"f": "v", "n": "7"})
         c.hset(p + "bighash", mapping={"f%d" % i: "v" * (i % 80) for i in range(200)})
         c.rpush(p + "list", "a", "b", "1", "", "-9")
@@ -64,6 +65,32 @@ def snapshot(c):
     return out
 
 
+def snapshot_pipelined(c, batch=1000):
+    """snapshot() for many keys: the same (type, value, absolute expiry ms) per key, read with
+    pipelines of `batch` keys (db 0 only)."""
+    read = {b"string": lambda p, k: p.get(k), b"hash": lambda p, k: p.hgetall(k),
+            b"list": lambda p, k: p.lrange(k, 0, -1), b"set": lambda p, k: p.smembers(k),
+            b"zset": lambda p, k: p.zrange(k, 0, -1, withscores=True)}
+    keys = list(c.scan_iter(count=1000))
+    out = {}
+    for i in range(0, len(keys), batch):
+        chunk = keys[i:i + batch]
+        p = c.pipeline(transaction=False)
+        for k in chunk:
+            p.type(k)
+        types = p.execute()
+        p = c.pipeline(transaction=False)
+        for k, t in zip(chunk, types):
+            read[t](p, k)
+            p.execute_command("PEXPIRETIME", k)
+        got = p.execute()
+        for j, (k, t) in enumerate(zip(chunk, types)):
+            v = got[2 * j]
+            v = sorted(v.items()) if t == b"hash" else sorted(v) if t == b"set" else v
+            out[k] = (t.decode(), v, got[2 * j + 1])
+    return out
+
+
 def children(pid):
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
@@ -94,6 +121,72 @@ def test_save_and_restart_keep_every_type_and_ttl(server_factory, tmp_path):
     s2 = start(server_factory, str(tmp_path))
     assert snapshot(s2.client()) == before
     assert s2.info("persistence")["rdb_last_load_keys_loaded"] == len(before)
+
+
+def test_restart_warm_20k_mixed_keys_every_key_compared(server_factory, tmp_path):
+    """The acceptance's restart warm at CI size (bench/rdb_vs_redis.py does 1 M): 20k keys of
+    every type and encoding, a third with TTLs, SHUTDOWN SAVE, start again: every key has the
+    same type, contents and absolute expiry (ms) as before."""
+    s = start(server_factory, str(tmp_path))
+    c = s.client()
+    future_ms = int(time.time() * 1000) + 3_600_000
+    p = c.pipeline(transaction=False)
+    for i in range(20_000):
+        k, kind = "k%05d" % i, i % 8
+        if kind < 3:
+            p.set(k, ("v%d" % i) * (1 + i % 40))  # short and LZF-sized strings, integers
+            p.set("n%05d" % i, i * 1000 - 7)
+        elif kind == 3:
+            p.hset(k, mapping={"f%d" % j: "x" * (j * i % 90) for j in range(1 + i % 9)})
+        elif kind == 4:
+            p.rpush(k, *[str(i * j) for j in range(1 + i % 7)])
+        elif kind == 5:
+            p.sadd(k, *([i, i + 1, -i] if i % 2 else ["m%d" % i, "n", str(i)]))
+        elif kind == 6:
+            p.zadd(k, {"m%d" % j: (i * j) / 7 for j in range(1 + i % 6)})
+        else:  # large encodings (hashtable, skiplist) every 80 keys, small ones otherwise
+            n = 300 if i % 80 == 7 else 3
+            p.hset(k, mapping={"f%d" % j: j for j in range(n)})
+        if i % 3 == 0:
+            p.execute_command("PEXPIREAT", k, future_ms + i)
+        if i % 500 == 499:
+            p.execute()
+            p = c.pipeline(transaction=False)
+    p.execute()
+    before = snapshot_pipelined(c)
+    assert len(before) == 20_000 + 7_500
+    assert sum(1 for _, _, exp in before.values() if exp > 0) == 6_667
+    shutdown(c, "SAVE")
+    assert s.proc.wait(30) == 0
+    s.stopped = True
+    s2 = start(server_factory, str(tmp_path))
+    after = snapshot_pipelined(s2.client())
+    assert after.keys() == before.keys()
+    differ = [k for k in before if after[k] != before[k]]
+    assert not differ, "%d keys differ, e.g. %r: %r != %r" % (
+        len(differ), differ[0], after[differ[0]], before[differ[0]])
+
+
+def test_rdbcompression_writes_smaller_files_and_can_be_turned_off(server_factory, tmp_path):
+    s = start(server_factory, str(tmp_path))
+    c = s.client()
+    assert c.config_get("rdbcompression") == {"rdbcompression": "yes"}
+    c.set("long", "abcdefgh" * 2000)
+    c.set("short", "abcdefghabcdefghabcd")  # 20 bytes: never compressed
+    assert c.execute_command("SAVE") in (True, b"OK")
+    compressed = (tmp_path / "dump.rdb").read_bytes()
+    assert len(compressed) < 1000
+    assert b"abcdefghabcdefghabcd" in compressed
+    c.config_set("rdbcompression", "no")
+    assert c.config_get("rdbcompression") == {"rdbcompression": "no"}
+    assert c.execute_command("SAVE") in (True, b"OK")
+    assert len((tmp_path / "dump.rdb").read_bytes()) > 16000
+    with pytest.raises(redis.ResponseError) as e:
+        c.config_set("rdbcompression", "maybe")
+    assert str(e.value) == ("CONFIG SET failed (possibly related to argument 'rdbcompression') - "
+                            "argument must be 'yes' or 'no'")
+    c.config_set("rdbcompression", "yes")
+    assert len(c.dump("long")) < 1000  # DUMP payloads compress too, as Redis's
 
 
 def test_shutdown_save_and_nosave(server_factory, tmp_path):
@@ -321,6 +414,8 @@ def test_rdb_files_load_across_servers(both, tmp_path, writer, reader):
     check = subprocess.run(["redis-check-rdb", str(tmp_path / "dump.rdb")], capture_output=True,
                            text=True, timeout=30)
     assert check.returncode == 0 and "RDB looks OK" in check.stdout, check.stdout
+    # Both writers LZF-compress long strings (rdbcompression yes): the text is not there plain.
+    assert b"word1 word2 word3" not in (tmp_path / "dump.rdb").read_bytes()
     w.stop()
     rd = start(both[reader], str(tmp_path))
     assert snapshot(rd.client()) == before
