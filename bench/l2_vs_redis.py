@@ -32,6 +32,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "examples", "demo"))
 from locations import free_port, l2_binary  # noqa: E402
 import tlscerts  # noqa: E402
 

@@ -471,7 +471,7 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
     }
     return;
   }
-  if (!session::admit(c, *spec, args.size(), out)) {
+  if (!session::admit(c, *spec, args, out)) {
     stats_.total_error_replies++;
     return;
   }

@@ -8,5 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh
-exec /usr/bin/python3 tests/e2e/topology.py --port-a "${DEMO_PORT_A:-8001}" \
+exec /usr/bin/python3 examples/demo/topology.py --port-a "${DEMO_PORT_A:-8001}" \
   --port-b "${DEMO_PORT_B:-8002}" "$@"

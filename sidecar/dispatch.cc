@@ -54,7 +54,7 @@ void Sidecar::on_request(net::Connection& c, std::span<const std::string_view> a
     return;
   }
   st.last_interaction_ms = static_cast<int64_t>(wall_us() / 1000);
-  if (!session::admit(st, *spec, args.size(), c.reply())) return;
+  if (!session::admit(st, *spec, args, c.reply())) return;
   dispatch(c, st, *spec, args);
   if (config_.client_output_buffer_limit &&
       c.committed_output_bytes() > config_.client_output_buffer_limit) {

@@ -40,7 +40,8 @@ import redis
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))  # web.py: the headless browser
+sys.path.insert(0, os.path.join(REPO, "examples", "demo"))
 
 from topology import PYTHON, Topology, free_port, redis_ping  # noqa: E402
 from web import Browser  # noqa: E402

@@ -17,7 +17,7 @@ Workers on CPU 0, sidecars and L2 on CPU 1.
 
 With --wrk: the example shop's /hot/ page (examples/django/shop/hotkey.py: a report computed
 by a slow aggregate query on SQLite, cached under one key with a 1 s TTL) on the demo's
-topology (tests/e2e/topology.py: tiercache-l2, two hosts each with a sidecar and a gunicorn of
+topology (examples/demo/topology.py: tiercache-l2, two hosts each with a sidecar and a gunicorn of
 WORKERS sync workers, one SQLite file), both sites driven by wrk at once, three modes:
 
   plain      ?mode=plain: get, on a miss run the query and set (Django's get_or_set)

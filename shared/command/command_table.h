@@ -41,6 +41,22 @@ enum class KeySpec : uint8_t {
              // first_key > 0 names one more key before it (ZUNIONSTORE's destination)
 };
 
+// COMMAND DOCS' "group", as redis-server 7.0 files each command.
+enum class Group : uint8_t {
+  kGeneric,
+  kString,
+  kList,
+  kSet,
+  kSortedSet,
+  kHash,
+  kPubSub,
+  kTransactions,
+  kConnection,
+  kServer,
+  kScripting,
+};
+std::string_view group_name(Group g);  // "sorted-set", ...
+
 struct CommandSpec {
   std::string_view name;  // lower case
   int arity;              // Redis convention: N exact, -N at least N (the name counts)
@@ -49,8 +65,17 @@ struct CommandSpec {
   int first_key;
   int last_key;
   int key_step;
-  uint16_t id;  // index in the table, for per-server handler arrays
+  Group group;
   int numkeys_at = 0;  // kNumkeys: the index of the numkeys argument
+  uint16_t id = 0;     // index in the table, for per-server handler arrays (set by the table)
+};
+
+// A container's subcommand (CONFIG GET): Redis checks its arity before running, and inside
+// MULTI before queueing, as "config|get".
+struct SubcommandSpec {
+  std::string_view container;  // lower case
+  std::string_view name;       // lower case
+  int arity;                   // counts the container's name and the subcommand's
 };
 
 // The complete, immutable table. Lookups are case-insensitive and allocation-free.
@@ -63,6 +88,12 @@ class CommandTable {
 
   std::span<const CommandSpec> all() const;
 
+  // A kContainer command's subcommand, as redis-server 7.0 lists them (some may be
+  // unimplemented: the handler answers those); nullptr when Redis does not know it either.
+  // Case-insensitive, allocation-free.
+  static const SubcommandSpec* find_subcommand(const CommandSpec& container,
+                                               std::string_view name);
+
   // The name CLIENT LIST shows for a request's command, as Redis 7.0 does: "get", or
   // "client|list" for a container's subcommand (lower case), "NULL" for an unknown command.
   // Written into buf (no allocation); the view points into buf or into static storage.
@@ -74,10 +105,10 @@ class CommandTable {
   static bool is_unsupported_type_command(std::string_view name);
 
   // Arity check with the Redis convention.
-  static bool arity_ok(const CommandSpec& spec, size_t argc) {
-    return spec.arity >= 0 ? argc == static_cast<size_t>(spec.arity)
-                           : argc >= static_cast<size_t>(-spec.arity);
+  static bool arity_ok(int arity, size_t argc) {
+    return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
   }
+  static bool arity_ok(const CommandSpec& spec, size_t argc) { return arity_ok(spec.arity, argc); }
 
   // Appends the indexes of key arguments of `args` (args[0] is the name) to `out`.
   // Returns false if the numkeys argument is invalid.

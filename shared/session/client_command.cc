@@ -1,5 +1,5 @@
 // CLIENT for both servers (see session.h): ID, GETNAME, SETNAME, INFO, LIST, KILL, SETINFO,
-// REPLY, HELP, as redis-server 7.0 answers them; a server's own subcommands (the L2's
+// REPLY, NO-EVICT, HELP, as redis-server 7.0 answers them; a server's own subcommands (the L2's
 // client-side caching) go to its Host.
 #include <algorithm>
 #include <vector>
@@ -16,8 +16,9 @@ using util::iequals;
 
 constexpr std::string_view kSyntaxError = "ERR syntax error";
 
-constexpr std::string_view kCommonSubcommands[] = {"id",   "getname", "setname", "info", "list",
-                                                   "kill", "setinfo", "reply",   "help"};
+constexpr std::string_view kCommonSubcommands[] = {"id",    "getname",  "setname", "info",
+                                                   "list",  "kill",     "setinfo", "reply",
+                                                   "help",  "no-evict"};
 constexpr std::string_view kCommonHelp[] = {
     "CLIENT <subcommand> [<arg> ...]. Subcommands are:",
     "ID",
@@ -27,6 +28,7 @@ constexpr std::string_view kCommonHelp[] = {
     "LIST [TYPE normal|pubsub] [ID id ...]",
     "KILL <ip:port> | KILL <filter> <value> ...",
     "SETINFO <attr> <value>",
+    "NO-EVICT (ON|OFF)",
 };
 
 bool error(std::string& out, std::string_view msg) {
@@ -53,6 +55,7 @@ std::string client_line(Host& host, const Session& s) {
   if (f.sub + f.psub > 0) flags += 'P';
   if (s.in_multi) flags += 'x';
   flags += f.flags;
+  if (s.no_evict) flags += 'e';
   if (flags.empty()) flags = "N";
   std::string l;
   l += "id=" + std::to_string(s.id) + " addr=" + s.addr + " laddr=" + s.laddr + " fd=-1";
@@ -208,6 +211,17 @@ bool client_command(Host& host, Session& s, std::span<const std::string_view> ar
     if (iequals(args[2], "off") || iequals(args[2], "skip"))
       return error(out, "ERR tiercache does not support CLIENT REPLY OFF or SKIP");
     if (!iequals(args[2], "on")) return error(out, kSyntaxError);
+    resp::write_ok(out);
+    return true;
+  }
+  // Neither server evicts clients for memory, so every client already is what NO-EVICT asks.
+  if (iequals(sub, "no-evict") && argc == 3) {
+    if (iequals(args[2], "on"))
+      s.no_evict = true;
+    else if (iequals(args[2], "off"))
+      s.no_evict = false;
+    else
+      return error(out, kSyntaxError);
     resp::write_ok(out);
     return true;
   }

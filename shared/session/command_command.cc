@@ -68,26 +68,6 @@ static void write_command_info(std::string& out, const command::CommandSpec& s) 
   for (int i = 0; i < 4; ++i) resp::write_array_header(out, 0);  // acl, tips, key specs, subcmds
 }
 
-static std::string_view command_group(const command::CommandSpec& s) {
-  if (s.flags & command::kPubSub) return "pubsub";
-  if (s.flags & command::kTransaction) return "transactions";
-  if (s.flags & command::kScripting || s.name == "script") return "scripting";
-  if (s.key_spec == command::KeySpec::kRange && s.first_key == 1) {
-    static constexpr std::string_view kGeneric[] = {
-        "del",    "unlink",  "exists",   "type",      "rename",     "renamenx",
-        "expire", "pexpire", "expireat", "pexpireat", "expiretime", "pexpiretime",
-        "ttl",    "pttl",    "persist",  "touch"};
-    for (auto g : kGeneric)
-      if (s.name == g) return "generic";
-    return "string";
-  }
-  if (s.name == "keys" || s.name == "scan" || s.name == "randomkey") return "generic";
-  if (s.name == "ping" || s.name == "echo" || s.name == "select" || s.name == "quit" ||
-      s.name == "auth" || s.name == "hello" || s.name == "reset" || s.name == "client")
-    return "connection";
-  return "server";
-}
-
 bool command_command(const command::CommandTable& table, std::span<const std::string_view> args,
                      std::string_view server_name, std::string& out) {
   if (args.size() == 1) {
@@ -132,7 +112,7 @@ bool command_command(const command::CommandTable& table, std::span<const std::st
       resp::write_bulk(out, "summary");
       resp::write_bulk(out, std::string(server_name) + " command; Redis 7 semantics");
       resp::write_bulk(out, "group");
-      resp::write_bulk(out, command_group(*s));
+      resp::write_bulk(out, command::group_name(s->group));
     }
     return true;
   }

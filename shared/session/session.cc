@@ -41,10 +41,28 @@ void reject(Session& s, std::string_view error, std::string& out) {
   resp::write_error(out, error);
 }
 
-bool admit(Session& s, const command::CommandSpec& spec, size_t argc, std::string& out) {
-  if (!command::CommandTable::arity_ok(spec, argc)) {
+bool admit(Session& s, const command::CommandSpec& spec, std::span<const std::string_view> args,
+           std::string& out) {
+  if (!command::CommandTable::arity_ok(spec, args.size())) {
     reject(s, resp::wrong_arity_error(spec.name), out);
     return false;
+  }
+  if ((spec.flags & command::kContainer) && args.size() >= 2) {
+    const command::SubcommandSpec* sub = command::CommandTable::find_subcommand(spec, args[1]);
+    if (sub == nullptr) {
+      std::string upper(spec.name);
+      for (char& c : upper) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+      reject(s,
+             "ERR unknown subcommand '" + std::string(args[1].substr(0, 128)) + "'. Try " +
+                 upper + " HELP.",
+             out);
+      return false;
+    }
+    if (!command::CommandTable::arity_ok(sub->arity, args.size())) {
+      reject(s, resp::wrong_arity_error(std::string(spec.name) + "|" + std::string(sub->name)),
+             out);
+      return false;
+    }
   }
   if (!s.authenticated && !(spec.flags & command::kNoAuth)) {
     reject(s, "NOAUTH Authentication required.", out);
@@ -171,7 +189,7 @@ bool run(Command id, Host& host, Session& s, std::span<const std::string_view> a
       host.unwatch(s);
       host.reset(s);
       s.db = 0;
-      s.name.clear();
+      s.name.clear();  // CLIENT NO-EVICT stays, as in Redis 7.0 (7.2 clears it)
       host.set_authenticated(s, host.requirepass().empty());
       resp::write_simple(out, "RESET");
       return true;

@@ -31,6 +31,7 @@ struct Session {
   std::string laddr = "?";  // local end
   int64_t created_ms = 0;
   int64_t last_interaction_ms = 0;
+  bool no_evict = false;  // CLIENT NO-EVICT: shown as flag e (neither server evicts clients)
   bool in_multi = false;
   bool multi_dirty = false;  // a command was refused while queueing: EXEC answers EXECABORT
   std::vector<std::vector<std::string>> multi_queue;
@@ -140,9 +141,10 @@ bool cross_protocol_attack(std::string_view name);
 // Refuses the request: writes `error` and, inside MULTI, marks the transaction so that EXEC
 // answers EXECABORT (as Redis's rejectCommand).
 void reject(Session& s, std::string_view error, std::string& out);
-// Arity, authentication and the table's kNoMulti, in Redis 7.0's order. False when refused
-// (error written, transaction marked).
-bool admit(Session& s, const command::CommandSpec& spec, size_t argc, std::string& out);
+// Arity (a container's subcommand's too: "config|get"), authentication and the table's
+// kNoMulti, in Redis 7.0's order. False when refused (error written, transaction marked).
+bool admit(Session& s, const command::CommandSpec& spec, std::span<const std::string_view> args,
+           std::string& out);
 // In RESP2 subscribed mode only the kSubscribed commands run. False when refused.
 bool admit_subscribed(Session& s, const command::CommandSpec& spec, bool subscribed,
                       std::string& out);

@@ -13,11 +13,14 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "demo"))
 
 from topology import StartError, Topology, sidecar_binary  # noqa: E402
 from web import Browser  # noqa: E402
-from leftovers import pytest_sessionfinish  # noqa: E402,F401  (topology put integration/ on the path)
+from leftovers import pytest_sessionfinish  # noqa: E402,F401
 
 
 def pytest_report_header(config):

@@ -136,6 +136,36 @@ SCENARIOS = {
         (["SET", "k", "v2"], "QUEUED"),
         (["EXEC"], ["OK"]),  # the refusal before DISCARD is forgotten
     ]),
+    "subcommand_checked_before_queueing": ({}, [
+        # Redis checks a container's subcommand (its name, then its own arity) before queueing
+        (["MULTI"], "OK"),
+        (["CONFIG", "GET"], err("ERR wrong number of arguments for 'config|get' command")),
+        (["object", "encoding"], err("ERR wrong number of arguments for 'object|encoding' "
+                                     "command")),
+        (["CLIENT", "no-evict"], err("ERR wrong number of arguments for 'client|no-evict' "
+                                     "command")),
+        (["MEMORY", "Usage"], err("ERR wrong number of arguments for 'memory|usage' command")),
+        (["CONFIG", "nosuch"], err("ERR unknown subcommand 'nosuch'. Try CONFIG HELP.")),
+        (["COMMAND", "nosuch", "x"], err("ERR unknown subcommand 'nosuch'. Try COMMAND HELP.")),
+        (["CONFIG"], err("ERR wrong number of arguments for 'config' command")),
+        (["CONFIG", "GET", "maxmemory"], "QUEUED"),
+        (["EXEC"], err("EXECABORT Transaction discarded because of previous errors.")),
+        # outside MULTI the same words
+        (["CONFIG", "SET", "maxmemory"], err("ERR wrong number of arguments for 'config|set' "
+                                             "command")),
+        (["OBJECT", "HELP", "x"], err("ERR wrong number of arguments for 'object|help' "
+                                      "command")),
+    ]),
+    "client_no_evict": ({}, [
+        (["CLIENT", "NO-EVICT", "maybe"], err("ERR syntax error")),
+        (["CLIENT", "NO-EVICT", "on"], "OK"),
+        (["CLIENT", "INFO"], Check("flags=e", lambda r: b" flags=e " in r)),
+        (["CLIENT", "NO-EVICT", "OFF"], "OK"),
+        (["CLIENT", "INFO"], Check("flags=N", lambda r: b" flags=N " in r)),
+        (["CLIENT", "NO-EVICT", "on"], "OK"),
+        (["RESET"], "RESET"),  # Redis 7.0 keeps it (7.2's RESET clears it)
+        (["CLIENT", "INFO"], Check("flags=e", lambda r: b" flags=e " in r)),
+    ]),
     "quit_inside_multi": ({}, [
         (["MULTI"], "OK"),
         (["SET", "k", "v"], "QUEUED"),

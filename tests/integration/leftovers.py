@@ -12,6 +12,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 
 def stop_process(proc, timeout):
     """Stops a subprocess.Popen a test started, so it is no leftover: SIGTERM, then SIGKILL if
@@ -76,7 +78,8 @@ def find_leftovers(grace=5.0):
     return procs, segments
 
 
-def pytest_sessionfinish(session, exitstatus):
+@pytest.hookimpl(trylast=True)  # after pytest's own teardown of the session's fixtures (-x
+def pytest_sessionfinish(session, exitstatus):  # leaves them to this hook): not a leftover
     procs, segments = find_leftovers()
     if not procs and not segments:
         return

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -13,7 +14,10 @@ import pytest
 import redis
 
 from helpers import connect_raw, parse_info
-from locations import REPO, free_port, l2_binary  # noqa: F401  (REPO, free_port re-exported)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                                "demo"))
+from locations import REPO, free_port, l2_binary  # noqa: E402,F401  (REPO, free_port re-exported)
 
 REDIS_SERVER = "/usr/bin/redis-server"
 START_TIMEOUT = 5.0

@@ -15,6 +15,8 @@ import urllib.request
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                                "demo"))
 from locations import REPO, build_dir, free_port, l2_binary, sidecar_binary  # noqa: E402,F401
 from leftovers import pytest_sessionfinish  # noqa: E402,F401  (fails the session on leftovers)
 

@@ -22,6 +22,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, os.path.join(REPO, "examples", "demo"))
 from locations import free_port  # noqa: E402,F401  (re-exported)
 from leftovers import pytest_sessionfinish  # noqa: E402,F401  (fails the session on leftovers)
 

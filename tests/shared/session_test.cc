@@ -79,7 +79,7 @@ std::string request(FakeHost& h, Session& s, std::vector<std::string_view> args)
   std::string out;
   const command::CommandSpec* spec = h.table.find(args[0]);
   REQUIRE(spec != nullptr);
-  if (!session::admit(s, *spec, args.size(), out)) return out;
+  if (!session::admit(s, *spec, args, out)) return out;
   if (!session::admit_subscribed(s, *spec, h.subscribed(s), out)) return out;
   if (session::queue_in_multi(s, *spec, args, out)) return out;
   Command id = ids.find(*spec);
@@ -122,17 +122,40 @@ TEST_CASE("arity, NOAUTH and a refused command inside MULTI make EXEC answer EXE
 }
 
 TEST_CASE("kNoMulti refuses inside MULTI with Redis's words and marks the transaction") {
-  // No command of the table has the flag (Redis 7.0 gives it to SAVE, SHUTDOWN, SYNC and
-  // PSYNC only): a spec of our own stands for one.
-  command::CommandSpec save{"save", 1, command::kNoMulti, command::KeySpec::kNone, 0, 0, 0, 0};
+  const command::CommandTable table;
+  const command::CommandSpec* save = table.find("save");
+  REQUIRE(save != nullptr);
+  REQUIRE((save->flags & command::kNoMulti) != 0);
+  const std::string_view args[] = {"save"};
   Session s(1);
   s.authenticated = true;
   std::string out;
-  CHECK(session::admit(s, save, 1, out));  // outside MULTI: runs
+  CHECK(session::admit(s, *save, args, out));  // outside MULTI: runs
   s.in_multi = true;
-  CHECK_FALSE(session::admit(s, save, 1, out));
+  CHECK_FALSE(session::admit(s, *save, args, out));
   CHECK(line(out) == "-ERR Command not allowed inside a transaction");
   CHECK(s.multi_dirty);
+}
+
+TEST_CASE("a container's subcommand is checked before it runs or is queued, as Redis does") {
+  FakeHost h;
+  Session& s = h.add(3);
+  CHECK(request(h, s, {"multi"}) == "+OK\r\n");
+  // CONFIG GET needs a parameter: refused at once with the subcommand's name, not queued
+  CHECK(line(request(h, s, {"CONFIG", "GET"})) ==
+        "-ERR wrong number of arguments for 'config|get' command");
+  CHECK(line(request(h, s, {"config", "nosuch", "x"})) ==
+        "-ERR unknown subcommand 'nosuch'. Try CONFIG HELP.");
+  CHECK(line(request(h, s, {"Client", "Help", "more"})) ==
+        "-ERR wrong number of arguments for 'client|help' command");
+  CHECK(s.multi_queue.empty());
+  CHECK(s.multi_dirty);
+  // a right one is queued; the container alone is the container's own arity error
+  CHECK(request(h, s, {"config", "get", "maxmemory"}) == "+QUEUED\r\n");
+  CHECK(line(request(h, s, {"object"})) ==
+        "-ERR wrong number of arguments for 'object' command");
+  CHECK(s.multi_queue.size() == 1);
+  CHECK(request(h, s, {"client", "setinfo", "lib-name", "x"}) == "+QUEUED\r\n");  // Redis 7.2's
 }
 
 TEST_CASE("inside MULTI: QUIT and RESET run at once, UNWATCH is queued, WATCH is an error") {

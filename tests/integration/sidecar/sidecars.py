@@ -19,8 +19,8 @@ sys.path.insert(0, os.path.dirname(HERE))  # tests/integration: servers, helpers
 import redis  # noqa: E402
 
 from helpers import Closed, connect_raw, parse_info  # noqa: E402
+from servers import REPO, ServerFactory, free_port  # noqa: E402  (puts examples/demo on the path)
 from locations import sidecar_binary  # noqa: E402,F401  (re-exported)
-from servers import REPO, ServerFactory, free_port  # noqa: E402
 import tlscerts  # noqa: E402
 
 # How the sidecars of a Cluster reach their L2 (scripts/test.sh runs the sidecar suite and the

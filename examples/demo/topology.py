@@ -1,4 +1,5 @@
-"""The demo's topology, for the end-to-end tests, the benchmark and scripts/demo.sh: one L2
+"""The demo's runner (scripts/demo.sh runs it), also used by the end-to-end tests and the
+benchmarks: one L2
 (tiercache-l2, or Debian's redis-server), one tiercache-sidecar per "host" (own socket, own
 shared-memory segment) and one gunicorn instance of examples/django per host, all sharing one
 SQLite file. Free ports, a temporary directory, and a clean teardown: SIGTERM in reverse start
@@ -27,7 +28,7 @@ import urllib.request
 
 import redis
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from locations import REPO, build_dir, free_port, l2_binary, sidecar_binary  # noqa: E402,F401
 
 SITE = os.path.join(REPO, "examples", "django")

@@ -1,6 +1,9 @@
-"""The command table rows of the typed commands against redis-server 7.0's COMMAND INFO: arity,
-first/last/step, the flags tiercache models, and the key positions COMMAND GETKEYS derives (the
-sidecar and scripts act on them). Starts one server of each kind, whatever the target."""
+"""The command table (shared/command/command_table.cc) against redis-server 7.0: the typed
+commands' rows in COMMAND INFO (arity, first/last/step, the flags tiercache models), the key
+positions COMMAND GETKEYS derives (the sidecar and scripts act on them), every command's COMMAND
+DOCS group, and every container's subcommands with their arity, as the errors a request with
+one argument too many or too few gets inside MULTI. Starts one server of each kind, whatever
+the target."""
 
 import pytest
 
@@ -80,3 +83,46 @@ def test_generic_rows_match_redis(both, name):
 def test_getkeys_match_redis(both, args):
     ours, theirs = both
     assert ours.cmd("COMMAND", "GETKEYS", *args) == theirs.cmd("COMMAND", "GETKEYS", *args)
+
+
+def test_every_commands_docs_group_matches_redis(both):
+    ours, theirs = both
+    names = [n.decode() for n in ours.cmd("COMMAND", "LIST")]
+    assert len(names) >= 160
+    wrong = []
+    for name in names:
+        mine, ref = ours.cmd("COMMAND", "DOCS", name), theirs.cmd("COMMAND", "DOCS", name)
+        group = dict(zip(mine[1][::2], mine[1][1::2]))[b"group"]
+        if group != dict(zip(ref[1][::2], ref[1][1::2]))[b"group"]:
+            wrong.append((name, group))
+    assert not wrong
+
+
+def _subcommand_requests(theirs, container):
+    """For each of Redis's subcommands of container: a request with one argument too many
+    (fixed arity) or one too few (at least N, when that still names the subcommand)."""
+    [entry] = theirs.cmd("COMMAND", "INFO", container)
+    requests = []
+    for sub in entry[9]:
+        name, arity = sub[0].decode().split("|")[1], sub[1]
+        if arity > 0:
+            requests.append([container, name] + ["x"] * (arity - 1))
+        elif -arity - 1 >= 2:
+            requests.append([container, name] + ["x"] * (-arity - 3))
+    return requests
+
+
+@pytest.mark.parametrize("container", ["client", "command", "config", "memory", "object",
+                                       "pubsub", "script"])
+def test_every_subcommands_arity_matches_redis(both, container):
+    ours, theirs = both
+    requests = _subcommand_requests(theirs, container)
+    requests.append([container, "nosuch-sub"])
+    assert len(requests) >= 3
+    for conn in (ours, theirs):
+        assert conn.cmd("MULTI") == "OK"
+    for req in requests:
+        mine, ref = ours.cmd(*req), theirs.cmd(*req)
+        assert mine == ref and str(ref).startswith("ERR "), (req, mine, ref)
+    for conn in (ours, theirs):
+        assert conn.cmd("EXEC") == "EXECABORT Transaction discarded because of previous errors."

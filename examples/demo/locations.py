@@ -1,4 +1,5 @@
-"""Where the things under test are, for every test suite, benchmark and the demo: the
+"""Where the built things are, for the demo (topology.py beside it), every test suite and every
+benchmark: the
 repository, the build tree ($TIERCACHE_BUILD_DIR, default build/), the binaries in it, and
 free TCP ports. No dependencies beyond the standard library."""
 
