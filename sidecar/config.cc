@@ -74,6 +74,8 @@ std::vector<OptionSpec> make_specs() {
                     "no heartbeat back within this: L1 stops serving until resubscribed"),
       TC_INT_OPTION(Config, "maxclients", maxclients, 1, 1000000, false,
                     "maximum client connections"),
+      TC_INT_OPTION(Config, "max-dedicated-links", max_dedicated_links, 0, 1000000, false,
+                    "clients' own L2 connections (blocking commands, WATCH) open at most"),
       TC_INT_OPTION(Config, "databases", databases, 1, 1024, false,
                     "number of databases for SELECT (as the L2's)"),
       TC_SIZE_OPTION(Config, "client-query-buffer-limit", client_query_buffer_limit, false,

@@ -41,6 +41,8 @@ struct Config {
   int64_t bus_heartbeat_ms = 100;  // own heartbeat published this often...
   int64_t bus_timeout_ms = 1000;   // ...and must come back within this, or L1 stops serving
   int maxclients = 10000;
+  // Clients' own L2 connections (blocking commands, WATCH: pinned.cc) open at once, at most.
+  int max_dedicated_links = 1000;
   int databases = 16;  // SELECT's bound, as the L2's `databases`
   uint64_t client_query_buffer_limit = 1ull << 30;
   uint64_t client_output_buffer_limit = 64ull << 20;

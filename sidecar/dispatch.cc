@@ -77,6 +77,20 @@ void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& s
   }
   if (session::queue_in_multi(st, spec, args, c.reply())) return;
   const Handler h = handlers_.handler(spec);
+  if (st.pinned()) {  // everything that reaches the L2 goes over the client's own link
+    switch (h) {
+      case Handler::kGet:
+      case Handler::kMget:
+      case Handler::kExists:
+      case Handler::kStrlen:  // not from L1: pinned.cc says why
+        return passthrough(c, st, args);
+      case Handler::kWrite:
+        st.dedicated->use_db(st.db);
+        return writes_.write(c, st.db, spec, args, st.dedicated.get());
+      default:
+        break;
+    }
+  }
   switch (h) {
     case Handler::kGet:
       return cmd_get(c, st, args[1]);
@@ -94,9 +108,9 @@ void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& s
       // In subscribed mode from now on, as in Redis, before the L2 confirms: the commands
       // pipelined after it are refused; the confirmations then give the exact count.
       st.subscriptions = std::max<int64_t>(st.subscriptions, 1);
-      return pubsub_command(c, st, args);
+      return pubsub_command(c, st, args, false);
     case Handler::kUnsubscribe:
-      return pubsub_command(c, st, args);
+      return pubsub_command(c, st, args, true);
     case Handler::kInfo:
       return cmd_info(c, st, args);
     case Handler::kPassthrough:
@@ -105,10 +119,7 @@ void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& s
       session::run(session_commands_.find(spec), *session_, st, args, c.reply());
       return;
     case Handler::kBlocking:
-      resp::write_error(c.reply(),
-                        "ERR blocking commands are not supported through tiercache-sidecar yet "
-                        "(they need a connection of their own to L2); connect to L2 directly");
-      return;
+      return blocking(c, st, spec, args);
     case Handler::kNotRelayed:
       resp::write_error(c.reply(),
                         "ERR tiercache-sidecar does not relay '" + std::string(spec.name) +
@@ -120,34 +131,44 @@ void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& s
 
 void Sidecar::exec(net::Connection& c, ClientState& st) {
   std::vector<std::vector<std::string>> queue;
-  if (session::take_transaction(st, &queue, c.reply()) == session::ExecStart::kRun)
-    writes_.exec(c, st.db, queue);
+  switch (session::take_transaction(st, &queue, c.reply())) {
+    case session::ExecStart::kRun:
+      if (st.pinned()) {  // over the client's own link, where its WATCH is
+        st.dedicated->use_db(st.db);
+        writes_.exec(c, st.db, queue, st.dedicated.get());
+      } else {
+        writes_.exec(c, st.db, queue);
+      }
+      st.watching = false;  // EXEC unwatches, whatever it answers
+      return;
+    case session::ExecStart::kAborted:
+      return unwatch(st);  // as Redis: EXECABORT unwatches too
+    case session::ExecStart::kNotInMulti:
+      return;
+  }
 }
 
-namespace {
-
-// Relays the L2's reply into the client's reply slot.
-struct PassthroughOp final : Op {
-  uint64_t conn_id, ticket;
-  PassthroughOp(Sidecar& s, uint64_t c, uint64_t t) : Op(s), conn_id(c), ticket(t) {}
-  void on_reply(const redisReply* r) override {
-    net::Connection* c = s.connection(conn_id);
-    if (c == nullptr) return;
-    std::string& out = c->slot(ticket);
-    if (r == nullptr)
-      s.write_l2_error(out);
-    else
-      write_reply(out, r);
-    c->complete(ticket);
-  }
-};
-
-}  // namespace
+void RelayOp::on_reply(const redisReply* r) {
+  net::Connection* c = s.connection(conn_id);
+  if (c == nullptr) return;
+  std::string& out = c->slot(ticket);
+  if (r == nullptr)
+    s.write_l2_error(out);
+  else
+    write_reply(out, r);
+  c->complete(ticket);
+}
 
 void Sidecar::passthrough(net::Connection& c, ClientState& st,
                           std::span<const std::string_view> args) {
   stats_.passthrough++;
-  send(st.db, args, std::make_unique<PassthroughOp>(*this, c.id(), c.defer()));
+  auto op = std::make_unique<RelayOp>(*this, c.id(), c.defer());
+  if (st.pinned()) {
+    st.dedicated->use_db(st.db);
+    st.dedicated->send(args, std::move(op));
+    return;
+  }
+  send(st.db, args, std::move(op));
 }
 
 void Sidecar::select_db(int db) {

@@ -24,8 +24,8 @@ enum class Handler : uint8_t {
   kUnsubscribe,  // (P)UNSUBSCRIBE: the same
   kInfo,
   kSession,  // a connection command (PING, AUTH, CLIENT, MULTI ...): shared/session runs it
-  kBlocking,  // BLPOP & co (the table's blocking flag): refused until they get an L2
-              // connection of their own (issue 15), rather than answered nil at once
+  kBlocking,  // BLPOP & co (the table's blocking flag): over the client's own L2 connection
+              // (pinned.cc)
   kNotRelayed,  // SHUTDOWN: a client of one host must not stop the L2 every host shares
 };
 

@@ -74,6 +74,8 @@ std::string Sidecar::info(std::string_view section) {
     info_header(s, "Clients");
     info_field(s, "connected_clients", conns_.size());
     info_field(s, "maxclients", static_cast<uint64_t>(config_.maxclients));
+    info_field(s, "dedicated_links", dedicated_links_);
+    info_field(s, "max_dedicated_links", static_cast<uint64_t>(config_.max_dedicated_links));
   }
   if (want("stats")) {
     info_header(s, "Stats");
@@ -86,6 +88,8 @@ std::string Sidecar::info(std::string_view section) {
                stats_.query_buffer_limit_disconnections);
     info_field(s, "client_output_buffer_limit_disconnections",
                stats_.output_buffer_limit_disconnections);
+    info_field(s, "dedicated_links_opened", stats_.dedicated_links_opened);
+    info_field(s, "dedicated_links_refused", stats_.dedicated_links_refused);
   }
   if (want("tiercache")) {
     info_header(s, "Tiercache");

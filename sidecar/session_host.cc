@@ -52,16 +52,24 @@ class SessionHost final : public session::Host {
     }
     st.pubsub_waiting.clear();
     st.subscriptions = 0;
+    st.relay_channels.clear();
+    st.relay_patterns.clear();
+    st.relay_asked = st.relay_received = 0;
+    st.relay_local.clear();
   }
 
-  bool watch(session::Session&, std::span<const std::string_view>, std::string& out) override {
-    resp::write_error(out,
-                      "ERR WATCH is not supported through tiercache-sidecar (it needs a "
-                      "connection of its own to L2); use MULTI/EXEC or a Lua script");
-    return false;
+  bool watch(session::Session& s, std::span<const std::string_view> keys,
+             std::string& out) override {
+    net::Connection* c = sidecar_.connection(s.id);
+    if (c == nullptr) return false;
+    std::vector<std::string_view> args;
+    args.reserve(keys.size() + 1);
+    args.push_back("WATCH");
+    args.insert(args.end(), keys.begin(), keys.end());
+    return sidecar_.watch(*c, state_of(s), args, out);
   }
 
-  void unwatch(session::Session&) override {}  // nothing is ever watched
+  void unwatch(session::Session& s) override { sidecar_.unwatch(state_of(s)); }
 
   session::ClientFigures figures(const session::Session& s) const override {
     session::ClientFigures f;

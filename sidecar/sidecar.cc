@@ -267,7 +267,9 @@ void Sidecar::on_check(uv_check_t* h) { static_cast<Sidecar*>(h->data)->end_of_t
 
 void Sidecar::end_of_tick() {
   if (stop_requested_ && !shutting_down_) return shutdown();
+  if (!held_.empty()) run_held();
   writes_.flush();
+  retired_links_.clear();
   if (!close_later_.empty()) {
     std::vector<uint64_t> ids;
     ids.swap(close_later_);
@@ -347,6 +349,7 @@ void Sidecar::on_closed(net::Connection& c) {
   auto* st = static_cast<ClientState*>(c.user);
   if (st != nullptr) {
     if (st->pubsub) st->pubsub->stop();
+    drop_dedicated(*st);  // the L2 unblocks the client, forgets its WATCH
     c.user = nullptr;
     clients_.erase(c.id());
   }

@@ -31,6 +31,7 @@
 #include "sidecar/invalidation/bus.h"
 #include "sidecar/invalidation/message.h"
 #include "sidecar/invalidation/tracking.h"
+#include "sidecar/link/dedicated_link.h"
 #include "sidecar/link/hiredis_link.h"
 #include "sidecar/session_host.h"
 #include "sidecar/write_path.h"
@@ -65,6 +66,8 @@ struct SidecarStats {
   uint64_t security_closes = 0;
   uint64_t query_buffer_limit_disconnections = 0;
   uint64_t output_buffer_limit_disconnections = 0;
+  uint64_t dedicated_links_opened = 0;   // clients' own L2 connections (pinned.cc)
+  uint64_t dedicated_links_refused = 0;  // over max-dedicated-links
 };
 
 struct ClientState;
@@ -109,6 +112,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   l1::Store& l1() { return *l1_; }
   L2Link& link() { return *l2_; }
   InvalidationSource& bus() { return *bus_; }
+  WritePath& writes() { return writes_; }
   const command::CommandTable& commands() const { return table_; }
   uint64_t origin() const { return origin_; }
   bool l1_serving() const { return bus_ && bus_->healthy(); }
@@ -165,6 +169,13 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
 
   std::string info(std::string_view section);
 
+  // pinned.cc, for the session host. WATCH: sent over the client's dedicated link (opened if
+  // needed), answered in order; false with an error replied. unwatch: UNWATCH, DISCARD, RESET
+  // and an aborted EXEC: the L2 forgets the client's watched keys.
+  bool watch(net::Connection& c, ClientState& st, std::span<const std::string_view> args,
+             std::string& out);
+  void unwatch(ClientState& st);
+
   // Tests and fuzzing: a connection without a socket, answered like any client (its replies
   // accumulate in output()); close() frees it.
   net::Connection* open_internal();
@@ -203,7 +214,20 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   // info.cc
   void cmd_info(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
   // pubsub_relay.cc
-  void pubsub_command(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
+  void pubsub_command(net::Connection& c, ClientState& st, std::span<const std::string_view> args,
+                      bool unsubscribe);
+  // pinned.cc: clients with an L2 connection of their own.
+  void blocking(net::Connection& c, ClientState& st, const command::CommandSpec& spec,
+                std::span<const std::string_view> args);
+  // The client's dedicated link, opened if needed; nullptr with the error replied (L2 down,
+  // max-dedicated-links reached, the link holding its WATCH lost).
+  DedicatedLink* dedicated_link(net::Connection& c, ClientState& st, std::string& out);
+  // A command that pins the client waits while the client has replies pending from the shared
+  // link (it must not overtake them): true when it was held (reading suspended).
+  bool hold(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
+  void run_held();  // end of tick: runs the held commands whose turn has come
+  // Stops the client's dedicated link (the L2 unblocks it, forgets its WATCH).
+  void drop_dedicated(ClientState& st);
 
   Config config_;
   resp::ParserLimits parser_limits_;
@@ -235,6 +259,9 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   bool shutting_down_ = false;
   SidecarStats stats_;
   std::vector<uint64_t> close_later_;
+  size_t dedicated_links_ = 0;     // clients' dedicated links open (max-dedicated-links)
+  std::vector<uint64_t> held_;    // connections with a held command (pinned.cc)
+  std::vector<std::unique_ptr<DedicatedLink>> retired_links_;  // stopped, freed at end of tick
 
   // Read path: fill guard and single flight.
   uint64_t inv_seq_ = 0;

@@ -64,6 +64,8 @@ class WritePath::CommitDone final : public Op {
  public:
   CommitDone(Sidecar& s, size_t n, std::vector<Group> groups, std::vector<Waiter> waiters)
       : Op(s), n_(n), groups_(std::move(groups)), waiters_(std::move(waiters)) {}
+  // Committed on a dedicated link: publish (fallback source) once it committed.
+  void set_elsewhere() { elsewhere_ = true; }
   void set_published(uint64_t seq) {
     has_publish_ = true;
     seq_ = seq;
@@ -75,6 +77,8 @@ class WritePath::CommitDone final : public Op {
     bool ok =
         r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == n_ + (has_publish_ ? 1 : 0);
     if (has_publish_ && !ok) s.bus().forget(seq_);
+    // A nil EXEC (a WATCHed key changed) wrote nothing.
+    if (elsewhere_ && ok) s.writes().committed_elsewhere(std::move(groups_));
     for (const Waiter& w : waiters_) {
       net::Connection* c = s.connection(w.conn_id);
       if (c == nullptr) continue;
@@ -100,15 +104,23 @@ class WritePath::CommitDone final : public Op {
   std::vector<Group> groups_;
   std::vector<Waiter> waiters_;
   bool has_publish_ = false;
+  bool elsewhere_ = false;
   uint64_t seq_ = 0;
 };
 
 void WritePath::write(net::Connection& c, int db, const CommandSpec& spec,
-                      std::span<const std::string_view> args) {
+                      std::span<const std::string_view> args, L2Link* pinned) {
   s_.stats().writes++;
   std::vector<Group> groups;
   write_groups(db, spec, args, &groups);
   s_.invalidate(groups);  // read-your-writes on this host: drop before sending
+  if (pinned != nullptr) {
+    std::vector<std::string> wires(1);
+    format_command(wires[0], args);
+    commit(pinned, db, std::move(wires), std::move(groups), false,
+           {Waiter{c.id(), c.defer(), 0, 1, false}});
+    return;
+  }
   if (!batch_waiters_.empty() && batch_db_ != db) flush();
   batch_db_ = db;
   batch_waiters_.push_back(Waiter{c.id(), c.defer(), batch_wires_.size(), 1, false});
@@ -119,7 +131,7 @@ void WritePath::write(net::Connection& c, int db, const CommandSpec& spec,
 }
 
 void WritePath::exec(net::Connection& c, int db,
-                     const std::vector<std::vector<std::string>>& queue) {
+                     const std::vector<std::vector<std::string>>& queue, L2Link* pinned) {
   std::vector<std::string> wires(queue.size());
   std::vector<Group> groups;
   std::vector<std::string_view> args;
@@ -133,9 +145,16 @@ void WritePath::exec(net::Connection& c, int db,
   if (!groups.empty()) s_.stats().writes++;
   uint64_t ticket = c.defer();
   flush();  // earlier writes first
-  bool publish = !groups.empty();
-  commit(db, std::move(wires), std::move(groups), publish,
+  bool publish = !groups.empty() && pinned == nullptr;
+  commit(pinned, db, std::move(wires), std::move(groups), publish,
          {Waiter{c.id(), ticket, 0, queue.size(), true}});
+}
+
+void WritePath::committed_elsewhere(std::vector<Group> groups) {
+  s_.invalidate(groups);
+  if (groups.empty() || !s_.bus().writes_publish()) return;
+  flush();  // the shared link's order: earlier batches' messages first
+  commit(nullptr, batch_db_, {}, std::move(groups), true, {});
 }
 
 void WritePath::flush() {
@@ -147,19 +166,20 @@ void WritePath::flush() {
   waiters.swap(batch_waiters_);
   groups.swap(batch_groups_);
   if (s_.link().connected()) s_.stats().write_batches++;
-  commit(batch_db_, std::move(wires), std::move(groups), true, std::move(waiters));
+  commit(nullptr, batch_db_, std::move(wires), std::move(groups), true, std::move(waiters));
 }
 
-void WritePath::commit(int db, std::vector<std::string> wires, std::vector<Group> groups,
-                       bool publish, std::vector<Waiter> waiters) {
-  L2Link& l2 = s_.link();
+void WritePath::commit(L2Link* pinned, int db, std::vector<std::string> wires,
+                       std::vector<Group> groups, bool publish, std::vector<Waiter> waiters) {
+  L2Link& l2 = pinned != nullptr ? *pinned : s_.link();
   const size_t n = wires.size();
   auto done = std::make_unique<CommitDone>(s_, n, std::move(groups), std::move(waiters));
+  if (pinned != nullptr) done->set_elsewhere();
   if (!l2.connected()) {
     done->on_reply(nullptr);
     return;
   }
-  s_.select_db(db);
+  if (pinned == nullptr) s_.select_db(db);
   std::string_view multi[] = {"MULTI"};
   l2.send(multi, nullptr);
   for (const std::string& w : wires) l2.send_formatted(w, nullptr);

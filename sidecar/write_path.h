@@ -8,6 +8,11 @@
 // dropped from L1 before sending (read-your-writes on this host) and again when the commit
 // answers (a fill that raced with the write must not survive it). Also sends the source's
 // heartbeat (invalidation/source.h).
+// A client pinned to its own L2 connection (pinned.cc: WATCH, a blocking command in flight)
+// commits its writes and its EXEC on that link instead, with the same MULTI/EXEC and the same
+// invalidation; only the publish fallback's message then goes out after the commit, on the
+// shared link (committed_elsewhere), since the bus's sequence numbers must stay in the order of
+// one connection.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +25,7 @@
 #include "shared/command/command_table.h"
 #include "sidecar/invalidation/message.h"
 #include "shared/net/connection.h"
+#include "sidecar/link/l2_link.h"
 
 namespace tiercache::sidecar {
 
@@ -46,12 +52,19 @@ class WritePath {
 
   // A plain write of connection c in db: joins the batch, answered in c's order when the
   // batch commits (or with the L2 error).
+  // With `pinned` (the client's dedicated link), committed on it at once, on its own.
   void write(net::Connection& c, int db, const command::CommandSpec& spec,
-             std::span<const std::string_view> args);
+             std::span<const std::string_view> args, L2Link* pinned = nullptr);
   // EXEC of c's queued commands (MULTI ... EXEC): committed on its own, after the batch,
   // answered as one array; with the publish source, an invalidation is published only if
-  // something in it writes.
-  void exec(net::Connection& c, int db, const std::vector<std::vector<std::string>>& queue);
+  // something in it writes. With `pinned`, on the client's dedicated link (where its WATCH is:
+  // a nil EXEC then wrote nothing).
+  void exec(net::Connection& c, int db, const std::vector<std::vector<std::string>>& queue,
+            L2Link* pinned = nullptr);
+  // A write that committed outside a MULTI/EXEC of this path (a blocking pop on a dedicated
+  // link) or on a dedicated link: drops the keys from L1 and, with the publish source,
+  // publishes them on the shared link (after the write, not with it: docs/coherence.md).
+  void committed_elsewhere(std::vector<invalidation::Group> groups);
   // Sends the batch now: at the end of the loop tick, before any other L2 request (request
   // order on the wire), at shutdown.
   void flush();
@@ -71,8 +84,9 @@ class WritePath {
   };
   class CommitDone;
 
-  void commit(int db, std::vector<std::string> wires, std::vector<invalidation::Group> groups,
-              bool publish, std::vector<Waiter> waiters);
+  // On `pinned` (a dedicated link, already in db) or else the shared link.
+  void commit(L2Link* pinned, int db, std::vector<std::string> wires,
+              std::vector<invalidation::Group> groups, bool publish, std::vector<Waiter> waiters);
 
   Sidecar& s_;
   int batch_db_ = 0;

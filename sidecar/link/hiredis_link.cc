@@ -200,7 +200,10 @@ void HiredisLink::on_connect(const redisAsyncContext* ac, int status) {
   self->state_ = State::kConnected;
   self->backoff_ms_ = 50;
   self->send_auth();
-  spdlog::info("{}: connected to L2", self->name_);
+  if (self->options_.one_shot)
+    spdlog::debug("{}: connected to L2", self->name_);  // one per client: not at info
+  else
+    spdlog::info("{}: connected to L2", self->name_);
   if (self->on_state_) self->on_state_(self->state_ctx_, true);
 }
 
@@ -253,6 +256,12 @@ void HiredisLink::fail(const std::string& why) {
   pump_.reset();
   // Callbacks of a context hiredis frees itself arrive through on_reply with nullptr too.
   if (state_ == State::kStopped) return;
+  if (options_.one_shot) {
+    spdlog::debug("{}: {}", name_, why);
+    stop();
+    if (on_state_) on_state_(state_ctx_, false);
+    return;
+  }
   ++reconnects_;
   next_attempt_us_ = steady_us() + static_cast<uint64_t>(backoff_ms_) * 1000;
   backoff_ms_ =

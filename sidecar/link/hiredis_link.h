@@ -45,6 +45,10 @@ struct LinkOptions {
   int64_t request_timeout_ms = 1000;
   int64_t reconnect_max_ms = 2000;
   uint64_t max_reply_bytes = (512ull << 20) + (1 << 20);  // unparsed reply bytes buffered
+  // A connection that is never re-established (a client's dedicated link: what it held at the
+  // L2, a block or a WATCH, dies with it): a failed connect or a lost connection stops the
+  // link and reports on_state(false) even if it never connected.
+  bool one_shot = false;
 };
 
 // Connection state changes (connected = true once usable, false when lost).

@@ -5,7 +5,8 @@ played through the sidecar, and the sidecar's own cases: HELLO authenticates and
 client and refuses an unauthenticated client, SELECT's bound is the `databases` setting,
 COMMAND's entries have ten fields, QUIT and RESET run at once inside MULTI, RESET forgets the
 name and the authentication, UNWATCH is queued; what it refuses that Redis queues (SELECT and
-SUBSCRIBE inside MULTI, WATCH) is refused with a clear error."""
+SUBSCRIBE inside MULTI) is refused with a clear error. WATCH and blocking commands:
+test_pinned.py."""
 
 import pytest
 
@@ -35,11 +36,10 @@ def test_client_list_shows_each_clients_last_command(cluster):
 def test_what_the_sidecar_cannot_queue_is_refused_and_aborts_exec(cluster):
     """Redis queues SELECT and SUBSCRIBE inside MULTI; the sidecar refuses them (it sends the
     transaction in the client's db, on a connection shared by its clients) as a queueing error,
-    so EXEC aborts as Redis's EXEC does after a refused command. WATCH is refused outside MULTI
-    (it would watch for every client of the shared L2 connection); inside MULTI it gets Redis's
-    own error, which does not abort the transaction."""
+    so EXEC aborts as Redis's EXEC does after a refused command. WATCH inside MULTI gets
+    Redis's own error, which does not abort the transaction."""
     r = cluster.a.raw()
-    assert r.cmd("WATCH", "k").startswith("ERR WATCH is not supported through tiercache-sidecar")
+    assert r.cmd("WATCH", "k") == "OK"
     assert r.cmd("MULTI") == "OK"
     assert r.cmd("WATCH", "k") == "ERR WATCH inside MULTI is not allowed"
     assert r.cmd("SELECT", "1") == "ERR 'select' inside MULTI is not supported by tiercache-sidecar"
@@ -98,19 +98,6 @@ def test_quit_and_reset_inside_multi_are_not_queued(cluster):
     r.send(b"QUIT\r\n")
     assert r.expect_closed() == b"+OK\r\n"
     assert cluster.a.raw().cmd("GET", "mr") is None
-
-
-def test_blocking_commands_are_refused_not_answered_nil(cluster):
-    # Until blocking commands get an L2 connection of their own, the sidecar refuses them: a
-    # BLPOP relayed on the shared link would stall every other client (or, inside the write
-    # path's transaction, answer nil at once, which a worker would take for a timeout).
-    r = cluster.a.raw()
-    for cmd in (("BLPOP", "q", "1"), ("BRPOPLPUSH", "a", "b", "0"),
-                ("BZMPOP", "1", "1", "z", "MIN")):
-        reply = r.cmd(*cmd)
-        assert isinstance(reply, RespError) and "tiercache-sidecar" in reply, reply
-    assert r.cmd("RPUSH", "q", "v") == 1
-    assert r.cmd("LPOP", "q") == b"v"
 
 
 def test_shutdown_is_not_relayed_to_the_shared_l2(cluster):
