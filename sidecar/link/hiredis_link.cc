@@ -119,7 +119,11 @@ HiredisLink::~HiredisLink() {
 }
 
 void HiredisLink::start() {
-  uv_timer_start(timer_, on_timer, 20, 20);
+  // The tick judges deadlines. A client's dedicated link (one_shot, no request timeout; there
+  // may be a thousand, blocked in BLPOP) only needs it for the connect timeout and the
+  // reply-size bound, which a slower tick serves as well.
+  const uint64_t tick_ms = options_.one_shot ? 100 : 20;
+  uv_timer_start(timer_, on_timer, tick_ms, tick_ms);
   connect();
 }
 
