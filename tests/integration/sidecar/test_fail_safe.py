@@ -68,7 +68,8 @@ def check_window(sc, client, reader, lost_at):
         got = attempt(lambda: client.get("k"))
         assert got == b"v", "%.3f s into the window: %r (%r)" % (
             time.monotonic() - lost_at, got,
-            {k: v for k, v in sc.info().items() if "fail_safe" in k or "verified" in k})
+            {k: v for k, v in sc.info().items()
+             if k.startswith(("fail_safe", "l1_", "stale", "bus_", "l2_"))})
         assert client.get("n") is None
         assert client.mget("k", "n") == [b"v", None]
         assert reader.get(0, "k", ABSENT) == b"v"
