@@ -55,8 +55,9 @@ def tiercache_args(flags):
 class Server:
     """A running server process. Use .client(), .raw(), .info(); stopped by the factory."""
 
-    def __init__(self, target, flags, workdir):
+    def __init__(self, target, flags, workdir, start_timeout=START_TIMEOUT):
         self.target = target
+        self.start_timeout = start_timeout
         self.flags = dict(flags)
         self.workdir = workdir
         self.port = int(self.flags.get("port", 0))
@@ -81,7 +82,7 @@ class Server:
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=self.workdir,
                                          stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -107,7 +108,7 @@ class Server:
             self.proc.wait()
         self.stopped = True  # reported here; teardown need not judge it again
         what = ("exited with code %s before answering PING" % rc if rc is not None
-                else "did not answer PING within %.0fs (killed)" % START_TIMEOUT)
+                else "did not answer PING within %.0fs (killed)" % self.start_timeout)
         pytest.fail("server %s; last attempt: %r\nargv: %s\nstderr:\n%s\nstdout:\n%s"
                     % (what, last, self.argv, self.stderr()[-4000:], self.stdout()[-2000:]),
                     pytrace=False)
@@ -205,7 +206,7 @@ class ServerFactory:
         self.servers = []
         self.dirs = []
 
-    def __call__(self, **flags):
+    def __call__(self, start_timeout=START_TIMEOUT, **flags):
         # A short directory under /tmp: unix socket paths are limited to 107 bytes.
         workdir = tempfile.mkdtemp(prefix="tc-it-")
         self.dirs.append(workdir)
@@ -213,7 +214,7 @@ class ServerFactory:
         if "port" not in flags:
             flags["port"] = free_port()
         flags.setdefault("unixsocket", os.path.join(workdir, "s.sock"))
-        server = Server(self.target, flags, workdir)
+        server = Server(self.target, flags, workdir, start_timeout)
         self.servers.append(server)
         return server.start()
 
