@@ -96,7 +96,11 @@ TEST_CASE("SCAN returns every element present throughout while the table grows a
     // Stable members stay for the whole walk; transient ones come and go between steps, by
     // thousands at a time so the table doubles and shrinks several times mid-walk.
     for (int i = 0; i < 3000; ++i) t.insert("stable" + std::to_string(i), {});
-    int next_transient = 0;
+    int first_live = 0, next_transient = 0;  // the transient members in the table now
+    auto erase_transients = [&] {
+      for (int i = first_live; i < next_transient; ++i) t.erase("t" + std::to_string(i));
+      first_live = next_transient;
+    };
     size_t steps;
     auto seen = walk(
         t,
@@ -105,12 +109,10 @@ TEST_CASE("SCAN returns every element present throughout while the table grows a
             if (rng() % 2 == 0) {
               for (int i = 0; i < 20000; ++i) t.insert("t" + std::to_string(next_transient++), {});
             } else {
-              for (int i = 0; i < next_transient; ++i) t.erase("t" + std::to_string(i));
+              erase_transients();
             }
           }
-          if (t.size() > 3000 && rng() % 3 == 0) {
-            for (int i = 0; i < next_transient; ++i) t.erase("t" + std::to_string(i));
-          }
+          if (t.size() > 3000 && rng() % 3 == 0) erase_transients();
         },
         &steps);
     for (int i = 0; i < 3000; ++i) REQUIRE(seen.count("stable" + std::to_string(i)) == 1);
