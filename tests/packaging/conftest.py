@@ -46,7 +46,11 @@ def run(argv, check=True, **kw):
 
 def build_env():
     env = dict(os.environ)
-    if shutil.which("ccache"):
+    # ccache only for a build directory configured here first. CMake takes the launcher from
+    # the environment on every configure that lacks it: set on the release step's directory
+    # (configured without it), it changed every compile command, so the step recompiled the
+    # whole tree cold (CI: +300 s).
+    if shutil.which("ccache") and not os.path.exists(os.path.join(BUILD_DIR, "CMakeCache.txt")):
         env.setdefault("CMAKE_CXX_COMPILER_LAUNCHER", "ccache")
         env.setdefault("CMAKE_C_COMPILER_LAUNCHER", "ccache")
     env["TIERCACHE_WHEEL_BUILD_DIR"] = BUILD_DIR
