@@ -160,8 +160,11 @@ def test_l2_killed_and_restarted_empty_resurrects_nothing(make_cluster):
         assert ca.get("k") is None  # the L2 no longer holds it: never answered again
         assert ra.get(0, "k", ABSENT) in (None, ABSENT)
         time.sleep(0.02)
+    # Each kill opened a window. A third may open after the restart: the first heartbeat can go
+    # out on the data connection to the killed L2 before it is found dead, and is then not seen
+    # back within bus_timeout_ms (CI, ASan step). That window closes when the L2 answers.
     info = a.info()
-    assert info["fail_safe"] == 0 and info["fail_safe_entered"] == 2
+    assert info["fail_safe"] == 0 and info["fail_safe_entered"] >= 2
 
 
 def test_default_off_is_unchanged(make_cluster, proxy_factory):
