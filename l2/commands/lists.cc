@@ -321,7 +321,7 @@ void lmove_generic(CommandContext& ctx, std::string_view src, std::string_view d
 }
 
 void lmove(CommandContext& ctx) {
-  bool from_head, to_head;
+  bool from_head = false, to_head = false;
   if (!parse_side(ctx, ctx.args[3], &from_head) || !parse_side(ctx, ctx.args[4], &to_head))
     return;
   lmove_generic(ctx, ctx.args[1], ctx.args[2], from_head, to_head);
@@ -410,7 +410,7 @@ void blocking_move(CommandContext& ctx, bool from_head, bool to_head, std::strin
   block_or_nil(ctx, ctx.args.subspan(1, 1), std::move(op));
 }
 void blmove(CommandContext& ctx) {
-  bool from_head, to_head;
+  bool from_head = false, to_head = false;
   if (!parse_side(ctx, ctx.args[3], &from_head) || !parse_side(ctx, ctx.args[4], &to_head))
     return;
   blocking_move(ctx, from_head, to_head, ctx.args[5]);
