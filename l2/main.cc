@@ -1,12 +1,10 @@
 // tiercache-l2 entry point: configuration, then the server loop. Exceptions stop here.
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/spdlog.h>
-
 #include <cstdio>
 #include <exception>
 
 #include "l2/config.h"
 #include "l2/server.h"
+#include "shared/log/log.h"
 
 int main(int argc, char** argv) {
   try {
@@ -14,10 +12,7 @@ int main(int argc, char** argv) {
     int rc = tiercache::l2::parse_command_line(argc, argv, &config);
     if (rc == 2) return 0;
     if (rc != 0) return 1;
-    if (!config.logfile.empty()) {
-      spdlog::set_default_logger(spdlog::basic_logger_mt("tiercache-l2", config.logfile));
-    }
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ tiercache-l2[%P] %v");
+    tiercache::log::setup("tiercache-l2", config.logfile);
     tiercache::l2::Server server(std::move(config));
     if (!server.load_data() || !server.listen()) return 1;
     return server.run();

@@ -2,7 +2,6 @@
 #include "l2/server.h"
 
 #include <malloc.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include "l2/client.h"
 #include "l2/persistence/rdb_object.h"
 #include "l2/scripting/lua_engine.h"
+#include "shared/log/log.h"
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
 
@@ -137,14 +137,7 @@ void Server::apply_config() {
   persistence::rdb_write_options().compression = config_.rdbcompression;
   parser_limits_.max_bulk_len = config_.proto_max_bulk_len;
   conn_limits_.query_buffer_limit = config_.client_query_buffer_limit;
-  spdlog::level::level_enum level = spdlog::level::info;
-  if (config_.loglevel == "debug")
-    level = spdlog::level::debug;
-  else if (config_.loglevel == "warning")
-    level = spdlog::level::warn;
-  else if (config_.loglevel == "error")
-    level = spdlog::level::err;
-  spdlog::set_level(level);
+  log::set_level(log::level_named(config_.loglevel));
 }
 
 void Server::update_clock() {
@@ -204,7 +197,7 @@ bool Server::listen() {
       fprintf(stderr, "tiercache-l2: %s\n", error.c_str());
       return false;
     }
-    spdlog::info("metrics on http://{}:{}/metrics", config_.metrics_bind, metrics_->port());
+    log::info("metrics on http://{}:{}/metrics", config_.metrics_bind, metrics_->port());
   }
   return true;
 }
@@ -219,25 +212,25 @@ int Server::run() {
   signals_.start(loop_, on_stop_signal, this);
   struct mallinfo2 mi = mallinfo2();
   baseline_memory_ = mi.uordblks;
-  spdlog::info("tiercache-l2 ready: tcp {}:{}, tls port {}, unix '{}', maxmemory {} ({})",
-               config_.bind, config_.port, config_.tls_port, config_.unixsocket, config_.maxmemory,
-               eviction_policy_name(config_.maxmemory_policy));
+  log::info("tiercache-l2 ready: tcp {}:{}, tls port {}, unix '{}', maxmemory {} ({})",
+            config_.bind, config_.port, config_.tls_port, config_.unixsocket, config_.maxmemory,
+            eviction_policy_name(config_.maxmemory_policy));
   if (!net::run_until_closed(loop_)) {
-    spdlog::error("event loop closed with handles still open");
+    log::error("event loop closed with handles still open");
     return 1;
   }
-  spdlog::info("tiercache-l2 stopped");
+  log::info("tiercache-l2 stopped");
   return 0;
 }
 
 void Server::on_stop_signal(void* ctx, int signum) {
-  spdlog::info("received signal {}, shutting down", signum);
+  log::info("received signal {}, shutting down", signum);
   auto* self = static_cast<Server*>(ctx);
   self->update_clock();
   std::string error;
   // As Redis: with `save` rules, a final snapshot; if it fails the server keeps running.
   if (!self->snapshots_->shutdown_save(self->now_ms_, self->used_memory(), false, false, &error)) {
-    spdlog::error("Errors trying to shut down the server: {}", error);
+    log::error("Errors trying to shut down the server: {}", error);
     return;
   }
   self->shutdown();
@@ -411,7 +404,7 @@ void Server::check_output_limit(Client* c) {
     if (config_.client_output_buffer_limit_pubsub &&
         bytes > config_.client_output_buffer_limit_pubsub) {
       stats_.client_output_buffer_limit_disconnections++;
-      spdlog::warn("client {} closed: pubsub output buffer over the hard limit", c->id);
+      log::warn("client {} closed: pubsub output buffer over the hard limit", c->id);
       c->close();
       return;
     }
@@ -432,7 +425,7 @@ void Server::check_output_limit(Client* c) {
   if (config_.client_output_buffer_limit_normal &&
       bytes > config_.client_output_buffer_limit_normal) {
     stats_.client_output_buffer_limit_disconnections++;
-    spdlog::warn("client {} closed: output buffer over the limit", c->id);
+    log::warn("client {} closed: output buffer over the limit", c->id);
     c->close();
   }
 }
@@ -454,7 +447,7 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
     if (session::cross_protocol_attack(args[0])) {
       // Cross-protocol scripting defence: an HTTP request is never answered.
       stats_.security_closes++;
-      spdlog::warn("possible cross-protocol attack from {}: closing", c.addr);
+      log::warn("possible cross-protocol attack from {}: closing", c.addr);
       c.close();
       return;
     }

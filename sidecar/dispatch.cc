@@ -1,12 +1,12 @@
 // The sidecar's front end: a parsed request is checked (known, arity, AUTH, subscribed mode,
 // MULTI) and handed to its handler by the id the handler table gives it (handlers.h). No
 // command names are compared here: flags and handler ids decide.
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
+#include "shared/log/log.h"
 #include "shared/resp/reply_writer.h"
 #include "shared/session/session.h"
 #include "sidecar/clock.h"
@@ -45,7 +45,7 @@ void Sidecar::on_request(net::Connection& c, std::span<const std::string_view> a
   if (spec == nullptr) {
     if (session::cross_protocol_attack(args[0])) {
       stats_.security_closes++;
-      spdlog::warn("possible cross-protocol attack on the sidecar: closing the connection");
+      log::warn("possible cross-protocol attack on the sidecar: closing the connection");
       c.close();
       return;
     }
@@ -59,7 +59,7 @@ void Sidecar::on_request(net::Connection& c, std::span<const std::string_view> a
   if (config_.client_output_buffer_limit &&
       c.committed_output_bytes() > config_.client_output_buffer_limit) {
     stats_.output_buffer_limit_disconnections++;
-    spdlog::warn("client {} closed: output buffer over the limit", c.id());
+    log::warn("client {} closed: output buffer over the limit", c.id());
     c.close();
   }
 }

@@ -6,8 +6,8 @@
 // segment (l1::Store::set_stale_window) so direct readers apply the same rule. It closes, and
 // L1 is flushed first, when it expires (cron), when the L2 answers on the data link again, or
 // when the bus is healthy again: a copy the L2 no longer holds is never answered after that.
-#include <spdlog/spdlog.h>
 
+#include "shared/log/log.h"
 #include "sidecar/clock.h"
 #include "sidecar/sidecar.h"
 #include "sidecar/state.h"
@@ -47,8 +47,8 @@ void Sidecar::enter_fail_safe(const std::string& why) {
   probe_sent_ = false;
   stats_.fail_safe_entered++;
   l1_->set_stale_window(static_cast<uint64_t>(config_.stale_if_error_ms));
-  spdlog::warn("fail-safe: {}; answering L1 hits verified within {} ms", why,
-               config_.stale_if_error_ms);
+  log::warn("fail-safe: {}; answering L1 hits verified within {} ms", why,
+            config_.stale_if_error_ms);
 }
 
 void Sidecar::close_stale_window(const char* why) {
@@ -56,7 +56,7 @@ void Sidecar::close_stale_window(const char* why) {
   stale_open_ = false;
   invalidate_db(invalidation::kAllDbs);  // flush first: readers then see nothing old
   l1_->set_stale_window(0);
-  spdlog::warn("fail-safe: {}; L1 flushed, no more stale answers", why);
+  log::warn("fail-safe: {}; L1 flushed, no more stale answers", why);
 }
 
 void Sidecar::l2_probed(bool answered) {
@@ -108,7 +108,7 @@ void Sidecar::on_bus_healthy() {
       close_stale_window("the invalidation bus is back");
     else
       invalidate_db(invalidation::kAllDbs);
-    spdlog::info("fail-safe over: L1 serves again");
+    log::info("fail-safe over: L1 serves again");
   }
   // Direct readers trust L1 once one of our messages comes back (on_bus_current): send one now
   // rather than at the next heartbeat.

@@ -1,9 +1,8 @@
 // tiercache-sidecar entry point: configuration, then the event loop. Exceptions stop here.
-#include <spdlog/spdlog.h>
-
 #include <cstdio>
 #include <exception>
 
+#include "shared/log/log.h"
 #include "sidecar/config.h"
 #include "sidecar/sidecar.h"
 
@@ -13,13 +12,8 @@ int main(int argc, char** argv) {
     int rc = tiercache::sidecar::parse_command_line(argc, argv, &config);
     if (rc == 2) return 0;
     if (rc != 0) return 1;
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ tiercache-sidecar[%P] %v");
-    if (config.loglevel == "debug")
-      spdlog::set_level(spdlog::level::debug);
-    else if (config.loglevel == "warning")
-      spdlog::set_level(spdlog::level::warn);
-    else if (config.loglevel == "error")
-      spdlog::set_level(spdlog::level::err);
+    tiercache::log::setup("tiercache-sidecar");
+    tiercache::log::set_level(tiercache::log::level_named(config.loglevel));
     tiercache::sidecar::Sidecar sidecar(std::move(config));
     std::string error;
     if (!sidecar.start(&error)) {

@@ -2,13 +2,12 @@
 // heartbeats, delayed closes, shutdown. Requests go on in dispatch.cc.
 #include "sidecar/sidecar.h"
 
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdio>
-
 #include <random>
 
+#include "shared/log/log.h"
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
 #include "sidecar/clock.h"
@@ -204,7 +203,7 @@ bool Sidecar::start(std::string* error) {
   if (config_.metrics_port != 0) {
     metrics_ = std::make_unique<net::MetricsHttp>(loop_, render_metrics, this);
     if (!metrics_->listen(config_.metrics_bind, config_.metrics_port, error)) return false;
-    spdlog::info("metrics on http://{}:{}/metrics", config_.metrics_bind, metrics_->port());
+    log::info("metrics on http://{}:{}/metrics", config_.metrics_bind, metrics_->port());
   }
   l2_->start();
   bus_->start();
@@ -220,13 +219,13 @@ int Sidecar::run() {
   cron_.data = this;
   uv_timer_start(&cron_, on_cron, static_cast<uint64_t>(config_.bus_heartbeat_ms),
                  static_cast<uint64_t>(config_.bus_heartbeat_ms));
-  spdlog::info("tiercache-sidecar ready: socket '{}', L2 {}, L1 {} bytes in /dev/shm/tiercache-{}",
-               config_.socket, config_.l2, config_.l1_memory, config_.shm_name);
+  log::info("tiercache-sidecar ready: socket '{}', L2 {}, L1 {} bytes in /dev/shm/tiercache-{}",
+            config_.socket, config_.l2, config_.l1_memory, config_.shm_name);
   if (!net::run_until_closed(loop_)) {
-    spdlog::error("event loop closed with handles still open");
+    log::error("event loop closed with handles still open");
     return 1;
   }
-  spdlog::info("tiercache-sidecar stopped");
+  log::info("tiercache-sidecar stopped");
   return exit_code_;
 }
 
@@ -238,7 +237,7 @@ void Sidecar::on_auth_refused(void* ctx, const std::string& error) {
 }
 
 void Sidecar::on_stop_signal(void* ctx, int signum) {
-  spdlog::info("received signal {}, shutting down", signum);
+  log::info("received signal {}, shutting down", signum);
   static_cast<Sidecar*>(ctx)->shutdown();
 }
 

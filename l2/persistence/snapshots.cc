@@ -2,12 +2,13 @@
 #include "l2/persistence/snapshots.h"
 
 #include <signal.h>
-#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstring>
+
+#include "shared/log/log.h"
 
 namespace tiercache::l2::persistence {
 namespace {
@@ -79,8 +80,8 @@ bool Snapshots::load(int64_t now_ms, std::string* error) {
     case LoadFile::kFailed:
       return false;
     case LoadFile::kLoaded:
-      spdlog::info("DB loaded from disk: {} keys ({} expired, {} empty skipped) from {}",
-                   last_load_.keys_loaded, last_load_.keys_expired, last_load_.empty_keys, path());
+      log::info("DB loaded from disk: {} keys ({} expired, {} empty skipped) from {}",
+                last_load_.keys_loaded, last_load_.keys_expired, last_load_.empty_keys, path());
       dirty_ = 0;
       return true;
   }
@@ -89,14 +90,14 @@ bool Snapshots::load(int64_t now_ms, std::string* error) {
 
 bool Snapshots::save(int64_t now_ms, uint64_t used_memory, std::string* error) {
   if (!save_file(config_.dir, config_.dbfilename, ks_, options(now_ms, used_memory), error)) {
-    spdlog::warn("Failed saving the DB: {}", *error);
+    log::warn("Failed saving the DB: {}", *error);
     return false;
   }
   dirty_ = 0;
   last_save_ms_ = now_ms;
   last_bgsave_ok_ = true;  // as Redis: a good SAVE clears a failed BGSAVE's status
   ++saves_;
-  spdlog::info("DB saved on disk");
+  log::info("DB saved on disk");
   return true;
 }
 
@@ -111,28 +112,28 @@ Snapshots::Bg Snapshots::bgsave(int64_t now_ms, uint64_t used_memory) {
   latest_fork_usec_ = mono_us() - start;
   if (pid < 0) {
     last_bgsave_ok_ = false;
-    spdlog::warn("Can't save in background: fork: {}", strerror(errno));
+    log::warn("Can't save in background: fork: {}", strerror(errno));
     return Bg::kFailed;
   }
   child_pid_ = pid;
   child_start_ms_ = now_ms;
-  spdlog::info("Background saving started by pid {}", pid);
+  log::info("Background saving started by pid {}", pid);
   return Bg::kStarted;
 }
 
 void Snapshots::reaped(int status, int64_t now_ms) {
   bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (ok) {
-    spdlog::info("Background saving terminated with success");
+    log::info("Background saving terminated with success");
     dirty_ = dirty_ >= dirty_at_fork_ ? dirty_ - dirty_at_fork_ : 0;
     last_save_ms_ = now_ms;
     ++saves_;
   } else if (WIFSIGNALED(status)) {
-    spdlog::warn("Background saving terminated by signal {}", WTERMSIG(status));
+    log::warn("Background saving terminated by signal {}", WTERMSIG(status));
     std::string tmp = config_.dir + "/temp-" + std::to_string(child_pid_) + ".rdb";
     unlink(tmp.c_str());
   } else {
-    spdlog::warn("Background saving error");
+    log::warn("Background saving error");
   }
   last_bgsave_ok_ = ok;
   last_bgsave_time_sec_ = (now_ms - child_start_ms_) / 1000;
@@ -155,7 +156,7 @@ void Snapshots::cron(int64_t now_ms, uint64_t used_memory) {
   for (const SaveRule& r : config_.save) {
     if (dirty_ >= static_cast<uint64_t>(r.changes) && now_ms - last_save_ms_ > r.seconds * 1000 &&
         (last_bgsave_ok_ || now_ms - last_try_ms_ > kRetryAfterFailureMs)) {
-      spdlog::info("{} changes in {} seconds. Saving...", r.changes, r.seconds);
+      log::info("{} changes in {} seconds. Saving...", r.changes, r.seconds);
       bgsave(now_ms, used_memory);
       return;
     }
@@ -178,7 +179,7 @@ bool Snapshots::shutdown_save(int64_t now_ms, uint64_t used_memory, bool force_s
                               std::string* error) {
   kill_child();
   if (nosave || (!force_save && config_.save.empty())) return true;
-  spdlog::info("Saving the final RDB snapshot before exiting.");
+  log::info("Saving the final RDB snapshot before exiting.");
   return save(now_ms, used_memory, error);
 }
 

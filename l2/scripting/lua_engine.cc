@@ -4,7 +4,6 @@
 // allocation refused by the memory cap becomes an error reply, never a Lua panic.
 #include "l2/scripting/lua_engine.h"
 
-#include <spdlog/spdlog.h>
 #include <time.h>
 #include <uv.h>
 
@@ -17,6 +16,7 @@
 #include "l2/scripting/lua_convert.h"
 #include "l2/scripting/lua_sandbox.h"
 #include "l2/server.h"
+#include "shared/log/log.h"
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
 #include "shared/util/sha1.h"
@@ -338,7 +338,7 @@ void LuaEngine::run(CommandContext& ctx, int ref, std::string_view sha, int64_t 
   running_ = timed_out_ = killed_ = false;
   caller_ = nullptr;
   if (was_timed_out) {
-    spdlog::warn("slow script {} finished after {} ms", sha, mono_ms() - start_ms_);
+    log::warn("slow script {} finished after {} ms", sha, mono_ms() - start_ms_);
     ctx.client.release();
   }
 }
@@ -349,7 +349,7 @@ void LuaEngine::check_time() {
     int64_t limit = server_.config().lua_time_limit;
     if (limit <= 0 || now - start_ms_ < static_cast<uint64_t>(limit)) return;
     timed_out_ = true;
-    spdlog::warn(
+    log::warn(
         "slow script detected: still running after {} ms; other clients get -BUSY, SCRIPT KILL "
         "can stop it{}",
         now - start_ms_, wrote_ ? " (it already wrote: it cannot be killed)" : "");

@@ -8,15 +8,14 @@
 // so no script can leave anything behind for the next one.
 #include "l2/scripting/lua_sandbox.h"
 
-#include <spdlog/spdlog.h>
-
 #include <cstring>
 #include <lua.hpp>
 #include <string>
 
 #include "l2/scripting/lua_convert.h"
-#include "shared/util/sha1.h"
+#include "shared/log/log.h"
 #include "shared/session/connection_commands.h"
+#include "shared/util/sha1.h"
 
 namespace tiercache::l2::scripting {
 namespace {
@@ -159,9 +158,9 @@ int log(lua_State* L) {
     if (i != 2) line.push_back(' ');
     line.append(s, len);
   }
-  static constexpr spdlog::level::level_enum kLevels[] = {
-      spdlog::level::debug, spdlog::level::debug, spdlog::level::info, spdlog::level::warn};
-  spdlog::log(kLevels[level], "script: {}", line);
+  static constexpr log::Level kLevels[] = {log::Level::kDebug, log::Level::kDebug,
+                                           log::Level::kInfo, log::Level::kWarn};
+  log::at(kLevels[level], "script: {}", line);
   return 0;
 }
 

@@ -1,9 +1,9 @@
 // The invalidation bus (see bus.h).
 #include "sidecar/invalidation/bus.h"
 
-#include <spdlog/spdlog.h>
 #include <time.h>
 
+#include "shared/log/log.h"
 #include "sidecar/clock.h"
 
 namespace tiercache::sidecar {
@@ -52,7 +52,7 @@ void Bus::go_unhealthy(const std::string& why, bool reconnect) {
   if (healthy_) {
     healthy_ = false;
     ++stats_.resets;
-    spdlog::warn("invalidation bus unhealthy: {}; L1 stops serving until resubscribed", why);
+    log::warn("invalidation bus unhealthy: {}; L1 stops serving until resubscribed", why);
   }
   listener_->on_bus_unhealthy(why);  // flushes L1 even if already unhealthy
   if (reconnect) {
@@ -76,7 +76,7 @@ void Bus::on_push(void* ctx, const redisReply* r) {
     self->last_seq_.clear();
     self->listener_->on_bus_unhealthy("resubscribed: dropping what may have been missed");
     self->healthy_ = true;
-    spdlog::info("invalidation bus subscribed to '{}'", self->channel_);
+    log::info("invalidation bus subscribed to '{}'", self->channel_);
     self->listener_->on_bus_healthy();
     return;
   }
@@ -90,7 +90,7 @@ void Bus::handle_payload(std::string_view payload) {
   std::string error;
   if (!invalidation::decode(payload, &m, &error)) {
     ++stats_.bad_messages;
-    spdlog::warn("invalidation bus: undecodable message ({}): flushing L1", error);
+    log::warn("invalidation bus: undecodable message ({}): flushing L1", error);
     go_unhealthy("undecodable message", false);
     healthy_ = subscribed_ = true;  // still subscribed; the flush above made L1 safe
     listener_->on_bus_healthy();
@@ -115,7 +115,7 @@ void Bus::handle_payload(std::string_view payload) {
     if (m.seq != it->second + 1) {
       ++stats_.gaps;
       it->second = m.seq;
-      spdlog::warn("invalidation bus: sequence gap from origin {:x}: flushing L1", m.origin);
+      log::warn("invalidation bus: sequence gap from origin {:x}: flushing L1", m.origin);
       listener_->on_bus_unhealthy("sequence gap");
       listener_->on_bus_healthy();
       listener_->on_invalidation(m);

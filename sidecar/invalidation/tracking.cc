@@ -1,10 +1,9 @@
 // The CLIENT TRACKING source of invalidations (see tracking.h).
 #include "sidecar/invalidation/tracking.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 
+#include "shared/log/log.h"
 #include "sidecar/clock.h"
 
 namespace tiercache::sidecar {
@@ -181,7 +180,7 @@ void TrackingSource::on_tracking_reply(const redisReply* r) {
 void TrackingSource::fail_setup(const std::string& why) {
   ++stats_.refused;
   setting_up_ = false;
-  if (!refusal_logged_) spdlog::error("invalidation source: {}; L1 stays off, retrying", why);
+  if (!refusal_logged_) log::error("invalidation source: {}; L1 stays off, retrying", why);
   refusal_logged_ = true;
   go_unhealthy(why);
   sub_->reset(why);  // retried with the link's backoff
@@ -192,7 +191,7 @@ void TrackingSource::go_unhealthy(const std::string& why) {
   if (healthy_) {
     healthy_ = false;
     ++stats_.resets;
-    spdlog::warn("invalidation source unhealthy: {}; L1 stops serving until tracking again", why);
+    log::warn("invalidation source unhealthy: {}; L1 stops serving until tracking again", why);
   }
   listener_->on_bus_unhealthy(why);  // flushes L1 even if already unhealthy
 }
@@ -215,14 +214,14 @@ void TrackingSource::handle(const redisReply* r) {
       hb_sent_us_ = 0;
       listener_->on_bus_unhealthy("tracking (again): dropping what may have been missed");
       healthy_ = true;
-      spdlog::info("invalidation source: tracking {} prefix(es) on the L2",
-                   options_.prefixes.empty() ? std::string("every") :
-                                               std::to_string(options_.prefixes.size()));
+      log::info("invalidation source: tracking {} prefix(es) on the L2",
+                options_.prefixes.empty() ? std::string("every")
+                                          : std::to_string(options_.prefixes.size()));
       listener_->on_bus_healthy();
       return;
     case TrackingPush::Kind::kBad:
       ++stats_.bad_messages;
-      spdlog::warn("invalidation source: malformed tracking message: flushing L1");
+      log::warn("invalidation source: malformed tracking message: flushing L1");
       listener_->on_bus_unhealthy("malformed tracking message");
       return;
     case TrackingPush::Kind::kFlush: {
@@ -265,7 +264,7 @@ void TrackingSource::heartbeat_answered(const redisReply* r) {
   // Unanswered (the data link failed or timed out: the L2 may be hung) or refused (OOM,
   // READONLY...): the heartbeat stays in flight, so it times out and the source with it.
   if (r != nullptr && r->type == REDIS_REPLY_ERROR)
-    spdlog::warn("invalidation source: the L2 refused the heartbeat write: {}", as_view(r));
+    log::warn("invalidation source: the L2 refused the heartbeat write: {}", as_view(r));
 }
 
 void TrackingSource::on_timer(uv_timer_t* t) {

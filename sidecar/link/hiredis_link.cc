@@ -3,9 +3,9 @@
 
 #include <hiredis/adapters/libuv.h>
 #include <poll.h>
-#include <spdlog/spdlog.h>
 #include <time.h>
 
+#include "shared/log/log.h"
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
 #include "sidecar/clock.h"
@@ -205,9 +205,9 @@ void HiredisLink::on_connect(const redisAsyncContext* ac, int status) {
   self->backoff_ms_ = 50;
   self->send_auth();
   if (self->options_.one_shot)
-    spdlog::debug("{}: connected to L2", self->name_);  // one per client: not at info
+    log::debug("{}: connected to L2", self->name_);  // one per client: not at info
   else
-    spdlog::info("{}: connected to L2", self->name_);
+    log::info("{}: connected to L2", self->name_);
   if (self->on_state_) self->on_state_(self->state_ctx_, true);
 }
 
@@ -225,7 +225,7 @@ void HiredisLink::send_auth() {
       std::string why = "L2 refused AUTH";
       if (!link->options_.user.empty()) why += " as user '" + link->options_.user + "'";
       why += ": " + std::string(r->str, r->len);
-      spdlog::error("{}: {}", link->name_, why);
+      log::error("{}: {}", link->name_, why);
       if (!link->auth_accepted_once_ && link->options_.on_auth_refused)
         link->options_.on_auth_refused(link->options_.auth_ctx, why);
     }
@@ -261,7 +261,7 @@ void HiredisLink::fail(const std::string& why) {
   // Callbacks of a context hiredis frees itself arrive through on_reply with nullptr too.
   if (state_ == State::kStopped) return;
   if (options_.one_shot) {
-    spdlog::debug("{}: {}", name_, why);
+    log::debug("{}: {}", name_, why);
     stop();
     if (on_state_) on_state_(state_ctx_, false);
     return;
@@ -270,7 +270,7 @@ void HiredisLink::fail(const std::string& why) {
   next_attempt_us_ = steady_us() + static_cast<uint64_t>(backoff_ms_) * 1000;
   backoff_ms_ =
       backoff_ms_ * 2 > options_.reconnect_max_ms ? options_.reconnect_max_ms : backoff_ms_ * 2;
-  spdlog::warn("{}: {} (retrying in {} ms)", name_, why, backoff_ms_);
+  log::warn("{}: {} (retrying in {} ms)", name_, why, backoff_ms_);
   if (was_connected && on_state_) on_state_(state_ctx_, false);
 }
 
