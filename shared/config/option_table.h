@@ -1,9 +1,9 @@
 // One option table per binary drives the TOML file, environment variables, command-line flags
 // and run-time CONFIG GET/SET, so the four can never disagree. Header-only (templates over the
-// binary's Config struct); exceptions from CLI11 stay inside parse_command_line.
+// binary's Config struct). The flags themselves are parsed by parse_flags (options.cc), so
+// CLI11 (10 s of compile time in each file including it) stays out of this header.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
@@ -67,13 +67,6 @@ template <class C>
 int parse_command_line(const std::vector<Option<C>>& table, const char* program,
                        const char* description, const char* version, int argc, char** argv,
                        C* config) {
-  CLI::App app{description};
-  std::string config_path;
-  app.add_option("--config", config_path, "TOML configuration file (flags override it)");
-  bool want_version = false;
-  app.add_flag("--version", want_version, "print the version and exit");
-  std::map<std::string, std::string> given;
-  std::map<std::string, std::vector<std::string>> given_lists;
   // One object: GCC 12 misreads the strings of nested option structs in a default-constructed
   // Config as maybe uninitialised (a false -Wmaybe-uninitialized at -O3).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -84,23 +77,13 @@ int parse_command_line(const std::vector<Option<C>>& table, const char* program,
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
-  for (const auto& o : table) {
-    std::string help = std::string(o.help) + " (default: " + o.get(defaults) + ")";
-    if (o.list)
-      app.add_option("--" + std::string(o.name), given_lists[std::string(o.name)], help);
-    else
-      app.add_option("--" + std::string(o.name), given[std::string(o.name)], help);
-  }
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    app.exit(e);
-    return 2;
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 1;
-  }
-  if (want_version) {
+  std::vector<Flag> flags;
+  for (const auto& o : table)
+    flags.push_back(Flag{std::string(o.name),
+                         std::string(o.help) + " (default: " + o.get(defaults) + ")", o.list});
+  ParsedFlags given;
+  if (int rc = parse_flags(description, flags, argc, argv, &given); rc != 0) return rc;
+  if (given.version) {
     printf("%s %s\n", program, version);
     return 2;
   }
@@ -108,7 +91,7 @@ int parse_command_line(const std::vector<Option<C>>& table, const char* program,
   auto setter = [&table, config](const std::string& n, const std::string& v, std::string* e) {
     return set_option(table, *config, n, v, e);
   };
-  if (!config_path.empty() && !load_toml_file(config_path, setter, &error)) {
+  if (!given.config_path.empty() && !load_toml_file(given.config_path, setter, &error)) {
     fprintf(stderr, "%s: %s\n", program, error.c_str());
     return 1;
   }
@@ -122,15 +105,10 @@ int parse_command_line(const std::vector<Option<C>>& table, const char* program,
     }
   }
   for (const auto& o : table) {
-    std::string name(o.name);
-    if (app.count("--" + name) == 0) continue;
-    if (o.list) {
-      std::string joined;
-      for (const std::string& v : given_lists[name]) joined += (joined.empty() ? "" : ",") + v;
-      given[name] = joined;
-    }
-    if (!set_option(table, *config, name, given[name], &error)) {
-      fprintf(stderr, "%s: --%s\n", program, error.c_str());
+    auto it = given.values.find(std::string(o.name));
+    if (it == given.values.end()) continue;
+    if (!set_option(table, *config, o.name, it->second, &error)) {
+      fprintf(stderr, "%s: %s\n", program, error.c_str());
       return 1;
     }
   }

@@ -1,6 +1,7 @@
 // Option helpers (see options.h).
 #include "shared/config/options.h"
 
+#include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
 #include <charconv>
@@ -123,6 +124,35 @@ bool load_toml_file(const std::string& path, const OptionSetter& set, std::strin
     return false;
   }
   return walk(table, "", path, set, error);
+}
+
+int parse_flags(const char* description, const std::vector<Flag>& flags, int argc, char** argv,
+                ParsedFlags* out) {
+  CLI::App app{description};
+  app.add_option("--config", out->config_path, "TOML configuration file (flags override it)");
+  app.add_flag("--version", out->version, "print the version and exit");
+  std::map<std::string, std::string> single;  // CLI11 writes into these while parsing
+  std::map<std::string, std::vector<std::string>> lists;
+  for (const Flag& f : flags) {
+    if (f.list)
+      app.add_option("--" + f.name, lists[f.name], f.help);
+    else
+      app.add_option("--" + f.name, single[f.name], f.help);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    app.exit(e);
+    return 2;
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 1;
+  }
+  for (const Flag& f : flags) {
+    if (app.count("--" + f.name) == 0) continue;
+    out->values[f.name] = f.list ? join_list(lists[f.name]) : single[f.name];
+  }
+  return 0;
 }
 
 }  // namespace tiercache::config

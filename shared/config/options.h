@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,5 +30,21 @@ std::vector<std::string> split_list(std::string_view v);
 std::string join_list(const std::vector<std::string>& items);
 
 bool load_toml_file(const std::string& path, const OptionSetter& set, std::string* error);
+
+// The command line's flags (CLI11, kept in options.cc): --config FILE, --version and one
+// --NAME VALUE per option. A list flag may be repeated; its values are joined with commas.
+struct Flag {
+  std::string name;  // without the dashes
+  std::string help;
+  bool list = false;
+};
+struct ParsedFlags {
+  std::string config_path;
+  bool version = false;
+  std::map<std::string, std::string> values;  // the flags given, by name
+};
+// 0 to go on; 1 after an error, 2 after --help (both printed, as CLI11 prints them).
+int parse_flags(const char* description, const std::vector<Flag>& flags, int argc, char** argv,
+                ParsedFlags* out);
 
 }  // namespace tiercache::config
