@@ -470,24 +470,23 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
     stats_.total_error_replies++;
     return;
   }
-  if (lua_->timed_out() && &c != lua_->script_client() &&
-      !(spec->name == "script" && args.size() == 2 && util::iequals(args[1], "kill"))) {
+  // Redis 7.0's order: OOM (not while a script is busy), RESP2 subscribed mode, then -BUSY for
+  // all but the table's kAllowBusy commands.
+  const bool busy = lua_->timed_out() && &c != lua_->script_client();
+  CommandContext ctx{*this, c, args, out, now_ms_, *spec};
+  if (exec_depth_ == 0) request_spec_ = spec;
+  if (!busy && !oom_check(ctx)) {
     stats_.total_error_replies++;
-    session::reject(
-        c,
-        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-        out);
+    session::reject(c, "OOM command not allowed when used memory > 'maxmemory'.", out);
     return;
   }
   if (!session::admit_subscribed(c, *spec, c.subscribed(), out)) {
     stats_.total_error_replies++;
     return;
   }
-  CommandContext ctx{*this, c, args, out, now_ms_, *spec};
-  if (exec_depth_ == 0) request_spec_ = spec;
-  if (!oom_check(ctx)) {
+  if (busy && !command::CommandTable::allowed_while_busy(*spec, args)) {
     stats_.total_error_replies++;
-    session::reject(c, "OOM command not allowed when used memory > 'maxmemory'.", out);
+    session::reject(c, scripting::kBusyError, out);
     return;
   }
   // Keep the default-mode tracking table within its bound, as Redis does before each command.

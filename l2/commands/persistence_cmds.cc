@@ -4,6 +4,7 @@
 #include "l2/commands/typed.h"
 #include "l2/persistence/rdb_object.h"
 #include "l2/persistence/snapshots.h"
+#include "l2/scripting/lua_engine.h"
 
 namespace tiercache::l2 {
 namespace {
@@ -58,6 +59,8 @@ void shutdown(CommandContext& ctx) {
   }
   if ((abort && ctx.args.size() != 2) || (nosave && save)) return error(ctx, kSyntaxError);
   if (abort) return error(ctx, "ERR No shutdown in progress.");
+  // While a script is busy, only a shutdown that loses the data it may be half-way through.
+  if (!nosave && ctx.server.lua().timed_out()) return error(ctx, scripting::kBusyError);
   std::string why;
   if (!ctx.server.snapshots().shutdown_save(ctx.now_ms, ctx.server.used_memory(), save, nosave,
                                             &why) &&

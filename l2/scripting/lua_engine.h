@@ -24,6 +24,10 @@ struct CommandContext;
 
 namespace tiercache::l2::scripting {
 
+// Redis 7.0's answer (without '-') to commands while an EVAL is busy.
+inline constexpr std::string_view kBusyError =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
 // Owned by the Server (one per process); every method runs on the loop thread. Scripts run to
 // completion inside eval() (atomically: nothing else touches the keyspace meanwhile); only when
 // one runs past lua-time-limit does eval() let the loop run nested, for other clients to be
@@ -52,7 +56,8 @@ class LuaEngine {
 
   // A script is executing (cron must not run: it would break the script's atomicity).
   bool running() const { return running_; }
-  // A script has run past lua-time-limit: other clients are answered -BUSY.
+  // A script has run past lua-time-limit: other clients are answered kBusyError, but for the
+  // table's kAllowBusy commands (SHUTDOWN only with NOSAVE).
   bool timed_out() const { return running_ && timed_out_; }
   // The client through which scripts run commands (never answered -BUSY).
   const Client* script_client() const { return internal_; }

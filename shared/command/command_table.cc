@@ -12,7 +12,8 @@ namespace {
 constexpr uint32_t R = kRead, W = kWrite, A = kAdmin, P = kPubSub, M = kDenyOom, N = kNoAuth,
                    S = kNoScript, F = kFast, B = kSubscribed, L = kFlush,
                    E = kScripting, T = kTransaction, Q = kNotQueued,
-                   D = kAllDbs, K = kBlocking, C = kContainer, O = kOtherDb, X = kNoMulti;
+                   D = kAllDbs, K = kBlocking, C = kContainer, O = kOtherDb, X = kNoMulti,
+                   Y = kAllowBusy;
 constexpr KeySpec kN = KeySpec::kNone, kR = KeySpec::kRange, kK = KeySpec::kNumkeys;
 constexpr Group Gen = Group::kGeneric, Str = Group::kString, Lst = Group::kList,
                 Set = Group::kSet, Zst = Group::kSortedSet, Hsh = Group::kHash,
@@ -25,10 +26,10 @@ constexpr CommandSpec kCommands[] = {
     {"ping", -1, F | B, kN, 0, 0, 0, Con},
     {"echo", 2, F, kN, 0, 0, 0, Con},
     {"select", 2, F, kN, 0, 0, 0, Con},
-    {"quit", -1, N | S | F | B | Q, kN, 0, 0, 0, Con},
-    {"auth", -2, N | S | F, kN, 0, 0, 0, Con},
-    {"hello", -1, N | S | F, kN, 0, 0, 0, Con},
-    {"reset", 1, N | S | F | B | Q, kN, 0, 0, 0, Con},
+    {"quit", -1, N | S | F | B | Q | Y, kN, 0, 0, 0, Con},
+    {"auth", -2, N | S | F | Y, kN, 0, 0, 0, Con},
+    {"hello", -1, N | S | F | Y, kN, 0, 0, 0, Con},
+    {"reset", 1, N | S | F | B | Q | Y, kN, 0, 0, 0, Con},
     {"client", -2, A | S | C, kN, 0, 0, 0, Con},
     {"command", -1, C, kN, 0, 0, 0, Srv},
     {"config", -2, A | S | C, kN, 0, 0, 0, Srv},
@@ -76,11 +77,11 @@ constexpr CommandSpec kCommands[] = {
     {"randomkey", 1, R, kN, 0, 0, 0, Gen},
     {"flushdb", -1, W | L, kN, 0, 0, 0, Srv},
     {"flushall", -1, W | L | D, kN, 0, 0, 0, Srv},
-    {"multi", 1, S | F | T | Q, kN, 0, 0, 0, Tx},
+    {"multi", 1, S | F | T | Q | Y, kN, 0, 0, 0, Tx},
     {"exec", 1, S | T | Q, kN, 0, 0, 0, Tx},
-    {"discard", 1, S | F | T | Q, kN, 0, 0, 0, Tx},
-    {"watch", -2, S | F | T | Q, kR, 1, -1, 1, Tx},
-    {"unwatch", 1, S | F | T, kN, 0, 0, 0, Tx},
+    {"discard", 1, S | F | T | Q | Y, kN, 0, 0, 0, Tx},
+    {"watch", -2, S | F | T | Q | Y, kR, 1, -1, 1, Tx},
+    {"unwatch", 1, S | F | T | Y, kN, 0, 0, 0, Tx},
     {"publish", 3, P | F, kN, 0, 0, 0, Pub},
     {"subscribe", -2, P | S | B, kN, 0, 0, 0, Pub},
     {"unsubscribe", -1, P | S | B, kN, 0, 0, 0, Pub},
@@ -98,7 +99,7 @@ constexpr CommandSpec kCommands[] = {
     {"save", 1, A | S | X, kN, 0, 0, 0, Srv},
     {"bgsave", -1, A | S, kN, 0, 0, 0, Srv},
     {"lastsave", 1, F, kN, 0, 0, 0, Srv},
-    {"shutdown", -1, A | S | X, kN, 0, 0, 0, Srv},
+    {"shutdown", -1, A | S | X | Y, kN, 0, 0, 0, Srv},
     {"dump", 2, R, kR, 1, 1, 1, Gen},
     {"restore", -4, W | M, kR, 1, 1, 1, Gen},
     // Hashes, lists, sets and sorted sets: rows as redis-server 7.0's COMMAND INFO (checked by
@@ -214,7 +215,7 @@ constexpr SubcommandSpec kSubcommands[] = {
     {"object", "idletime", 3}, {"object", "refcount", 3}, {"pubsub", "channels", -2},
     {"pubsub", "help", 2}, {"pubsub", "numpat", 2}, {"pubsub", "numsub", -2},
     {"pubsub", "shardchannels", -2}, {"pubsub", "shardnumsub", -2}, {"script", "debug", 3},
-    {"script", "exists", -3}, {"script", "flush", -2}, {"script", "help", 2}, {"script", "kill", 2},
+    {"script", "exists", -3}, {"script", "flush", -2}, {"script", "help", 2}, {"script", "kill", 2, Y},
     {"script", "load", 3},
     // Redis 7.2's CLIENT SETINFO, which 7.2-era clients send on connect: accepted and ignored
     {"client", "setinfo", 4},
@@ -311,6 +312,14 @@ const SubcommandSpec* CommandTable::find_subcommand(const CommandSpec& container
   for (const SubcommandSpec& s : kSubcommands)
     if (s.container == container.name && s.name == lower) return &s;
   return nullptr;
+}
+
+bool CommandTable::allowed_while_busy(const CommandSpec& spec,
+                                      std::span<const std::string_view> args) {
+  if (spec.flags & kAllowBusy) return true;
+  if (!(spec.flags & kContainer) || args.size() < 2) return false;
+  const SubcommandSpec* sub = find_subcommand(spec, args[1]);
+  return sub != nullptr && (sub->flags & kAllowBusy);
 }
 
 std::string_view group_name(Group g) {

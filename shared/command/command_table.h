@@ -32,6 +32,9 @@ enum Flag : uint32_t {
   kContainer = 1u << 16,    // has subcommands (CLIENT LIST): CLIENT LIST's cmd= says "client|list"
   kOtherDb = 1u << 17,      // may write its keys in another db than the client's (MOVE,
                             // COPY ... DB): the sidecar drops them from L1 in every db
+  kAllowBusy = 1u << 18,    // runs while a script is busy (past lua-time-limit); every other
+                            // command gets -BUSY (Redis 7.0's allow_busy: AUTH, HELLO, QUIT,
+                            // RESET, MULTI, DISCARD, WATCH, UNWATCH, SHUTDOWN, SCRIPT KILL)
 };
 
 enum class KeySpec : uint8_t {
@@ -76,6 +79,7 @@ struct SubcommandSpec {
   std::string_view container;  // lower case
   std::string_view name;       // lower case
   int arity;                   // counts the container's name and the subcommand's
+  uint32_t flags = 0;          // the Flag bits a subcommand has of its own (kAllowBusy)
 };
 
 // The complete, immutable table. Lookups are case-insensitive and allocation-free.
@@ -100,6 +104,10 @@ class CommandTable {
   static std::string_view display_name(const CommandSpec* spec,
                                        std::span<const std::string_view> args,
                                        std::span<char> buf);
+
+  // Whether a request runs while a script is busy: its command's kAllowBusy, or its
+  // subcommand's (SCRIPT KILL).
+  static bool allowed_while_busy(const CommandSpec& spec, std::span<const std::string_view> args);
 
   // True for commands of Redis data types that tiercache deliberately does not implement.
   static bool is_unsupported_type_command(std::string_view name);

@@ -98,6 +98,25 @@ def test_every_commands_docs_group_matches_redis(both):
     assert not wrong
 
 
+def test_allow_busy_matches_redis_for_every_command_and_subcommand(both):
+    """The commands a busy script lets run (COMMAND INFO's allow_busy): ours, from the table's
+    kAllowBusy, against redis-server's, for each command we list and each of Redis's
+    subcommands of our containers (which run while busy is shown by the server's behaviour:
+    test_scripting.py)."""
+    ours, theirs = both
+    names = [n.decode() for n in ours.cmd("COMMAND", "LIST")]
+    mine = {e[0].decode() for e in ours.cmd("COMMAND", "INFO", *names)
+            if "allow_busy" in e[2]}
+    ref_entries = [e for e in theirs.cmd("COMMAND", "INFO", *names) if e is not None]
+    ref = {e[0].decode() for e in ref_entries if "allow_busy" in e[2]}
+    assert mine == ref
+    assert {"auth", "hello", "quit", "reset", "multi", "discard", "watch", "unwatch",
+            "shutdown"} <= mine
+    ref_subs = {sub[0].decode() for e in ref_entries for sub in e[9] if "allow_busy" in sub[2]}
+    # Of Redis's subcommands, those of the containers tiercache has (not FUNCTION's).
+    assert {s for s in ref_subs if s.split("|")[0] in names} == {"script|kill"}
+
+
 def _subcommand_requests(theirs, container):
     """For each of Redis's subcommands of container: a request with one argument too many
     (fixed arity) or one too few (at least N, when that still names the subcommand)."""

@@ -294,6 +294,41 @@ def test_script_that_wrote_is_unkillable(server_factory, target):
     assert not t.is_alive()
 
 
+def test_busy_script_admits_only_allow_busy_commands(server_factory, target):
+    """While a script is busy, Redis 7.0 runs only its allow_busy commands (AUTH, HELLO, QUIT,
+    RESET, MULTI, DISCARD, WATCH, UNWATCH, SHUTDOWN, SCRIPT KILL) and answers -BUSY to the rest,
+    inside MULTI too; SHUTDOWN only with NOSAVE, which stops the server even under a script
+    that wrote (unkillable)."""
+    s = server_factory(lua_time_limit=200)
+    looping = s.client()
+    other = s.raw()
+    t, box = _run_in_thread(lambda: looping.eval("redis.call('set','w','1') while true do end", 0))
+    assert wait_until(lambda: other.cmd("PING") == BUSY, timeout=10)
+    for refused in (["GET", "x"], ["SCRIPT", "FLUSH"], ["CLIENT", "ID"], ["INFO"],
+                    ["SHUTDOWN"], ["SHUTDOWN", "SAVE"], ["SHUTDOWN", "NOW"]):
+        assert other.cmd(*refused) == BUSY, refused
+    assert other.cmd("SHUTDOWN", "ABORT") == "ERR No shutdown in progress."
+    assert other.cmd("SHUTDOWN", "NOSAVE", "SAVE") == "ERR syntax error"
+    assert other.cmd("WATCH", "k") == "OK"
+    assert other.cmd("UNWATCH") == "OK"
+    assert other.cmd("MULTI") == "OK"
+    assert other.cmd("GET", "x") == BUSY  # refused, not queued
+    assert other.cmd("DISCARD") == "OK"
+    assert other.cmd("AUTH", "nopass") != BUSY  # runs: the error of a server without a password
+    assert isinstance(other.cmd("HELLO", "2"), list)
+    assert other.cmd("RESET") == "RESET"
+    quitting = s.raw()
+    assert quitting.cmd("QUIT") == "OK"
+    quitting.expect_closed()
+    assert other.cmd("SCRIPT", "KILL").startswith("UNKILLABLE")
+    other.send(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
+    assert s.proc.wait(10) == 0
+    s.stopped = True
+    t.join(10)
+    assert not t.is_alive()
+    assert isinstance(box.get("error"), redis.ConnectionError), box
+
+
 def test_time_stands_still_while_a_slow_script_runs(server_factory):
     """A key set with a 200 ms TTL at the start of a script that runs for about a second is
     still there at its end, although other clients were answered -BUSY meanwhile (Redis 7

@@ -58,3 +58,18 @@ TEST_CASE("writes are flagged so the sidecar can invalidate") {
     CHECK((t.find(name)->flags & kWrite) != 0);
   for (auto name : {"get", "mget", "exists", "ttl"}) CHECK((t.find(name)->flags & kWrite) == 0);
 }
+
+TEST_CASE("a busy script lets only allow_busy commands and subcommands run") {
+  CommandTable t;
+  auto allowed = [&](std::vector<std::string_view> args) {
+    return CommandTable::allowed_while_busy(*t.find(args[0]), args);
+  };
+  CHECK(allowed({"shutdown", "nosave"}));
+  CHECK(allowed({"MULTI"}));
+  CHECK(allowed({"script", "KILL"}));
+  CHECK_FALSE(allowed({"script", "flush"}));
+  CHECK_FALSE(allowed({"script", "nosuch"}));
+  CHECK_FALSE(allowed({"client", "id"}));
+  CHECK_FALSE(allowed({"get", "k"}));
+  CHECK_FALSE(allowed({"exec"}));
+}
