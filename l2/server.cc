@@ -456,17 +456,17 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
       std::string lower;
       for (char ch : args[0])
         lower.push_back(static_cast<char>(tolower(static_cast<unsigned char>(ch))));
-      session::reject(c,
+      session::reject(*session_host_, c, nullptr,
                       "ERR tiercache-l2 does not support '" + lower +
                           "' (streams, HyperLogLog, bitmaps, geo)",
                       out);
     } else {
-      session::reject(c, resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1),
-                      out);
+      session::reject(*session_host_, c, nullptr,
+                      resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1), out);
     }
     return;
   }
-  if (!session::admit(c, *spec, args, out)) {
+  if (!session::admit(*session_host_, c, *spec, args, out)) {
     stats_.total_error_replies++;
     return;
   }
@@ -477,16 +477,17 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
   if (exec_depth_ == 0) request_spec_ = spec;
   if (!busy && !oom_check(ctx)) {
     stats_.total_error_replies++;
-    session::reject(c, "OOM command not allowed when used memory > 'maxmemory'.", out);
+    session::reject(*session_host_, c, spec, "OOM command not allowed when used memory > 'maxmemory'.",
+                    out);
     return;
   }
-  if (!session::admit_subscribed(c, *spec, c.subscribed(), out)) {
+  if (!session::admit_subscribed(*session_host_, c, *spec, c.subscribed(), out)) {
     stats_.total_error_replies++;
     return;
   }
   if (busy && !command::CommandTable::allowed_while_busy(*spec, args)) {
     stats_.total_error_replies++;
-    session::reject(c, scripting::kBusyError, out);
+    session::reject(*session_host_, c, spec, scripting::kBusyError, out);
     return;
   }
   // Keep the default-mode tracking table within its bound, as Redis does before each command.

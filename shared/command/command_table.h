@@ -35,6 +35,8 @@ enum Flag : uint32_t {
   kAllowBusy = 1u << 18,    // runs while a script is busy (past lua-time-limit); every other
                             // command gets -BUSY (Redis 7.0's allow_busy: AUTH, HELLO, QUIT,
                             // RESET, MULTI, DISCARD, WATCH, UNWATCH, SHUTDOWN, SCRIPT KILL)
+  kExec = 1u << 19,         // EXEC: refused before it runs (arity, NOAUTH, ...), it discards the
+                            // transaction and unwatches (Redis's execCommandAbort)
 };
 
 enum class KeySpec : uint8_t {
