@@ -456,10 +456,10 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
       std::string lower;
       for (char ch : args[0])
         lower.push_back(static_cast<char>(tolower(static_cast<unsigned char>(ch))));
-      session::reject(*session_host_, c, nullptr,
-                      "ERR tiercache-l2 does not support '" + lower +
-                          "' (streams, HyperLogLog, bitmaps, geo)",
-                      out);
+      session::reject(
+          *session_host_, c, nullptr,
+          "ERR tiercache-l2 does not support '" + lower + "' (streams, HyperLogLog, bitmaps, geo)",
+          out);
     } else {
       session::reject(*session_host_, c, nullptr,
                       resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1), out);
@@ -477,8 +477,8 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
   if (exec_depth_ == 0) request_spec_ = spec;
   if (!busy && !oom_check(ctx)) {
     stats_.total_error_replies++;
-    session::reject(*session_host_, c, spec, "OOM command not allowed when used memory > 'maxmemory'.",
-                    out);
+    session::reject(*session_host_, c, spec,
+                    "OOM command not allowed when used memory > 'maxmemory'.", out);
     return;
   }
   if (!session::admit_subscribed(*session_host_, c, *spec, c.subscribed(), out)) {

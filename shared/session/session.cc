@@ -63,14 +63,14 @@ bool admit(Host& host, Session& s, const command::CommandSpec& spec,
       std::string upper(spec.name);
       for (char& c : upper) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
       reject(host, s, &spec,
-             "ERR unknown subcommand '" + std::string(args[1].substr(0, 128)) + "'. Try " +
-                 upper + " HELP.",
+             "ERR unknown subcommand '" + std::string(args[1].substr(0, 128)) + "'. Try " + upper +
+                 " HELP.",
              out);
       return false;
     }
     if (!command::CommandTable::arity_ok(sub->arity, args.size())) {
-      reject(host, s, &spec, resp::wrong_arity_error(std::string(spec.name) + "|" + std::string(sub->name)),
-             out);
+      reject(host, s, &spec,
+             resp::wrong_arity_error(std::string(spec.name) + "|" + std::string(sub->name)), out);
       return false;
     }
   }
