@@ -484,7 +484,7 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
     stats_.total_error_replies++;
     return;
   }
-  if (busy && !command::CommandTable::allowed_while_busy(*spec, args)) {
+  if (busy && !command::CommandTable::request_has(*spec, args, command::kAllowBusy)) {
     stats_.total_error_replies++;
     session::reject(c, scripting::kBusyError, out);
     return;
