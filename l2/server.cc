@@ -480,17 +480,17 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
       std::string lower;
       for (char ch : args[0])
         lower.push_back(static_cast<char>(tolower(static_cast<unsigned char>(ch))));
-      session::reject(c,
-                      "ERR tiercache-l2 does not support '" + lower +
-                          "' (streams, HyperLogLog, bitmaps, geo)",
-                      out);
+      session::reject(
+          *session_host_, c, nullptr,
+          "ERR tiercache-l2 does not support '" + lower + "' (streams, HyperLogLog, bitmaps, geo)",
+          out);
     } else {
-      session::reject(c, resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1),
-                      out);
+      session::reject(*session_host_, c, nullptr,
+                      resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1), out);
     }
     return;
   }
-  if (!session::admit(c, *spec, args, out)) {
+  if (!session::admit(*session_host_, c, *spec, args, out)) {
     stats_.total_error_replies++;
     return;
   }
@@ -502,21 +502,22 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
   if (exec_depth_ == 0) request_spec_ = spec;
   if (!busy && !loading && !oom_check(ctx)) {
     stats_.total_error_replies++;
-    session::reject(c, "OOM command not allowed when used memory > 'maxmemory'.", out);
+    session::reject(*session_host_, c, spec,
+                    "OOM command not allowed when used memory > 'maxmemory'.", out);
     return;
   }
-  if (!session::admit_subscribed(c, *spec, c.subscribed(), out)) {
+  if (!session::admit_subscribed(*session_host_, c, *spec, c.subscribed(), out)) {
     stats_.total_error_replies++;
     return;
   }
   if (loading && !command::CommandTable::request_has(*spec, args, command::kLoading)) {
     stats_.total_error_replies++;
-    session::reject(c, persistence::kLoadingError, out);
+    session::reject(*session_host_, c, spec, persistence::kLoadingError, out);
     return;
   }
   if (busy && !command::CommandTable::request_has(*spec, args, command::kAllowBusy)) {
     stats_.total_error_replies++;
-    session::reject(c, scripting::kBusyError, out);
+    session::reject(*session_host_, c, spec, scripting::kBusyError, out);
     return;
   }
   // Keep the default-mode tracking table within its bound, as Redis does before each command.

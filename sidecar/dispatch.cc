@@ -49,12 +49,13 @@ void Sidecar::on_request(net::Connection& c, std::span<const std::string_view> a
       c.close();
       return;
     }
-    session::reject(st, resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1),
+    session::reject(*session_, st, nullptr,
+                    resp::unknown_command_error(args[0], args.data() + 1, args.size() - 1),
                     c.reply());
     return;
   }
   st.last_interaction_ms = static_cast<int64_t>(wall_us() / 1000);
-  if (!session::admit(st, *spec, args, c.reply())) return;
+  if (!session::admit(*session_, st, *spec, args, c.reply())) return;
   dispatch(c, st, *spec, args);
   if (config_.client_output_buffer_limit &&
       c.committed_output_bytes() > config_.client_output_buffer_limit) {
@@ -66,11 +67,11 @@ void Sidecar::on_request(net::Connection& c, std::span<const std::string_view> a
 
 void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& spec,
                        std::span<const std::string_view> args) {
-  if (!session::admit_subscribed(st, spec, st.subscriptions > 0, c.reply())) return;
+  if (!session::admit_subscribed(*session_, st, spec, st.subscriptions > 0, c.reply())) return;
   if (st.in_multi && !(spec.flags & command::kNotQueued) &&
       (handlers_.flags(spec) & kRefusedInMulti)) {
     session::reject(
-        st,
+        *session_, st, &spec,
         "ERR '" + std::string(spec.name) + "' inside MULTI is not supported by tiercache-sidecar",
         c.reply());
     return;

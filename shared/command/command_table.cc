@@ -13,7 +13,7 @@ constexpr uint32_t R = kRead, W = kWrite, A = kAdmin, P = kPubSub, M = kDenyOom,
                    S = kNoScript, F = kFast, B = kSubscribed, L = kFlush,
                    E = kScripting, T = kTransaction, Q = kNotQueued,
                    D = kAllDbs, K = kBlocking, C = kContainer, O = kOtherDb, X = kNoMulti,
-                   Y = kAllowBusy, G = kLoading;
+                   Y = kAllowBusy, Z = kExec, G = kLoading;
 constexpr KeySpec kN = KeySpec::kNone, kR = KeySpec::kRange, kK = KeySpec::kNumkeys;
 constexpr Group Gen = Group::kGeneric, Str = Group::kString, Lst = Group::kList,
                 Set = Group::kSet, Zst = Group::kSortedSet, Hsh = Group::kHash,
@@ -78,7 +78,7 @@ constexpr CommandSpec kCommands[] = {
     {"flushdb", -1, W | L, kN, 0, 0, 0, Srv},
     {"flushall", -1, W | L | D, kN, 0, 0, 0, Srv},
     {"multi", 1, S | F | T | Q | Y | G, kN, 0, 0, 0, Tx},
-    {"exec", 1, S | T | Q | G, kN, 0, 0, 0, Tx},
+    {"exec", 1, S | T | Q | Z | G, kN, 0, 0, 0, Tx},
     {"discard", 1, S | F | T | Q | Y | G, kN, 0, 0, 0, Tx},
     {"watch", -2, S | F | T | Q | Y | G, kR, 1, -1, 1, Tx},
     {"unwatch", 1, S | F | T | Y | G, kN, 0, 0, 0, Tx},

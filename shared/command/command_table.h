@@ -35,7 +35,9 @@ enum Flag : uint32_t {
   kAllowBusy = 1u << 18,    // runs while a script is busy (past lua-time-limit); every other
                             // command gets -BUSY (Redis 7.0's allow_busy: AUTH, HELLO, QUIT,
                             // RESET, MULTI, DISCARD, WATCH, UNWATCH, SHUTDOWN, SCRIPT KILL)
-  kLoading = 1u << 19,      // runs while tiercache-l2 loads its RDB file; every other command
+  kExec = 1u << 19,         // EXEC: refused before it runs (arity, NOAUTH, ...), it discards the
+                            // transaction and unwatches (Redis's execCommandAbort)
+  kLoading = 1u << 20,      // runs while tiercache-l2 loads its RDB file; every other command
                             // gets -LOADING (Redis 7.0's loading: INFO, AUTH, HELLO, CLIENT,
                             // CONFIG GET/SET, pub/sub, transactions, SHUTDOWN; not PING)
 };

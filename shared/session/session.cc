@@ -36,15 +36,25 @@ bool cross_protocol_attack(std::string_view name) {
   return util::iequals(name, "post") || util::iequals(name, "host:");
 }
 
-void reject(Session& s, std::string_view error, std::string& out) {
+void reject(Host& host, Session& s, const command::CommandSpec* spec, std::string_view error,
+            std::string& out) {
+  if (spec != nullptr && (spec->flags & command::kExec)) {
+    s.in_multi = false;
+    s.multi_dirty = false;
+    s.multi_queue.clear();
+    host.unwatch(s);
+    if (error.starts_with("ERR ")) error.remove_prefix(4);  // Redis formats it without its ERR
+    resp::write_error(out, "EXECABORT Transaction discarded because of: " + std::string(error));
+    return;
+  }
   if (s.in_multi) s.multi_dirty = true;
   resp::write_error(out, error);
 }
 
-bool admit(Session& s, const command::CommandSpec& spec, std::span<const std::string_view> args,
-           std::string& out) {
+bool admit(Host& host, Session& s, const command::CommandSpec& spec,
+           std::span<const std::string_view> args, std::string& out) {
   if (!command::CommandTable::arity_ok(spec, args.size())) {
-    reject(s, resp::wrong_arity_error(spec.name), out);
+    reject(host, s, &spec, resp::wrong_arity_error(spec.name), out);
     return false;
   }
   if ((spec.flags & command::kContainer) && args.size() >= 2) {
@@ -52,33 +62,33 @@ bool admit(Session& s, const command::CommandSpec& spec, std::span<const std::st
     if (sub == nullptr) {
       std::string upper(spec.name);
       for (char& c : upper) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
-      reject(s,
-             "ERR unknown subcommand '" + std::string(args[1].substr(0, 128)) + "'. Try " +
-                 upper + " HELP.",
+      reject(host, s, &spec,
+             "ERR unknown subcommand '" + std::string(args[1].substr(0, 128)) + "'. Try " + upper +
+                 " HELP.",
              out);
       return false;
     }
     if (!command::CommandTable::arity_ok(sub->arity, args.size())) {
-      reject(s, resp::wrong_arity_error(std::string(spec.name) + "|" + std::string(sub->name)),
-             out);
+      reject(host, s, &spec,
+             resp::wrong_arity_error(std::string(spec.name) + "|" + std::string(sub->name)), out);
       return false;
     }
   }
   if (!s.authenticated && !(spec.flags & command::kNoAuth)) {
-    reject(s, "NOAUTH Authentication required.", out);
+    reject(host, s, &spec, "NOAUTH Authentication required.", out);
     return false;
   }
   if (s.in_multi && (spec.flags & command::kNoMulti)) {
-    reject(s, "ERR Command not allowed inside a transaction", out);
+    reject(host, s, &spec, "ERR Command not allowed inside a transaction", out);
     return false;
   }
   return true;
 }
 
-bool admit_subscribed(Session& s, const command::CommandSpec& spec, bool subscribed,
+bool admit_subscribed(Host& host, Session& s, const command::CommandSpec& spec, bool subscribed,
                       std::string& out) {
   if (!subscribed || (spec.flags & command::kSubscribed)) return true;
-  reject(s,
+  reject(host, s, &spec,
          "ERR Can't execute '" + std::string(spec.name) +
              "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in "
              "this context",

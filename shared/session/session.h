@@ -138,15 +138,18 @@ bool run(Command id, Host& host, Session& s, std::span<const std::string_view> a
 // cross-protocol scripting defence closes the connection without a reply.
 bool cross_protocol_attack(std::string_view name);
 
-// Refuses the request: writes `error` and, inside MULTI, marks the transaction so that EXEC
-// answers EXECABORT (as Redis's rejectCommand).
-void reject(Session& s, std::string_view error, std::string& out);
+// Refuses the request (spec: its command, nullptr when unknown), as Redis's rejectCommand:
+// writes `error` and, inside MULTI, marks the transaction so that EXEC answers EXECABORT. A
+// refused EXEC (kExec) instead ends the transaction and unwatches, answering "EXECABORT
+// Transaction discarded because of: <error without its ERR>".
+void reject(Host& host, Session& s, const command::CommandSpec* spec, std::string_view error,
+            std::string& out);
 // Arity (a container's subcommand's too: "config|get"), authentication and the table's
-// kNoMulti, in Redis 7.0's order. False when refused (error written, transaction marked).
-bool admit(Session& s, const command::CommandSpec& spec, std::span<const std::string_view> args,
-           std::string& out);
+// kNoMulti, in Redis 7.0's order. False when refused (see reject).
+bool admit(Host& host, Session& s, const command::CommandSpec& spec,
+           std::span<const std::string_view> args, std::string& out);
 // In RESP2 subscribed mode only the kSubscribed commands run. False when refused.
-bool admit_subscribed(Session& s, const command::CommandSpec& spec, bool subscribed,
+bool admit_subscribed(Host& host, Session& s, const command::CommandSpec& spec, bool subscribed,
                       std::string& out);
 // Inside MULTI, queues the request and answers QUEUED, unless the table says it runs at once
 // (kNotQueued: MULTI, EXEC, DISCARD, WATCH, QUIT, RESET). True when queued.

@@ -136,6 +136,23 @@ SCENARIOS = {
         (["SET", "k", "v2"], "QUEUED"),
         (["EXEC"], ["OK"]),  # the refusal before DISCARD is forgotten
     ]),
+    "refused_exec_discards_and_unwatches": ({}, [
+        # Redis's execCommandAbort: any refusal of EXEC itself (arity, NOAUTH, subscribed
+        # mode, -BUSY...) ends the transaction and unwatches, worded after the refusal.
+        (["WATCH", "k"], "OK"),
+        (["SET", "k", "1"], "OK"),  # touches the watched key: a watched EXEC would abort
+        (["EXEC", "x"], err("EXECABORT Transaction discarded because of: wrong number of "
+                            "arguments for 'exec' command")),
+        (["MULTI"], "OK"),
+        (["GET", "k"], "QUEUED"),
+        (["EXEC"], [b"1"]),  # unwatched by the refusal
+        (["MULTI"], "OK"),
+        (["SET", "a", "1"], "QUEUED"),
+        (["EXEC", "x"], err("EXECABORT Transaction discarded because of: wrong number of "
+                            "arguments for 'exec' command")),
+        (["EXEC"], err("ERR EXEC without MULTI")),
+        (["GET", "a"], None),
+    ]),
     "subcommand_checked_before_queueing": ({}, [
         # Redis checks a container's subcommand (its name, then its own arity) before queueing
         (["MULTI"], "OK"),
@@ -206,22 +223,22 @@ SCENARIOS = {
 }
 
 # COMMAND INFO flags of the connection and transaction commands, as redis-server 7.0 reports
-# them, limited to the flags tiercache's table models (it has no loading/stale/allow_busy/...).
+# them, limited to the flags tiercache's table models (it has no loading/stale/...).
 MODELLED_FLAGS = {"write", "readonly", "denyoom", "admin", "pubsub", "noscript", "fast",
-                  "no_auth", "no_multi"}
+                  "no_auth", "no_multi", "allow_busy"}
 COMMAND_FLAGS = {
     "ping": {"fast"},
     "echo": {"fast"},
     "select": {"fast"},
-    "quit": {"noscript", "fast", "no_auth"},
-    "auth": {"noscript", "fast", "no_auth"},
-    "hello": {"noscript", "fast", "no_auth"},
-    "reset": {"noscript", "fast", "no_auth"},
-    "multi": {"noscript", "fast"},
+    "quit": {"noscript", "fast", "no_auth", "allow_busy"},
+    "auth": {"noscript", "fast", "no_auth", "allow_busy"},
+    "hello": {"noscript", "fast", "no_auth", "allow_busy"},
+    "reset": {"noscript", "fast", "no_auth", "allow_busy"},
+    "multi": {"noscript", "fast", "allow_busy"},
     "exec": {"noscript"},
-    "discard": {"noscript", "fast"},
-    "watch": {"noscript", "fast"},
-    "unwatch": {"noscript", "fast"},
+    "discard": {"noscript", "fast", "allow_busy"},
+    "watch": {"noscript", "fast", "allow_busy"},
+    "unwatch": {"noscript", "fast", "allow_busy"},
 }
 
 

@@ -79,8 +79,8 @@ std::string request(FakeHost& h, Session& s, std::vector<std::string_view> args)
   std::string out;
   const command::CommandSpec* spec = h.table.find(args[0]);
   REQUIRE(spec != nullptr);
-  if (!session::admit(s, *spec, args, out)) return out;
-  if (!session::admit_subscribed(s, *spec, h.subscribed(s), out)) return out;
+  if (!session::admit(h, s, *spec, args, out)) return out;
+  if (!session::admit_subscribed(h, s, *spec, h.subscribed(s), out)) return out;
   if (session::queue_in_multi(s, *spec, args, out)) return out;
   Command id = ids.find(*spec);
   if (id == Command::kNone) return "+RAN\r\n";
@@ -127,12 +127,13 @@ TEST_CASE("kNoMulti refuses inside MULTI with Redis's words and marks the transa
   REQUIRE(save != nullptr);
   REQUIRE((save->flags & command::kNoMulti) != 0);
   const std::string_view args[] = {"save"};
-  Session s(1);
+  FakeHost h;
+  Session& s = h.add(1);
   s.authenticated = true;
   std::string out;
-  CHECK(session::admit(s, *save, args, out));  // outside MULTI: runs
+  CHECK(session::admit(h, s, *save, args, out));  // outside MULTI: runs
   s.in_multi = true;
-  CHECK_FALSE(session::admit(s, *save, args, out));
+  CHECK_FALSE(session::admit(h, s, *save, args, out));
   CHECK(line(out) == "-ERR Command not allowed inside a transaction");
   CHECK(s.multi_dirty);
 }
@@ -202,6 +203,25 @@ TEST_CASE("DISCARD drops the queue and unwatches; EXEC hands the queue over") {
   REQUIRE(queue.size() == 2);
   CHECK(queue[0] == std::vector<std::string>{"set", "a", "1"});
   CHECK_FALSE(s.in_multi);
+}
+
+TEST_CASE("a refused EXEC ends the transaction and unwatches, as Redis's execCommandAbort") {
+  FakeHost h;
+  Session& s = h.add(4);
+  CHECK(line(request(h, s, {"watch", "a"})) == "+OK");
+  CHECK(line(request(h, s, {"multi"})) == "+OK");
+  CHECK(line(request(h, s, {"set", "a", "1"})) == "+QUEUED");
+  CHECK(line(request(h, s, {"exec", "x"})) ==
+        "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' "
+        "command");
+  CHECK_FALSE(s.in_multi);
+  CHECK(s.multi_queue.empty());
+  CHECK(h.log == std::vector<std::string>{"watch 4 1", "unwatch 4"});
+  CHECK(line(request(h, s, {"exec"})) == "+RAN");  // a server's own EXEC: without MULTI now
+  s.authenticated = false;
+  CHECK(line(request(h, s, {"exec"})) ==
+        "-EXECABORT Transaction discarded because of: NOAUTH Authentication required.");
+  CHECK(line(request(h, s, {"get", "k"})) == "-NOAUTH Authentication required.");
 }
 
 TEST_CASE("subscribed mode: PING answers as an array, other commands are refused") {
