@@ -126,8 +126,10 @@ Server::~Server() {
 void Server::listen_to_keyspace(bool on) {
   for (KeyspaceListener* l : std::initializer_list<KeyspaceListener*>{
            tracker_.get(), blocking_.get(), snapshots_.get()}) {
-    if (on) keyspace_.add_listener(l);
-    else keyspace_.remove_listener(l);
+    if (on)
+      keyspace_.add_listener(l);
+    else
+      keyspace_.remove_listener(l);
   }
 }
 
@@ -224,8 +226,8 @@ int Server::run() {
   baseline_memory_ = mi.uordblks;
   if (!shutting_down_)  // a SHUTDOWN or SIGTERM during loading stopped it
     log::info("tiercache-l2 ready: tcp {}:{}, tls port {}, unix '{}', maxmemory {} ({})",
-              config_.bind, config_.port, config_.tls_port, config_.unixsocket,
-              config_.maxmemory, eviction_policy_name(config_.maxmemory_policy));
+              config_.bind, config_.port, config_.tls_port, config_.unixsocket, config_.maxmemory,
+              eviction_policy_name(config_.maxmemory_policy));
   if (!net::run_until_closed(loop_)) {
     log::error("event loop closed with handles still open");
     return 1;

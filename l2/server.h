@@ -171,7 +171,7 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   static void on_stop_signal(void* ctx, int signum);
   void accept_client(uv_stream_t* listener, bool tcp);
   void cron();
-  bool load_data();  // false with a message on stderr
+  bool load_data();                  // false with a message on stderr
   void listen_to_keyspace(bool on);  // the tracker, blocked clients and snapshots, in order
   bool oom_check(CommandContext& ctx);
   // After a read-only command of c: a default-mode tracking client may now cache its keys (for

@@ -52,8 +52,8 @@ void info_loading(std::string& s, const persistence::Snapshots& snap, int64_t no
     perc = static_cast<double>(p.loaded_bytes) / static_cast<double>(p.total_bytes) * 100;
     remaining = static_cast<int64_t>(p.total_bytes - p.loaded_bytes);
   } else if (p.rdb_used_mem != 0) {
-    perc = std::min(99.99, static_cast<double>(p.loaded_bytes) /
-                               static_cast<double>(p.rdb_used_mem) * 100);
+    perc = std::min(
+        99.99, static_cast<double>(p.loaded_bytes) / static_cast<double>(p.rdb_used_mem) * 100);
     remaining = std::max<int64_t>(
         1, static_cast<int64_t>(p.rdb_used_mem) - static_cast<int64_t>(p.loaded_bytes));
   }

@@ -221,8 +221,8 @@ bool load_rdb(std::string_view data, Keyspace& ks, int64_t now_ms, LoadStats* st
         continue;
       case kOpAux:
         if (r.string(&key) && r.string(&aux_value) && progress != nullptr && key == "used-mem")
-          progress->rdb_used_mem = static_cast<uint64_t>(
-              std::max<int64_t>(0, util::parse_int64(aux_value).value_or(0)));
+          progress->rdb_used_mem =
+              static_cast<uint64_t>(std::max<int64_t>(0, util::parse_int64(aux_value).value_or(0)));
         continue;
       case kOpModuleAux:
         r.fail("module auxiliary data is not supported by tiercache-l2");

@@ -221,7 +221,7 @@ TEST_CASE("compact blobs are bounds-checked") {
 TEST_CASE("a load reports its progress every 2 MB and stops when told to") {
   Keyspace ks(16, 1);
   uint64_t x = 88172645463325252ull;  // xorshift: values LZF cannot shrink
-  for (int i = 0; i < 100; ++i) {  // 100 keys of 100 kB: 10 MB
+  for (int i = 0; i < 100; ++i) {     // 100 keys of 100 kB: 10 MB
     std::string value(100000, ' ');
     for (char& ch : value) {
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;
