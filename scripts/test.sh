@@ -70,10 +70,14 @@ step continue "coherence checker (two hosts, ${COHERENCE_SECONDS:-10}s per L2, a
 # keep CI short, the suite's l2=tiercache variant over TLS runs on demand only
 # (TIERCACHE_SIDECAR_LINK=tls,acl pytest tests/integration/sidecar); tiercache-l2's TLS server
 # is covered here by the coherence checker, and by tests/integration/tls and
-# test_l2_link_security.py in the integration step.
+# test_l2_link_security.py in the integration step. The Django features module (tags, leases,
+# early refresh: Python logic over the same few commands, a minute of CI) runs in the
+# integration step only.
+DJANGO_FEATURES=tests/integration/sidecar/test_django_features.py
 step continue "sidecar suite and coherence over TLS links as an ACL user" \
   env TIERCACHE_SIDECAR_LINK=tls,acl TIERCACHE_SIDECAR_VARIANTS=redis \
-  TIERCACHE_COHERENCE_SECONDS=5 "${PYTEST[@]}" tests/integration/sidecar tests/coherence
+  TIERCACHE_COHERENCE_SECONDS=5 "${PYTEST[@]}" --ignore="$DJANGO_FEATURES" \
+  tests/integration/sidecar tests/coherence
 step continue "operations checks" "${PYTEST[@]}" tests/ops
 step continue "hardening: 10,000 connections, crash and restart faults" \
   "${PYTEST[@]}" tests/hardening
@@ -93,11 +97,12 @@ if [ "${QUICK:-0}" != "1" ]; then
     env "${SAN_ENV[@]}" ctest --test-dir build-asan --output-on-failure -j 2
   # Any sanitizer report makes the server abort, which the fixtures see as a failed test.
   # The sidecar suite's variants l2=tiercache and l2=redis,source=publish (see above); the
-  # differential test of the data types runs 10,000 steps instead of 100,000.
+  # differential test of the data types runs 10,000 steps instead of 100,000; the Django
+  # features module as in the TLS step (its sidecar paths run under ASan in the rest).
   step continue "integration tests against the ASan+UBSan binaries" \
     env "${SAN_ENV[@]}" TIERCACHE_BUILD_DIR="$ROOT/build-asan" TIERCACHE_TEST_TARGET=tiercache \
     TIERCACHE_SIDECAR_VARIANTS=tiercache,redis+publish TIERCACHE_DIFF_STEPS=10000 \
-    "${PYTEST[@]}" tests/integration
+    "${PYTEST[@]}" --ignore="$DJANGO_FEATURES" tests/integration
   step continue "fuzz targets (${FUZZ_SECONDS}s each)" \
     env TIERCACHE_FUZZ_BUILD_DIR=build-asan scripts/fuzz.sh "$FUZZ_SECONDS"
 fi

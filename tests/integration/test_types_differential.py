@@ -1,9 +1,9 @@
 """Differential test: random command sequences over every type (strings, hashes, lists, sets,
 sorted sets, with TTLs, COPY and MOVE between two dbs, MULTI/EXEC and scripts) go to tiercache-l2
 and redis-server 7.0 at once;
-every reply must be equal (after sorting the replies Redis leaves unordered), and every 37 steps a
+every reply must be equal (after sorting the replies Redis leaves unordered), and every 101 steps a
 whole HSCAN/SSCAN/ZSCAN walk of a key (cursors followed, small COUNTs) must return the same set. Bounded in steps
-(TIERCACHE_DIFF_STEPS, default 100000, about 12 s) and seeded (TIERCACHE_DIFF_SEED, default 1):
+(TIERCACHE_DIFF_STEPS, default 100000, about 15 s) and seeded (TIERCACHE_DIFF_SEED, default 1):
 CI repeats one sequence on any machine; "random" explores. The seed, the step and the last
 commands are printed on failure."""
 
@@ -226,7 +226,7 @@ def test_random_sequences_match_redis():
                 pytest.fail("seed %d, step %d: replies differ\n  last commands: %s\n"
                             "  tiercache: %r\n  redis:     %r"
                             % (seed, steps, history[-5:], got[0], got[1]))
-            if steps % 37 == 0:
+            if steps % 101 == 0:  # a third as often as at first: it was half the test's time
                 key, count = walk_r.choice(KEYS), walk_r.choice([1, 2, 3, 10])
                 a, b = walk(conns[0], key, count), walk(conns[1], key, count)
                 assert a == b, "seed %d, step %d: %s walk of %s (COUNT %d) differs\n%r\n%r" % (

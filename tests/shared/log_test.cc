@@ -2,6 +2,7 @@
 #include "shared/log/log.h"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>  // formatter<std::string>::format, defined here when fmt is a library
 
 #include <string>
 
