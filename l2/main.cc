@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     if (rc != 0) return 1;
     tiercache::log::setup("tiercache-l2", config.logfile);
     tiercache::l2::Server server(std::move(config));
-    if (!server.load_data() || !server.listen()) return 1;
+    if (!server.listen()) return 1;
     return server.run();
   } catch (const std::exception& e) {
     fprintf(stderr, "tiercache-l2: fatal: %s\n", e.what());

@@ -111,20 +111,26 @@ Server::Server(Config config)
   update_clock();
   tracker_ = std::make_unique<tracking::Tracker>(static_cast<tracking::Peers&>(*this),
                                                  keyspace_.next_random());
-  keyspace_.add_listener(tracker_.get());
   blocking_ = std::make_unique<Blocking>(*this);
-  keyspace_.add_listener(blocking_.get());
   snapshots_ = std::make_unique<persistence::Snapshots>(keyspace_, config_);
-  keyspace_.add_listener(snapshots_.get());
+  listen_to_keyspace(true);
   lua_ = std::make_unique<scripting::LuaEngine>(*this);
 }
 
 Server::~Server() {
   for (Client* c : closed_clients_) delete c;
-  keyspace_.remove_listener(snapshots_.get());
-  keyspace_.remove_listener(blocking_.get());
-  keyspace_.remove_listener(tracker_.get());
+  listen_to_keyspace(false);
   keyspace_.flush_all();
+}
+
+void Server::listen_to_keyspace(bool on) {
+  for (KeyspaceListener* l : std::initializer_list<KeyspaceListener*>{
+           tracker_.get(), blocking_.get(), snapshots_.get()}) {
+    if (on)
+      keyspace_.add_listener(l);
+    else
+      keyspace_.remove_listener(l);
+  }
 }
 
 void Server::apply_config() {
@@ -210,11 +216,18 @@ int Server::run() {
   prepare_.data = this;
   uv_prepare_start(&prepare_, on_prepare);
   signals_.start(loop_, on_stop_signal, this);
+  // As Redis: the listeners are open while the file loads, and clients get -LOADING.
+  if (!load_data()) {
+    shutdown();
+    net::run_until_closed(loop_);
+    return 1;
+  }
   struct mallinfo2 mi = mallinfo2();
   baseline_memory_ = mi.uordblks;
-  log::info("tiercache-l2 ready: tcp {}:{}, tls port {}, unix '{}', maxmemory {} ({})",
-            config_.bind, config_.port, config_.tls_port, config_.unixsocket, config_.maxmemory,
-            eviction_policy_name(config_.maxmemory_policy));
+  if (!shutting_down_)  // a SHUTDOWN or SIGTERM during loading stopped it
+    log::info("tiercache-l2 ready: tcp {}:{}, tls port {}, unix '{}', maxmemory {} ({})",
+              config_.bind, config_.port, config_.tls_port, config_.unixsocket, config_.maxmemory,
+              eviction_policy_name(config_.maxmemory_policy));
   if (!net::run_until_closed(loop_)) {
     log::error("event loop closed with handles still open");
     return 1;
@@ -224,8 +237,11 @@ int Server::run() {
 }
 
 void Server::on_stop_signal(void* ctx, int signum) {
-  log::info("received signal {}, shutting down", signum);
   auto* self = static_cast<Server*>(ctx);
+  if (self->snapshots_->loading())  // no final save then: see shutdown_save
+    log::info("received signal {} during loading, shutting down", signum);
+  else
+    log::info("received signal {}, shutting down", signum);
   self->update_clock();
   std::string error;
   // As Redis: with `save` rules, a final snapshot; if it fails the server keeps running.
@@ -238,8 +254,18 @@ void Server::on_stop_signal(void* ctx, int signum) {
 
 bool Server::load_data() {
   update_clock();
+  // Every 2 MB the loop turns: clients are answered (-LOADING but for the table's kLoading
+  // commands), a SHUTDOWN or SIGTERM stops the load. Cron does not run meanwhile.
+  auto events = [this] {
+    uv_run(loop_, UV_RUN_NOWAIT);
+    return !shutting_down_;
+  };
+  // As Redis's rdbLoad: loaded keys are no modifications (no invalidations, no dirty count).
+  listen_to_keyspace(false);
   std::string error;
-  if (!snapshots_->load(now_ms_, &error)) {
+  bool ok = snapshots_->load(now_ms_, events, &error);
+  listen_to_keyspace(true);
+  if (!ok) {
     fprintf(stderr, "tiercache-l2: Fatal error loading the DB: %s. Exiting.\n", error.c_str());
     return false;
   }
@@ -470,12 +496,13 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
     stats_.total_error_replies++;
     return;
   }
-  // Redis 7.0's order: OOM (not while a script is busy), RESP2 subscribed mode, then -BUSY for
-  // all but the table's kAllowBusy commands.
+  // Redis 7.0's order: OOM (not while a script is busy or the file loads), RESP2 subscribed
+  // mode, -LOADING and -BUSY for all but the table's kLoading and kAllowBusy commands.
   const bool busy = lua_->timed_out() && &c != lua_->script_client();
+  const bool loading = snapshots_->loading();
   CommandContext ctx{*this, c, args, out, now_ms_, *spec};
   if (exec_depth_ == 0) request_spec_ = spec;
-  if (!busy && !oom_check(ctx)) {
+  if (!busy && !loading && !oom_check(ctx)) {
     stats_.total_error_replies++;
     session::reject(*session_host_, c, spec,
                     "OOM command not allowed when used memory > 'maxmemory'.", out);
@@ -485,7 +512,12 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
     stats_.total_error_replies++;
     return;
   }
-  if (busy && !command::CommandTable::allowed_while_busy(*spec, args)) {
+  if (loading && !command::CommandTable::request_has(*spec, args, command::kLoading)) {
+    stats_.total_error_replies++;
+    session::reject(*session_host_, c, spec, persistence::kLoadingError, out);
+    return;
+  }
+  if (busy && !command::CommandTable::request_has(*spec, args, command::kAllowBusy)) {
     stats_.total_error_replies++;
     session::reject(*session_host_, c, spec, scripting::kBusyError, out);
     return;
@@ -546,7 +578,8 @@ void Server::remember_reads(Client& c, const command::CommandSpec& spec,
 void Server::on_cron(uv_timer_t* t) { static_cast<Server*>(t->data)->cron(); }
 
 void Server::cron() {
-  if (lua_->running()) return;  // a script runs atomically: no expiry or eviction meanwhile
+  // A script runs atomically, a half-loaded keyspace is no keyspace: no expiry or eviction.
+  if (lua_->running() || snapshots_->loading()) return;
   update_clock();
   uint64_t budget_us = 1000000 / static_cast<uint64_t>(config_.hz) / 40;  // 2.5% of the period
   keyspace_.active_expire_cycle(now_ms_, budget_us);

@@ -91,12 +91,11 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   explicit Server(Config config);
   ~Server();
 
-  // Loads the RDB file (dir/dbfilename) if it exists. False with a message on stderr when it
-  // exists but cannot be loaded.
-  bool load_data();
   // Binds the listeners. False with a message on stderr when it cannot.
   bool listen();
-  // Runs the loop until SIGTERM/SIGINT or SHUTDOWN; returns the process exit code.
+  // Loads the RDB file (dir/dbfilename) if it exists, answering clients meanwhile, then runs
+  // the loop until SIGTERM/SIGINT or SHUTDOWN; returns the process exit code (1 with a message
+  // on stderr when the file exists but cannot be loaded).
   int run();
   // Stops accepting, closes every client and lets run() return.
   void shutdown();
@@ -172,6 +171,8 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   static void on_stop_signal(void* ctx, int signum);
   void accept_client(uv_stream_t* listener, bool tcp);
   void cron();
+  bool load_data();                  // false with a message on stderr
+  void listen_to_keyspace(bool on);  // the tracker, blocked clients and snapshots, in order
   bool oom_check(CommandContext& ctx);
   // After a read-only command of c: a default-mode tracking client may now cache its keys (for
   // a script's reads, the keys the script declared, remembered for the script's caller).

@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "l2/client.h"
@@ -41,6 +42,33 @@ size_t rss_bytes() {
 using metrics::info_field;
 using metrics::info_header;
 using metrics::info_wants;
+
+// The loading_* fields while the RDB file loads, computed as Redis 7.0's genRedisInfoString.
+void info_loading(std::string& s, const persistence::Snapshots& snap, int64_t now_ms) {
+  const persistence::LoadProgress& p = snap.load_progress();
+  double perc = 0;
+  int64_t remaining = 1;
+  if (p.total_bytes != 0) {
+    perc = static_cast<double>(p.loaded_bytes) / static_cast<double>(p.total_bytes) * 100;
+    remaining = static_cast<int64_t>(p.total_bytes - p.loaded_bytes);
+  } else if (p.rdb_used_mem != 0) {
+    perc = std::min(
+        99.99, static_cast<double>(p.loaded_bytes) / static_cast<double>(p.rdb_used_mem) * 100);
+    remaining = std::max<int64_t>(
+        1, static_cast<int64_t>(p.rdb_used_mem) - static_cast<int64_t>(p.loaded_bytes));
+  }
+  int64_t elapsed = now_ms / 1000 - snap.loading_start_time();
+  int64_t eta = elapsed == 0 ? 1  // Redis's "fake 1 second" before it knows better
+                             : elapsed * remaining / static_cast<int64_t>(p.loaded_bytes + 1);
+  char perc_text[32];
+  snprintf(perc_text, sizeof perc_text, "%.2f", perc);
+  info_field(s, "loading_start_time", std::to_string(snap.loading_start_time()));
+  info_field(s, "loading_total_bytes", p.total_bytes);
+  info_field(s, "loading_rdb_used_mem", p.rdb_used_mem);
+  info_field(s, "loading_loaded_bytes", p.loaded_bytes);
+  info_field(s, "loading_loaded_perc", perc_text);
+  info_field(s, "loading_eta_seconds", std::to_string(eta));
+}
 
 }  // namespace
 
@@ -112,9 +140,8 @@ std::string Server::info(std::string_view section) {
   }
   if (info_wants(section, "persistence", true)) {
     info_header(s, "Persistence");
-    // The RDB file loads before the listeners open, so no client ever sees loading:1.
     const persistence::Snapshots& snap = *snapshots_;
-    info_field(s, "loading", 0);
+    info_field(s, "loading", snap.loading() ? 1 : 0);
     info_field(s, "async_loading", 0);
     info_field(s, "rdb_changes_since_last_save", snap.dirty());
     info_field(s, "rdb_bgsave_in_progress", snap.child_running() ? 1 : 0);
@@ -127,6 +154,7 @@ std::string Server::info(std::string_view section) {
     info_field(s, "rdb_last_load_keys_loaded", snap.last_load().keys_loaded);
     info_field(s, "aof_enabled", 0);
     info_field(s, "aof_rewrite_in_progress", 0);
+    if (snap.loading()) info_loading(s, snap, now_ms_);
   }
   if (info_wants(section, "stats", true)) {
     info_header(s, "Stats");

@@ -4,9 +4,11 @@
 #include "l2/persistence/rdb_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -14,6 +16,7 @@
 #include "l2/persistence/rdb_format.h"
 #include "l2/persistence/rdb_object.h"
 #include "l2/persistence/rdb_reader.h"
+#include "shared/util/numbers.h"
 
 namespace tiercache::l2::persistence {
 namespace {
@@ -52,6 +55,15 @@ class Out {
   std::string buf_;
   uint64_t crc_ = 0;
   size_t crc_done_ = 0;  // bytes of buf_ already in crc_
+};
+
+// A read-only mapping of a whole file, unmapped when it goes.
+struct Mapping {
+  void* data = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (data != nullptr) munmap(data, size);
+  }
 };
 
 void put_aux(std::string& out, std::string_view key, std::string_view value) {
@@ -151,8 +163,9 @@ bool save_file(const std::string& dir, const std::string& filename, const Keyspa
 }
 
 bool load_rdb(std::string_view data, Keyspace& ks, int64_t now_ms, LoadStats* stats,
-              std::string* error) {
+              std::string* error, LoadProgress* progress) {
   Reader r(data);
+  uint64_t events_at = LoadProgress::kLoadEventsIntervalBytes;
   std::string_view header;
   if (!r.bytes(9, &header) || header.substr(0, 5) != "REDIS")
     return *error = "not an RDB file (wrong signature)", false;
@@ -168,6 +181,14 @@ bool load_rdb(std::string_view data, Keyspace& ks, int64_t now_ms, LoadStats* st
   std::string key, aux_value;
   Decoded value;
   while (true) {
+    if (progress != nullptr && r.pos() >= events_at) {
+      events_at = r.pos() + LoadProgress::kLoadEventsIntervalBytes;
+      progress->loaded_bytes = r.pos();
+      if (!progress->events()) {
+        progress->stopped = true;
+        return true;
+      }
+    }
     uint8_t type;
     if (!r.u8(&type)) break;
     if (type == kOpEof) break;
@@ -199,7 +220,9 @@ bool load_rdb(std::string_view data, Keyspace& ks, int64_t now_ms, LoadStats* st
         if (r.length(&a)) r.length(&b);
         continue;
       case kOpAux:
-        if (r.string(&key)) r.string(&aux_value);
+        if (r.string(&key) && r.string(&aux_value) && progress != nullptr && key == "used-mem")
+          progress->rdb_used_mem =
+              static_cast<uint64_t>(std::max<int64_t>(0, util::parse_int64(aux_value).value_or(0)));
         continue;
       case kOpModuleAux:
         r.fail("module auxiliary data is not supported by tiercache-l2");
@@ -249,30 +272,32 @@ bool load_rdb(std::string_view data, Keyspace& ks, int64_t now_ms, LoadStats* st
 }
 
 LoadFile load_file(const std::string& path, Keyspace& ks, int64_t now_ms, LoadStats* stats,
-                   std::string* error) {
+                   std::string* error, LoadProgress* progress) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return LoadFile::kMissing;
     *error = "cannot open " + path + ": " + strerror(errno);
     return LoadFile::kFailed;
   }
-  std::string data;
+  // Mapped, not read into memory: the loader parses the page cache from the first byte on (its
+  // progress and the used-mem field are known at once) and the file is never copied whole.
   struct stat st;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) data.reserve(static_cast<size_t>(st.st_size));
-  char buf[1 << 16];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *error = "cannot read " + path + ": " + strerror(errno);
-      close(fd);
-      return LoadFile::kFailed;
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
+  Mapping map;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    map.size = static_cast<size_t>(st.st_size);
+    map.data = mmap(nullptr, map.size, PROT_READ, MAP_PRIVATE, fd, 0);
   }
+  int map_errno = errno;
   close(fd);
-  if (!load_rdb(data, ks, now_ms, stats, error)) {
+  if (map.data == MAP_FAILED) {
+    map.data = nullptr;
+    *error = "cannot map " + path + ": " + strerror(map_errno);
+    return LoadFile::kFailed;
+  }
+  if (map.data != nullptr) madvise(map.data, map.size, MADV_SEQUENTIAL);
+  if (progress != nullptr) progress->total_bytes = map.size;
+  std::string_view data(static_cast<const char*>(map.data), map.data ? map.size : 0);
+  if (!load_rdb(data, ks, now_ms, stats, error, progress)) {
     *error = path + ": " + *error;
     return LoadFile::kFailed;
   }

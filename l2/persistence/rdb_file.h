@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -34,14 +35,29 @@ struct LoadStats {
   uint64_t empty_keys = 0;    // skipped: empty collections
 };
 
+// A load in progress, as INFO shows it (Redis's loading_* fields). The loader keeps the
+// numbers and calls events() every kLoadEventsIntervalBytes of the file it parses (Redis's
+// loading-process-events-interval-bytes): tiercache-l2 lets its loop turn there. events()
+// returning false stops the load (a shutdown while loading).
+struct LoadProgress {
+  static constexpr uint64_t kLoadEventsIntervalBytes = 2 << 20;
+  uint64_t total_bytes = 0;   // the file's size
+  uint64_t rdb_used_mem = 0;  // the file's "used-mem" AUX field
+  uint64_t loaded_bytes = 0;  // parsed so far
+  bool stopped = false;       // events() said stop
+  std::function<bool()> events;
+};
+
 // Loads an RDB image into ks (which should be empty). False with *error (what and where) when
 // the data is malformed or holds what tiercache-l2 cannot store (streams, modules, functions);
-// the keys loaded before the error stay in ks.
+// the keys loaded before the error stay in ks. With progress, true when events() stopped it
+// (progress->stopped), the keys loaded so far in ks.
 bool load_rdb(std::string_view data, Keyspace& ks, int64_t now_ms, LoadStats* stats,
-              std::string* error);
+              std::string* error, LoadProgress* progress = nullptr);
 
+// Maps the file and runs load_rdb on it. kLoaded also when progress->events() stopped it.
 enum class LoadFile { kLoaded, kMissing, kFailed };
 LoadFile load_file(const std::string& path, Keyspace& ks, int64_t now_ms, LoadStats* stats,
-                   std::string* error);
+                   std::string* error, LoadProgress* progress = nullptr);
 
 }  // namespace tiercache::l2::persistence

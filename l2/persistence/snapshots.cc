@@ -72,14 +72,25 @@ SaveOptions Snapshots::options(int64_t now_ms, uint64_t used_memory) const {
   return o;
 }
 
-bool Snapshots::load(int64_t now_ms, std::string* error) {
+bool Snapshots::load(int64_t now_ms, std::function<bool()> events, std::string* error) {
   last_load_ = LoadStats{};
-  switch (load_file(path(), ks_, now_ms, &last_load_, error)) {
+  progress_ = LoadProgress{};
+  progress_.events = std::move(events);
+  loading_ = true;
+  loading_start_time_ = now_ms / 1000;
+  LoadFile result = load_file(path(), ks_, now_ms, &last_load_, error, &progress_);
+  loading_ = false;
+  switch (result) {
     case LoadFile::kMissing:
       return true;
     case LoadFile::kFailed:
       return false;
     case LoadFile::kLoaded:
+      if (progress_.stopped) {
+        log::warn("Loading of {} stopped by a shutdown after {} keys", path(),
+                  last_load_.keys_loaded);
+        return true;
+      }
       log::info("DB loaded from disk: {} keys ({} expired, {} empty skipped) from {}",
                 last_load_.keys_loaded, last_load_.keys_expired, last_load_.empty_keys, path());
       dirty_ = 0;
@@ -178,7 +189,7 @@ void Snapshots::kill_child() {
 bool Snapshots::shutdown_save(int64_t now_ms, uint64_t used_memory, bool force_save, bool nosave,
                               std::string* error) {
   kill_child();
-  if (nosave || (!force_save && config_.save.empty())) return true;
+  if (nosave || loading_ || (!force_save && config_.save.empty())) return true;
   log::info("Saving the final RDB snapshot before exiting.");
   return save(now_ms, used_memory, error);
 }

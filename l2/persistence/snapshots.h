@@ -11,13 +11,18 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "l2/config.h"
 #include "l2/keyspace/keyspace.h"
 #include "l2/persistence/rdb_file.h"
 
 namespace tiercache::l2::persistence {
+
+// The reply to a command without the table's kLoading while the file loads (Redis's text).
+inline constexpr std::string_view kLoadingError = "LOADING Redis is loading the dataset in memory";
 
 class Snapshots : public KeyspaceListener {
  public:
@@ -26,8 +31,13 @@ class Snapshots : public KeyspaceListener {
   ~Snapshots() override;
 
   // Loads dir/dbfilename into the (empty) keyspace, if the file exists. False with *error when
-  // it exists but cannot be loaded.
-  bool load(int64_t now_ms, std::string* error);
+  // it exists but cannot be loaded. Meanwhile loading() is true and `events` (the server
+  // letting its loop turn) runs every 2 MB of the file; a false from it stops the load (a
+  // shutdown): true then, the keys loaded so far in the keyspace.
+  bool load(int64_t now_ms, std::function<bool()> events, std::string* error);
+  bool loading() const { return loading_; }
+  int64_t loading_start_time() const { return loading_start_time_; }  // unix seconds
+  const LoadProgress& load_progress() const { return progress_; }
 
   // SAVE: writes the snapshot now. False with *error.
   bool save(int64_t now_ms, uint64_t used_memory, std::string* error);
@@ -43,8 +53,9 @@ class Snapshots : public KeyspaceListener {
 
   // Kills a running child and removes its temp file (SHUTDOWN, FLUSHALL).
   void kill_child();
-  // Saves at shutdown as Redis does: when `save` rules are set (or force_save) and not nosave.
-  // False with *error when the save failed.
+  // Saves at shutdown as Redis does: when `save` rules are set (or force_save) and not nosave,
+  // never while loading (it would overwrite the file with half of it). False with *error when
+  // the save failed.
   bool shutdown_save(int64_t now_ms, uint64_t used_memory, bool force_save, bool nosave,
                      std::string* error);
 
@@ -83,6 +94,9 @@ class Snapshots : public KeyspaceListener {
   int64_t child_start_ms_ = 0;
   bool scheduled_ = false;
   LoadStats last_load_;
+  bool loading_ = false;
+  int64_t loading_start_time_ = 0;
+  LoadProgress progress_;
 };
 
 }  // namespace tiercache::l2::persistence

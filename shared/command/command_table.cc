@@ -10,10 +10,9 @@ namespace tiercache::command {
 namespace {
 
 constexpr uint32_t R = kRead, W = kWrite, A = kAdmin, P = kPubSub, M = kDenyOom, N = kNoAuth,
-                   S = kNoScript, F = kFast, B = kSubscribed, L = kFlush,
-                   E = kScripting, T = kTransaction, Q = kNotQueued,
-                   D = kAllDbs, K = kBlocking, C = kContainer, O = kOtherDb, X = kNoMulti,
-                   Y = kAllowBusy, Z = kExec;
+                   S = kNoScript, F = kFast, B = kSubscribed, L = kFlush, E = kScripting,
+                   T = kTransaction, Q = kNotQueued, D = kAllDbs, K = kBlocking, C = kContainer,
+                   O = kOtherDb, X = kNoMulti, Y = kAllowBusy, Z = kExec, G = kLoading;
 constexpr KeySpec kN = KeySpec::kNone, kR = KeySpec::kRange, kK = KeySpec::kNumkeys;
 constexpr Group Gen = Group::kGeneric, Str = Group::kString, Lst = Group::kList,
                 Set = Group::kSet, Zst = Group::kSortedSet, Hsh = Group::kHash,
@@ -24,17 +23,17 @@ constexpr Group Gen = Group::kGeneric, Str = Group::kString, Lst = Group::kList,
 // only). The id is filled in by position. Arity, flags, keys and group are redis-server 7.0's.
 constexpr CommandSpec kCommands[] = {
     {"ping", -1, F | B, kN, 0, 0, 0, Con},
-    {"echo", 2, F, kN, 0, 0, 0, Con},
-    {"select", 2, F, kN, 0, 0, 0, Con},
-    {"quit", -1, N | S | F | B | Q | Y, kN, 0, 0, 0, Con},
-    {"auth", -2, N | S | F | Y, kN, 0, 0, 0, Con},
-    {"hello", -1, N | S | F | Y, kN, 0, 0, 0, Con},
-    {"reset", 1, N | S | F | B | Q | Y, kN, 0, 0, 0, Con},
+    {"echo", 2, F | G, kN, 0, 0, 0, Con},
+    {"select", 2, F | G, kN, 0, 0, 0, Con},
+    {"quit", -1, N | S | F | B | Q | Y | G, kN, 0, 0, 0, Con},
+    {"auth", -2, N | S | F | Y | G, kN, 0, 0, 0, Con},
+    {"hello", -1, N | S | F | Y | G, kN, 0, 0, 0, Con},
+    {"reset", 1, N | S | F | B | Q | Y | G, kN, 0, 0, 0, Con},
     {"client", -2, A | S | C, kN, 0, 0, 0, Con},
-    {"command", -1, C, kN, 0, 0, 0, Srv},
+    {"command", -1, C | G, kN, 0, 0, 0, Srv},
     {"config", -2, A | S | C, kN, 0, 0, 0, Srv},
-    {"info", -1, 0, kN, 0, 0, 0, Srv},
-    {"time", 1, F, kN, 0, 0, 0, Srv},
+    {"info", -1, G, kN, 0, 0, 0, Srv},
+    {"time", 1, F | G, kN, 0, 0, 0, Srv},
     {"dbsize", 1, R | F, kN, 0, 0, 0, Srv},
     {"get", 2, R | F, kR, 1, 1, 1, Str},
     {"set", -3, W | M, kR, 1, 1, 1, Str},
@@ -77,16 +76,16 @@ constexpr CommandSpec kCommands[] = {
     {"randomkey", 1, R, kN, 0, 0, 0, Gen},
     {"flushdb", -1, W | L, kN, 0, 0, 0, Srv},
     {"flushall", -1, W | L | D, kN, 0, 0, 0, Srv},
-    {"multi", 1, S | F | T | Q | Y, kN, 0, 0, 0, Tx},
-    {"exec", 1, S | T | Q | Z, kN, 0, 0, 0, Tx},
-    {"discard", 1, S | F | T | Q | Y, kN, 0, 0, 0, Tx},
-    {"watch", -2, S | F | T | Q | Y, kR, 1, -1, 1, Tx},
-    {"unwatch", 1, S | F | T | Y, kN, 0, 0, 0, Tx},
-    {"publish", 3, P | F, kN, 0, 0, 0, Pub},
-    {"subscribe", -2, P | S | B, kN, 0, 0, 0, Pub},
-    {"unsubscribe", -1, P | S | B, kN, 0, 0, 0, Pub},
-    {"psubscribe", -2, P | S | B, kN, 0, 0, 0, Pub},
-    {"punsubscribe", -1, P | S | B, kN, 0, 0, 0, Pub},
+    {"multi", 1, S | F | T | Q | Y | G, kN, 0, 0, 0, Tx},
+    {"exec", 1, S | T | Q | Z | G, kN, 0, 0, 0, Tx},
+    {"discard", 1, S | F | T | Q | Y | G, kN, 0, 0, 0, Tx},
+    {"watch", -2, S | F | T | Q | Y | G, kR, 1, -1, 1, Tx},
+    {"unwatch", 1, S | F | T | Y | G, kN, 0, 0, 0, Tx},
+    {"publish", 3, P | F | G, kN, 0, 0, 0, Pub},
+    {"subscribe", -2, P | S | B | G, kN, 0, 0, 0, Pub},
+    {"unsubscribe", -1, P | S | B | G, kN, 0, 0, 0, Pub},
+    {"psubscribe", -2, P | S | B | G, kN, 0, 0, 0, Pub},
+    {"punsubscribe", -1, P | S | B | G, kN, 0, 0, 0, Pub},
     {"pubsub", -2, P | C, kN, 0, 0, 0, Pub},
     {"eval", -3, S | M | E, kK, 0, 0, 0, Scr, 2},
     {"evalsha", -3, S | M | E, kK, 0, 0, 0, Scr, 2},
@@ -98,8 +97,8 @@ constexpr CommandSpec kCommands[] = {
     // Persistence (RDB snapshots) and DUMP/RESTORE: rows as redis-server 7.0's COMMAND INFO.
     {"save", 1, A | S | X, kN, 0, 0, 0, Srv},
     {"bgsave", -1, A | S, kN, 0, 0, 0, Srv},
-    {"lastsave", 1, F, kN, 0, 0, 0, Srv},
-    {"shutdown", -1, A | S | X | Y, kN, 0, 0, 0, Srv},
+    {"lastsave", 1, F | G, kN, 0, 0, 0, Srv},
+    {"shutdown", -1, A | S | X | Y | G, kN, 0, 0, 0, Srv},
     {"dump", 2, R, kR, 1, 1, 1, Gen},
     {"restore", -4, W | M, kR, 1, 1, 1, Gen},
     // Hashes, lists, sets and sorted sets: rows as redis-server 7.0's COMMAND INFO (checked by
@@ -200,25 +199,59 @@ constexpr size_t kCount = sizeof(kCommands) / sizeof(kCommands[0]);
 // Every subcommand redis-server 7.0 lists for the containers above (COMMAND INFO's tenth
 // field), sorted; checked against redis-server by tests/integration/test_command_table.py.
 constexpr SubcommandSpec kSubcommands[] = {
-    {"client", "caching", 3}, {"client", "getname", 2}, {"client", "getredir", 2},
-    {"client", "help", 2}, {"client", "id", 2}, {"client", "info", 2}, {"client", "kill", -3},
-    {"client", "list", -2}, {"client", "no-evict", 3}, {"client", "pause", -3},
-    {"client", "reply", 3}, {"client", "setname", 3}, {"client", "tracking", -3},
-    {"client", "trackinginfo", 2}, {"client", "unblock", -3}, {"client", "unpause", 2},
-    {"command", "count", 2}, {"command", "docs", -2}, {"command", "getkeys", -4},
-    {"command", "getkeysandflags", -4}, {"command", "help", 2}, {"command", "info", -2},
-    {"command", "list", -2}, {"config", "get", -3}, {"config", "help", 2},
-    {"config", "resetstat", 2}, {"config", "rewrite", 2}, {"config", "set", -4},
-    {"memory", "doctor", 2}, {"memory", "help", 2}, {"memory", "malloc-stats", 2},
-    {"memory", "purge", 2}, {"memory", "stats", 2}, {"memory", "usage", -3},
-    {"object", "encoding", 3}, {"object", "freq", 3}, {"object", "help", 2},
-    {"object", "idletime", 3}, {"object", "refcount", 3}, {"pubsub", "channels", -2},
-    {"pubsub", "help", 2}, {"pubsub", "numpat", 2}, {"pubsub", "numsub", -2},
-    {"pubsub", "shardchannels", -2}, {"pubsub", "shardnumsub", -2}, {"script", "debug", 3},
-    {"script", "exists", -3}, {"script", "flush", -2}, {"script", "help", 2}, {"script", "kill", 2, Y},
+    {"client", "caching", 3, G},
+    {"client", "getname", 2, G},
+    {"client", "getredir", 2, G},
+    {"client", "help", 2, G},
+    {"client", "id", 2, G},
+    {"client", "info", 2, G},
+    {"client", "kill", -3, G},
+    {"client", "list", -2, G},
+    {"client", "no-evict", 3, G},
+    {"client", "pause", -3, G},
+    {"client", "reply", 3, G},
+    {"client", "setname", 3, G},
+    {"client", "tracking", -3, G},
+    {"client", "trackinginfo", 2, G},
+    {"client", "unblock", -3, G},
+    {"client", "unpause", 2, G},
+    {"command", "count", 2, G},
+    {"command", "docs", -2, G},
+    {"command", "getkeys", -4, G},
+    {"command", "getkeysandflags", -4, G},
+    {"command", "help", 2, G},
+    {"command", "info", -2, G},
+    {"command", "list", -2, G},
+    {"config", "get", -3, G},
+    {"config", "help", 2, G},
+    {"config", "resetstat", 2, G},
+    {"config", "rewrite", 2, G},
+    {"config", "set", -4, G},
+    {"memory", "doctor", 2},
+    {"memory", "help", 2, G},
+    {"memory", "malloc-stats", 2},
+    {"memory", "purge", 2},
+    {"memory", "stats", 2},
+    {"memory", "usage", -3},
+    {"object", "encoding", 3},
+    {"object", "freq", 3},
+    {"object", "help", 2, G},
+    {"object", "idletime", 3},
+    {"object", "refcount", 3},
+    {"pubsub", "channels", -2, G},
+    {"pubsub", "help", 2, G},
+    {"pubsub", "numpat", 2, G},
+    {"pubsub", "numsub", -2, G},
+    {"pubsub", "shardchannels", -2, G},
+    {"pubsub", "shardnumsub", -2, G},
+    {"script", "debug", 3},
+    {"script", "exists", -3},
+    {"script", "flush", -2},
+    {"script", "help", 2, G},
+    {"script", "kill", 2, Y},
     {"script", "load", 3},
     // Redis 7.2's CLIENT SETINFO, which 7.2-era clients send on connect: accepted and ignored
-    {"client", "setinfo", 4},
+    {"client", "setinfo", 4, G},
 };
 
 // Commands of other Redis data types, answered with a clear "strings only" error.
@@ -314,12 +347,12 @@ const SubcommandSpec* CommandTable::find_subcommand(const CommandSpec& container
   return nullptr;
 }
 
-bool CommandTable::allowed_while_busy(const CommandSpec& spec,
-                                      std::span<const std::string_view> args) {
-  if (spec.flags & kAllowBusy) return true;
+bool CommandTable::request_has(const CommandSpec& spec, std::span<const std::string_view> args,
+                               Flag flag) {
+  if (spec.flags & flag) return true;
   if (!(spec.flags & kContainer) || args.size() < 2) return false;
   const SubcommandSpec* sub = find_subcommand(spec, args[1]);
-  return sub != nullptr && (sub->flags & kAllowBusy);
+  return sub != nullptr && (sub->flags & flag);
 }
 
 std::string_view group_name(Group g) {

@@ -37,6 +37,9 @@ enum Flag : uint32_t {
                             // RESET, MULTI, DISCARD, WATCH, UNWATCH, SHUTDOWN, SCRIPT KILL)
   kExec = 1u << 19,         // EXEC: refused before it runs (arity, NOAUTH, ...), it discards the
                             // transaction and unwatches (Redis's execCommandAbort)
+  kLoading = 1u << 20,      // runs while tiercache-l2 loads its RDB file; every other command
+                            // gets -LOADING (Redis 7.0's loading: INFO, AUTH, HELLO, CLIENT,
+                            // CONFIG GET/SET, pub/sub, transactions, SHUTDOWN; not PING)
 };
 
 enum class KeySpec : uint8_t {
@@ -81,7 +84,8 @@ struct SubcommandSpec {
   std::string_view container;  // lower case
   std::string_view name;       // lower case
   int arity;                   // counts the container's name and the subcommand's
-  uint32_t flags = 0;          // the Flag bits a subcommand has of its own (kAllowBusy)
+  uint32_t flags = 0;          // the Flag bits a subcommand has of its own (kAllowBusy,
+                               // kLoading)
 };
 
 // The complete, immutable table. Lookups are case-insensitive and allocation-free.
@@ -107,9 +111,11 @@ class CommandTable {
                                        std::span<const std::string_view> args,
                                        std::span<char> buf);
 
-  // Whether a request runs while a script is busy: its command's kAllowBusy, or its
-  // subcommand's (SCRIPT KILL).
-  static bool allowed_while_busy(const CommandSpec& spec, std::span<const std::string_view> args);
+  // Whether a request's command has `flag`, or, for a container, its subcommand (Redis checks
+  // a subcommand's own flags): kAllowBusy (runs while a script is busy: SCRIPT KILL), kLoading
+  // (runs while the RDB file loads: CONFIG GET).
+  static bool request_has(const CommandSpec& spec, std::span<const std::string_view> args,
+                          Flag flag);
 
   // True for commands of Redis data types that tiercache deliberately does not implement.
   static bool is_unsupported_type_command(std::string_view name);

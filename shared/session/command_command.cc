@@ -44,10 +44,12 @@ static void write_flag_names(std::string& out, uint32_t flags, bool movable) {
     std::string_view name;
   };
   static constexpr FlagName kNames[] = {
-      {command::kWrite, "write"}, {command::kRead, "readonly"},  {command::kDenyOom, "denyoom"},
-      {command::kAdmin, "admin"}, {command::kPubSub, "pubsub"},  {command::kNoScript, "noscript"},
-      {command::kFast, "fast"},   {command::kNoAuth, "no_auth"}, {command::kNoMulti, "no_multi"},
-      {command::kBlocking, "blocking"}, {command::kAllowBusy, "allow_busy"},
+      {command::kWrite, "write"},      {command::kRead, "readonly"},
+      {command::kDenyOom, "denyoom"},  {command::kAdmin, "admin"},
+      {command::kPubSub, "pubsub"},    {command::kNoScript, "noscript"},
+      {command::kFast, "fast"},        {command::kNoAuth, "no_auth"},
+      {command::kNoMulti, "no_multi"}, {command::kBlocking, "blocking"},
+      {command::kLoading, "loading"},  {command::kAllowBusy, "allow_busy"},
   };
   int n = movable ? 1 : 0;
   for (const auto& f : kNames) n += (flags & f.flag) ? 1 : 0;

@@ -55,9 +55,10 @@ def tiercache_args(flags):
 class Server:
     """A running server process. Use .client(), .raw(), .info(); stopped by the factory."""
 
-    def __init__(self, target, flags, workdir, start_timeout=START_TIMEOUT):
+    def __init__(self, target, flags, workdir, start_timeout=START_TIMEOUT, loaded=True):
         self.target = target
         self.start_timeout = start_timeout
+        self.loaded = loaded
         self.flags = dict(flags)
         self.workdir = workdir
         self.port = int(self.flags.get("port", 0))
@@ -95,6 +96,9 @@ class Server:
                     c.close()
                     self._raws.remove(c)
                 if reply == "PONG" or str(reply).startswith("NOAUTH"):
+                    return self
+                # While the RDB file loads, PING answers -LOADING: started only with loaded=False.
+                if not self.loaded and str(reply).startswith("LOADING"):
                     return self
                 last = reply
             except OSError as e:
@@ -206,7 +210,9 @@ class ServerFactory:
         self.servers = []
         self.dirs = []
 
-    def __call__(self, start_timeout=START_TIMEOUT, **flags):
+    def __call__(self, start_timeout=START_TIMEOUT, loaded=True, **flags):
+        """A started server: it answers PING, with PONG (loaded=True: any RDB file is loaded) or
+        -LOADING (loaded=False: it listens, its file may still be loading)."""
         # A short directory under /tmp: unix socket paths are limited to 107 bytes.
         workdir = tempfile.mkdtemp(prefix="tc-it-")
         self.dirs.append(workdir)
@@ -214,7 +220,7 @@ class ServerFactory:
         if "port" not in flags:
             flags["port"] = free_port()
         flags.setdefault("unixsocket", os.path.join(workdir, "s.sock"))
-        server = Server(self.target, flags, workdir, start_timeout)
+        server = Server(self.target, flags, workdir, start_timeout, loaded)
         self.servers.append(server)
         return server.start()
 

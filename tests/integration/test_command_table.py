@@ -117,6 +117,20 @@ def test_allow_busy_matches_redis_for_every_command_and_subcommand(both):
     assert {s for s in ref_subs if s.split("|")[0] in names} == {"script|kill"}
 
 
+def test_loading_matches_redis_for_every_command(both):
+    """The commands that run while the RDB file loads (COMMAND INFO's loading): ours, from the
+    table's kLoading, against redis-server's, for each command we list. PING is not one of
+    them. (Which subcommands run is shown by the server's behaviour: test_persistence.py.)"""
+    ours, theirs = both
+    names = [n.decode() for n in ours.cmd("COMMAND", "LIST")]
+    mine = {e[0].decode() for e in ours.cmd("COMMAND", "INFO", *names) if "loading" in e[2]}
+    ref = {e[0].decode() for e in theirs.cmd("COMMAND", "INFO", *names)
+           if e is not None and "loading" in e[2]}
+    assert mine == ref
+    assert {"info", "auth", "hello", "shutdown", "subscribe", "multi", "exec"} <= mine
+    assert "ping" not in mine and "get" not in mine
+
+
 def _subcommand_requests(theirs, container):
     """For each of Redis's subcommands of container: a request with one argument too many
     (fixed arity) or one too few (at least N, when that still names the subcommand)."""

@@ -159,8 +159,8 @@ def test_restart_warm_20k_mixed_keys_every_key_compared(server_factory, tmp_path
     shutdown(c, "SAVE")
     assert s.proc.wait(30) == 0
     s.stopped = True
-    # The dump loads before the server listens: 0.05 s in a release build, about 10 s under
-    # ASan+UBSan at -O0 (CI's second pass), past the usual 5 s start timeout.
+    # The server is started once PING answers PONG, not -LOADING: the load takes 0.05 s in a
+    # release build, about 10 s under ASan+UBSan at -O0 (CI's second pass), past the usual 5 s.
     s2 = start(server_factory, str(tmp_path), start_timeout=60)
     after = snapshot_pipelined(s2.client())
     assert after.keys() == before.keys()

@@ -217,3 +217,45 @@ TEST_CASE("compact blobs are bounds-checked") {
   Decoded d;
   CHECK(read_payload(unhex("00"), &d) == PayloadStatus::kBadVersionOrChecksum);
 }
+
+TEST_CASE("a load reports its progress every 2 MB and stops when told to") {
+  Keyspace ks(16, 1);
+  uint64_t x = 88172645463325252ull;  // xorshift: values LZF cannot shrink
+  for (int i = 0; i < 100; ++i) {     // 100 keys of 100 kB: 10 MB
+    std::string value(100000, ' ');
+    for (char& ch : value) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      ch = static_cast<char>(x);
+    }
+    ks.set(0, "k" + std::to_string(i), value, 0);
+  }
+  std::string rdb = rdb_bytes(ks, SaveOptions{0, 123456, 0});
+  std::vector<uint64_t> seen;
+  LoadProgress progress;
+  progress.events = [&] {
+    seen.push_back(progress.loaded_bytes);
+    return true;
+  };
+  Keyspace back(16, 2);
+  LoadStats stats;
+  std::string error;
+  REQUIRE(load_rdb(rdb, back, 0, &stats, &error, &progress));
+  CHECK_FALSE(progress.stopped);
+  CHECK(back.db_size(0) == 100);
+  CHECK(progress.rdb_used_mem == 123456);
+  REQUIRE(rdb.size() > 10000000);
+  REQUIRE(seen.size() == 4);  // at the first key past each 2 MB since the last time
+  CHECK(seen[0] >= LoadProgress::kLoadEventsIntervalBytes);
+  for (size_t i = 1; i < seen.size(); ++i)
+    CHECK(seen[i] >= seen[i - 1] + LoadProgress::kLoadEventsIntervalBytes);
+  // A false from events() (a shutdown) stops the load: true, the keys so far kept.
+  int calls = 0;
+  progress = LoadProgress{};
+  progress.events = [&] { return ++calls < 2; };
+  Keyspace cut(16, 3);
+  REQUIRE(load_rdb(rdb, cut, 0, &stats, &error, &progress));
+  CHECK(progress.stopped);
+  CHECK(calls == 2);
+  CHECK(cut.db_size(0) > 0);
+  CHECK(cut.db_size(0) < 100);
+}

@@ -62,7 +62,7 @@ TEST_CASE("writes are flagged so the sidecar can invalidate") {
 TEST_CASE("a busy script lets only allow_busy commands and subcommands run") {
   CommandTable t;
   auto allowed = [&](std::vector<std::string_view> args) {
-    return CommandTable::allowed_while_busy(*t.find(args[0]), args);
+    return CommandTable::request_has(*t.find(args[0]), args, kAllowBusy);
   };
   CHECK(allowed({"shutdown", "nosave"}));
   CHECK(allowed({"MULTI"}));
@@ -72,4 +72,21 @@ TEST_CASE("a busy script lets only allow_busy commands and subcommands run") {
   CHECK_FALSE(allowed({"client", "id"}));
   CHECK_FALSE(allowed({"get", "k"}));
   CHECK_FALSE(allowed({"exec"}));
+}
+
+TEST_CASE("loading lets only loading commands and subcommands run") {
+  CommandTable t;
+  auto allowed = [&](std::vector<std::string_view> args) {
+    return CommandTable::request_has(*t.find(args[0]), args, kLoading);
+  };
+  CHECK(allowed({"INFO"}));
+  CHECK(allowed({"config", "GET", "dir"}));
+  CHECK(allowed({"client", "id"}));
+  CHECK(allowed({"shutdown", "save"}));
+  CHECK_FALSE(allowed({"ping"}));  // as Redis 7.0: PING answers -LOADING
+  CHECK_FALSE(allowed({"object", "encoding", "k"}));
+  CHECK_FALSE(allowed({"memory", "usage", "k"}));
+  CHECK_FALSE(allowed({"script", "kill"}));
+  CHECK_FALSE(allowed({"get", "k"}));
+  CHECK_FALSE(allowed({"save"}));
 }
