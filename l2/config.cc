@@ -149,6 +149,12 @@ std::vector<OptionSpec> make_specs() {
                       "LZF-compress strings longer than 20 bytes in RDB files and DUMP"),
       TC_INT_OPTION(Config, "rdb-key-save-delay", rdb_key_save_delay, 0, INT32_MAX, true,
                     "microseconds slept per key while saving (for tests); 0 = none"),
+      TC_INT_OPTION(Config, "key-load-delay", key_load_delay, INT32_MIN, INT32_MAX, true,
+                    "microseconds slept per key while loading (for tests); -N = 1 us once per N "
+                    "keys; 0 = none"),
+      TC_INT_OPTION(Config, "loading-process-events-interval-bytes",
+                    loading_process_events_interval_bytes, 1024, INT32_MAX, true,
+                    "bytes of the RDB file loaded between two turns of the event loop"),
   };
   net::add_tls_server_options(rows);
   return rows;

@@ -54,6 +54,10 @@ struct Config {
   std::vector<SaveRule> save;          // BGSAVE after `seconds` if `changes` keys changed
   bool rdbcompression = true;          // LZF strings > 20 bytes in RDB files and DUMP payloads
   int64_t rdb_key_save_delay = 0;      // us slept per key while saving (tests of a slow save)
+  // Loading (Redis's hidden debugging options of the same names): us slept per key loaded
+  // (negative -N: 1 us once per N keys on average), and how often the loop turns meanwhile.
+  int64_t key_load_delay = 0;
+  int64_t loading_process_events_interval_bytes = 2 << 20;
   std::string loglevel = "info";
   std::string logfile;   // empty = stderr
   int metrics_port = 0;  // Prometheus endpoint (HTTP /metrics); 0 = off

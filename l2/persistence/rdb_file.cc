@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "l2/persistence/crc64.h"
@@ -162,10 +163,22 @@ bool save_file(const std::string& dir, const std::string& filename, const Keyspa
   return ok;
 }
 
+namespace {
+
+// Redis's debugDelay: usec > 0 sleeps that long; -N sleeps 1 us once per N calls on average
+// (the shortest sleep is a context switch, so short delays are made by sleeping less often).
+void key_load_delay(int64_t usec) {
+  if (usec < 0) usec = (random() % -usec) == 0 ? 1 : 0;
+  if (usec > 0) usleep(static_cast<useconds_t>(usec));
+}
+
+}  // namespace
+
 bool load_rdb(std::string_view data, Keyspace& ks, int64_t now_ms, LoadStats* stats,
               std::string* error, LoadProgress* progress) {
   Reader r(data);
-  uint64_t events_at = LoadProgress::kLoadEventsIntervalBytes;
+  const uint64_t interval = progress != nullptr ? std::max<uint64_t>(progress->interval_bytes, 1) : 0;
+  uint64_t events_at = interval;
   std::string_view header;
   if (!r.bytes(9, &header) || header.substr(0, 5) != "REDIS")
     return *error = "not an RDB file (wrong signature)", false;
@@ -182,7 +195,7 @@ bool load_rdb(std::string_view data, Keyspace& ks, int64_t now_ms, LoadStats* st
   Decoded value;
   while (true) {
     if (progress != nullptr && r.pos() >= events_at) {
-      events_at = r.pos() + LoadProgress::kLoadEventsIntervalBytes;
+      events_at = r.pos() + interval;
       progress->loaded_bytes = r.pos();
       if (!progress->events()) {
         progress->stopped = true;
@@ -239,6 +252,7 @@ bool load_rdb(std::string_view data, Keyspace& ks, int64_t now_ms, LoadStats* st
       break;
     }
     if (!r.string(&key) || !read_object(r, type, &value)) break;
+    if (progress != nullptr && progress->key_delay_us != 0) key_load_delay(progress->key_delay_us);
     int64_t when = expire_at;
     expire_at = 0;
     if (value.empty()) {

@@ -36,11 +36,14 @@ struct LoadStats {
 };
 
 // A load in progress, as INFO shows it (Redis's loading_* fields). The loader keeps the
-// numbers and calls events() every kLoadEventsIntervalBytes of the file it parses (Redis's
+// numbers and calls events() every interval_bytes of the file it parses (Redis's
 // loading-process-events-interval-bytes): tiercache-l2 lets its loop turn there. events()
-// returning false stops the load (a shutdown while loading).
+// returning false stops the load (a shutdown while loading). key_delay_us: Redis's
+// key-load-delay, slept after each key object (loaded or skipped); -N sleeps 1 us with
+// probability 1/N, as Redis's debugDelay.
 struct LoadProgress {
-  static constexpr uint64_t kLoadEventsIntervalBytes = 2 << 20;
+  uint64_t interval_bytes = 2 << 20;
+  int64_t key_delay_us = 0;
   uint64_t total_bytes = 0;   // the file's size
   uint64_t rdb_used_mem = 0;  // the file's "used-mem" AUX field
   uint64_t loaded_bytes = 0;  // parsed so far

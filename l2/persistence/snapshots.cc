@@ -76,6 +76,8 @@ bool Snapshots::load(int64_t now_ms, std::function<bool()> events, std::string* 
   last_load_ = LoadStats{};
   progress_ = LoadProgress{};
   progress_.events = std::move(events);
+  progress_.interval_bytes = static_cast<uint64_t>(config_.loading_process_events_interval_bytes);
+  progress_.key_delay_us = config_.key_load_delay;
   loading_ = true;
   loading_start_time_ = now_ms / 1000;
   LoadFile result = load_file(path(), ks_, now_ms, &last_load_, error, &progress_);

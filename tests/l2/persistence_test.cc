@@ -244,10 +244,22 @@ TEST_CASE("a load reports its progress every 2 MB and stops when told to") {
   CHECK(back.db_size(0) == 100);
   CHECK(progress.rdb_used_mem == 123456);
   REQUIRE(rdb.size() > 10000000);
+  const uint64_t interval = LoadProgress{}.interval_bytes;  // 2 MB, Redis's default
   REQUIRE(seen.size() == 4);  // at the first key past each 2 MB since the last time
-  CHECK(seen[0] >= LoadProgress::kLoadEventsIntervalBytes);
-  for (size_t i = 1; i < seen.size(); ++i)
-    CHECK(seen[i] >= seen[i - 1] + LoadProgress::kLoadEventsIntervalBytes);
+  CHECK(seen[0] >= interval);
+  for (size_t i = 1; i < seen.size(); ++i) CHECK(seen[i] >= seen[i - 1] + interval);
+  // loading-process-events-interval-bytes 1024: every key (100 kB each) is past the next turn.
+  seen.clear();
+  progress = LoadProgress{};
+  progress.interval_bytes = 1024;
+  progress.events = [&] {
+    seen.push_back(progress.loaded_bytes);
+    return true;
+  };
+  Keyspace often(16, 2);
+  REQUIRE(load_rdb(rdb, often, 0, &stats, &error, &progress));
+  CHECK(often.db_size(0) == 100);
+  CHECK(seen.size() == 100);  // before each key but the first, and before the EOF opcode
   // A false from events() (a shutdown) stops the load: true, the keys so far kept.
   int calls = 0;
   progress = LoadProgress{};
