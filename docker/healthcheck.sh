@@ -11,8 +11,10 @@
 # TIERCACHE_PORT (default 6479, on 127.0.0.1) or, with port 0, TIERCACHE_UNIXSOCKET. A password
 # (TIERCACHE_REQUIREPASS, or the file TIERCACHE_REQUIREPASS_FILE names) goes to redis-cli through
 # REDISCLI_AUTH, never on the command line.
-# --ready (sidecar only) also requires the sidecar to be connected to L2 with a healthy
-# invalidation bus (INFO tiercache: l2_connected:1, bus_healthy:1), i.e. L1 is serving.
+# An L2 that is loading its RDB file at start answers PING with -LOADING: it is alive (a
+# liveness probe must not restart it, or a big file never finishes loading) but not ready.
+# --ready: the L2 must answer PONG (loaded); the sidecar must also be connected to L2 with a
+# healthy invalidation bus (INFO tiercache: l2_connected:1, bus_healthy:1), i.e. L1 serving.
 set -uo pipefail
 
 role=""
@@ -61,6 +63,9 @@ case "$role" in
 esac
 
 reply=$(timeout "$timeout_s" redis-cli "${target[@]}" ping 2>/dev/null)
+if [ "$role" = l2 ] && [ "$ready" = 0 ] && [[ "$reply" == LOADING* ]]; then
+  exit 0
+fi
 if [ "$reply" != "PONG" ]; then
   echo "healthcheck: $role does not answer PING" >&2
   exit 1

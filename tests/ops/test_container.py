@@ -57,6 +57,34 @@ def test_l2_container(procs, image):
     assert SECRET not in l2.output()
 
 
+def test_l2_container_is_alive_but_not_ready_while_it_loads(procs, image, tmp_path):
+    """A liveness probe that restarted an L2 still loading a big RDB file would never let it
+    finish: while it loads (-LOADING to PING), healthcheck.sh l2 says alive, --ready says not
+    ready; once loaded, both say yes. The load is made slow with key-load-delay."""
+    data = tmp_path / "data"
+    data.mkdir()
+    l2 = procs.l2("--dir", str(data))
+    payload = "".join("SET k:%05d %s\r\n" % (i, "v" * 100) for i in range(2000)) + "SAVE\r\n"
+    r = subprocess.run(["redis-cli", "-p", str(l2.port), "--pipe"], input=payload.encode(),
+                       capture_output=True, timeout=30)
+    assert b"errors: 0" in r.stdout, r.stdout
+    assert l2.stop() == 0
+    port = free_port()
+    env = container_env(image, TIERCACHE_PORT=port, TIERCACHE_DIR=data,
+                        TIERCACHE_KEY_LOAD_DELAY=2000,  # 2 ms per key: 4 s at least
+                        TIERCACHE_LOADING_PROCESS_EVENTS_INTERVAL_BYTES=1024)
+    loading = procs.start([ENTRYPOINT, "l2"], env=env, name="l2-loading")
+    wait_for(lambda: health(env, "l2") == 0 or not loading.alive(), timeout=30,
+             what="l2 alive")
+    assert loading.alive(), loading.output()
+    ping = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, timeout=15)
+    assert ping.stdout.startswith(b"LOADING"), "the load was over too soon: %r" % ping.stdout
+    assert health(env, "l2", "--ready") == 1
+    wait_for(lambda: health(env, "l2", "--ready") == 0, timeout=60, what="l2 loaded")
+    assert health(env, "l2") == 0
+    assert loading.stop() == 0
+
+
 def test_sidecar_container(procs, image, tmp_path):
     l2 = procs.l2()
     sock = tmp_path / "run" / "tiercache" / "sidecar.sock"  # directory made by the entrypoint
