@@ -223,7 +223,12 @@ class Proxy:
                 continue
             c = _Conn(self, client, upstream)
             with self.lock:
-                self.conns.add(c)
+                stopped = self.stopped
+                if not stopped:
+                    self.conns.add(c)
+            if stopped:  # accepted just before close(): it must not outlive the cut
+                c.close()
+                return
             c.start()
 
     def _forget(self, c):
@@ -242,8 +247,11 @@ class Proxy:
             c.close()
 
     def close(self):
-        """Stop listening (new connections are refused) and cut every connection."""
-        self.stopped = True
+        """Stop listening (new connections are refused) and cut every connection. A connection
+        the accept thread is still setting up is closed by that thread (it checks `stopped`
+        under the lock cut() takes its list under), so none escapes the cut."""
+        with self.lock:
+            self.stopped = True
         try:
             self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept thread: close alone does not
         except OSError:
