@@ -94,13 +94,15 @@ void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& s
   }
   switch (h) {
     case Handler::kGet:
-      return cmd_get(c, st, args[1]);
+      return reads_.get(c, st.db, args[1]);
     case Handler::kMget:
-      return cmd_mget(c, st, args);
-    case Handler::kExists:
-      return cmd_exists(c, st, args);
-    case Handler::kStrlen:
-      return cmd_strlen(c, st, args);
+      return reads_.mget(c, st.db, args);
+    case Handler::kExists:  // relayed as it is when L1 cannot help
+      if (!reads_.exists(c, st.db, args)) passthrough(c, st, args);
+      return;
+    case Handler::kStrlen:  // a miss: the L2 answers (absent, or not a string)
+      if (!reads_.strlen(c, st.db, args)) passthrough(c, st, args);
+      return;
     case Handler::kWrite:
       return writes_.write(c, st.db, spec, args);
     case Handler::kExec:

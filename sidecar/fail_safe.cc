@@ -25,7 +25,7 @@ struct ProbeOp final : Op {
 
 }  // namespace
 
-Sidecar::L1Use Sidecar::l1_use() const {
+L1Use Sidecar::l1_use() const {
   if (l1_serving()) return L1Use::kServe;
   if (!stale_open_) return L1Use::kOff;
   const uint64_t vouched = l1_->vouched_ms();
@@ -38,9 +38,7 @@ Sidecar::L1Use Sidecar::l1_use() const {
 
 void Sidecar::enter_fail_safe(const std::string& why) {
   // Fills of fetches begun before now must not land: the same guard as a flush, without one.
-  ++inv_seq_;
-  all_flushed_at_ = inv_seq_;
-  joinable_.clear();
+  reads_.refuse_fills_in_flight();
   if (fail_safe_) return;
   fail_safe_ = true;
   stale_open_ = true;
@@ -54,7 +52,7 @@ void Sidecar::enter_fail_safe(const std::string& why) {
 void Sidecar::close_stale_window(const char* why) {
   if (!stale_open_) return;
   stale_open_ = false;
-  invalidate_db(invalidation::kAllDbs);  // flush first: readers then see nothing old
+  reads_.invalidate_db(invalidation::kAllDbs);  // flush first: readers then see nothing old
   l1_->set_stale_window(0);
   log::warn("fail-safe: {}; L1 flushed, no more stale answers", why);
 }
@@ -81,14 +79,13 @@ void Sidecar::fail_safe_cron() {
 // ---- bus events ----------------------------------------------------------------------------
 
 void Sidecar::on_invalidation(const invalidation::Message& m) {
-  invalidate(m.groups);
+  reads_.invalidate(m.groups);
   for (const auto& g : m.groups)
     if (!g.flush) stats_.invalidated_keys_received += g.keys.size();
 }
 
 void Sidecar::on_keys_invalidated(std::span<const std::string_view> keys) {
-  for (std::string_view k : keys)
-    for (int db : used_dbs_) invalidate_key(db, k);
+  for (std::string_view k : keys) reads_.invalidate_key_in_every_db(k);
   stats_.invalidated_keys_received += keys.size();
 }
 
@@ -98,7 +95,7 @@ void Sidecar::on_bus_unhealthy(const std::string& why) {
   if (config_.stale_if_error_ms > 0 && (fail_safe_ || (!bus_->healthy() && l1_->vouched_ms())))
     enter_fail_safe("invalidation bus lost (" + why + ")");
   else
-    invalidate_db(invalidation::kAllDbs);
+    reads_.invalidate_db(invalidation::kAllDbs);
 }
 
 void Sidecar::on_bus_healthy() {
@@ -107,7 +104,7 @@ void Sidecar::on_bus_healthy() {
     if (stale_open_)
       close_stale_window("the invalidation bus is back");
     else
-      invalidate_db(invalidation::kAllDbs);
+      reads_.invalidate_db(invalidation::kAllDbs);
     log::info("fail-safe over: L1 serves again");
   }
   // Direct readers trust L1 once one of our messages comes back (on_bus_current): send one now

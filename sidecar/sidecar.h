@@ -1,7 +1,10 @@
 // tiercache-sidecar: the per-host front end, and the owner of its parts. A request flows
 //   dispatch.cc (command table -> handler id)
 //     -> shared/session via session_host.cc (AUTH, HELLO, SELECT, PING, CLIENT, COMMAND, MULTI)
-//     -> read_path.cc (L1 hits, single flight, fill guard, MGET split)
+//     -> read_path.h, class ReadPath (reads_): a GET hit is ReadPath::get -> its L1 lookup into
+//        a reused buffer -> the reply; a GET miss is a flight (GET + PTTL) on the L2 link that
+//        other readers join, filled into L1 through the fill guard (fill_guard.h); also MGET
+//        and EXISTS split over hits and misses, and where invalidations drop keys and dbs
 //     -> write_path.h (batching, commit with invalidation; also EXEC)
 //     -> link/ (the L2 link)          invalidation/bus.h (other hosts' invalidations)
 // plus info.cc (INFO) and pubsub_relay.cc (client SUBSCRIBE). This file: lifecycle (start,
@@ -33,49 +36,16 @@
 #include "sidecar/invalidation/tracking.h"
 #include "sidecar/link/dedicated_link.h"
 #include "sidecar/link/hiredis_link.h"
+#include "sidecar/read_path.h"
 #include "sidecar/session_host.h"
+#include "sidecar/stats.h"
 #include "sidecar/write_path.h"
 
 namespace tiercache::sidecar {
 
-struct SidecarStats {
-  uint64_t connections_received = 0;
-  uint64_t rejected_connections = 0;
-  uint64_t commands = 0;
-  uint64_t l1_hits = 0;
-  uint64_t l1_misses = 0;
-  uint64_t l1_bypassed = 0;       // reads not served from L1 because the bus was unhealthy
-  uint64_t l1_negative_hits = 0;  // l1_hits that found a negative entry (the key is absent)
-  uint64_t stale_answers = 0;     // l1_hits answered in fail-safe (L2 unreachable)
-  uint64_t fail_safe_entered = 0;
-  uint64_t fills = 0;             // values put in L1 from L2
-  uint64_t negative_fills = 0;    // negative entries put in L1 (keys the L2 said are absent)
-  uint64_t fills_discarded = 0;   // fills refused by the guard (invalidated while in flight)
-  uint64_t fills_untracked = 0;   // of those: keys outside --track-prefix, never cached
-  uint64_t coalesced_misses = 0;  // misses that joined a fetch already in flight
-  uint64_t l2_fetches = 0;
-  uint64_t writes = 0;
-  uint64_t write_batches = 0;
-  uint64_t invalidation_messages_sent = 0;
-  uint64_t invalidated_keys_sent = 0;
-  uint64_t invalidated_keys_received = 0;
-  uint64_t l1_flushes = 0;
-  uint64_t passthrough = 0;
-  uint64_t l2_errors = 0;  // client requests answered with an L2 error (down, timeout)
-  uint64_t protocol_errors = 0;
-  uint64_t security_closes = 0;
-  uint64_t query_buffer_limit_disconnections = 0;
-  uint64_t output_buffer_limit_disconnections = 0;
-  uint64_t dedicated_links_opened = 0;   // clients' own L2 connections (pinned.cc)
-  uint64_t dedicated_links_refused = 0;  // over max-dedicated-links
-};
-
 struct ClientState;
-struct Flight;
-struct MgetState;
-struct ExistsState;
 
-class Sidecar : public net::ConnectionOwner, public BusListener {
+class Sidecar : public net::ConnectionOwner, public BusListener, public ReadHost {
  public:
   explicit Sidecar(Config config);
   ~Sidecar() override;
@@ -99,31 +69,32 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   void on_protocol_error(net::Connection& c) override;
   void on_query_buffer_limit(net::Connection& c) override;
 
-  // BusListener (read_path.cc)
+  // BusListener (fail_safe.cc): invalidations and health go to the read path.
   void on_invalidation(const invalidation::Message& m) override;
   void on_keys_invalidated(std::span<const std::string_view> keys) override;
   void on_bus_unhealthy(const std::string& why) override;
   void on_bus_healthy() override;
   void on_bus_current(uint64_t sent_ms) override;
 
+  // ReadHost: what the read path needs of the sidecar (l1_use: fail_safe.cc).
+  l1::Store& l1() override { return *l1_; }
+  L1Use l1_use() const override;
+  bool l1_serving() const override { return bus_ && bus_->healthy(); }
+  bool tracks(std::string_view key) const override { return bus_->tracks(key); }
+  bool send(int db, std::span<const std::string_view> args,
+            std::unique_ptr<Completion> done) override;
+  net::Connection* connection(uint64_t id) override;
+  void write_l2_error(std::string& out) override;
+
   // Services for the paths and their operations in flight.
   const Config& config() const { return config_; }
   SidecarStats& stats() { return stats_; }
-  l1::Store& l1() { return *l1_; }
   L2Link& link() { return *l2_; }
   InvalidationSource& bus() { return *bus_; }
+  ReadPath& reads() { return reads_; }
   WritePath& writes() { return writes_; }
   const command::CommandTable& commands() const { return table_; }
   uint64_t origin() const { return origin_; }
-  bool l1_serving() const { return bus_ && bus_->healthy(); }
-  // Whether a read may be answered from L1 now: kServe while the bus is healthy; kStale in
-  // fail-safe (the L2 unreachable, --stale-if-error-ms) while L1 was last vouched for within
-  // the window; else kOff (reads go to the L2). fail_safe.cc.
-  enum class L1Use { kOff, kServe, kStale };
-  L1Use l1_use() const;
-  // One L1 lookup of a read, counted (hit, negative hit, stale answer, miss, bypass):
-  // kMiss when L1 may not answer now.
-  l1::GetResult l1_lookup(L1Use use, int db, std::string_view key, std::string* value);
   bool in_fail_safe() const { return fail_safe_; }
   // How long a process reading L1 directly (l1::OpenMode::kReader) may trust it after the last
   // own bus message came back (l1::Store::mark_current; one every bus-heartbeat-ms at least):
@@ -131,36 +102,10 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   int64_t direct_max_staleness_ms() const {
     return std::max(config_.bus_timeout_ms, 3 * config_.bus_heartbeat_ms);
   }
-  // The connection with this id if it is still open, else nullptr.
-  net::Connection* connection(uint64_t id);
   // Every connection, by id (some may be closing).
   const std::unordered_map<uint64_t, net::Connection*>& connections() const { return conns_; }
-  // Writes an L2 failure reply ("-ERR tiercache: L2 unavailable: ...").
-  void write_l2_error(std::string& out);
   // Makes the L2 connection's selected db `db` (SELECT if needed; nothing when down).
   void select_db(int db);
-  // Sends a request for a client of `db` in request order (pending write batch first). The
-  // link owns `done`; on failure it has been answered with nullptr. False when L2 is down.
-  bool send(int db, std::span<const std::string_view> args, std::unique_ptr<Completion> done);
-
-  // Fill guard (read_path.cc). A fetch records guard_stamp() when it starts; its value may go
-  // into L1 only if fill_allowed() says nothing invalidated the key (or its db, or all) since.
-  uint64_t guard_stamp() const { return inv_seq_; }
-  bool fill_allowed(int db, std::string_view key, uint64_t stamp);
-  void fetch_started(int db, std::string_view key);
-  void fetch_finished(int db, std::string_view key);
-  // Drops keys / dbs from L1 and from the fill guard's point of view.
-  void invalidate(const std::vector<invalidation::Group>& groups);
-  void invalidate_key(int db, std::string_view key);
-  void invalidate_db(uint32_t db);  // invalidation::kAllDbs for all
-  // Reads in flight, by id: nullptr once ended. take_* ends one and hands it over (not its
-  // fill guard entry: the caller calls fetch_finished after its fill).
-  Flight* flight(uint64_t id);
-  std::unique_ptr<Flight> take_flight(uint64_t id);
-  MgetState* mget(uint64_t id);
-  std::unique_ptr<MgetState> take_mget(uint64_t id);
-  ExistsState* exists_op(uint64_t id);
-  std::unique_ptr<ExistsState> take_exists(uint64_t id);
   // fail_safe.cc: the reply (or not) to a proof-of-life PING sent in fail-safe.
   void l2_probed(bool answered);
   // fail_safe.cc, from the heartbeat cron: closes an expired stale window; probes the L2 when
@@ -205,12 +150,6 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
                 std::span<const std::string_view> args);
   void passthrough(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
   void exec(net::Connection& c, ClientState& st);
-  // read_path.cc
-  void cmd_get(net::Connection& c, ClientState& st, std::string_view key);
-  void cmd_mget(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
-  void cmd_exists(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
-  void cmd_strlen(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
-  void start_flight(int db, std::string_view key, uint64_t conn_id, uint64_t ticket);
   // info.cc
   void cmd_info(net::Connection& c, ClientState& st, std::span<const std::string_view> args);
   // pubsub_relay.cc
@@ -263,29 +202,8 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   std::vector<uint64_t> held_;    // connections with a held command (pinned.cc)
   std::vector<std::unique_ptr<DedicatedLink>> retired_links_;  // stopped, freed at end of tick
 
-  // Read path: fill guard and single flight.
-  uint64_t inv_seq_ = 0;
-  uint64_t all_flushed_at_ = 0;
-  std::vector<uint64_t> db_flushed_at_;
-  // The dbs a fetch ever ran in (so L1 or the guard may hold their keys): a key the L2 reports
-  // without a db (CLIENT TRACKING) is dropped in each of them.
-  std::vector<uint8_t> db_used_;
-  std::vector<int> used_dbs_;
-  struct Guard {
-    uint32_t fetches = 0;
-    uint64_t invalidated_at = 0;
-  };
-  std::unordered_map<std::string, Guard> guards_;  // (db,key) with fetches in flight
-  uint64_t next_op_id_ = 1;
-  std::unordered_map<uint64_t, std::unique_ptr<Flight>> flights_;   // GETs in flight
-  std::unordered_map<std::string, uint64_t> joinable_;              // (db,key) -> flight
-  std::unordered_map<uint64_t, std::unique_ptr<MgetState>> mgets_;  // MGET splits in flight
-  std::unordered_map<uint64_t, std::unique_ptr<ExistsState>> exists_;  // EXISTS splits
-  std::string key_scratch_;                                         // guard keys, reused
-  std::string value_scratch_;             // L1 values of GET/EXISTS hits, reused
-  std::vector<std::string> mget_values_;  // MGET's L1 values, reused (no allocation on hits)
-  std::vector<uint8_t> mget_hit_;
-  std::vector<size_t> exists_unknown_;  // EXISTS's keys L1 cannot answer, reused
+  // L1 lookups, single flight, the fill guard, MGET/EXISTS splits, invalidations applied.
+  ReadPath reads_{*this, config_, stats_};
 
   // Fail-safe (--stale-if-error-ms): entered when the bus goes down; the stale window is open
   // until it expires, the L2 answers again, or the bus is back (each flushes L1 first).
@@ -298,8 +216,5 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
 // tls: the L2 link's TLS context (made once at start from the l2-tls-* options), or null.
 LinkOptions link_options(const Config& config, const Endpoint& endpoint, bool subscriber,
                          std::shared_ptr<const net::TlsContext> tls);
-
-// Encodes (db, key) as one map key.
-void guard_key(std::string& out, int db, std::string_view key);
 
 }  // namespace tiercache::sidecar

@@ -1,5 +1,6 @@
-// Per-connection state of a sidecar client, and the base of every L2 request the sidecar has
-// in flight (Op: a Completion owned by the L2 link until its reply arrives).
+// Per-connection state of a sidecar client, and the base of the L2 requests the sidecar has in
+// flight on behalf of its clients (Op: a Completion owned by the L2 link until its reply
+// arrives; the read path's own are in read_path.cc).
 #pragma once
 
 #include <cstdint>
@@ -55,55 +56,6 @@ struct RelayOp : Op {
   uint64_t conn_id, ticket;
   RelayOp(Sidecar& s, uint64_t c, uint64_t t) : Op(s), conn_id(c), ticket(t) {}
   void on_reply(const redisReply* r) override;
-};
-
-// A GET miss in flight, owned by Sidecar::flights_ under its id; later misses of the same
-// (db, key) join it (single flight) while Sidecar::joinable_ points at it, i.e. until it ends
-// or its key is invalidated.
-struct Flight {
-  uint64_t id = 0;
-  int db = 0;
-  std::string key;
-  uint64_t stamp = 0;
-  bool failed = false;
-  bool nil = false;
-  std::string value;
-  std::string error;                                   // an error reply from L2 (e.g. WRONGTYPE)
-  std::vector<std::pair<uint64_t, uint64_t>> waiters;  // (connection id, ticket)
-};
-
-// An MGET with some keys missing from L1, owned by Sidecar::mgets_ under its id: one MGET for
-// the misses plus a PTTL each, pipelined; the last PTTL reply answers the client.
-struct MgetState {
-  uint64_t id = 0;
-  uint64_t conn_id = 0, ticket = 0;
-  int db = 0;
-  uint64_t stamp = 0;
-  std::vector<std::string> keys;  // all requested keys
-  std::vector<int> state;         // per key: 1 hit (value set), 0 miss, -1 nil
-  std::vector<std::string> values;
-  std::vector<size_t> missing;  // indexes fetched from L2
-  std::vector<uint64_t> ttls;
-  std::vector<uint8_t> gone;  // per fetched key: its PTTL said absent (-2): cache as negative
-  bool failed = false;
-  std::string error;
-  size_t ttl_replies = 0;
-};
-
-// An EXISTS with some keys unknown to L1, owned by Sidecar::exists_ under its id: one EXISTS
-// per unknown key, pipelined, so that each key found absent can become a negative entry; the
-// last reply answers the client with the L1 count plus the L2's.
-struct ExistsState {
-  uint64_t id = 0;
-  uint64_t conn_id = 0, ticket = 0;
-  int db = 0;
-  uint64_t stamp = 0;
-  int64_t count = 0;              // keys found so far (L1 hits, then L2 replies)
-  std::vector<std::string> keys;  // asked from the L2
-  std::vector<uint8_t> absent;    // per asked key: the L2 said 0
-  size_t replies = 0;
-  bool failed = false;
-  std::string error;
 };
 
 }  // namespace tiercache::sidecar

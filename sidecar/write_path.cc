@@ -73,7 +73,7 @@ class WritePath::CommitDone final : public Op {
   const std::vector<Group>& groups() const { return groups_; }
 
   void on_reply(const redisReply* r) override {
-    s.invalidate(groups_);
+    s.reads().invalidate(groups_);
     bool ok =
         r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == n_ + (has_publish_ ? 1 : 0);
     if (has_publish_ && !ok) s.bus().forget(seq_);
@@ -113,7 +113,7 @@ void WritePath::write(net::Connection& c, int db, const CommandSpec& spec,
   s_.stats().writes++;
   std::vector<Group> groups;
   write_groups(db, spec, args, &groups);
-  s_.invalidate(groups);  // read-your-writes on this host: drop before sending
+  s_.reads().invalidate(groups);  // read-your-writes on this host: drop before sending
   if (pinned != nullptr) {
     std::vector<std::string> wires(1);
     format_command(wires[0], args);
@@ -141,7 +141,7 @@ void WritePath::exec(net::Connection& c, int db,
     if (spec != nullptr && is_write(*spec)) write_groups(db, *spec, args, &groups);
     format_command(wires[i], args);
   }
-  s_.invalidate(groups);  // drop locally first, as for single writes
+  s_.reads().invalidate(groups);  // drop locally first, as for single writes
   if (!groups.empty()) s_.stats().writes++;
   uint64_t ticket = c.defer();
   flush();  // earlier writes first
@@ -151,7 +151,7 @@ void WritePath::exec(net::Connection& c, int db,
 }
 
 void WritePath::committed_elsewhere(std::vector<Group> groups) {
-  s_.invalidate(groups);
+  s_.reads().invalidate(groups);
   if (groups.empty() || !s_.bus().writes_publish()) return;
   flush();  // the shared link's order: earlier batches' messages first
   commit(nullptr, batch_db_, {}, std::move(groups), true, {});
