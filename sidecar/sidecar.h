@@ -4,7 +4,8 @@
 //     -> read_path.cc (L1 hits, single flight, fill guard, MGET split)
 //     -> write_path.h (batching, commit with invalidation; also EXEC)
 //     -> link/ (the L2 link)          invalidation/bus.h (other hosts' invalidations)
-// plus info.cc (INFO) and pubsub_relay.cc (client SUBSCRIBE). This file: lifecycle (start,
+// plus info.cc (INFO), pubsub_relay.cc (client SUBSCRIBE) and l2_follow.cc (where the L2 is:
+// link/l2_locator.h; a move flushes L1 and moves every connection). This file: lifecycle (start,
 // accept, per-tick flush, heartbeat cron, shutdown) in sidecar.cc.
 #pragma once
 
@@ -75,7 +76,7 @@ struct Flight;
 struct MgetState;
 struct ExistsState;
 
-class Sidecar : public net::ConnectionOwner, public BusListener {
+class Sidecar : public net::ConnectionOwner, public BusListener, public L2Locator::Listener {
  public:
   explicit Sidecar(Config config);
   ~Sidecar() override;
@@ -84,8 +85,9 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   bool start(std::string* error);
   // Unit tests: opens L1 and uses these links (e.g. fakes); listens on nothing (clients come
   // from open_internal()), and the loop need not run: end_of_tick() does the per-tick work.
+  // locator: where the links are (a fake moves them); null: the `l2` option's address.
   bool start_with(std::unique_ptr<L2Link> l2, std::unique_ptr<InvalidationSource> bus,
-                  std::string* error);
+                  std::string* error, std::shared_ptr<L2Locator> locator = nullptr);
   // The work at the end of every loop tick: sends the write batch, closes what close_later
   // asked for.
   void end_of_tick();
@@ -105,6 +107,10 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   void on_bus_unhealthy(const std::string& why) override;
   void on_bus_healthy() override;
   void on_bus_current(uint64_t sent_ms) override;
+
+  // L2Locator::Listener (l2_follow.cc): a move flushes L1 through invalidate_db (in-flight
+  // fills refused), fails what is in flight, and moves every L2 connection.
+  void on_l2_located(const Endpoint& now, bool moved) override;
 
   // Services for the paths and their operations in flight.
   const Config& config() const { return config_; }
@@ -195,6 +201,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   static void on_cron(uv_timer_t* t);
   static void on_l2_state(void* ctx, bool connected);
   bool open_l1(std::string* error);
+  bool make_locator(std::string* error);  // l2_follow.cc: from l2-mode and l2
   // fail_safe.cc
   void enter_fail_safe(const std::string& why);
   void close_stale_window(const char* why);  // flushes L1: no stale copy is answered again
@@ -238,6 +245,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
   std::unique_ptr<session::Host> session_ = make_session_host(*this);
   uv_loop_t* loop_;
   std::unique_ptr<l1::Store> l1_;
+  std::shared_ptr<L2Locator> locator_;  // shared with every link's options
   std::unique_ptr<L2Link> l2_;
   std::unique_ptr<InvalidationSource> bus_;
   WritePath writes_;
@@ -296,8 +304,8 @@ class Sidecar : public net::ConnectionOwner, public BusListener {
 
 // Options of an L2 connection: the request link, or a subscribed one (bus, client pub/sub).
 // tls: the L2 link's TLS context (made once at start from the l2-tls-* options), or null.
-LinkOptions link_options(const Config& config, const Endpoint& endpoint, bool subscriber,
-                         std::shared_ptr<const net::TlsContext> tls);
+LinkOptions link_options(const Config& config, std::shared_ptr<const L2Locator> locator,
+                         bool subscriber, std::shared_ptr<const net::TlsContext> tls);
 
 // Encodes (db, key) as one map key.
 void guard_key(std::string& out, int db, std::string_view key);
