@@ -18,7 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string name = data[0] & 1 ? "mymaster" : "m";
   std::vector<char> copy(data + 1, data + size);  // exact size: ASan catches overreads
   redisReader* reader = redisReaderCreate();
-  reader->maxelements = 1 << 12;
   redisReaderFeed(reader, copy.data(), copy.size());
   void* reply = nullptr;
   while (redisReaderGetReply(reader, &reply) == REDIS_OK && reply != nullptr) {
