@@ -14,6 +14,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   clang-14 libclang-rt-14-dev clang-format
   redis-server redis-tools
+  redis-sentinel  # tests/integration/sidecar/test_sentinel.py: l2-mode sentinel
   python3-django python3-django-redis python3-redis python3-pytest python3-pytest-django
   gunicorn
   python3-celery  # tests/integration/test_celery.py: a real worker over BRPOP

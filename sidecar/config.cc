@@ -1,10 +1,28 @@
 // tiercache-sidecar configuration (see config.h): the option table.
 #include "sidecar/config.h"
 
+#include <initializer_list>
+
 #include "shared/net/tls_options.h"
 
 namespace tiercache::sidecar {
 namespace {
+
+// A setting that takes one of a few words; anything else is refused, naming them.
+bool set_one_of(std::string& field, std::string_view v,
+                std::initializer_list<std::string_view> values, std::string* error) {
+  for (std::string_view ok : values)
+    if (v == ok) {
+      field = std::string(v);
+      return true;
+    }
+  *error = "argument must be one of ";
+  for (std::string_view ok : values) {
+    if (ok != *values.begin()) *error += ", ";
+    *error += ok;
+  }
+  return false;
+}
 
 std::vector<OptionSpec> make_specs() {
   std::vector<OptionSpec> rows = {
@@ -12,7 +30,20 @@ std::vector<OptionSpec> make_specs() {
       TC_MODE_OPTION(Config, "socket-mode", socket_mode, false, "socket file permissions (octal)"),
       TC_INT_OPTION(Config, "port", port, 0, 65535, false, "TCP port for clients; 0 = off"),
       TC_STRING_OPTION(Config, "bind", bind, false, "TCP address when port is set"),
-      TC_STRING_OPTION(Config, "l2", l2, false, "the L2: HOST:PORT or unix:PATH"),
+      TC_STRING_OPTION(Config, "l2", l2, false,
+                       "the L2: HOST:PORT or unix:PATH; in l2-mode sentinel the sentinels, "
+                       "comma-separated"),
+      OptionSpec{"l2-mode",
+                 [](Config& c, std::string_view v, std::string* e) {
+                   return set_one_of(c.l2_mode, v, {"standalone", "sentinel"}, e);
+                 },
+                 [](const Config& c) { return c.l2_mode; }, false,
+                 "standalone (l2 is the L2) or sentinel (l2 lists Redis Sentinels; the L2 is "
+                 "the master they name l2-sentinel-master, followed across failovers)"},
+      TC_STRING_OPTION(Config, "l2-sentinel-master", l2_sentinel_master, false,
+                       "l2-mode sentinel: the master name the sentinels monitor"),
+      TC_STRING_OPTION(Config, "l2-sentinel-password", l2_sentinel_password, false,
+                       "l2-mode sentinel: password sent with AUTH to the sentinels; empty: none"),
       TC_STRING_OPTION(Config, "l2-password", l2_password, false,
                        "password sent with AUTH to the L2"),
       TC_STRING_OPTION(Config, "l2-user", l2_user, false,
@@ -53,12 +84,7 @@ std::vector<OptionSpec> make_specs() {
                      "L1 segment permissions (octal); direct readers need read and write"),
       OptionSpec{"invalidation-source",
                  [](Config& c, std::string_view v, std::string* e) {
-                   if (v != "tracking" && v != "publish") {
-                     *e = "argument must be one of tracking, publish";
-                     return false;
-                   }
-                   c.invalidation_source = std::string(v);
-                   return true;
+                   return set_one_of(c.invalidation_source, v, {"tracking", "publish"}, e);
                  },
                  [](const Config& c) { return c.invalidation_source; }, false,
                  "tracking (the L2 reports every write: CLIENT TRACKING) or publish (for an L2 "

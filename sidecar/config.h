@@ -16,7 +16,12 @@ struct Config {
   int socket_mode = 0660;
   int port = 0;  // TCP off unless asked for
   std::string bind = "127.0.0.1";
-  std::string l2 = "127.0.0.1:6479";  // HOST:PORT or unix:PATH
+  std::string l2 = "127.0.0.1:6479";  // HOST:PORT or unix:PATH; sentinel mode: the sentinels
+  // Where the L2 address comes from (link/l2_locator.h): "standalone" (the one `l2` address) or
+  // "sentinel" (the master Redis Sentinel names l2_sentinel_master, asked of the `l2` list).
+  std::string l2_mode = "standalone";
+  std::string l2_sentinel_master;
+  std::string l2_sentinel_password;  // AUTH to the sentinels; empty: none
   std::string l2_password;
   std::string l2_user;  // ACL user; empty: AUTH <password> (the default user)
   bool l2_tls = false;

@@ -69,6 +69,7 @@ std::string Sidecar::info(std::string_view section) {
     info_field(s, "process_id", static_cast<uint64_t>(getpid()));
     info_field(s, "socket", config_.socket);
     info_field(s, "l2", config_.l2);
+    locator_->info(s);  // l2_mode, l2_master, l2_master_switches (sentinel: l2_sentinel)
   }
   if (want("clients")) {
     info_header(s, "Clients");

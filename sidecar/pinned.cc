@@ -60,11 +60,9 @@ DedicatedLink* Sidecar::dedicated_link(net::Connection& c, ClientState& st, std:
                                std::to_string(config_.max_dedicated_links) + ")");
     return nullptr;
   }
-  Endpoint ep;
-  std::string err;
-  parse_endpoint(config_.l2, &ep, &err);
-  st.dedicated = std::make_unique<DedicatedLink>(
-      loop_, link_options(config_, ep, false, l2_tls_), "dedicated-" + std::to_string(c.id()));
+  st.dedicated = std::make_unique<DedicatedLink>(loop_,
+                                                 link_options(config_, locator_, false, l2_tls_),
+                                                 "dedicated-" + std::to_string(c.id()));
   st.dedicated->start();
   dedicated_links_++;
   stats_.dedicated_links_opened++;

@@ -83,13 +83,10 @@ void Sidecar::pubsub_command(net::Connection& c, ClientState& st,
   }
   if (expect == 0) return;
   if (!st.pubsub) {
-    Endpoint ep;
-    std::string err;
-    parse_endpoint(config_.l2, &ep, &err);
     st.sidecar = this;
     // Callbacks get the client's state; stop() in on_closed silences them before it is freed.
     st.pubsub = std::make_unique<HiredisLink>(
-        loop_, link_options(config_, ep, true, l2_tls_), "pubsub-" + std::to_string(c.id()),
+        loop_, link_options(config_, locator_, true, l2_tls_), "pubsub-" + std::to_string(c.id()),
         [](void* p, bool connected) {
           auto* s = static_cast<ClientState*>(p);
           net::Connection* conn = s->sidecar->connection(s->id);

@@ -61,9 +61,10 @@ constexpr std::string_view kCounterFields[] = {"total_connections_received",
                                                "bus_bad_messages",
                                                "passthrough",
                                                "l2_errors",
-                                               "l2_reconnects"};
+                                               "l2_reconnects",
+                                               "l2_master_switches"};
 constexpr std::string_view kLabelFields[] = {"tiercache_version", "tiercache_role", "l2",
-                                             "invalidation_source"};
+                                             "invalidation_source", "l2_mode"};
 // (Millisecond settings and ages stay INFO-only: Prometheus names carry no abbreviated units.)
 constexpr std::string_view kSkipFields[] = {"process_id", "l1_segment",
                                             "l1_direct_max_staleness_ms", "stale_if_error_ms",
@@ -77,10 +78,10 @@ std::string render_metrics(void* ctx) {
 
 }  // namespace
 
-LinkOptions link_options(const Config& config, const Endpoint& endpoint, bool subscriber,
-                         std::shared_ptr<const net::TlsContext> tls) {
+LinkOptions link_options(const Config& config, std::shared_ptr<const L2Locator> locator,
+                         bool subscriber, std::shared_ptr<const net::TlsContext> tls) {
   LinkOptions o;
-  o.endpoint = endpoint;
+  o.locator = std::move(locator);
   o.user = config.l2_user;
   o.password = config.l2_password;
   o.tls = std::move(tls);
@@ -136,34 +137,29 @@ bool Sidecar::open_l1(std::string* error) {
 }
 
 bool Sidecar::start_with(std::unique_ptr<L2Link> l2, std::unique_ptr<InvalidationSource> bus,
-                         std::string* error) {
+                         std::string* error, std::shared_ptr<L2Locator> locator) {
   if (!open_l1(error)) return false;
+  locator_ = std::move(locator);
+  if (!locator_ && !make_locator(error)) return false;
   l2_ = std::move(l2);
   bus_ = std::move(bus);
   l2_->start();
   bus_->start();
+  locator_->start(this);
   return true;
 }
 
 bool Sidecar::start(std::string* error) {
-  if (!open_l1(error)) return false;
-  Endpoint ep;
-  if (!parse_endpoint(config_.l2, &ep, error)) {
-    *error = "--l2: " + *error;
-    return false;
-  }
   if (config_.l2_tls) {
-    if (ep.unix_socket) {
-      *error = "--l2-tls needs a HOST:PORT L2, not a Unix socket";
-      return false;
-    }
     l2_tls_ = net::TlsContext::client(config_.l2_tls_options, error);
     if (!l2_tls_) {
       *error = "--l2-tls: " + *error;
       return false;
     }
   }
-  LinkOptions data_options = link_options(config_, ep, false, l2_tls_);
+  if (!make_locator(error)) return false;  // (before the segment: a bad l2 leaves none)
+  if (!open_l1(error)) return false;
+  LinkOptions data_options = link_options(config_, locator_, false, l2_tls_);
   data_options.on_auth_refused = on_auth_refused;
   data_options.auth_ctx = this;
   l2_ = std::make_unique<HiredisLink>(loop_, std::move(data_options), "l2", on_l2_state, this);
@@ -172,14 +168,15 @@ bool Sidecar::start(std::string* error) {
       *error = "track-prefix needs invalidation-source = tracking";
       return false;
     }
-    bus_ = std::make_unique<Bus>(loop_, link_options(config_, ep, true, l2_tls_), config_.channel,
+    bus_ = std::make_unique<Bus>(loop_, link_options(config_, locator_, true, l2_tls_),
+                                 config_.channel,
                                  origin_, config_.bus_timeout_ms, this);
   } else {
     TrackingOptions t;
     if (!normalize_prefixes(config_.track_prefixes, &t.prefixes, error)) return false;
     t.heartbeat_key = fmt::format("{}hb:{:016x}", kReservedPrefix, origin_);
     t.timeout_ms = config_.bus_timeout_ms;
-    bus_ = std::make_unique<TrackingSource>(loop_, link_options(config_, ep, true, l2_tls_),
+    bus_ = std::make_unique<TrackingSource>(loop_, link_options(config_, locator_, true, l2_tls_),
                                             std::move(t), this);
   }
 
@@ -207,6 +204,7 @@ bool Sidecar::start(std::string* error) {
   }
   l2_->start();
   bus_->start();
+  locator_->start(this);
   return true;
 }
 
@@ -256,6 +254,7 @@ void Sidecar::shutdown() {
   if (metrics_) metrics_->close();
   bus_->stop();
   l2_->stop();
+  locator_->stop();
   l1_->close_clean();
   signals_.close();
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
@@ -287,7 +286,10 @@ void Sidecar::on_cron(uv_timer_t* t) {
 
 void Sidecar::on_l2_state(void* ctx, bool connected) {
   auto* self = static_cast<Sidecar*>(ctx);
-  if (connected) self->upstream_db_ = 0;
+  if (connected)
+    self->upstream_db_ = 0;
+  else
+    self->locator_->link_lost();  // the L2 may have moved while the link was away
 }
 
 void Sidecar::on_accept(void* ctx, uv_stream_t* listener, bool is_tcp) {

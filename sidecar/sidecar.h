@@ -7,7 +7,8 @@
 //        and EXISTS split over hits and misses, and where invalidations drop keys and dbs
 //     -> write_path.h (batching, commit with invalidation; also EXEC)
 //     -> link/ (the L2 link)          invalidation/bus.h (other hosts' invalidations)
-// plus info.cc (INFO) and pubsub_relay.cc (client SUBSCRIBE). This file: lifecycle (start,
+// plus info.cc (INFO), pubsub_relay.cc (client SUBSCRIBE) and l2_follow.cc (where the L2 is:
+// link/l2_locator.h; a move flushes L1 and moves every connection). This file: lifecycle (start,
 // accept, per-tick flush, heartbeat cron, shutdown) in sidecar.cc.
 #pragma once
 
@@ -45,7 +46,10 @@ namespace tiercache::sidecar {
 
 struct ClientState;
 
-class Sidecar : public net::ConnectionOwner, public BusListener, public ReadHost {
+class Sidecar : public net::ConnectionOwner,
+                public BusListener,
+                public ReadHost,
+                public L2Locator::Listener {
  public:
   explicit Sidecar(Config config);
   ~Sidecar() override;
@@ -54,8 +58,9 @@ class Sidecar : public net::ConnectionOwner, public BusListener, public ReadHost
   bool start(std::string* error);
   // Unit tests: opens L1 and uses these links (e.g. fakes); listens on nothing (clients come
   // from open_internal()), and the loop need not run: end_of_tick() does the per-tick work.
+  // locator: where the links are (a fake moves them); null: the `l2` option's address.
   bool start_with(std::unique_ptr<L2Link> l2, std::unique_ptr<InvalidationSource> bus,
-                  std::string* error);
+                  std::string* error, std::shared_ptr<L2Locator> locator = nullptr);
   // The work at the end of every loop tick: sends the write batch, closes what close_later
   // asked for.
   void end_of_tick();
@@ -85,6 +90,10 @@ class Sidecar : public net::ConnectionOwner, public BusListener, public ReadHost
             std::unique_ptr<Completion> done) override;
   net::Connection* connection(uint64_t id) override;
   void write_l2_error(std::string& out) override;
+
+  // L2Locator::Listener (l2_follow.cc): a move flushes L1 through invalidate_db (in-flight
+  // fills refused), fails what is in flight, and moves every L2 connection.
+  void on_l2_located(const Endpoint& now, bool moved) override;
 
   // Services for the paths and their operations in flight.
   const Config& config() const { return config_; }
@@ -140,6 +149,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener, public ReadHost
   static void on_cron(uv_timer_t* t);
   static void on_l2_state(void* ctx, bool connected);
   bool open_l1(std::string* error);
+  bool make_locator(std::string* error);  // l2_follow.cc: from l2-mode and l2
   // fail_safe.cc
   void enter_fail_safe(const std::string& why);
   void close_stale_window(const char* why);  // flushes L1: no stale copy is answered again
@@ -177,6 +187,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener, public ReadHost
   std::unique_ptr<session::Host> session_ = make_session_host(*this);
   uv_loop_t* loop_;
   std::unique_ptr<l1::Store> l1_;
+  std::shared_ptr<L2Locator> locator_;  // shared with every link's options
   std::unique_ptr<L2Link> l2_;
   std::unique_ptr<InvalidationSource> bus_;
   WritePath writes_;
@@ -214,7 +225,7 @@ class Sidecar : public net::ConnectionOwner, public BusListener, public ReadHost
 
 // Options of an L2 connection: the request link, or a subscribed one (bus, client pub/sub).
 // tls: the L2 link's TLS context (made once at start from the l2-tls-* options), or null.
-LinkOptions link_options(const Config& config, const Endpoint& endpoint, bool subscriber,
-                         std::shared_ptr<const net::TlsContext> tls);
+LinkOptions link_options(const Config& config, std::shared_ptr<const L2Locator> locator,
+                         bool subscriber, std::shared_ptr<const net::TlsContext> tls);
 
 }  // namespace tiercache::sidecar

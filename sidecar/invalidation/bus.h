@@ -28,6 +28,7 @@ class Bus final : public InvalidationSource {
   void start() override;
   void stop() override;
   bool healthy() const override { return healthy_; }
+  void reconnect(const std::string& why) override { sub_->reconnect(why); }
   std::string_view name() const override { return "publish"; }
   bool writes_publish() const override { return true; }
   // Sends PUBLISH <channel> <message of groups>, expects it back; its seq.

@@ -60,6 +60,8 @@ class InvalidationSource {
   virtual void stop() = 0;
   // False while invalidations may be missed: L1 must not serve.
   virtual bool healthy() const = 0;
+  // The L2 moved (link/l2_locator.h): drop the connection (unhealthy) and set up again there.
+  virtual void reconnect(const std::string& why) = 0;
   // "tracking" or "publish" (INFO).
   virtual std::string_view name() const = 0;
   // True if each write commit must carry the source's message (publish()): the Bus. False when

@@ -71,6 +71,7 @@ class TrackingSource final : public InvalidationSource {
                  BusListener* listener);
   void start() override;
   void stop() override;
+  void reconnect(const std::string& why) override { sub_->reconnect(why); }
   bool healthy() const override { return healthy_; }
   std::string_view name() const override { return "tracking"; }
   bool writes_publish() const override { return false; }

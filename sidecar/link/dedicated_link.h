@@ -35,6 +35,8 @@ class DedicatedLink final : public L2Link {
   // Usable: connected, or connecting (requests wait in order). False once lost.
   bool connected() const override { return !lost_; }
   bool lost() const { return lost_; }
+  // One-shot: the L2 moved, so the link is lost (what it held there is gone).
+  void reconnect(const std::string& why) override { link_.reconnect(why); }
   const std::string& last_error() const override { return link_.last_error(); }
   // Requests go out in call order; a SELECT goes first whenever use_db changed the db.
   bool send(std::span<const std::string_view> args, std::unique_ptr<Completion> done) override;

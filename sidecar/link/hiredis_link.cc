@@ -12,34 +12,6 @@
 
 namespace tiercache::sidecar {
 
-bool parse_endpoint(std::string_view s, Endpoint* out, std::string* error) {
-  if (s.substr(0, 5) == "unix:") {
-    out->unix_socket = true;
-    out->host = std::string(s.substr(5));
-    if (out->host.empty()) {
-      *error = "unix: needs a path";
-      return false;
-    }
-    return true;
-  }
-  size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
-    *error = "expected HOST:PORT or unix:PATH, got '" + std::string(s) + "'";
-    return false;
-  }
-  auto port = util::parse_int64(s.substr(colon + 1));
-  if (!port || *port <= 0 || *port > 65535) {
-    *error = "bad port in '" + std::string(s) + "'";
-    return false;
-  }
-  out->unix_socket = false;
-  out->host = std::string(s.substr(0, colon));
-  if (out->host.size() > 2 && out->host.front() == '[' && out->host.back() == ']')
-    out->host = out->host.substr(1, out->host.size() - 2);
-  out->port = static_cast<int>(*port);
-  return true;
-}
-
 void format_command(std::string& out, std::span<const std::string_view> args) {
   out.clear();
   out.push_back('*');
@@ -147,7 +119,9 @@ void HiredisLink::stop() {
 
 void HiredisLink::connect() {
   if (state_ == State::kStopped) return;
-  const Endpoint& ep = options_.endpoint;
+  Endpoint ep = options_.endpoint;
+  std::string why;
+  if (options_.locator && !options_.locator->locate(&ep, &why)) return fail(why);
   connect_started_us_ = steady_us();
   if (options_.tls) {  // hiredis is attached once the handshake is done (on_tls_ready)
     pump_ = std::make_unique<TlsPump>(loop_, *options_.tls, static_cast<TlsPump::Events*>(this));
@@ -272,6 +246,13 @@ void HiredisLink::fail(const std::string& why) {
       backoff_ms_ * 2 > options_.reconnect_max_ms ? options_.reconnect_max_ms : backoff_ms_ * 2;
   log::warn("{}: {} (retrying in {} ms)", name_, why, backoff_ms_);
   if (was_connected && on_state_) on_state_(state_ctx_, false);
+}
+
+void HiredisLink::reconnect(const std::string& why) {
+  if (state_ == State::kStopped) return;
+  fail(why);
+  backoff_ms_ = 50;
+  next_attempt_us_ = 0;  // the next tick connects
 }
 
 bool HiredisLink::request_overdue(uint64_t now) const {

@@ -16,17 +16,10 @@
 #include "shared/metrics/histogram.h"
 #include "shared/net/tls.h"
 #include "sidecar/link/l2_link.h"
+#include "sidecar/link/l2_locator.h"
 #include "sidecar/link/tls_pump.h"
 
 namespace tiercache::sidecar {
-
-struct Endpoint {
-  bool unix_socket = false;
-  std::string host;  // or the socket path
-  int port = 0;
-};
-// Parses "HOST:PORT" or "unix:PATH"; false with *error.
-bool parse_endpoint(std::string_view s, Endpoint* out, std::string* error);
 
 // request_timeout_ms of a connection that never times requests out (subscribed mode).
 inline constexpr int64_t kNoRequestTimeout = 1000000000;
@@ -35,7 +28,9 @@ inline constexpr int64_t kNoRequestTimeout = 1000000000;
 using AuthRefusedFn = void (*)(void* ctx, const std::string& error);
 
 struct LinkOptions {
-  Endpoint endpoint;
+  Endpoint endpoint;  // where to connect, unless a locator is set
+  // Asked before every connect (the L2 may move: l2-mode sentinel); nothing known: retry later.
+  std::shared_ptr<const L2Locator> locator;
   std::string user;  // ACL user (empty: AUTH <password>, the default user)
   std::string password;
   std::shared_ptr<const net::TlsContext> tls;  // set: TLS to the L2 (TCP endpoints only)
@@ -71,6 +66,9 @@ class HiredisLink final : public L2Link, private TlsPump::Events {
   bool connected() const override { return state_ == State::kConnected; }
   // Drops the connection now (pending requests fail) and reconnects with backoff.
   void reset(const std::string& why) { fail(why); }
+  // Drops the connection now (pending requests fail) and reconnects at once, to where the
+  // locator says (a one-shot link is lost).
+  void reconnect(const std::string& why) override;
   // Handles what the socket already holds (a finished connect, replies, pushed messages)
   // before a timeout is judged: after the process stalled, libuv runs its timers before it
   // polls, so input that arrived in time would otherwise be judged missing.

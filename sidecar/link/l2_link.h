@@ -32,6 +32,9 @@ class L2Link {
   virtual void start() = 0;
   virtual void stop() = 0;
   virtual bool connected() const = 0;
+  // Drops the connection (what is in flight fails) and connects again, to where the L2 is now
+  // (link/l2_locator.h): the L2 moved. A link that is never re-established is lost instead.
+  virtual void reconnect(const std::string& why) = 0;
   // Why the last request failed or the link went down.
   virtual const std::string& last_error() const = 0;
   // Queues one command. `done` may be null (the reply is dropped). When the link cannot take

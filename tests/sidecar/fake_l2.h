@@ -1,6 +1,7 @@
 // In-process fakes for unit tests of the sidecar core: an L2 link that records every request
 // and lets the test answer them one by one (FakeL2Link), an always-healthy invalidation source
-// (FakeSource), and hiredis replies built by hand (Reply).
+// (FakeSource), a locator the test moves (FakeLocator), and hiredis replies built by hand
+// (Reply).
 #pragma once
 
 #include <deque>
@@ -9,9 +10,11 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/metrics/info_text.h"
 #include "sidecar/invalidation/source.h"
 #include "sidecar/link/hiredis_link.h"
 #include "sidecar/link/l2_link.h"
+#include "sidecar/link/l2_locator.h"
 
 namespace tiercache::sidecar::testing {
 
@@ -83,6 +86,10 @@ class FakeL2Link final : public L2Link {
   void start() override {}
   void stop() override { fail_all(); }
   bool connected() const override { return up; }
+  void reconnect(const std::string&) override {
+    ++reconnects_asked;
+    fail_all();
+  }
   const std::string& last_error() const override { return error_; }
   bool send(std::span<const std::string_view> args, std::unique_ptr<Completion> done) override {
     std::string wire;
@@ -119,6 +126,7 @@ class FakeL2Link final : public L2Link {
   }
 
   bool up = true;
+  int reconnects_asked = 0;
   std::deque<Request> pending;
 
  private:
@@ -131,6 +139,7 @@ class FakeSource final : public InvalidationSource {
   void start() override {}
   void stop() override {}
   bool healthy() const override { return is_healthy; }
+  void reconnect(const std::string&) override { ++reconnects_asked; }
   std::string_view name() const override { return "fake"; }
   bool writes_publish() const override { return publishes; }
   // Records the groups; the link sees a PUBLISH as the Bus would send.
@@ -151,6 +160,7 @@ class FakeSource final : public InvalidationSource {
   const metrics::Histogram& lag_us() const override { return lag_; }
 
   bool is_healthy = true;
+  int reconnects_asked = 0;
   bool publishes = true;  // as the Bus; false: as the TrackingSource
   std::string prefix;     // tracks() only keys under it ("" = all)
   std::vector<uint64_t> expected, forgotten;
@@ -161,6 +171,38 @@ class FakeSource final : public InvalidationSource {
   BusStats stats_;
   metrics::Histogram lag_;
   uint64_t seq_ = 0;
+};
+
+// Where the L2 is, as the test says: move_to() is a failover, found_again() a rediscovery
+// that found the L2 where it was.
+class FakeLocator final : public L2Locator {
+ public:
+  explicit FakeLocator(Endpoint e) : at(std::move(e)) {}
+  void start(Listener* l) override { listener = l; }
+  void stop() override { listener = nullptr; }
+  bool locate(Endpoint* out, std::string* why) const override {
+    if (!known) {
+      *why = "fake: no L2 known";
+      return false;
+    }
+    *out = at;
+    return true;
+  }
+  void link_lost() override { ++losses; }
+  void info(std::string& out) const override { metrics::info_field(out, "l2_mode", "fake"); }
+  uint64_t switches() const override { return moves; }
+  void move_to(Endpoint e) {
+    at = std::move(e);
+    ++moves;
+    listener->on_l2_located(at, true);
+  }
+  void found_again() { listener->on_l2_located(at, false); }
+
+  Endpoint at;
+  bool known = true;
+  uint64_t moves = 0;
+  int losses = 0;
+  Listener* listener = nullptr;
 };
 
 }  // namespace tiercache::sidecar::testing

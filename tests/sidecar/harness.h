@@ -23,7 +23,8 @@ namespace tiercache::sidecar::testing {
 inline std::atomic<int> g_segment{0};
 
 struct Harness {
-  explicit Harness(Config cfg = Config()) {
+  // locator: where the fake links are (a FakeLocator moves them); null: the l2 option's.
+  explicit Harness(Config cfg = Config(), std::shared_ptr<L2Locator> locator = nullptr) {
     cfg.shm_name = "ut-sc-" + std::to_string(getpid()) + "-" + std::to_string(g_segment++);
     cfg.l1_memory = 4ull << 20;
     cfg.socket.clear();
@@ -34,7 +35,8 @@ struct Harness {
     l2 = link.get();
     bus = source.get();
     std::string error;
-    REQUIRE_MESSAGE(sidecar->start_with(std::move(link), std::move(source), &error), error);
+    REQUIRE_MESSAGE(sidecar->start_with(std::move(link), std::move(source), &error,
+                                                std::move(locator)), error);
   }
   ~Harness() {
     for (net::Connection* c : clients) c->close();
