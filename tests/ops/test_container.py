@@ -4,11 +4,13 @@ the image /usr/local/bin; here a directory of links to the local build), configu
 TIERCACHE_* variables only; docker/healthcheck.sh answers 0 (healthy) or 1 (unhealthy)."""
 
 import os
+import shlex
 import signal
 import subprocess
 import time
 
 import pytest
+import yaml
 
 from conftest import DOCKER, L2_BIN, SIDECAR_BIN, clean_env, free_port, wait_for
 
@@ -138,3 +140,96 @@ def test_entrypoint_config_file(procs, image, tmp_path):
                          capture_output=True, text=True).stdout.split()
     assert out == ["maxmemory-policy", "volatile-lru"]
     assert l2.stop() == 0
+
+
+def compose_args(argv, ports):
+    """redis-server / redis-sentinel arguments of docker/compose.sentinel.yaml made runnable on
+    loopback: a compose service name becomes 127.0.0.1, the port after it (and the service's
+    own --port) that service's port here."""
+    out, fixed, i = list(argv), [], 0
+    while i < len(out):
+        a = out[i]
+        if a in ports and i + 1 < len(out) and out[i + 1].isdigit():
+            fixed += ["127.0.0.1", str(ports[a])]
+            i += 2
+            continue
+        fixed.append("127.0.0.1" if a in ports else a)
+        i += 1
+    return fixed
+
+
+def test_compose_sentinel_services_run_as_written(procs, image, tmp_path):
+    """docker/compose.sentinel.yaml's Redis master, replica and three sentinels, started with
+    the arguments the file gives them (service names mapped to loopback ports), agree on the
+    master and its replica; a sidecar given the file's sentinel settings finds that master and
+    is ready. A typo in the shipped arguments (a sentinel option, the monitor's name or quorum,
+    the replica's replicaof) fails here, not in a user's deployment."""
+    doc = yaml.safe_load(open(os.path.join(DOCKER, "compose.sentinel.yaml")))
+    services = doc["services"]
+    names = ["l2", "l2-replica", "sentinel-1", "sentinel-2", "sentinel-3"]
+    ports = {n: free_port() for n in names}
+
+    def server_argv(name):
+        argv = list(services[name]["command"])
+        assert argv[0] == "redis-server"
+        argv = compose_args(argv[1:], ports)
+        argv[argv.index("--port") + 1] = str(ports[name])
+        return ["redis-server"] + argv + ["--dir", str(tmp_path)]
+
+    def sentinel_argv(name):
+        cmd = services[name]["command"]
+        assert cmd[:2] == ["sh", "-c"]
+        words = shlex.split(cmd[2].split("exec ", 1)[1])
+        assert words[0] == "redis-sentinel"
+        conf = tmp_path / ("%s.conf" % name)
+        conf.write_text("")
+        argv = compose_args(words[2:], ports)
+        argv[argv.index("--port") + 1] = str(ports[name])
+        return ["redis-sentinel", str(conf)] + argv
+
+    def cli(port, *args):
+        r = subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True,
+                           text=True, timeout=10)
+        return r.stdout.split()
+
+    for name in ("l2", "l2-replica"):
+        procs.start(server_argv(name), name=name)
+        wait_for(lambda: cli(ports[name], "ping") == ["PONG"], what=name)
+    wait_for(lambda: "master_link_status:up" in " ".join(cli(ports["l2-replica"], "info",
+                                                               "replication")),
+             timeout=30, what="the replica in sync (its replicaof)")
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        procs.start(sentinel_argv(name), name=name)
+    master = ["127.0.0.1", str(ports["l2"])]
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        wait_for(lambda: cli(ports[name], "sentinel", "get-master-addr-by-name",
+                             "tiercache") == master, timeout=30, what="%s monitoring" % name)
+        # The monitor's quorum is reachable with the sentinels the file runs.
+        wait_for(lambda: "OK" in cli(ports[name], "sentinel", "ckquorum", "tiercache"),
+                 timeout=30, what="%s: quorum" % name)
+        wait_for(lambda: str(ports["l2-replica"]) in cli(ports[name], "sentinel", "replicas",
+                                                        "tiercache"),
+                 timeout=30, what="%s: the replica known" % name)
+
+    sidecar_env = dict(services["sidecar-a"]["environment"])
+    assert sidecar_env == dict(services["sidecar-b"]["environment"])
+    sentinels = sidecar_env["TIERCACHE_L2"].split(",")
+    assert sorted(s.rsplit(":", 1)[0] for s in sentinels) == ["sentinel-1", "sentinel-2",
+                                                             "sentinel-3"]
+    assert all(s.rsplit(":", 1)[1] == "26379" for s in sentinels)
+    sidecar_env["TIERCACHE_L2"] = ",".join("127.0.0.1:%d" % ports[s.rsplit(":", 1)[0]]
+                                           for s in sentinels)
+    sock = tmp_path / "sc.sock"
+    env = container_env(image, TIERCACHE_SOCKET=sock, TIERCACHE_SHM_NAME=procs.shm_name(),
+                        TIERCACHE_L1_MEMORY="8MiB", **sidecar_env)
+    sc = procs.start([ENTRYPOINT, "sidecar"], env=env, name="sidecar")
+    wait_for(lambda: health(env, "sidecar", "--ready") == 0 or not sc.alive(), timeout=30,
+             what="sidecar ready through the sentinels")
+    assert sc.alive(), sc.output()
+    info = subprocess.run(["redis-cli", "-s", str(sock), "info", "server"], capture_output=True,
+                          text=True, timeout=10).stdout
+    assert "l2_master:127.0.0.1:%d" % ports["l2"] in info, info
+    assert subprocess.run(["redis-cli", "-s", str(sock), "set", "k", "v"], capture_output=True,
+                          text=True, timeout=10).stdout.strip() == "OK"
+    assert cli(ports["l2"], "get", "k") == ["v"]
+    assert sc.stop() == 0

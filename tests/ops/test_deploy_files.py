@@ -276,3 +276,34 @@ def test_runtime_packages_cover_the_binaries():
         assert (pkg in pkgs) == (lib in ldd), (lib, pkgs)
     # The script itself, on a binary that certainly loads shared libraries of other packages.
     assert {"libssl3", "libsystemd0"} <= set(runtime_packages("/usr/bin/redis-server"))
+
+
+def test_k8s_sentinel_overlay_patches_the_app_sidecar():
+    """docker/k8s/sentinel: a kustomize overlay of app.yaml whose patch names the Deployment and
+    container that exist there, sets options the sidecar has (l2-mode sentinel with a master
+    name and the sentinels), and keeps the password files on the mounted `auth` volume."""
+    base = os.path.join(DOCKER, "k8s", "sentinel")
+    kust = yaml.safe_load(open(os.path.join(base, "kustomization.yaml")))
+    assert kust["kind"] == "Kustomization"
+    for res in kust["resources"]:
+        assert os.path.exists(os.path.normpath(os.path.join(base, res))), res
+    app = {(o["kind"], o["metadata"]["name"]): o
+           for res in kust["resources"]
+           for o in yaml.safe_load_all(open(os.path.join(base, res))) if o}
+    for p in kust["patches"]:
+        patch = yaml.safe_load(open(os.path.join(base, p["path"])))
+        target = app[(patch["kind"], patch["metadata"]["name"])]
+        pod = target["spec"]["template"]["spec"]
+        sidecar_patch = patch["spec"]["template"]["spec"]["containers"][0]
+        sidecar = next(c for c in pod["containers"] if c["name"] == sidecar_patch["name"])
+        env = {e["name"]: e["value"] for e in sidecar["env"]}
+        env.update({e["name"]: e["value"] for e in sidecar_patch["env"]})
+        env_names_ok(env, SIDECAR_BIN)
+        assert env["TIERCACHE_L2_MODE"] == "sentinel"
+        assert env["TIERCACHE_L2_SENTINEL_MASTER"]
+        assert all(re.fullmatch(r"[\w.-]+:\d+", a) for a in env["TIERCACHE_L2"].split(","))
+        mounts_by_name = {m["name"]: m["mountPath"] for m in sidecar["volumeMounts"]}
+        for name in ("TIERCACHE_L2_PASSWORD_FILE", "TIERCACHE_L2_SENTINEL_PASSWORD_FILE"):
+            assert os.path.dirname(env[name]) == mounts_by_name["auth"], name
+        patched_volumes = {v["name"] for v in patch["spec"]["template"]["spec"]["volumes"]}
+        assert patched_volumes <= {v["name"] for v in pod["volumes"]}
