@@ -48,7 +48,8 @@ FOLLOW_DEADLINE = 30.0  # the sidecar answers from the new master
 class Topology:
     """redis-server master + replica, three sentinels; every process killed at close()."""
 
-    def __init__(self):
+    def __init__(self, sentinel_password=None):
+        self.sentinel_password = sentinel_password  # the sentinels' requirepass, if any
         self.dir = tempfile.mkdtemp(prefix="tc-sentinel-")
         self.procs = []
         self.master_port = self._redis("master")
@@ -90,20 +91,25 @@ class Topology:
                     "sentinel failover-timeout %s 5000\n"
                     "sentinel parallel-syncs %s 1\n"
                     % (port, self.dir, MASTER, self.master_port, MASTER, MASTER, MASTER))
+            if self.sentinel_password:
+                # (sentinel-pass: they need each other's password too, to vote)
+                f.write("requirepass %s\nsentinel sentinel-pass %s\n"
+                        % (self.sentinel_password, self.sentinel_password))
         self._spawn("sentinel-%d" % i, [REDIS_SENTINEL, conf])
-        wait_for(lambda: self._pings(port), 10.0, interval=0.02, what="sentinel %d up" % i)
+        wait_for(lambda: self._pings(port, self.sentinel_password), 10.0, interval=0.02,
+                 what="sentinel %d up" % i)
         return port
 
     @staticmethod
-    def _pings(port):
+    def _pings(port, password=None):
         try:
-            return redis.Redis(port=port, socket_timeout=1).ping()
+            return redis.Redis(port=port, socket_timeout=1, password=password).ping()
         except redis.RedisError:
             return False
 
     def _ready(self):
         for port in self.sentinel_ports:
-            s = self.redis(port)
+            s = self.sentinel(port)
             try:
                 s.execute_command("SENTINEL", "CKQUORUM", MASTER)
             except redis.ResponseError:
@@ -116,6 +122,10 @@ class Topology:
     def redis(port):
         return redis.Redis(port=port, socket_timeout=5, decode_responses=True)
 
+    def sentinel(self, port):
+        return redis.Redis(port=port, socket_timeout=5, decode_responses=True,
+                           password=self.sentinel_password)
+
     def sentinels(self):
         return ",".join("127.0.0.1:%d" % p for p in self.sentinel_ports)
 
@@ -123,7 +133,7 @@ class Topology:
         """The master address the first sentinel that answers names."""
         for port in self.sentinel_ports:
             try:
-                host, p = self.redis(port).execute_command(
+                host, p = self.sentinel(port).execute_command(
                     "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)
                 return "%s:%s" % (host, p)
             except (redis.RedisError, TypeError, ValueError):
@@ -317,3 +327,36 @@ def test_bad_options_exit_1(tmp_path, args, message):
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert message in r.stderr.decode(), r.stderr
     assert not os.path.exists("/dev/shm/tiercache-it-bad-%d" % os.getpid())
+
+
+def test_sentinels_that_require_a_password():
+    """Sentinels with requirepass: l2-sentinel-password is sent to them (AUTH), the master is
+    found and served; without it the sidecar stays up, finds no master and says why, in INFO's
+    l2_master_known and in the error clients get."""
+    t = Topology(sentinel_password="sentinel-secret-7")
+    try:
+        sc = Sidecar(t.sentinels(), "sentinel-auth", l2_mode="sentinel", l2_sentinel_master=MASTER,
+                     l2_sentinel_password="sentinel-secret-7").start()
+        try:
+            assert server_info(sc)["l2_master"] == addr(t.master_port)
+            c = sc.client()
+            c.set("k", "v")
+            assert t.redis(t.master_port).get("k") == "v"
+            l1_hit(sc, c, "k", b"v")
+        finally:
+            assert sc.stop() == 0, sc.stderr()
+
+        bad = Sidecar(t.sentinels(), "sentinel-noauth", l2_mode="sentinel",
+                      l2_sentinel_master=MASTER).start(wait_bus=False)
+        try:
+            c = bad.client()
+            time.sleep(1.0)  # several rounds of asking every sentinel
+            info = server_info(bad)
+            assert info["l2_master_known"] == 0 and info["l2_master"] == "", info
+            with pytest.raises(redis.ResponseError, match="no L2 master confirmed"):
+                c.get("k")
+            assert "NOAUTH" in bad.stderr(), bad.stderr()
+        finally:
+            assert bad.stop() == 0, bad.stderr()
+    finally:
+        t.close()
