@@ -77,9 +77,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--only", choices=("throughput", "memory"),
+                    help="run one half (memory figures do not depend on the machine's load)")
     args = ap.parse_args()
     preflight()
     tmp = tempfile.mkdtemp(prefix="tc-bench-types-")
+    if args.only != "memory":
+        throughput(args, tmp)
+    if args.only != "throughput":
+        memory(tmp)
+
+
+def throughput(args, tmp):
     samples = {}
     servers = {k: Server(k, tmp) for k in ("redis", "tiercache")}
     try:
@@ -108,6 +117,8 @@ def main():
             t["p99"] / r["p99"] if r["p99"] else 0))
     print("goal (>= 1.0x rps and p99 no worse on every test): %s" % ("met" if all_ok else "NOT met"))
 
+
+def memory(tmp):
     print("\nbytes per element from used_memory (16-byte members; hash values 16 bytes)")
     print("%-6s %-30s %10s %10s %6s" % ("type", "size", "redis", "tiercache", "ratio"))
     for kind in ("hash", "list", "set", "zset"):
