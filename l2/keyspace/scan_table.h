@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string_view>
 #include <utility>
@@ -25,8 +26,9 @@ struct NoValue {};
 // that all land in one bucket.
 inline const uint64_t g_scan_table_seed = (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
 
-// Owns its nodes; they never move, so a node's key (a Str inside the node) may be pointed at
-// (the sorted set's tree does) until the node is erased. Every byte is counted (alloc.h).
+// Owns its nodes; they never move, so a node's key (its bytes follow the node in the same
+// allocation: one block per element, as Redis's dictEntry plus an embedded key) may be pointed
+// at (the sorted set's tree does) until the node is erased. Every byte is counted (alloc.h).
 // Not thread-safe. Callers must not insert or erase while a for_each/scan callback runs.
 template <class V>
 class ScanTable {
@@ -34,14 +36,15 @@ class ScanTable {
   struct Node {
     Node* next;
     uint64_t hash;
-    Str key;
     [[no_unique_address]] V value;
+    uint32_t key_size;
+    std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
   };
 
   ScanTable() = default;
   ScanTable(const ScanTable& other) {
     reserve(other.size_);
-    other.for_each([this](const Node& n) { insert(n.key, n.value); });
+    other.for_each([this](const Node& n) { insert(n.key(), n.value); });
   }
   ScanTable& operator=(const ScanTable&) = delete;
   ~ScanTable() { clear(); }
@@ -57,7 +60,7 @@ class ScanTable {
     if (size_ == 0) return nullptr;
     uint64_t h = hash(k);
     for (Node* n = buckets_[h & (buckets_.size() - 1)]; n != nullptr; n = n->next)
-      if (n->hash == h && std::string_view(n->key) == k) return n;
+      if (n->hash == h && n->key() == k) return n;
     return nullptr;
   }
 
@@ -65,8 +68,9 @@ class ScanTable {
   Node* insert(std::string_view k, V v) {
     if (size_ + 1 > buckets_.size()) resize(buckets_.empty() ? 4 : buckets_.size() * 2);
     uint64_t h = hash(k);
-    void* mem = mem::allocate(sizeof(Node));
-    Node* n = new (mem) Node{nullptr, h, make_str(k), std::move(v)};
+    void* mem = mem::allocate(sizeof(Node) + k.size());
+    Node* n = new (mem) Node{nullptr, h, std::move(v), static_cast<uint32_t>(k.size())};
+    if (!k.empty()) memcpy(reinterpret_cast<char*>(n + 1), k.data(), k.size());
     link(n);
     ++size_;
     return n;
@@ -78,7 +82,7 @@ class ScanTable {
     uint64_t h = hash(k);
     for (Node** at = &buckets_[h & (buckets_.size() - 1)]; *at != nullptr; at = &(*at)->next) {
       Node* n = *at;
-      if (n->hash != h || std::string_view(n->key) != k) continue;
+      if (n->hash != h || n->key() != k) continue;
       *at = n->next;
       destroy(n);
       --size_;

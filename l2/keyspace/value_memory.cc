@@ -31,10 +31,10 @@ size_t extrapolate(size_t fixed, size_t sampled, size_t seen, size_t n) {
                                      static_cast<double>(n));
 }
 
-// Node of a ScanTable: next pointer, cached hash, the key and the value.
+// Node of a ScanTable: next pointer, cached hash, the value, the key's size, and its bytes.
 template <class V>
-constexpr size_t hash_node() {
-  return chunk(sizeof(typename ScanTable<V>::Node));
+size_t hash_node(const typename ScanTable<V>::Node& n) {
+  return chunk(sizeof(typename ScanTable<V>::Node) + n.key_size);
 }
 
 // The sampled cost of a ScanTable: the first `samples` nodes (node plus extra(node)) over the
@@ -44,7 +44,7 @@ size_t table_usage(size_t fixed, const ScanTable<V>& t, size_t samples, F&& extr
   size_t sampled = 0, seen = 0;
   for (size_t b = 0; b < t.bucket_count() && seen < samples; ++b)
     for (const auto* n = t.bucket(b); n != nullptr && seen < samples; n = n->next, ++seen)
-      sampled += hash_node<V>() + str_heap(n->key) + extra(*n);
+      sampled += hash_node<V>(*n) + extra(*n);
   return extrapolate(fixed + chunk(t.bucket_count() * kPtr), sampled, seen, t.size());
 }
 

@@ -227,7 +227,7 @@ std::string SetValue::random_member(uint64_t r) const {
     if (len == 0) continue;
     const auto* n = members_.bucket(b);
     for (size_t i = (r >> 32) % len; i > 0; --i) n = n->next;
-    return std::string(n->key);
+    return std::string(n->key());
   }
 }
 
@@ -293,12 +293,12 @@ void ZSetValue::set(std::string_view member, double score) {
   }
   auto* n = big_->scores.find(member);
   if (n != nullptr) {
-    big_->tree.erase(Key{n->value, std::string_view(n->key)});
+    big_->tree.erase(Key{n->value, n->key()});
     n->value = score;
   } else {
     n = big_->scores.insert(member, score);
   }
-  big_->tree.insert(Key{score, std::string_view(n->key)});
+  big_->tree.insert(Key{score, n->key()});
 }
 
 ZSetValue::ZSetValue(const ZSetValue& other) : packed_(other.packed_), pack_(other.pack_) {
@@ -306,8 +306,8 @@ ZSetValue::ZSetValue(const ZSetValue& other) : packed_(other.packed_), pack_(oth
   big_ = make_counted<Big>();
   big_->scores.reserve(other.big_->scores.size());
   other.big_->scores.for_each([this](const auto& o) {
-    auto* n = big_->scores.insert(o.key, o.value);
-    big_->tree.insert(Key{n->value, std::string_view(n->key)});
+    auto* n = big_->scores.insert(o.key(), o.value);
+    big_->tree.insert(Key{n->value, n->key()});
   });
 }
 
@@ -327,7 +327,7 @@ bool ZSetValue::remove(std::string_view member) {
   }
   auto* n = big_->scores.find(member);
   if (n == nullptr) return false;
-  big_->tree.erase(Key{n->value, std::string_view(n->key)});
+  big_->tree.erase(Key{n->value, n->key()});
   big_->scores.erase(member);
   return true;
 }
@@ -345,7 +345,7 @@ std::optional<size_t> ZSetValue::rank(std::string_view member) const {
   }
   const auto* n = big_->scores.find(member);
   if (n == nullptr) return std::nullopt;
-  return big_->tree.order_of_key(Key{n->value, std::string_view(n->key)});
+  return big_->tree.order_of_key(Key{n->value, n->key()});
 }
 
 std::vector<ZSetValue::Item> ZSetValue::range(size_t from, size_t to) const {
@@ -410,7 +410,7 @@ void ZSetValue::convert() {
     std::string_view m = pack_.at(off, &next);
     double s = pack_score(pack_.at(next, &next));
     auto* n = big_->scores.insert(m, s);
-    big_->tree.insert(Key{s, std::string_view(n->key)});
+    big_->tree.insert(Key{s, n->key()});
     off = next;
   }
   pack_.clear();

@@ -67,7 +67,7 @@ class HashValue {
         f(k, v);
       }
     } else {
-      map_->for_each([&f](const auto& n) { f(std::string_view(n.key), std::string_view(n.value)); });
+      map_->for_each([&f](const auto& n) { f(n.key(), std::string_view(n.value)); });
     }
   }
   // One HSCAN step: f(field, value) for the pairs the cursor names; the next cursor (0 at the
@@ -78,7 +78,7 @@ class HashValue {
       for_each(f);
       return 0;
     }
-    return map_->scan(cursor, [&f](const auto& n) { f(std::string_view(n.key), std::string_view(n.value)); });
+    return map_->scan(cursor, [&f](const auto& n) { f(n.key(), std::string_view(n.value)); });
   }
 
  private:
@@ -130,7 +130,7 @@ class SetValue {
         f(std::string_view(buf, static_cast<size_t>(n)));
       }
     } else {
-      members_.for_each([&f](const auto& n) { f(std::string_view(n.key)); });
+      members_.for_each([&f](const auto& n) { f(n.key()); });
     }
   }
   // One SSCAN step (see HashValue::scan): an intset whole, a hashtable bucket by bucket.
@@ -140,7 +140,7 @@ class SetValue {
       for_each(f);
       return 0;
     }
-    return members_.scan(cursor, [&f](const auto& n) { f(std::string_view(n.key)); });
+    return members_.scan(cursor, [&f](const auto& n) { f(n.key()); });
   }
 
  private:
@@ -198,7 +198,7 @@ class ZSetValue {
       for_each(f);
       return 0;
     }
-    return big_->scores.scan(cursor, [&f](const auto& n) { f(std::string_view(n.key), n.value); });
+    return big_->scores.scan(cursor, [&f](const auto& n) { f(n.key(), n.value); });
   }
 
  private:

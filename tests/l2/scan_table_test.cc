@@ -44,7 +44,7 @@ TEST_CASE("random operations agree with a reference map and free every byte") {
       REQUIRE(t.size() == ref.size());
     }
     std::map<std::string, int> walked;
-    t.for_each([&](const auto& n) { walked.emplace(std::string(n.key), n.value); });
+    t.for_each([&](const auto& n) { walked.emplace(std::string(n.key()), n.value); });
     CHECK(walked == ref);
     ScanTable<int> copy(t);
     CHECK(copy.size() == t.size());
@@ -72,7 +72,7 @@ std::set<std::string> walk(ScanTable<NoValue>& t, F&& between, size_t* steps) {
   uint64_t cursor = 0;
   *steps = 0;
   do {
-    cursor = t.scan(cursor, [&](const auto& n) { seen.emplace(n.key); });
+    cursor = t.scan(cursor, [&](const auto& n) { seen.emplace(n.key()); });
     between((*steps)++);
   } while (cursor != 0);
   return seen;
