@@ -55,10 +55,13 @@ void ClusterSource::start() {
 void ClusterSource::stop() {
   started_ = false;
   view_.set_topology_listener(nullptr);
-  for (auto& m : masters_) {
-    m->live = false;
-    m->source->stop();
-  }
+  for (auto& m : masters_) retire(std::move(m));
+  masters_.clear();
+  // A later start() begins as the first: every slot's owner unknown.
+  slot_owner_.fill(-1);
+  owners_.clear();
+  known_ = false;
+  reported_healthy_ = false;
 }
 
 bool ClusterSource::healthy() const {

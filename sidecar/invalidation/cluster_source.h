@@ -63,7 +63,7 @@ class ClusterSource final : public ReportedSource, public cluster::ClusterView::
 
   // Follows the view from now on (a source per master of its current topology, started).
   void start() override;
-  // Stops every master's source and leaves the view.
+  // Stops and frees every master's source (their counters stay) and leaves the view.
   void stop() override;
   // The topology is known and every master's source is healthy.
   bool healthy() const override;

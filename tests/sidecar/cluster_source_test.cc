@@ -222,11 +222,21 @@ TEST_CASE("cluster source: one source per master, healthy once every master is")
   f.source->reconnect("test");
   for (FakeMaster* m : f.masters) CHECK(m->reconnects == 1);
 
+  f.at(7000)->bus_stats.received = 3;
   f.source->stop();
   CHECK(f.view.listener == nullptr);
-  for (FakeMaster* m : f.masters) CHECK(m->stops == 1);
+  CHECK(f.masters.empty());  // stopped (their last words ignored) and freed
   CHECK_FALSE(f.source->healthy());
-  CHECK(f.events.unhealthy == 0);  // a stopped master's last words are ignored
+  CHECK(f.events.unhealthy == 0);
+  CHECK(f.source->stats().received == 3);
+
+  // Started again: as the first time.
+  f.source->start();
+  CHECK(f.masters.size() == 3);
+  CHECK(f.events.flushes == 2);
+  CHECK_FALSE(f.source->healthy());
+  f.all_up();
+  CHECK(f.events.healthy == 2);
 }
 
 TEST_CASE("cluster source: one master lost makes the whole unhealthy; keys pass through") {
