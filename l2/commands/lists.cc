@@ -1,6 +1,8 @@
 // List commands: LPUSH/RPUSH(X), LPOP/RPOP, LRANGE, LLEN, LINDEX, LSET, LREM, LTRIM, LINSERT,
 // LPOS, LMOVE, RPOPLPUSH, LMPOP and the blocking forms BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP
 // (Redis 7.0's t_list.c replies and errors; the waiting itself is l2/blocking.h's).
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,8 +13,6 @@ namespace tiercache::l2 {
 namespace {
 
 using namespace cmd;
-
-using Items = std::deque<Str, CountingAllocator<Str>>;
 
 ListValue* read_list(CommandContext& ctx, std::string_view key, bool* wrong) {
   return lookup_object<ListValue>(ctx, key, false, false, wrong);
@@ -31,9 +31,9 @@ void push_generic(CommandContext& ctx, bool head, bool only_existing) {
   }
   for (size_t i = 2; i < ctx.args.size(); ++i) {
     if (head)
-      l->items().push_front(make_str(ctx.args[i]));
+      l->items().push_front(ctx.args[i]);
     else
-      l->items().push_back(make_str(ctx.args[i]));
+      l->items().push_back(ctx.args[i]);
   }
   ks(ctx).signal_modified(ctx.client.db, ctx.args[1]);
   resp::write_integer(ctx.out, static_cast<int64_t>(l->size()));
@@ -60,7 +60,7 @@ void pop_range_reply(CommandContext& ctx, ListValue* l, bool head, int64_t n) {
 
 // Pops one element from one end of the non-empty l and writes it as a bulk string.
 void pop_one_reply(CommandContext& ctx, ListValue* l, bool head) {
-  Items& it = l->items();
+  QuickList& it = l->items();
   resp::write_bulk(ctx.out, head ? it.front() : it.back());
   if (head)
     it.pop_front();
@@ -104,8 +104,10 @@ void lrange(CommandContext& ctx) {
   if (l == nullptr || !clamp_range(*start, *stop, l->size(), &from, &to))
     return resp::write_array_header(ctx.out, 0);
   resp::write_array_header(ctx.out, static_cast<int64_t>(to - from + 1));
-  auto it = l->items().begin() + static_cast<long>(from);
-  for (size_t i = from; i <= to; ++i, ++it) resp::write_bulk(ctx.out, *it);
+  l->items().walk(from, true, [&](size_t i, std::string_view v) {
+    resp::write_bulk(ctx.out, v);
+    return i < to;
+  });
 }
 
 void llen(CommandContext& ctx) {
@@ -133,7 +135,7 @@ void lindex(CommandContext& ctx) {
   if (!index) return;
   size_t i;
   if (l == nullptr || !list_index(*index, l->size(), &i)) return resp::write_null(ctx.out);
-  resp::write_bulk(ctx.out, l->items()[i]);
+  resp::write_bulk(ctx.out, l->items().at(i));
 }
 
 void lset(CommandContext& ctx) {
@@ -145,7 +147,7 @@ void lset(CommandContext& ctx) {
   if (!index) return;
   size_t i;
   if (!list_index(*index, l->size(), &i)) return error(ctx, "ERR index out of range");
-  l->items()[i].assign(ctx.args[3].data(), ctx.args[3].size());
+  l->items().set(i, ctx.args[3]);
   ks(ctx).signal_modified(ctx.client.db, ctx.args[1]);
   resp::write_ok(ctx.out);
 }
@@ -157,27 +159,20 @@ void lrem(CommandContext& ctx) {
   ListValue* l = write_list(ctx, ctx.args[1], &wrong);
   if (wrong) return;
   if (l == nullptr) return resp::write_integer(ctx.out, 0);
-  Items& items = l->items();
+  QuickList& items = l->items();
   std::string_view v = ctx.args[3];
   int64_t limit = *count < 0 ? -*count : *count;  // 0: all
-  int64_t removed = 0;
-  if (*count >= 0) {
-    for (auto it = items.begin(); it != items.end() && (limit == 0 || removed < limit);) {
-      if (std::string_view(*it) == v) {
-        it = items.erase(it);
-        ++removed;
-      } else {
-        ++it;
-      }
-    }
-  } else {
-    for (size_t i = items.size(); i-- > 0 && removed < limit;) {
-      if (std::string_view(items[i]) == v) {
-        items.erase(items.begin() + static_cast<long>(i));
-        ++removed;
-      }
-    }
-  }
+  // The matches' indexes first (in walking order), then removed from the tail end so earlier
+  // indexes stay valid.
+  std::vector<size_t> hits;
+  bool forward = *count >= 0;
+  items.walk(forward ? 0 : items.size() - 1, forward, [&](size_t i, std::string_view e) {
+    if (e == v) hits.push_back(i);
+    return limit == 0 || static_cast<int64_t>(hits.size()) < limit;
+  });
+  if (forward) std::reverse(hits.begin(), hits.end());
+  for (size_t i : hits) items.erase(i, 1);
+  int64_t removed = static_cast<int64_t>(hits.size());
   if (removed > 0) after_write(ctx, ctx.args[1], l);
   resp::write_integer(ctx.out, removed);
 }
@@ -192,12 +187,12 @@ void ltrim(CommandContext& ctx) {
   if (wrong) return;
   if (l == nullptr) return resp::write_ok(ctx.out);
   size_t from, to;
-  Items& items = l->items();
+  QuickList& items = l->items();
   if (!clamp_range(*start, *stop, l->size(), &from, &to)) {
     items.clear();
   } else {
-    items.erase(items.begin() + static_cast<long>(to) + 1, items.end());
-    items.erase(items.begin(), items.begin() + static_cast<long>(from));
+    items.erase(to + 1, items.size() - to - 1);
+    items.erase(0, from);
   }
   after_write(ctx, ctx.args[1], l);
   resp::write_ok(ctx.out);
@@ -215,15 +210,17 @@ void linsert(CommandContext& ctx) {
   ListValue* l = write_list(ctx, ctx.args[1], &wrong);
   if (wrong) return;
   if (l == nullptr) return resp::write_integer(ctx.out, 0);
-  Items& items = l->items();
-  for (auto it = items.begin(); it != items.end(); ++it) {
-    if (std::string_view(*it) == ctx.args[3]) {
-      items.insert(after ? it + 1 : it, make_str(ctx.args[4]));
-      ks(ctx).signal_modified(ctx.client.db, ctx.args[1]);
-      return resp::write_integer(ctx.out, static_cast<int64_t>(items.size()));
-    }
-  }
-  resp::write_integer(ctx.out, -1);
+  QuickList& items = l->items();
+  size_t pivot = SIZE_MAX;
+  items.walk(0, true, [&](size_t i, std::string_view e) {
+    if (e != ctx.args[3]) return true;
+    pivot = i;
+    return false;
+  });
+  if (pivot == SIZE_MAX) return resp::write_integer(ctx.out, -1);
+  items.insert(after ? pivot + 1 : pivot, ctx.args[4]);
+  ks(ctx).signal_modified(ctx.client.db, ctx.args[1]);
+  resp::write_integer(ctx.out, static_cast<int64_t>(items.size()));
 }
 
 // LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
@@ -258,18 +255,18 @@ void lpos(CommandContext& ctx) {
   ListValue* l = read_list(ctx, ctx.args[1], &wrong);
   if (wrong) return;
   if (l == nullptr) return count != -1 ? resp::write_array_header(ctx.out, 0) : resp::write_null(ctx.out);
-  const Items& items = l->items();
-  int64_t n = static_cast<int64_t>(items.size());
+  const QuickList& items = l->items();
+  size_t n = items.size();
   std::vector<int64_t> found;
-  int64_t matches = 0;
-  for (int64_t index = 0; index < n && (maxlen == 0 || index < maxlen); ++index) {
-    int64_t pos = from_tail ? n - index - 1 : index;
-    if (std::string_view(items[static_cast<size_t>(pos)]) != ctx.args[2]) continue;
-    if (++matches < rank) continue;
-    found.push_back(pos);
-    if (count == -1) break;
-    if (count != 0 && matches - rank + 1 >= count) break;
-  }
+  int64_t matches = 0, scanned = 0;
+  items.walk(from_tail ? n - 1 : 0, !from_tail, [&](size_t pos, std::string_view e) {
+    if (maxlen != 0 && scanned++ >= maxlen) return false;
+    if (e != ctx.args[2]) return true;
+    if (++matches < rank) return true;
+    found.push_back(static_cast<int64_t>(pos));
+    if (count == -1) return false;
+    return !(count != 0 && matches - rank + 1 >= count);
+  });
   if (count == -1) {
     if (found.empty()) return resp::write_null(ctx.out);
     return resp::write_integer(ctx.out, found[0]);
@@ -298,8 +295,8 @@ void lmove_generic(CommandContext& ctx, std::string_view src, std::string_view d
   if (s == nullptr) return resp::write_null(ctx.out);
   ListValue* d = write_list(ctx, dst, &wrong);
   if (wrong) return;
-  Items& si = s->items();
-  Str value = std::move(from_head ? si.front() : si.back());
+  QuickList& si = s->items();
+  Str value = make_str(from_head ? si.front() : si.back());
   if (from_head)
     si.pop_front();
   else
@@ -313,9 +310,9 @@ void lmove_generic(CommandContext& ctx, std::string_view src, std::string_view d
   }
   resp::write_bulk(ctx.out, value);
   if (to_head)
-    d->items().push_front(std::move(value));
+    d->items().push_front(value);
   else
-    d->items().push_back(std::move(value));
+    d->items().push_back(value);
   ks(ctx).signal_modified(ctx.client.db, dst);
   if (src != dst) after_write(ctx, src, s);
 }

@@ -25,6 +25,15 @@ inline void* allocate(size_t n) {
   g_value_bytes += malloc_usable_size(p) + sizeof(size_t);
   return p;
 }
+// Resizes a block from allocate() (realloc: often in place), counting the difference.
+inline void* reallocate(void* p, size_t n) {
+  size_t old = p != nullptr ? malloc_usable_size(p) + sizeof(size_t) : 0;
+  void* q = realloc(p, n == 0 ? 1 : n);
+  if (q == nullptr) throw std::bad_alloc();
+  g_value_bytes += malloc_usable_size(q) + sizeof(size_t);
+  g_value_bytes -= old;
+  return q;
+}
 inline void release(void* p) {
   if (p == nullptr) return;
   g_value_bytes -= malloc_usable_size(p) + sizeof(size_t);

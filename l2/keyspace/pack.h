@@ -11,6 +11,42 @@
 
 namespace tiercache::l2 {
 
+// The length prefix of an entry (here and in quicklist.h): 7 bits per byte, low bits first, the
+// high bit set when more bytes follow.
+inline size_t varint_size(uint64_t len) {
+  size_t n = 1;
+  while (len >= 0x80) {
+    len >>= 7;
+    ++n;
+  }
+  return n;
+}
+// Writes len at out; returns the bytes written.
+inline size_t write_varint(char* out, uint64_t len) {
+  size_t n = 0;
+  do {
+    auto b = static_cast<uint8_t>(len & 0x7f);
+    len >>= 7;
+    if (len) b |= 0x80;
+    out[n++] = static_cast<char>(b);
+  } while (len);
+  return n;
+}
+// Reads the length at p into *len; returns the bytes it took.
+inline size_t read_varint(const char* p, uint64_t* len) {
+  uint64_t v = 0;
+  int shift = 0;
+  size_t n = 0;
+  for (;;) {
+    auto b = static_cast<uint8_t>(p[n++]);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+    shift += 7;
+  }
+  *len = v;
+  return n;
+}
+
 class Pack {
  public:
   // Number of entries.
@@ -24,14 +60,7 @@ class Pack {
   // The entry at off; *next receives the offset of the following entry.
   std::string_view at(size_t off, size_t* next) const {
     uint64_t len = 0;
-    int shift = 0;
-    size_t p = off;
-    for (;;) {
-      auto b = static_cast<uint8_t>(buf_[p++]);
-      len |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) break;
-      shift += 7;
-    }
+    size_t p = off + read_varint(buf_.data() + off, &len);
     *next = p + len;
     return {buf_.data() + p, static_cast<size_t>(len)};
   }
@@ -43,7 +72,7 @@ class Pack {
 
   void insert(size_t off, std::string_view s) {
     char hdr[10];
-    size_t n = encode_len(s.size(), hdr);
+    size_t n = write_varint(hdr, s.size());
     buf_.insert(off, n + s.size(), '\0');
     memcpy(buf_.data() + off, hdr, n);
     if (!s.empty()) memcpy(buf_.data() + off + n, s.data(), s.size());
@@ -68,17 +97,6 @@ class Pack {
   }
 
  private:
-  static size_t encode_len(size_t len, char* out) {
-    size_t n = 0;
-    do {
-      auto b = static_cast<uint8_t>(len & 0x7f);
-      len >>= 7;
-      if (len) b |= 0x80;
-      out[n++] = static_cast<char>(b);
-    } while (len);
-    return n;
-  }
-
   Str buf_;
   size_t count_ = 0;
 };

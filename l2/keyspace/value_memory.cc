@@ -53,15 +53,8 @@ size_t HashValue::memory_usage(size_t samples) const {
   return table_usage(total, map_, samples, [](const auto& n) { return str_heap(n.value); });
 }
 
-size_t ListValue::memory_usage(size_t samples) const {
-  // A deque holds its elements in 512-byte blocks plus a map of block pointers.
-  size_t total = chunk(sizeof(ListValue));
-  size_t blocks = items_.size() * sizeof(Str) / 512 + 1;
-  total += blocks * (chunk(512) + kPtr);
-  size_t sampled = 0, seen = 0;
-  for (auto it = items_.begin(); it != items_.end() && seen < samples; ++it, ++seen)
-    sampled += str_heap(*it);
-  return extrapolate(total, sampled, seen, items_.size());
+size_t ListValue::memory_usage(size_t) const {
+  return chunk(sizeof(ListValue)) + items_.allocated_bytes();
 }
 
 size_t SetValue::memory_usage(size_t samples) const {

@@ -9,7 +9,6 @@
 #include <ext/pb_ds/tree_policy.hpp>
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -17,6 +16,7 @@
 
 #include "l2/keyspace/alloc.h"
 #include "l2/keyspace/pack.h"
+#include "l2/keyspace/quicklist.h"
 #include "l2/keyspace/scan_table.h"
 
 namespace tiercache::l2 {
@@ -84,23 +84,22 @@ class HashValue {
   ScanTable<Str> map_;
 };
 
-// Redis 7.0 reports every list as "quicklist".
+// Redis 7.0 reports every list as "quicklist"; so is it kept (quicklist.h).
 class ListValue {
  public:
   size_t size() const { return items_.size(); }
   std::string_view encoding() const { return "quicklist"; }
-  // Bytes held, for MEMORY USAGE (value_memory.cc): exact for the compact encodings, the
-  // general ones extrapolated from up to `samples` elements.
+  // Bytes held, for MEMORY USAGE (value_memory.cc): exact.
   size_t memory_usage(size_t samples) const;
-  std::deque<Str, CountingAllocator<Str>>& items() { return items_; }
-  const std::deque<Str, CountingAllocator<Str>>& items() const { return items_; }
+  QuickList& items() { return items_; }
+  const QuickList& items() const { return items_; }
   template <class F>
   void for_each(F&& f) const {
-    for (const auto& s : items_) f(std::string_view(s));
+    items_.for_each(f);
   }
 
  private:
-  std::deque<Str, CountingAllocator<Str>> items_;
+  QuickList items_;
 };
 
 class SetValue {
