@@ -34,6 +34,12 @@ class Histogram {
     return max_;
   }
   void reset() { *this = Histogram{}; }
+  // Adds o's values to this one (several sources' lags as one distribution).
+  void merge(const Histogram& o) {
+    for (size_t b = 0; b < kBuckets; ++b) counts_[b] += o.counts_[b];
+    total_ += o.total_;
+    if (o.max_ > max_) max_ = o.max_;
+  }
 
  private:
   static constexpr int kSubBits = 4;  // 16 sub-buckets per power of two

@@ -16,4 +16,11 @@ uint16_t crc16(std::string_view data);
 std::string_view hashed_part(std::string_view key);
 uint16_t key_slot(std::string_view key);
 
+// A short hash tag (1 to 4 characters of [0-9a-z], no braces) whose CRC16 lands in slot: a key
+// with "{" + slot_tag(s) + "}" in it lives in slot s, so the sidecar can address a key to any
+// master it likes (the per-master heartbeat keys, invalidation/cluster_source.h). The table
+// behind it is built once, on first use, by searching the shortest strings first; the view is
+// valid for the life of the process. slot must be < kSlots.
+std::string_view slot_tag(uint16_t slot);
+
 }  // namespace tiercache::sidecar::cluster

@@ -85,4 +85,16 @@ class InvalidationSource {
   virtual const metrics::Histogram& lag_us() const = 0;
 };
 
+// A source the L2 reports writes to by itself (CLIENT TRACKING: tracking.h, and one per cluster
+// master: cluster_source.h): write commits carry nothing of it.
+class ReportedSource : public InvalidationSource {
+ public:
+  std::string_view name() const override { return "tracking"; }
+  bool writes_publish() const override { return false; }
+  std::optional<uint64_t> publish(L2Link&, const std::vector<invalidation::Group>&) override {
+    return std::nullopt;
+  }
+  void forget(uint64_t) override {}
+};
+
 }  // namespace tiercache::sidecar

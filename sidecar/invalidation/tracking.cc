@@ -104,13 +104,10 @@ class TrackingSource::SetupStep final : public Completion {
   Step step_;
 };
 
+// The data link owns it and may answer after the source is gone: it holds no pointer to it.
 class TrackingSource::HeartbeatDone final : public Completion {
  public:
-  explicit HeartbeatDone(TrackingSource* source) : source_(source) {}
-  void on_reply(const redisReply* r) override { source_->heartbeat_answered(r); }
-
- private:
-  TrackingSource* source_;
+  void on_reply(const redisReply* r) override { TrackingSource::heartbeat_answered(r); }
 };
 
 TrackingSource::TrackingSource(uv_loop_t* loop, LinkOptions link, TrackingOptions options,
@@ -119,27 +116,37 @@ TrackingSource::TrackingSource(uv_loop_t* loop, LinkOptions link, TrackingOption
       options_(std::move(options)),
       listener_(listener) {
   sub_->set_push_handler(on_push, this);
-  uv_timer_init(loop, &timer_);
-  timer_.data = this;
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop, timer_);
+  timer_->data = this;
 }
+
+TrackingSource::~TrackingSource() { stop(); }
 
 void TrackingSource::start() {
   sub_->start();
-  uv_timer_start(&timer_, on_timer, 10, 10);
+  uv_timer_start(timer_, on_timer, 10, 10);
 }
 
 void TrackingSource::stop() {
   healthy_ = false;
   sub_->stop();
-  uv_timer_stop(&timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  if (timer_ == nullptr) return;
+  uv_timer_stop(timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  timer_ = nullptr;
+}
+
+bool tracked_by(const std::vector<std::string>& prefixes, std::string_view key) {
+  if (prefixes.empty()) return true;
+  for (const std::string& p : prefixes)
+    if (starts_with(key, p)) return true;
+  return false;
 }
 
 bool TrackingSource::tracks(std::string_view key) const {
-  if (options_.prefixes.empty()) return true;
-  for (const std::string& p : options_.prefixes)
-    if (starts_with(key, p)) return true;
-  return false;
+  return tracked_by(options_.prefixes, key);
 }
 
 void TrackingSource::on_state(void* ctx, bool connected) {
@@ -257,7 +264,7 @@ void TrackingSource::heartbeat(L2Link& link) {
   const std::string ttl = std::to_string(options_.heartbeat_ttl_ms);
   std::string_view set[] = {"SET", options_.heartbeat_key, n, "PX", ttl};
   const uint64_t now = steady_us();
-  if (link.send(set, std::make_unique<HeartbeatDone>(this))) hb_sent_us_ = now;
+  if (link.send(set, std::make_unique<HeartbeatDone>())) hb_sent_us_ = now;
 }
 
 void TrackingSource::heartbeat_answered(const redisReply* r) {

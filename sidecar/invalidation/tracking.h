@@ -53,6 +53,9 @@ void parse_tracking_push(const redisReply* r, TrackingPush* out);
 bool normalize_prefixes(std::vector<std::string> in, std::vector<std::string>* out,
                         std::string* error);
 
+// Whether a source tracking these (normalized) prefixes reports modifications of key.
+bool tracked_by(const std::vector<std::string>& prefixes, std::string_view key);
+
 // The arguments of CLIENT TRACKING for this redirect id, prefixes and heartbeat key.
 std::vector<std::string> tracking_command(int64_t redirect_id,
                                           const std::vector<std::string>& prefixes,
@@ -65,20 +68,19 @@ struct TrackingOptions {
   int64_t heartbeat_ttl_ms = 60000;   // the heartbeat key expires at the L2 once we are gone
 };
 
-class TrackingSource final : public InvalidationSource {
+// May be destroyed as soon as stop() returned, even while its heartbeat is in flight on the data
+// link (the cluster source drops a master's source when the master leaves).
+class TrackingSource final : public ReportedSource {
  public:
   TrackingSource(uv_loop_t* loop, LinkOptions link, TrackingOptions options,
                  BusListener* listener);
+  ~TrackingSource() override;
+  TrackingSource(const TrackingSource&) = delete;
+  TrackingSource& operator=(const TrackingSource&) = delete;
   void start() override;
   void stop() override;
   void reconnect(const std::string& why) override { sub_->reconnect(why); }
   bool healthy() const override { return healthy_; }
-  std::string_view name() const override { return "tracking"; }
-  bool writes_publish() const override { return false; }
-  std::optional<uint64_t> publish(L2Link&, const std::vector<invalidation::Group>&) override {
-    return std::nullopt;
-  }
-  void forget(uint64_t) override {}
   // SET <heartbeat key> <n> PX <ttl> on the data link.
   void heartbeat(L2Link& link) override;
   const BusStats& stats() const override { return stats_; }
@@ -90,8 +92,8 @@ class TrackingSource final : public InvalidationSource {
 
   // Unit tests: one reply as the connection would deliver it.
   void handle(const redisReply* r);
-  // Unit tests and the heartbeat's completion.
-  void heartbeat_answered(const redisReply* r);
+  // Unit tests and the heartbeat's completion (which holds no pointer to the source).
+  static void heartbeat_answered(const redisReply* r);
 
  private:
   class SetupStep;
@@ -107,7 +109,7 @@ class TrackingSource final : public InvalidationSource {
   std::unique_ptr<HiredisLink> sub_;  // first: destroyed last (its completions point here)
   TrackingOptions options_;
   BusListener* listener_;
-  uv_timer_t timer_;
+  uv_timer_t* timer_;  // heap: freed in its close callback, which may run after this object
   bool healthy_ = false;
   uint64_t connected_us_ = 0;  // set-up must finish within the timeout
   bool setting_up_ = false;

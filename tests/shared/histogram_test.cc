@@ -27,3 +27,15 @@ TEST_CASE("small and huge values") {
   CHECK(h.percentile(0.0) == 0);
   CHECK(h.max() == UINT64_MAX / 2);
 }
+
+TEST_CASE("merge: the same distribution as recording everything in one") {
+  Histogram a, b, all;
+  for (uint64_t v = 1; v <= 1000; ++v) {
+    (v % 3 == 0 ? a : b).record(v * 7);
+    all.record(v * 7);
+  }
+  a.merge(b);
+  CHECK(a.count() == all.count());
+  CHECK(a.max() == all.max());
+  for (double q : {0.0, 0.5, 0.9, 0.99, 1.0}) CHECK(a.percentile(q) == all.percentile(q));
+}
