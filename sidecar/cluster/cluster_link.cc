@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
 #include "shared/resp/reply_parser.h"
 #include "shared/resp/reply_writer.h"
@@ -64,6 +65,7 @@ struct ClusterLink::Op {
   // Merging: elements by position (kSplit arrays, kExec), concatenated (kAll), sums.
   std::vector<std::vector<size_t>> positions;  // part -> positions of its elements
   std::vector<std::string> elements;
+  std::vector<std::optional<long long>> sums;  // kExec: integers of a split command, summed
   int shape = 0;  // kAll/kSplit: REDIS_REPLY_* seen
   long long sum = 0;
   std::string first;  // kAll: the first status or non-nil string
@@ -290,7 +292,7 @@ void ClusterLink::route(std::span<const std::string_view> args, std::string wire
   std::vector<int> keys;
   if (spec != nullptr) command::CommandTable::key_positions(*spec, args, &keys);
   // The slots of the keys, each slot with the key indexes (into `keys`) it holds.
-  std::vector<std::pair<int, std::vector<size_t>>> slots;
+  SlotKeys slots;
   for (size_t i = 0; i < keys.size(); ++i) {
     int s = key_slot(args[static_cast<size_t>(keys[i])]);
     auto it = std::find_if(slots.begin(), slots.end(), [&](auto& p) { return p.first == s; });
@@ -313,17 +315,34 @@ void ClusterLink::route(std::span<const std::string_view> args, std::string wire
       in_multi_ = false;
       return answer("+OK\r\n");
     }
-    if (slots.size() > 1) {
-      multi_aborted_ = true;  // Redis refuses it when queued; EXEC answers EXECABORT
+    const size_t element = queued_commands_++;
+    if (slots.size() > 1 && !(flags & command::kClusterSplit)) {
+      // Refused as Redis refuses it when queued; the rest of the commit (other clients'
+      // writes) goes on, and this element of EXEC's reply is the refusal.
+      refused_.push_back(element);
       return answer("-" + std::string(kCrossSlot) + "\r\n");
     }
+    if (keys.empty() && (flags & command::kAllShards)) {  // FLUSHDB: in every master's group
+      op.waiting = masters_.size();
+      for (size_t m = 0; m < masters_.size(); ++m)
+        queued_.push_back(Queued{wire, &op, first_slot_of(m), element});
+      return;
+    }
+    if (slots.size() > 1) {  // (DEL of the write path) one per slot; EXEC sums the parts
+      std::vector<std::string> wires = split_wires(args, keys, slots);
+      op.waiting = wires.size();
+      for (size_t p = 0; p < wires.size(); ++p)
+        queued_.push_back(Queued{std::move(wires[p]), &op, slots[p].first, element});
+      return;
+    }
     op.waiting = 1;
-    queued_.push_back(Queued{std::move(wire), &op, slots.empty() ? -1 : slots[0].first});
+    queued_.push_back(Queued{std::move(wire), &op, slots.empty() ? -1 : slots[0].first, element});
     return;
   }
   if (spec == multi_) {
     in_multi_ = true;
-    multi_aborted_ = false;
+    refused_.clear();
+    queued_commands_ = 0;
     return answer("+OK\r\n");
   }
   if (slots.size() > 1 && !(flags & command::kClusterSplit))
@@ -332,17 +351,10 @@ void ClusterLink::route(std::span<const std::string_view> args, std::string wire
     op.merge = Op::Merge::kSplit;
     op.waiting = slots.size();
     op.elements.resize(keys.size());
-    std::vector<std::pair<L2Link*, std::string>> parts;
-    for (auto& [slot, idx] : slots) {
-      std::vector<std::string_view> sub{args[0]};
-      for (size_t i : idx) sub.push_back(args[static_cast<size_t>(keys[i])]);
-      std::string w;
-      format_command(w, sub);
-      op.positions.push_back(idx);
-      parts.push_back({master_link(slot), std::move(w)});
-    }
-    for (size_t p = 0; p < parts.size(); ++p)
-      send_part(op, p, parts[p].first, std::move(parts[p].second), 0);
+    std::vector<std::string> wires = split_wires(args, keys, slots);
+    for (auto& [slot, idx] : slots) op.positions.push_back(idx);
+    for (size_t p = 0; p < wires.size(); ++p)
+      send_part(op, p, master_link(slots[p].first), std::move(wires[p]), 0);
     return;
   }
   if (keys.empty() && (flags & command::kAllShards)) {
@@ -356,6 +368,26 @@ void ClusterLink::route(std::span<const std::string_view> args, std::string wire
     return route_scan(op, args);
   op.waiting = 1;
   send_part(op, 0, master_link(slots.empty() ? -1 : slots[0].first), std::move(wire), 0);
+}
+
+int ClusterLink::first_slot_of(size_t m) const {
+  for (const SlotRange& r : topology_.ranges())
+    if (r.master == topology_.masters()[m]) return r.first;
+  return -1;
+}
+
+// NAME key... for each slot (key_step 1: the kClusterSplit commands).
+std::vector<std::string> ClusterLink::split_wires(std::span<const std::string_view> args,
+                                                  const std::vector<int>& keys,
+                                                  const SlotKeys& slots) {
+  std::vector<std::string> wires;
+  std::vector<std::string_view> sub;
+  for (const auto& [slot, idx] : slots) {
+    sub.assign(1, args[0]);
+    for (size_t i : idx) sub.push_back(args[static_cast<size_t>(keys[i])]);
+    format_command(wires.emplace_back(), sub);
+  }
+  return wires;
 }
 
 // SCAN cursor: master index << 54 | that master's own cursor.
@@ -422,6 +454,15 @@ void ClusterLink::part_done(Part& part, const redisReply* r) {
 }
 
 void ClusterLink::merge(Op& op, size_t index, const redisReply* r) {
+  if (op.merge == Op::Merge::kPass && op.waiting == 1 && !draining_ && fifo_.front().get() == &op) {
+    // Its turn already (the usual case: one master, or replies in order): no copy.
+    std::unique_ptr<Op> own = std::move(fifo_.front());
+    fifo_.pop_front();
+    draining_ = true;  // what its Completion sends and gets answered at once waits its turn
+    if (own->done) own->done->on_reply(r);
+    draining_ = false;
+    return drain();
+  }
   if (r == nullptr) {
     op.failed = true;
   } else {
@@ -447,11 +488,17 @@ void ClusterLink::merge(Op& op, size_t index, const redisReply* r) {
         break;
       }
       case Op::Merge::kExec:
-        for (size_t k = 0; k < op.positions[index].size(); ++k)
-          op.elements[op.positions[index][k]] =
-              r->type == REDIS_REPLY_ARRAY && r->elements == op.positions[index].size()
-                  ? as_resp(r->element[k])
-                  : as_resp(r);  // that slot's EXEC failed: its elements are the failure
+        for (size_t k = 0; k < op.positions[index].size(); ++k) {
+          const size_t at = op.positions[index][k];
+          const bool ok = r->type == REDIS_REPLY_ARRAY && r->elements == op.positions[index].size();
+          const redisReply* e = ok ? r->element[k] : r;  // a failed EXEC: its elements fail
+          if (e->type == REDIS_REPLY_INTEGER && (op.elements[at].empty() || op.sums[at])) {
+            op.sums[at] = op.sums[at].value_or(0) + e->integer;  // a split DEL: summed
+          } else if (op.elements[at].empty() || op.sums[at]) {
+            op.sums[at].reset();
+            op.elements[at] = as_resp(e);
+          }
+        }
         break;
       case Op::Merge::kSplit:
       case Op::Merge::kAll:
@@ -482,7 +529,10 @@ void ClusterLink::merge(Op& op, size_t index, const redisReply* r) {
 void ClusterLink::finish(Op& op) {
   if (op.merge == Op::Merge::kExec) {
     resp::write_array_header(op.reply, static_cast<int64_t>(op.elements.size()));
-    for (const std::string& e : op.elements) op.reply += e;
+    for (size_t i = 0; i < op.elements.size(); ++i) {
+      if (op.sums[i]) resp::write_integer(op.reply, *op.sums[i]);
+      else op.reply += op.elements[i];
+    }
   } else if (op.merge == Op::Merge::kSplit || op.merge == Op::Merge::kAll) {
     if (!op.error.empty()) {
       op.reply = op.error;
@@ -535,15 +585,6 @@ void ClusterLink::exec(Op& op) {
   in_multi_ = false;
   std::vector<Queued> queued;
   queued.swap(queued_);
-  if (multi_aborted_) {
-    for (Queued& q : queued) {
-      q.op->reply = "+QUEUED\r\n";
-      q.op->complete = true;
-    }
-    op.reply = "-EXECABORT Transaction discarded because of previous errors.\r\n";
-    op.complete = true;
-    return drain();
-  }
   // Groups in order of first appearance; keyless commands join the first group.
   std::vector<int> group_slot;
   std::vector<size_t> group_of(queued.size());
@@ -564,24 +605,22 @@ void ClusterLink::exec(Op& op) {
   }
   if (group_slot.empty()) group_slot.push_back(-1);
   op.merge = Op::Merge::kExec;
-  op.elements.resize(queued.size());
+  op.elements.resize(queued_commands_);
+  op.sums.resize(queued_commands_);
+  for (size_t e : refused_) op.elements[e] = "-" + std::string(kCrossSlot) + "\r\n";
   op.positions.resize(group_slot.size());
-  for (size_t i = 0; i < queued.size(); ++i) op.positions[group_of[i]].push_back(i);
+  for (size_t i = 0; i < queued.size(); ++i) op.positions[group_of[i]].push_back(queued[i].element);
   op.waiting = group_slot.size();
   std::string_view multi[] = {"MULTI"}, exec[] = {"EXEC"};
   for (size_t g = 0; g < group_slot.size(); ++g) {
     L2Link* to = master_link(group_slot[g]);
     std::string exec_wire;
     format_command(exec_wire, exec);
-    if (to == nullptr) {
-      for (size_t i : op.positions[g]) send_part(*queued[i].op, 0, nullptr, "", kMaxRedirects);
-      send_part(op, g, nullptr, "", kMaxRedirects);
-      continue;
-    }
-    to->send(multi, nullptr);
+    if (to != nullptr) to->send(multi, nullptr);
     // No redirection inside a transaction: a MOVED there aborts that slot's EXEC.
-    for (size_t i : op.positions[g])
-      send_part(*queued[i].op, 0, to, std::move(queued[i].wire), kMaxRedirects);
+    for (size_t i = 0; i < queued.size(); ++i)
+      if (group_of[i] == g)
+        send_part(*queued[i].op, 0, to, std::move(queued[i].wire), kMaxRedirects);
     send_part(op, g, to, std::move(exec_wire), kMaxRedirects);
   }
 }

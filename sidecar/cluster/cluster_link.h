@@ -10,8 +10,9 @@
 // every master and are merged; SCAN (kShardCursor) walks the masters one after the other with
 // the master's index in the cursor's high bits. MOVED and ASK are followed (at most 5 times).
 // MULTI ... EXEC (the write path's commit) is held until EXEC, then sent as one MULTI/EXEC per
-// slot; the original EXEC answers one array in the original order (the elements of a slot whose
-// EXEC failed are that failure). connected(): the topology covers every slot and at least one
+// slot (a split DEL in each of its slots, FLUSHDB in every master's); the original EXEC answers
+// one array in the original order (the elements of a slot whose EXEC failed are that failure; a
+// command refused with CROSSSLOT is not sent and its element is that error). connected(): the topology covers every slot and at least one
 // master link is up (a request for a master whose link is down fails alone).
 #pragma once
 
@@ -101,6 +102,12 @@ class ClusterLink final : public L2Link, public ClusterView {
   void merge(Op& op, size_t index, const redisReply* r);
   void finish(Op& op);
   void drain();
+  // The slots of a request's keys, each with the indexes (into its key positions) it holds.
+  using SlotKeys = std::vector<std::pair<int, std::vector<size_t>>>;
+  static std::vector<std::string> split_wires(std::span<const std::string_view> args,
+                                              const std::vector<int>& keys,
+                                              const SlotKeys& slots);
+  int first_slot_of(size_t master) const;  // a slot the master serves (-1: none)
   void route_scan(Op& op, std::span<const std::string_view> args);
   void queue_in_multi(std::span<const std::string_view> args, std::string wire, Op& op,
                       int slot);
@@ -131,10 +138,12 @@ class ClusterLink final : public L2Link, public ClusterView {
   struct Queued {
     std::string wire;
     Op* op;
-    int slot;  // -1: keyless
+    int slot;        // -1: keyless
+    size_t element;  // the command's place in EXEC's reply (a split DEL: several parts)
   };
+  size_t queued_commands_ = 0;
   bool in_multi_ = false;
-  bool multi_aborted_ = false;
+  std::vector<size_t> refused_;  // elements answered CROSSSLOT instead of being sent
   std::vector<Queued> queued_;
 
   std::string last_error_;

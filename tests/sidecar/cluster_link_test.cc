@@ -245,6 +245,27 @@ TEST_CASE("cluster link: MULTI/EXEC across slots becomes one transaction per slo
                      "+OK\r\n-EXECABORT Transaction discarded because of previous errors.\r\n"});
 }
 
+TEST_CASE("cluster link: a DEL over slots inside MULTI is split and its counts summed") {
+  Fixture f;
+  f.discover();
+  std::string a = key_on(0), b = key_on(1);
+  f.send({"MULTI"});
+  f.send({"DEL", a, b});
+  f.send({"EXEC"});
+  CHECK(f.n(0).commands() == std::vector<std::string>{"MULTI", "DEL " + a, "EXEC"});
+  CHECK(f.n(1).commands() == std::vector<std::string>{"MULTI", "DEL " + b, "EXEC"});
+  for (int m = 0; m < 2; ++m) {
+    f.n(m).answer(Reply::status("OK"));
+    f.n(m).answer(Reply::status("QUEUED"));
+    f.n(m).answer(Reply::array([] {
+      std::vector<std::unique_ptr<Reply>> v;
+      v.push_back(Reply::integer(1));
+      return v;
+    }()));
+  }
+  CHECK(f.got == std::vector<std::string>{"+OK\r\n", "+QUEUED\r\n", "*1\r\n:2\r\n"});
+}
+
 TEST_CASE("cluster link: SCAN walks the masters with the index in the cursor") {
   Fixture f;
   f.discover();

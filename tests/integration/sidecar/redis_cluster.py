@@ -1,5 +1,6 @@
 """A real Redis Cluster on loopback for the l2-mode cluster tests: six redis-server processes
-(cluster-enabled yes, cluster-node-timeout 1000, each with its own dir and cluster config file),
+(cluster-enabled yes, cluster-node-timeout 1000, each with its own dir, cluster config file and
+bus port),
 joined by `redis-cli --cluster create ... --cluster-replicas 1` into three masters with one
 replica each. Ready when every node says cluster_state:ok and all agree on the slots. close()
 kills every process and removes the dirs, failing loudly if anything is left."""
@@ -42,6 +43,8 @@ class RedisCluster:
             [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", d, "--cluster-enabled", "yes",
              "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
+             # (the default bus port, port + 10000, may be taken or above 65535)
+             "--cluster-port", str(free_port()),
              "--logfile", ""], stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=d)
         log.close()
         wait_for(lambda: self._pings(port), 10.0, interval=0.02, what="redis %d up" % port)
