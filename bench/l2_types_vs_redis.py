@@ -2,7 +2,8 @@
 """tiercache-l2 against redis-server on hashes, lists, sets and sorted sets, side by side in one run.
 
 Throughput and latency: redis-benchmark -t lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,
-lrange_100 -c 50 over the Unix socket, each server pinned to CPU 1 and redis-benchmark to CPU 0,
+lrange_100 -c 50 over the Unix socket, and BLPOP handed over (50 clients blocked in BLPOP fed
+by 50 clients doing RPUSH), each server pinned to CPU 1 and redis-benchmark to CPU 0,
 the two servers alternating within every round (l2_vs_redis.py's Server). Memory: bytes per
 element from each server's used_memory, for each type at a small size (10 000 keys of 10
 elements: the compact encodings) and a large one (one key of 200 000 elements).
@@ -28,11 +29,30 @@ def bench(server, requests):
     cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark", "-s", server.sock, "-t", TESTS,
            "-c", "50", "-n", str(requests), "--csv"]
     out = subprocess.run(cmd, capture_output=True, check=True).stdout.decode()
+    res = parse_csv(out)
+    res.update(bench_blpop(server, requests))
+    return res
+
+
+def parse_csv(out):
     res = {}
     for line in out.splitlines()[1:]:
         cols = [c.strip('"') for c in line.split(",")]
         res[cols[0]] = {"rps": float(cols[1]), "p99": float(cols[6])}
     return res
+
+
+def bench_blpop(server, requests):
+    """BLPOP handed over: 50 clients blocked in BLPOP on one list while 50 others RPUSH to it,
+    each side `requests` commands; the figure is the BLPOP side's (every pop a wake-up)."""
+    key = "bench:blpop"
+    base = ["taskset", "-c", CLIENT_CPU, "redis-benchmark", "-s", server.sock, "-c", "50",
+            "-n", str(requests), "--csv"]
+    consumer = subprocess.Popen(base + ["BLPOP", key, "0"], stdout=subprocess.PIPE)
+    subprocess.run(base + ["RPUSH", key, "x"], capture_output=True, check=True, timeout=300)
+    out = consumer.communicate(timeout=300)[0].decode()
+    fig = list(parse_csv(out).values())[0]
+    return {"BLPOP (50 blocked, fed by RPUSH)": fig}
 
 
 def fill(server, kind, keys, per_key):
@@ -77,9 +97,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--only", choices=("throughput", "memory"),
+                    help="run one half (memory figures do not depend on the machine's load)")
     args = ap.parse_args()
     preflight()
     tmp = tempfile.mkdtemp(prefix="tc-bench-types-")
+    if args.only != "memory":
+        throughput(args, tmp)
+    if args.only != "throughput":
+        memory(tmp)
+
+
+def throughput(args, tmp):
     samples = {}
     servers = {k: Server(k, tmp) for k in ("redis", "tiercache")}
     try:
@@ -94,7 +123,7 @@ def main():
             s.stop()
     print("\nredis-benchmark -c 50 -n %d over the unix socket, medians of %d rounds, pinned "
           "(server CPU %s, client CPU %s)" % (args.requests, args.runs, SERVER_CPU, CLIENT_CPU))
-    print("%-28s | %10s %10s %6s | %7s %7s %6s" % ("test", "redis rps", "tc rps", "ratio",
+    print("%-32s | %10s %10s %6s | %7s %7s %6s" % ("test", "redis rps", "tc rps", "ratio",
                                                    "r p99", "tc p99", "ratio"))
     all_ok = True
     for test in sorted({t for (_, t) in samples}):
@@ -103,11 +132,13 @@ def main():
         r, t = med["redis"], med["tiercache"]
         ok = t["rps"] >= r["rps"] and t["p99"] <= r["p99"]
         all_ok &= ok
-        print("%-28s | %10.0f %10.0f %5.2fx | %7.3f %7.3f %5.2fx" % (
-            test[:28], r["rps"], t["rps"], t["rps"] / r["rps"], r["p99"], t["p99"],
+        print("%-32s | %10.0f %10.0f %5.2fx | %7.3f %7.3f %5.2fx" % (
+            test[:32], r["rps"], t["rps"], t["rps"] / r["rps"], r["p99"], t["p99"],
             t["p99"] / r["p99"] if r["p99"] else 0))
     print("goal (>= 1.0x rps and p99 no worse on every test): %s" % ("met" if all_ok else "NOT met"))
 
+
+def memory(tmp):
     print("\nbytes per element from used_memory (16-byte members; hash values 16 bytes)")
     print("%-6s %-30s %10s %10s %6s" % ("type", "size", "redis", "tiercache", "ratio"))
     for kind in ("hash", "list", "set", "zset"):

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -28,7 +29,7 @@ inline void* allocate(size_t n) {
 // Resizes a block from allocate() (realloc: often in place), counting the difference.
 inline void* reallocate(void* p, size_t n) {
   size_t old = p != nullptr ? malloc_usable_size(p) + sizeof(size_t) : 0;
-  void* q = realloc(p, n == 0 ? 1 : n);
+  void* q = realloc(p, n);  // n > 0: callers release empty blocks instead
   if (q == nullptr) throw std::bad_alloc();
   g_value_bytes += malloc_usable_size(q) + sizeof(size_t);
   g_value_bytes -= old;
@@ -91,6 +92,18 @@ void counted_delete(T* p) {
   if (p == nullptr) return;
   p->~T();
   mem::release(p);
+}
+
+// Owner of a counted T (counted_new), as a unique_ptr.
+template <class T>
+struct CountedDelete {
+  void operator()(T* p) const { counted_delete(p); }
+};
+template <class T>
+using CountedPtr = std::unique_ptr<T, CountedDelete<T>>;
+template <class T, class... A>
+CountedPtr<T> make_counted(A&&... a) {
+  return CountedPtr<T>(counted_new<T>(std::forward<A>(a)...));
 }
 
 }  // namespace tiercache::l2

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "l2/keyspace/alloc.h"
+#include "l2/keyspace/packed_bytes.h"
 
 namespace tiercache::l2 {
 
@@ -73,9 +74,9 @@ class Pack {
   void insert(size_t off, std::string_view s) {
     char hdr[10];
     size_t n = write_varint(hdr, s.size());
-    buf_.insert(off, n + s.size(), '\0');
-    memcpy(buf_.data() + off, hdr, n);
-    if (!s.empty()) memcpy(buf_.data() + off + n, s.data(), s.size());
+    char* p = buf_.open(static_cast<uint32_t>(off), n + s.size());
+    memcpy(p, hdr, n);
+    if (!s.empty()) memcpy(p + n, s.data(), s.size());
     ++count_;
   }
   void push_back(std::string_view s) { insert(end(), s); }
@@ -83,7 +84,7 @@ class Pack {
   void erase(size_t off, size_t n) {
     size_t stop = off;
     for (size_t i = 0; i < n; ++i) stop = skip(stop);
-    buf_.erase(off, stop - off);
+    buf_.close(static_cast<uint32_t>(off), static_cast<uint32_t>(stop));
     count_ -= n;
   }
   void replace(size_t off, std::string_view s) {
@@ -92,12 +93,11 @@ class Pack {
   }
   void clear() {
     buf_.clear();
-    buf_.shrink_to_fit();
     count_ = 0;
   }
 
  private:
-  Str buf_;
+  PackedBytes buf_;
   size_t count_ = 0;
 };
 

@@ -2,8 +2,6 @@
 // plus a backward length), node growth, and the list operations over nodes.
 #include "l2/keyspace/quicklist.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -31,29 +29,11 @@ void put_backlen(char* out, size_t len) {
 
 size_t ListNode::entry_size(size_t len) { return len + 2 * varint_size(len); }
 
-ListNode::ListNode(const ListNode& o) : bytes_(o.bytes_), count_(o.count_) {
-  if (o.bytes_ == 0) return;
-  buf_ = static_cast<char*>(mem::allocate(o.bytes_));
-  cap_ = static_cast<uint32_t>(malloc_usable_size(buf_));
-  memcpy(buf_, o.buf_, o.bytes_);
-}
-
-ListNode& ListNode::operator=(ListNode&& o) noexcept {
-  if (this != &o) {
-    mem::release(buf_);
-    buf_ = std::exchange(o.buf_, nullptr);
-    bytes_ = std::exchange(o.bytes_, 0);
-    cap_ = std::exchange(o.cap_, 0);
-    count_ = std::exchange(o.count_, 0);
-  }
-  return *this;
-}
-
 std::string_view ListNode::at(uint32_t off, uint32_t* next) const {
   uint64_t len = 0;
-  size_t p = off + read_varint(buf_ + off, &len);
+  size_t p = off + read_varint(buf_.data() + off, &len);
   *next = static_cast<uint32_t>(p + len + varint_size(len));
-  return {buf_ + p, static_cast<size_t>(len)};
+  return {buf_.data() + p, static_cast<size_t>(len)};
 }
 
 uint32_t ListNode::before(uint32_t off) const {
@@ -61,7 +41,7 @@ uint32_t ListNode::before(uint32_t off) const {
   int shift = 0;
   uint32_t p = off;
   for (;;) {
-    auto b = static_cast<uint8_t>(buf_[--p]);
+    auto b = static_cast<uint8_t>(buf_.data()[--p]);
     len |= static_cast<size_t>(b & 0x7f) << shift;
     if (!(b & 0x80)) break;
     shift += 7;
@@ -75,70 +55,35 @@ uint32_t ListNode::offset_of(uint32_t i) const {
     for (uint32_t k = 0; k < i; ++k) at(off, &off);
     return off;
   }
-  off = bytes_;
+  off = bytes();
   for (uint32_t k = count_; k > i; --k) off = before(off);
   return off;
 }
 
-void ListNode::reserve(size_t need) {
-  if (need <= cap_) return;
-  // Headroom of an eighth: pushes at one end reallocate about every eighth growth, and a node
-  // holds little slack (what malloc's size class leaves is used too).
-  buf_ = static_cast<char*>(mem::reallocate(buf_, need + need / 8));
-  cap_ = static_cast<uint32_t>(malloc_usable_size(buf_));
-}
-
 void ListNode::insert(uint32_t off, std::string_view s) {
-  size_t es = entry_size(s.size());
-  reserve(bytes_ + es);
-  memmove(buf_ + off + es, buf_ + off, bytes_ - off);
-  char* p = buf_ + off;
+  char* p = buf_.open(off, entry_size(s.size()));
   p += write_varint(p, s.size());
   if (!s.empty()) memcpy(p, s.data(), s.size());
   put_backlen(p + s.size(), s.size());
-  bytes_ += static_cast<uint32_t>(es);
   ++count_;
 }
 
 void ListNode::erase(uint32_t off, uint32_t n) {
   uint32_t stop = off;
   for (uint32_t k = 0; k < n; ++k) at(stop, &stop);
-  memmove(buf_ + off, buf_ + stop, bytes_ - stop);
-  bytes_ -= stop - off;
+  buf_.close(off, stop);
   count_ -= n;
-  if (count_ == 0) {
-    mem::release(buf_);
-    buf_ = nullptr;
-    bytes_ = cap_ = 0;
-  } else if (cap_ > 256 && bytes_ < cap_ / 4) {
-    shrink();  // a drained node gives its memory back, as a listpack does
-  }
 }
 
 ListNode ListNode::split(uint32_t off, uint32_t first) {
   ListNode tail;
-  if (off < bytes_) {
-    tail.reserve(bytes_ - off);
-    memcpy(tail.buf_, buf_ + off, bytes_ - off);
-    tail.bytes_ = bytes_ - off;
+  if (off < bytes()) {
+    memcpy(tail.buf_.open(0, bytes() - off), buf_.data() + off, bytes() - off);
     tail.count_ = count_ - first;
   }
-  bytes_ = off;
+  buf_.truncate(off);
   count_ = first;
-  shrink();
   return tail;
-}
-
-void ListNode::shrink() {
-  if (bytes_ == 0) {
-    mem::release(buf_);
-    buf_ = nullptr;
-    cap_ = 0;
-    return;
-  }
-  if (cap_ - bytes_ < 16) return;
-  buf_ = static_cast<char*>(mem::reallocate(buf_, bytes_));
-  cap_ = static_cast<uint32_t>(malloc_usable_size(buf_));
 }
 
 size_t QuickList::allocated_bytes() const {

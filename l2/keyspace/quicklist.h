@@ -15,24 +15,15 @@
 #include <vector>
 
 #include "l2/keyspace/alloc.h"
+#include "l2/keyspace/packed_bytes.h"
 
 namespace tiercache::l2 {
 
 class ListNode {
  public:
-  ListNode() = default;
-  ListNode(const ListNode& o);
-  ListNode(ListNode&& o) noexcept : buf_(o.buf_), bytes_(o.bytes_), cap_(o.cap_), count_(o.count_) {
-    o.buf_ = nullptr;
-    o.bytes_ = o.cap_ = o.count_ = 0;
-  }
-  ListNode& operator=(ListNode&& o) noexcept;
-  ListNode& operator=(const ListNode&) = delete;
-  ~ListNode() { mem::release(buf_); }
-
   uint32_t count() const { return count_; }
-  uint32_t bytes() const { return bytes_; }
-  uint32_t capacity() const { return cap_; }  // bytes allocated (malloc's usable size)
+  uint32_t bytes() const { return buf_.size(); }
+  uint32_t capacity() const { return buf_.capacity(); }
   static size_t entry_size(size_t len);
 
   // The entry at byte offset off (< bytes()); *next gets the offset after it.
@@ -48,14 +39,10 @@ class ListNode {
   // Moves the entries from off on into a new node (this keeps the first `first` entries).
   ListNode split(uint32_t off, uint32_t first);
   // Releases unused capacity (a node that is full for good).
-  void shrink();
+  void shrink() { buf_.shrink(); }
 
  private:
-  void reserve(size_t need);
-
-  char* buf_ = nullptr;  // owned, mem::allocate'd (released in the destructor)
-  uint32_t bytes_ = 0;
-  uint32_t cap_ = 0;
+  PackedBytes buf_;
   uint32_t count_ = 0;
 };
 

@@ -20,6 +20,9 @@ size_t chunk(size_t request) { return std::max<size_t>((request + 8 + 15) & ~siz
 // The heap part of a string: none while it fits the small-string buffer.
 size_t str_heap(const Str& s) { return s.capacity() > 15 ? chunk(s.capacity() + 1) : 0; }
 
+// A compact encoding's buffer (packed_bytes.h): its capacity fills its chunk already.
+size_t packed(size_t capacity) { return capacity != 0 ? capacity + sizeof(size_t) : 0; }
+
 // Cost of a hashed container of n elements whose first elements cost `sampled` bytes over `seen`
 // of them: its bucket array plus the extrapolated elements.
 size_t extrapolate(size_t fixed, size_t sampled, size_t seen, size_t n) {
@@ -49,8 +52,9 @@ size_t table_usage(size_t fixed, const ScanTable<V>& t, size_t samples, F&& extr
 
 size_t HashValue::memory_usage(size_t samples) const {
   size_t total = chunk(sizeof(HashValue));
-  if (packed_) return total + chunk(pack_.capacity() + 1);
-  return table_usage(total, map_, samples, [](const auto& n) { return str_heap(n.value); });
+  if (packed_) return total + packed(pack_.capacity());
+  total += chunk(sizeof(ScanTable<Str>));
+  return table_usage(total, *map_, samples, [](const auto& n) { return str_heap(n.value); });
 }
 
 size_t ListValue::memory_usage(size_t) const {
@@ -65,11 +69,12 @@ size_t SetValue::memory_usage(size_t samples) const {
 
 size_t ZSetValue::memory_usage(size_t samples) const {
   size_t total = chunk(sizeof(ZSetValue));
-  if (packed_) return total + chunk(pack_.capacity() + 1);
+  if (packed_) return total + packed(pack_.capacity());
   // Each member: its node in the score map and its node in the ordered tree (the key, three
   // links, the colour and the subtree size).
   size_t tree_node = chunk(sizeof(Key) + 3 * kPtr + 2 * sizeof(size_t));
-  return table_usage(total, scores_, samples, [tree_node](const auto&) { return tree_node; });
+  total += chunk(sizeof(Big)) + tree_node;  // the tree's header node
+  return table_usage(total, big_->scores, samples, [tree_node](const auto&) { return tree_node; });
 }
 
 size_t value_memory_usage(ValueType t, const void* obj, size_t samples) {

@@ -125,7 +125,7 @@ std::optional<std::string_view> HashValue::get(std::string_view field) const {
     pack_.at(off, &next);
     return pack_.at(next, &next);
   }
-  const auto* n = map_.find(field);
+  const auto* n = map_->find(field);
   if (n == nullptr) return std::nullopt;
   return std::string_view(n->value);
 }
@@ -149,11 +149,11 @@ bool HashValue::set(std::string_view field, std::string_view value) {
       return true;
     }
   }
-  if (auto* n = map_.find(field); n != nullptr) {
+  if (auto* n = map_->find(field); n != nullptr) {
     n->value.assign(value.data(), value.size());
     return false;
   }
-  map_.insert(field, make_str(value));
+  map_->insert(field, make_str(value));
   return true;
 }
 
@@ -164,12 +164,13 @@ bool HashValue::del(std::string_view field) {
     pack_.erase(off, 2);
     return true;
   }
-  return map_.erase(field);
+  return map_->erase(field);
 }
 
 void HashValue::convert() {
-  map_.reserve(pack_.count() / 2 + 1);
-  for_each([this](std::string_view k, std::string_view v) { map_.insert(k, make_str(v)); });
+  map_ = make_counted<ScanTable<Str>>();
+  map_->reserve(pack_.count() / 2 + 1);
+  for_each([this](std::string_view k, std::string_view v) { map_->insert(k, make_str(v)); });
   pack_.clear();
   packed_ = false;
 }
@@ -258,7 +259,7 @@ std::optional<double> ZSetValue::score(std::string_view member) const {
     pack_.at(off, &next);
     return pack_score(pack_.at(next, &next));
   }
-  const auto* n = scores_.find(member);
+  const auto* n = big_->scores.find(member);
   if (n == nullptr) return std::nullopt;
   return n->value;
 }
@@ -274,8 +275,7 @@ void ZSetValue::pack_insert(std::string_view member, double score) {
     off = next;
   }
   char raw[sizeof(double)];
-  memcpy(raw, &score, sizeof raw);
-  pack_.insert(off, std::string_view(raw, sizeof raw));
+  pack_.insert(off, std::string_view(raw, encode_score(score, raw)));
   pack_.insert(off, member);
 }
 
@@ -291,22 +291,23 @@ void ZSetValue::set(std::string_view member, double score) {
     }
     if (packed_) return pack_insert(member, score);
   }
-  auto* n = scores_.find(member);
+  auto* n = big_->scores.find(member);
   if (n != nullptr) {
-    tree_.erase(Key{n->value, std::string_view(n->key)});
+    big_->tree.erase(Key{n->value, std::string_view(n->key)});
     n->value = score;
   } else {
-    n = scores_.insert(member, score);
+    n = big_->scores.insert(member, score);
   }
-  tree_.insert(Key{score, std::string_view(n->key)});
+  big_->tree.insert(Key{score, std::string_view(n->key)});
 }
 
 ZSetValue::ZSetValue(const ZSetValue& other) : packed_(other.packed_), pack_(other.pack_) {
   if (packed_) return;
-  scores_.reserve(other.scores_.size());
-  other.scores_.for_each([this](const auto& o) {
-    auto* n = scores_.insert(o.key, o.value);
-    tree_.insert(Key{n->value, std::string_view(n->key)});
+  big_ = make_counted<Big>();
+  big_->scores.reserve(other.big_->scores.size());
+  other.big_->scores.for_each([this](const auto& o) {
+    auto* n = big_->scores.insert(o.key, o.value);
+    big_->tree.insert(Key{n->value, std::string_view(n->key)});
   });
 }
 
@@ -324,10 +325,10 @@ bool ZSetValue::remove(std::string_view member) {
     pack_.erase(off, 2);
     return true;
   }
-  auto* n = scores_.find(member);
+  auto* n = big_->scores.find(member);
   if (n == nullptr) return false;
-  tree_.erase(Key{n->value, std::string_view(n->key)});
-  scores_.erase(member);
+  big_->tree.erase(Key{n->value, std::string_view(n->key)});
+  big_->scores.erase(member);
   return true;
 }
 
@@ -342,9 +343,9 @@ std::optional<size_t> ZSetValue::rank(std::string_view member) const {
     }
     return std::nullopt;
   }
-  const auto* n = scores_.find(member);
+  const auto* n = big_->scores.find(member);
   if (n == nullptr) return std::nullopt;
-  return tree_.order_of_key(Key{n->value, std::string_view(n->key)});
+  return big_->tree.order_of_key(Key{n->value, std::string_view(n->key)});
 }
 
 std::vector<ZSetValue::Item> ZSetValue::range(size_t from, size_t to) const {
@@ -362,8 +363,8 @@ std::vector<ZSetValue::Item> ZSetValue::range(size_t from, size_t to) const {
     }
     return out;
   }
-  auto it = tree_.find_by_order(from);
-  for (size_t r = from; r <= to && it != tree_.end(); ++r, ++it)
+  auto it = big_->tree.find_by_order(from);
+  for (size_t r = from; r <= to && it != big_->tree.end(); ++r, ++it)
     out.push_back(Item{it->second, it->first});
   return out;
 }
@@ -380,17 +381,17 @@ size_t ZSetValue::count_below_score(double min, bool exclusive) const {
     }
     return n;
   }
-  if (!exclusive) return tree_.order_of_key(Key{min, std::string_view()});
-  if (min == INFINITY) return tree_.size();
-  return tree_.order_of_key(Key{std::nextafter(min, INFINITY), std::string_view()});
+  if (!exclusive) return big_->tree.order_of_key(Key{min, std::string_view()});
+  if (min == INFINITY) return big_->tree.size();
+  return big_->tree.order_of_key(Key{std::nextafter(min, INFINITY), std::string_view()});
 }
 
 size_t ZSetValue::count_below_lex(std::string_view bound, bool inclusive) const {
   if (!packed_) {
-    if (tree_.empty()) return 0;
-    double s0 = tree_.begin()->first;
-    size_t n = tree_.order_of_key(Key{s0, bound});
-    if (inclusive && tree_.find(Key{s0, bound}) != tree_.end()) ++n;
+    if (big_->tree.empty()) return 0;
+    double s0 = big_->tree.begin()->first;
+    size_t n = big_->tree.order_of_key(Key{s0, bound});
+    if (inclusive && big_->tree.find(Key{s0, bound}) != big_->tree.end()) ++n;
     return n;
   }
   size_t n = 0;
@@ -402,13 +403,14 @@ size_t ZSetValue::count_below_lex(std::string_view bound, bool inclusive) const 
 }
 
 void ZSetValue::convert() {
-  scores_.reserve(pack_.count() / 2 + 1);
+  big_ = make_counted<Big>();
+  big_->scores.reserve(pack_.count() / 2 + 1);
   for (size_t off = 0; off < pack_.end();) {
     size_t next;
     std::string_view m = pack_.at(off, &next);
     double s = pack_score(pack_.at(next, &next));
-    auto* n = scores_.insert(m, s);
-    tree_.insert(Key{s, std::string_view(n->key)});
+    auto* n = big_->scores.insert(m, s);
+    big_->tree.insert(Key{s, std::string_view(n->key)});
     off = next;
   }
   pack_.clear();

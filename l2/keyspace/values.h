@@ -41,7 +41,14 @@ bool strict_int64(std::string_view s, int64_t* out);
 
 class HashValue {
  public:
-  size_t size() const { return packed_ ? pack_.count() / 2 : map_.size(); }
+  HashValue() = default;
+  HashValue(const HashValue& o)
+      : packed_(o.packed_),
+        pack_(o.pack_),
+        map_(o.map_ ? make_counted<ScanTable<Str>>(*o.map_) : nullptr) {}
+  HashValue& operator=(const HashValue&) = delete;
+
+  size_t size() const { return packed_ ? pack_.count() / 2 : map_->size(); }
   std::string_view encoding() const { return packed_ ? "listpack" : "hashtable"; }
   // Bytes held, for MEMORY USAGE (value_memory.cc): exact for the compact encodings, the
   // general ones extrapolated from up to `samples` elements.
@@ -60,7 +67,7 @@ class HashValue {
         f(k, v);
       }
     } else {
-      map_.for_each([&f](const auto& n) { f(std::string_view(n.key), std::string_view(n.value)); });
+      map_->for_each([&f](const auto& n) { f(std::string_view(n.key), std::string_view(n.value)); });
     }
   }
   // One HSCAN step: f(field, value) for the pairs the cursor names; the next cursor (0 at the
@@ -71,7 +78,7 @@ class HashValue {
       for_each(f);
       return 0;
     }
-    return map_.scan(cursor, [&f](const auto& n) { f(std::string_view(n.key), std::string_view(n.value)); });
+    return map_->scan(cursor, [&f](const auto& n) { f(std::string_view(n.key), std::string_view(n.value)); });
   }
 
  private:
@@ -81,7 +88,7 @@ class HashValue {
 
   bool packed_ = true;
   Pack pack_;
-  ScanTable<Str> map_;
+  CountedPtr<ScanTable<Str>> map_;  // the hashtable encoding, made on conversion only
 };
 
 // Redis 7.0 reports every list as "quicklist"; so is it kept (quicklist.h).
@@ -156,7 +163,7 @@ class ZSetValue {
   ZSetValue(const ZSetValue& other);
   ZSetValue& operator=(const ZSetValue&) = delete;
 
-  size_t size() const { return packed_ ? pack_.count() / 2 : scores_.size(); }
+  size_t size() const { return packed_ ? pack_.count() / 2 : big_->scores.size(); }
   std::string_view encoding() const { return packed_ ? "listpack" : "skiplist"; }
   // Bytes held, for MEMORY USAGE (value_memory.cc): exact for the compact encodings, the
   // general ones extrapolated from up to `samples` elements.
@@ -191,7 +198,7 @@ class ZSetValue {
       for_each(f);
       return 0;
     }
-    return scores_.scan(cursor, [&f](const auto& n) { f(std::string_view(n.key), n.value); });
+    return big_->scores.scan(cursor, [&f](const auto& n) { f(std::string_view(n.key), n.value); });
   }
 
  private:
@@ -206,19 +213,51 @@ class ZSetValue {
                                 __gnu_pbds::tree_order_statistics_node_update,
                                 CountingAllocator<char>>;
 
+  // A score in the listpack: 8 raw bytes of the double, or, for an integer score of magnitude
+  // below 2^53 (exact as a double), its two's complement in the fewest little-endian bytes
+  // (0 to 7; 0 bytes is the score 0), as Redis's listpack stores integral scores as integers.
+  static size_t encode_score(double score, char* out) {
+    if (score >= -9007199254740992.0 && score <= 9007199254740992.0 &&
+        score == static_cast<double>(static_cast<int64_t>(score))) {
+      auto v = static_cast<int64_t>(score);
+      size_t n = 0;  // the fewest bytes whose sign extension is v (at most 7 below 2^53)
+      while (n == 0 ? v != 0
+                    : (v < -(int64_t{1} << (8 * n - 1)) || v >= (int64_t{1} << (8 * n - 1))))
+        ++n;
+      for (size_t i = 0; i < n; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+      return n;
+    }
+    memcpy(out, &score, sizeof score);
+    return sizeof score;
+  }
   static double pack_score(std::string_view raw) {
-    double d;
-    memcpy(&d, raw.data(), sizeof d);
-    return d;
+    if (raw.size() == sizeof(double)) {
+      double d;
+      memcpy(&d, raw.data(), sizeof d);
+      return d;
+    }
+    if (raw.empty()) return 0;
+    uint64_t u = 0;
+    for (size_t i = 0; i < raw.size(); ++i)
+      u |= static_cast<uint64_t>(static_cast<uint8_t>(raw[i])) << (8 * i);
+    size_t bits = 8 * raw.size();
+    if (u >> (bits - 1)) u |= ~uint64_t{0} << bits;  // sign-extend
+    return static_cast<double>(static_cast<int64_t>(u));
   }
   size_t pack_find(std::string_view member) const;  // offset or end()
   void pack_insert(std::string_view member, double score);
   void convert();
 
+  // The skiplist encoding, allocated on conversion only: a small sorted set carries no empty
+  // table or tree (the tree allocates its header node when made).
+  struct Big {
+    ScanTable<double> scores;
+    Tree tree;  // keys point at scores's member strings
+  };
+
   bool packed_ = true;
   Pack pack_;  // member, score(8 raw bytes), sorted by (score, member)
-  ScanTable<double> scores_;
-  Tree tree_;  // keys point at scores_'s member strings
+  CountedPtr<Big> big_;
 };
 
 // The ValueType of each value class, and destruction by type (the keyspace frees entries).

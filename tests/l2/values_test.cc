@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -203,4 +205,35 @@ TEST_CASE("a value object's pointer sits aligned in its entry, whatever the key'
     CHECK(moved->object<ListValue>() == l);
   }
   ks.flush_all();
+}
+
+TEST_CASE("zset listpack scores: integers stored compactly round-trip exactly, others as doubles") {
+  const double scores[] = {0,     1,          -1,         127,        128,
+                           -128,  -129,       255,        256,        65535,
+                           -65536, 1e15,      -1e15,      9007199254740992.0,
+                           -9007199254740992.0, 9007199254740994.0, 1e300, 0.5,
+                           -2.25, std::numeric_limits<double>::infinity(),
+                           -std::numeric_limits<double>::infinity(), 4503599627370497.0};
+  ZSetValue z;
+  std::multimap<double, std::string> order;
+  int i = 0;
+  for (double s : scores) {
+    std::string m = "m" + std::to_string(i++);
+    z.set(m, s);
+    order.emplace(s, m);
+  }
+  REQUIRE(z.encoding() == "listpack");
+  i = 0;
+  for (double s : scores) CHECK(*z.score("m" + std::to_string(i++)) == s);
+  auto items = z.range(0, z.size() - 1);
+  REQUIRE(items.size() == order.size());
+  auto it = order.begin();
+  for (const auto& item : items) CHECK((item.score == (it++)->first));
+  // A listpack keeps -0 as the integer 0, as Redis's does.
+  z.set("neg-zero", -0.0);
+  CHECK(!std::signbit(*z.score("neg-zero")));
+  // Compact: 100 members with small integer scores take less than with 8-byte scores would.
+  ZSetValue small;
+  for (int k = 0; k < 100; ++k) small.set("member-" + std::to_string(k), k % 50);
+  CHECK(small.memory_usage(SIZE_MAX) < 100 * 15);  // about 12 bytes each; 19 with raw doubles
 }
