@@ -105,7 +105,8 @@ TEST_CASE("cluster link: discovery, then each key to its slot's master") {
   CHECK(f.got == std::vector<std::string>{"$2\r\nv0\r\n", "$2\r\nv1\r\n", "$2\r\nv2\r\n"});
   // A formatted request (the write path's) is parsed back and routed too.
   std::string wire;
-  std::string_view set[] = {"SET", key_on(2), "x"};
+  const std::string k2 = key_on(2);
+  std::string_view set[] = {"SET", k2, "x"};
   format_command(wire, set);
   f.link->send_formatted(wire, nullptr);
   CHECK(f.n(2).commands() == std::vector<std::string>{"SET " + key_on(2) + " x"});
