@@ -32,14 +32,15 @@ std::vector<OptionSpec> make_specs() {
       TC_STRING_OPTION(Config, "bind", bind, false, "TCP address when port is set"),
       TC_STRING_OPTION(Config, "l2", l2, false,
                        "the L2: HOST:PORT or unix:PATH; in l2-mode sentinel the sentinels, "
-                       "comma-separated"),
+                       "in l2-mode cluster the seed nodes, comma-separated"),
       OptionSpec{"l2-mode",
                  [](Config& c, std::string_view v, std::string* e) {
-                   return set_one_of(c.l2_mode, v, {"standalone", "sentinel"}, e);
+                   return set_one_of(c.l2_mode, v, {"standalone", "sentinel", "cluster"}, e);
                  },
                  [](const Config& c) { return c.l2_mode; }, false,
-                 "standalone (l2 is the L2) or sentinel (l2 lists Redis Sentinels; the L2 is "
-                 "the master they name l2-sentinel-master, followed across failovers)"},
+                 "standalone (l2 is the L2), sentinel (l2 lists Redis Sentinels; the L2 is "
+                 "the master they name l2-sentinel-master, followed across failovers) or cluster "
+                 "(l2 lists seed nodes of a Redis Cluster; requests go to each key's master)"},
       TC_STRING_OPTION(Config, "l2-sentinel-master", l2_sentinel_master, false,
                        "l2-mode sentinel: the master name the sentinels monitor"),
       TC_STRING_OPTION(Config, "l2-sentinel-password", l2_sentinel_password, false,

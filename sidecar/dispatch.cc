@@ -136,6 +136,11 @@ void Sidecar::exec(net::Connection& c, ClientState& st) {
   std::vector<std::vector<std::string>> queue;
   switch (session::take_transaction(st, &queue, c.reply())) {
     case session::ExecStart::kRun:
+      if (cluster_ != nullptr && !cluster::one_slot(table_, queue)) {
+        // As Redis Cluster: the transaction is discarded, its WATCH dropped.
+        resp::write_error(c.reply(), cluster::kCrossSlot);
+        return unwatch(st);
+      }
       if (st.pinned()) {  // over the client's own link, where its WATCH is
         st.dedicated->use_db(st.db);
         writes_.exec(c, st.db, queue, st.dedicated.get());
@@ -175,7 +180,8 @@ void Sidecar::passthrough(net::Connection& c, ClientState& st,
 }
 
 void Sidecar::select_db(int db) {
-  if (!l2_->connected() || upstream_db_ == db) return;
+  // A Redis Cluster has db 0 only (a client's SELECT of another is refused): never SELECT.
+  if (!l2_->connected() || upstream_db_ == db || cluster_ != nullptr) return;
   std::string sel = std::to_string(db);
   std::string_view a[] = {"SELECT", sel};
   l2_->send(a, nullptr);

@@ -25,6 +25,12 @@ bool Sidecar::make_locator(std::string* error) {
         *error = "--l2-tls needs HOST:PORT addresses in --l2, not a Unix socket";
         return false;
       }
+  if (config_.l2_mode == "cluster") {
+    // The seeds; the data link (cluster/cluster_link.h) finds the masters. The other L2
+    // connections (invalidation source, pub/sub relays, dedicated links) go to the first seed.
+    locator_ = std::make_shared<FixedLocator>(eps[0]);
+    return true;
+  }
   if (config_.l2_mode == "standalone") {
     if (eps.size() != 1) {
       *error = "--l2: l2-mode standalone takes one address, got " + std::to_string(eps.size()) +

@@ -24,6 +24,7 @@ class SessionHost final : public session::Host {
   std::string_view server_name() const override { return "tiercache-sidecar"; }
   const command::CommandTable& commands() const override { return sidecar_.commands(); }
   int databases() const override { return sidecar_.config().databases; }
+  bool cluster_mode() const override { return sidecar_.config().l2_mode == "cluster"; }
   std::string_view requirepass() const override { return sidecar_.config().requirepass; }
   int64_t now_ms() const override { return static_cast<int64_t>(wall_us() / 1000); }
 

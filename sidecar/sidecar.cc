@@ -11,6 +11,7 @@
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
 #include "sidecar/clock.h"
+#include "sidecar/invalidation/cluster_source.h"
 #include "sidecar/state.h"
 
 namespace tiercache::sidecar {
@@ -162,23 +163,11 @@ bool Sidecar::start(std::string* error) {
   LinkOptions data_options = link_options(config_, locator_, false, l2_tls_);
   data_options.on_auth_refused = on_auth_refused;
   data_options.auth_ctx = this;
-  l2_ = std::make_unique<HiredisLink>(loop_, std::move(data_options), "l2", on_l2_state, this);
-  if (config_.invalidation_source == "publish") {
-    if (!config_.track_prefixes.empty()) {
-      *error = "track-prefix needs invalidation-source = tracking";
-      return false;
-    }
-    bus_ = std::make_unique<Bus>(loop_, link_options(config_, locator_, true, l2_tls_),
-                                 config_.channel,
-                                 origin_, config_.bus_timeout_ms, this);
-  } else {
-    TrackingOptions t;
-    if (!normalize_prefixes(config_.track_prefixes, &t.prefixes, error)) return false;
-    t.heartbeat_key = fmt::format("{}hb:{:016x}", kReservedPrefix, origin_);
-    t.timeout_ms = config_.bus_timeout_ms;
-    bus_ = std::make_unique<TrackingSource>(loop_, link_options(config_, locator_, true, l2_tls_),
-                                            std::move(t), this);
-  }
+  if (config_.l2_mode == "cluster")
+    l2_ = make_cluster_link();
+  else
+    l2_ = std::make_unique<HiredisLink>(loop_, std::move(data_options), "l2", on_l2_state, this);
+  if (!make_invalidation_source(error)) return false;
 
   if (!config_.socket.empty() &&
       !listener_.listen_unix(config_.socket, config_.socket_mode, 511, error))
@@ -206,6 +195,61 @@ bool Sidecar::start(std::string* error) {
   bus_->start();
   locator_->start(this);
   return true;
+}
+
+// The invalidation source: the publish bus, or CLIENT TRACKING of the L2.
+bool Sidecar::make_invalidation_source(std::string* error) {
+  if (config_.invalidation_source == "publish") {
+    if (!config_.track_prefixes.empty()) {
+      *error = "track-prefix needs invalidation-source = tracking";
+      return false;
+    }
+    bus_ = std::make_unique<Bus>(loop_, link_options(config_, locator_, true, l2_tls_),
+                                 config_.channel, origin_, config_.bus_timeout_ms, this);
+    return true;
+  }
+  TrackingOptions t;
+  if (!normalize_prefixes(config_.track_prefixes, &t.prefixes, error)) return false;
+  t.heartbeat_key = fmt::format("{}hb:{:016x}", kReservedPrefix, origin_);
+  t.timeout_ms = config_.bus_timeout_ms;
+  if (cluster_ != nullptr) {
+    // l2-mode cluster: one tracking connection per master, following the cluster link's
+    // topology; each master's heartbeat key hashes to a slot that master serves.
+    bus_ = make_cluster_source(loop_, *cluster_, link_options(config_, nullptr, true, l2_tls_),
+                               std::move(t), origin_, this);
+    return true;
+  }
+  bus_ = std::make_unique<TrackingSource>(loop_, link_options(config_, locator_, true, l2_tls_),
+                                          std::move(t), this);
+  return true;
+}
+
+// l2-mode cluster: one HiredisLink per node, each with the sidecar's link options (password,
+// user, TLS, timeouts) and a FixedLocator of its own address.
+std::unique_ptr<L2Link> Sidecar::make_cluster_link() {
+  cluster::ClusterLinkOptions o;
+  std::string error;
+  parse_endpoint_list(config_.l2, &o.seeds, &error);  // checked by make_locator
+  o.make_link = [this](const Endpoint& e) -> std::unique_ptr<L2Link> {
+    LinkOptions lo = link_options(config_, std::make_shared<FixedLocator>(e), false, l2_tls_);
+    lo.on_auth_refused = on_auth_refused;
+    lo.auth_ctx = this;
+    return std::make_unique<HiredisLink>(loop_, std::move(lo), "l2 " + endpoint_text(e),
+                                         on_cluster_node_state, this);
+  };
+  o.on_refused = [this](const std::string& why) {
+    fprintf(stderr, "tiercache-sidecar: %s\n", why.c_str());
+    exit_code_ = 1;
+    stop_requested_ = true;  // shut down at the end of this tick, outside hiredis's callback
+  };
+  auto link = std::make_unique<cluster::ClusterLink>(table_, std::move(o));
+  cluster_ = link.get();
+  return link;
+}
+
+void Sidecar::on_cluster_node_state(void* ctx, bool connected) {
+  auto* self = static_cast<Sidecar*>(ctx);
+  if (self->cluster_ != nullptr) self->cluster_->node_state(connected);
 }
 
 int Sidecar::run() {
@@ -282,6 +326,7 @@ void Sidecar::on_cron(uv_timer_t* t) {
   self->l1_->heartbeat();
   self->l1_->reclaim_expired(256);
   self->fail_safe_cron();
+  if (self->cluster_ != nullptr) self->cluster_->tick(wall_us() / 1000);
 }
 
 void Sidecar::on_l2_state(void* ctx, bool connected) {

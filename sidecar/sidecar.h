@@ -30,6 +30,7 @@
 #include "shared/net/metrics_http.h"
 #include "shared/resp/request_parser.h"
 #include "shared/session/session.h"
+#include "sidecar/cluster/cluster_link.h"
 #include "sidecar/config.h"
 #include "sidecar/handlers.h"
 #include "sidecar/invalidation/bus.h"
@@ -148,6 +149,11 @@ class Sidecar : public net::ConnectionOwner,
   static void on_check(uv_check_t* h);
   static void on_cron(uv_timer_t* t);
   static void on_l2_state(void* ctx, bool connected);
+  static void on_cluster_node_state(void* ctx, bool connected);
+  // l2-mode cluster: the data link over every master (cluster/cluster_link.h).
+  std::unique_ptr<L2Link> make_cluster_link();
+  // The invalidation source (publish bus or tracking), built in one place.
+  bool make_invalidation_source(std::string* error);
   bool open_l1(std::string* error);
   bool make_locator(std::string* error);  // l2_follow.cc: from l2-mode and l2
   // fail_safe.cc
@@ -189,6 +195,7 @@ class Sidecar : public net::ConnectionOwner,
   std::unique_ptr<l1::Store> l1_;
   std::shared_ptr<L2Locator> locator_;  // shared with every link's options
   std::unique_ptr<L2Link> l2_;
+  cluster::ClusterLink* cluster_ = nullptr;  // l2_ itself in l2-mode cluster, else null
   std::unique_ptr<InvalidationSource> bus_;
   WritePath writes_;
   net::Listener listener_;

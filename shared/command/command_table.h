@@ -40,6 +40,17 @@ enum Flag : uint32_t {
   kLoading = 1u << 20,      // runs while tiercache-l2 loads its RDB file; every other command
                             // gets -LOADING (Redis 7.0's loading: INFO, AUTH, HELLO, CLIENT,
                             // CONFIG GET/SET, pub/sub, transactions, SHUTDOWN; not PING)
+  // How a Redis Cluster client (the sidecar's l2-mode cluster, cluster/cluster_link.h) routes a
+  // command Redis 7 marks with a request_policy tip; never shown by COMMAND INFO.
+  kClusterSplit = 1u << 21,  // multi-key, may span slots: split per slot, replies merged by
+                             // shape (arrays in key order, integers summed): MGET, DEL, EXISTS,
+                             // UNLINK, TOUCH (request_policy:multi_shard)
+  kAllShards = 1u << 22,     // keyless, acts on the whole keyspace: sent to every master and
+                             // merged (OK when all OK, integers summed, arrays concatenated,
+                             // the first non-nil string): FLUSHDB, FLUSHALL, DBSIZE, KEYS,
+                             // RANDOMKEY (request_policy:all_shards)
+  kShardCursor = 1u << 23,   // SCAN: walks the masters one after the other, the master's index
+                             // in the cursor's high bits (request_policy:special)
 };
 
 enum class KeySpec : uint8_t {

@@ -167,6 +167,10 @@ bool run(Command id, Host& host, Session& s, std::span<const std::string_view> a
     case Command::kSelect: {
       int db = 0;
       std::string err = parse_select(args[1], host.databases(), &db);
+      // Redis checks cluster mode between the integer and the range (selectCommand).
+      if (host.cluster_mode() && err != "ERR value is not an integer or out of range" &&
+          (!err.empty() || db != 0))
+        return error(out, "ERR SELECT is not allowed in cluster mode");
       if (!err.empty()) return error(out, err);
       s.db = db;
       resp::write_ok(out);

@@ -63,6 +63,8 @@ class Host {
   virtual std::string_view server_name() const = 0;  // HELLO's and COMMAND DOCS' server
   virtual const command::CommandTable& commands() const = 0;
   virtual int databases() const = 0;
+  // A Redis Cluster front (the sidecar in l2-mode cluster): SELECT of a db other than 0 is refused.
+  virtual bool cluster_mode() const { return false; }
   virtual std::string_view requirepass() const = 0;
   virtual int64_t now_ms() const = 0;
 

@@ -316,12 +316,13 @@ def run_sidecar(tmp_path, *args):
 
 @pytest.mark.parametrize("args,message", [
     (["--l2-mode", "sentinel", "--l2", "127.0.0.1:1"], "needs l2-sentinel-master"),
-    (["--l2-mode", "cluster"], "argument must be one of standalone, sentinel"),
+    # (l2-mode cluster is accepted: its refusals are in test_cluster.py)
+    (["--l2-mode", "cluster", "--l2", "127.0.0.1:1,nope"], "--l2: expected HOST:PORT"),
     (["--l2-mode", "bogus"], "argument must be one of standalone, sentinel"),
     (["--l2", "127.0.0.1:1,127.0.0.1:2"], "standalone takes one address"),
     (["--l2-mode", "sentinel", "--l2-sentinel-master", "m", "--l2", "127.0.0.1:1,nope"],
      "--l2: expected HOST:PORT"),
-], ids=["no-master-name", "cluster", "unknown-mode", "standalone-list", "bad-sentinel"])
+], ids=["no-master-name", "cluster-bad-seed", "unknown-mode", "standalone-list", "bad-sentinel"])
 def test_bad_options_exit_1(tmp_path, args, message):
     r = run_sidecar(tmp_path, *args)
     assert r.returncode == 1, (r.returncode, r.stderr)
