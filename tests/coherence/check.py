@@ -44,9 +44,49 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import redis  # noqa: E402
 
-from sidecars import Cluster, python_package_dir  # noqa: E402
+from sidecars import Cluster, Sidecar, python_package_dir  # noqa: E402
 
 HOSTS = ("a", "b")
+
+
+class OnRedisCluster:
+    """The hosts on a Redis Cluster of three masters and three replicas (redis_cluster.py):
+    sidecars in l2-mode cluster given one seed, the tracking source on every master. Writers
+    straight to the L2 use redis-py's cluster client. Stands in for sidecars.Cluster."""
+
+    source = "tracking"
+    l2_kind = "redis-cluster"
+
+    def __init__(self):
+        from redis_cluster import RedisCluster
+        self.rc = RedisCluster()
+        self.sidecars = []
+        self.problems = []
+        seed = self.rc.masters()[0]
+        self.l2 = type("Seed", (), {"port": seed, "password": None})()
+
+    def sidecar(self, name, **flags):
+        flags.pop("invalidation_source", None)
+        s = Sidecar(self.rc.seeds(1), name, l2_mode="cluster", **flags)
+        self.sidecars.append(s)
+        return s.start()
+
+    def close(self):
+        for s in self.sidecars:
+            rc = s.stop()
+            if rc not in (0, None):
+                self.problems.append("sidecar %s exited with %r\n%s" % (s.name, rc, s.stderr()))
+        self.rc.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def l2_hosts(l2):
+    return OnRedisCluster() if l2 == "redis-cluster" else Cluster(l2)
 
 
 def _percentile(sorted_values, q):
@@ -58,11 +98,16 @@ def _percentile(sorted_values, q):
 
 # ---- worker processes ---------------------------------------------------------------------
 
-def writer_proc(sock, writer_id, keys, until, out_path, pause_ms, seed):
+def writer_proc(sock, writer_id, keys, until, out_path, pause_ms, seed, cluster=False):
     """sock: a sidecar's socket, or (host, port, password) of the L2 itself (a writer that
-    bypasses the sidecars: a cron job, a worker on a host without a sidecar)."""
+    bypasses the sidecars: a cron job, a worker on a host without a sidecar). cluster: the L2
+    is a Redis Cluster (a cluster client for the L2; batches only of keys that share a slot,
+    as Redis Cluster allows)."""
     rng = random.Random(seed)
-    if isinstance(sock, tuple):
+    if isinstance(sock, tuple) and cluster:
+        from redis.cluster import RedisCluster as ClusterClient
+        c = ClusterClient(host=sock[0], port=sock[1], socket_timeout=10)
+    elif isinstance(sock, tuple):
         c = redis.Redis(host=sock[0], port=sock[1], password=sock[2], socket_timeout=10)
     else:
         c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
@@ -70,7 +115,7 @@ def writer_proc(sock, writer_id, keys, until, out_path, pause_ms, seed):
     log = []  # (key, version, t_sent, t_ack, ok)
     while time.monotonic() < until:
         r = rng.random()
-        if r < 0.8 or len(keys) < 2:
+        if r < 0.8 or len(keys) < 2 or cluster:
             k = rng.choice(keys)
             version[k] += 1
             v = version[k]
@@ -254,7 +299,7 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
     flags.update(sidecar_flags or {})
     work = tempfile.mkdtemp(prefix="tc-coh-")
     ctx = multiprocessing.get_context("fork")
-    with Cluster(l2) as cluster:
+    with l2_hosts(l2) as cluster:
         sc = {h: cluster.sidecar(h, **dict(flags, **(host_flags or {}).get(h, {})))
               for h in HOSTS}
         info0 = {h: sc[h].info() for h in HOSTS}
@@ -275,7 +320,8 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
             files["w"].append((host, w, path))
             target = sc[host].socket if host != "l2" else ("127.0.0.1", cluster.l2.port, cluster.l2.password)
             procs.append(ctx.Process(target=writer_proc, args=(
-                target, w, owned[w], until, path, pause_ms, 1000 + w)))
+                target, w, owned[w], until, path, pause_ms, 1000 + w,
+                cluster.l2_kind == "redis-cluster")))
         for i in range(readers_per_host * len(HOSTS)):
             host = HOSTS[i % len(HOSTS)]
             path = os.path.join(work, "r%d" % i)
@@ -394,7 +440,8 @@ def report(r):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--l2", choices=("tiercache", "redis", "tiercache+publish", "redis+publish"),
+    ap.add_argument("--l2", choices=("tiercache", "redis", "tiercache+publish", "redis+publish",
+                                     "redis-cluster"),
                     default="tiercache", help="the L2, and +publish for the sidecars' fallback "
                     "source of invalidations")
     ap.add_argument("--l2-writers", type=int, default=None,

@@ -15,7 +15,7 @@ import check  # noqa: E402
 SECONDS = float(os.environ.get("TIERCACHE_COHERENCE_SECONDS", "4"))
 
 
-@pytest.mark.parametrize("l2", ["tiercache", "redis", "redis+publish"])
+@pytest.mark.parametrize("l2", ["tiercache", "redis", "redis+publish", "redis-cluster"])
 def test_no_stale_reads(l2):
     r = check.run(seconds=SECONDS, l2=l2)
     print(check.report(r))
