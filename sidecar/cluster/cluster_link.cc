@@ -225,8 +225,11 @@ void ClusterLink::on_slots(const std::string& host, size_t seed, const redisRepl
     last_error_ = "CLUSTER SLOTS: " + err;
     return;
   }
-  refresh_wanted_ = false;
   apply(std::move(t));
+  // While a master's connection is down (it died: a failover is coming), look again at every
+  // tick, not every refresh_ms: the replica's promotion is then seen within a tick.
+  refresh_wanted_ = std::any_of(masters_.begin(), masters_.end(),
+                                [](const L2Link* m) { return !m->connected(); });
 }
 
 void ClusterLink::apply(Topology t) {

@@ -20,7 +20,10 @@ READY_DEADLINE = 60.0  # the nodes meet (gossip) and agree; a busy machine is sl
 
 
 class RedisCluster:
-    def __init__(self, nodes=6):
+    def __init__(self, nodes=6, full_coverage=True):
+        """full_coverage=False: cluster-require-full-coverage no, so the masters that are up
+        keep serving while one master's slots are down (a failover)."""
+        self.full_coverage = full_coverage
         self.dir = tempfile.mkdtemp(prefix="tc-cluster-")
         self.procs = {}  # port -> Popen
         try:
@@ -45,6 +48,7 @@ class RedisCluster:
              "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
              # (the default bus port, port + 10000, may be taken or above 65535)
              "--cluster-port", str(free_port()),
+             "--cluster-require-full-coverage", "yes" if self.full_coverage else "no",
              "--logfile", ""], stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=d)
         log.close()
         wait_for(lambda: self._pings(port), 10.0, interval=0.02, what="redis %d up" % port)
@@ -73,7 +77,7 @@ class RedisCluster:
 
     def masters(self):
         """Ports of the masters, in slot order."""
-        any_port = next(iter(self.procs))
+        any_port = next(p for p, proc in self.procs.items() if proc.poll() is None)
         ranges = sorted(self.node(any_port).execute_command("CLUSTER", "SLOTS"))
         out = []
         for r in ranges:
@@ -81,14 +85,27 @@ class RedisCluster:
                 out.append(r[2][1])
         return out
 
+    def masters_alive(self):
+        """Ports of the masters that the live nodes name (after a kill: the promoted one)."""
+        for port, proc in self.procs.items():
+            if proc.poll() is None:
+                ranges = sorted(self.node(port).execute_command("CLUSTER", "SLOTS"))
+                return sorted({r[2][1] for r in ranges})
+        return []
+
     def master_of(self, key):
         """The port of the master serving key's slot (asked of the cluster)."""
-        any_port = next(iter(self.procs))
+        any_port = next(p for p, proc in self.procs.items() if proc.poll() is None)
         slot = self.node(any_port).execute_command("CLUSTER", "KEYSLOT", key)
         for r in self.node(any_port).execute_command("CLUSTER", "SLOTS"):
             if r[0] <= slot <= r[1]:
                 return r[2][1]
         raise AssertionError("no master serves slot %d" % slot)
+
+    def kill9(self, port):
+        proc = self.procs[port]
+        proc.kill()
+        proc.wait(timeout=10)
 
     def seeds(self, n=1):
         return ",".join("127.0.0.1:%d" % p for p in self.masters()[:n])

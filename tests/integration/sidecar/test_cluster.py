@@ -15,6 +15,7 @@ Redis Cluster runs only with redis-server: not parametrised over the L2 variants
 import os
 import shutil
 import tempfile
+import time
 
 import pytest
 import redis
@@ -256,3 +257,63 @@ def test_client_transaction_across_slots(rcluster, sc):
     p.set("{t}a", "1")
     p.get("{t}a")
     assert p.execute() == [True, "1"]
+
+
+def test_master_killed_failover(tmp_path):
+    """kill -9 of one master of a cluster that keeps serving the others
+    (cluster-require-full-coverage no): through the failover, keys of the other masters are
+    answered with their values and no error; keys of the dead master get clear errors until its
+    replica is promoted, then their values (replicated before the kill: WAIT); no read ever
+    answers something else. Afterwards writes to those keys reach the promoted replica."""
+    rc = RedisCluster(full_coverage=False)
+    s = None
+    try:
+        s = Sidecar(rc.seeds(3), "failover", l2_mode="cluster").start()
+        c = s.client(decode_responses=True)
+        masters = rc.masters()
+        victim = masters[1]
+        keys = ["fo:%d" % i for i in range(300)]
+        for k in keys:
+            c.set(k, "v-" + k)
+        dead = [k for k in keys if rc.master_of(k) == victim]
+        alive = [k for k in keys if k not in dead]
+        assert dead and alive
+        assert rc.node(victim).execute_command("WAIT", 1, 5000) == 1
+        for k in keys:  # into L1
+            assert c.get(k) == "v-" + k
+
+        rc.kill9(victim)
+        killed_at = time.monotonic()
+        errors = {"alive": 0, "dead": 0}
+        deadline = time.monotonic() + 60
+        while True:
+            for k in alive[::7]:
+                assert c.get(k) == "v-" + k  # never an error, never another value
+            served = 0
+            for k in dead[::5]:
+                try:
+                    value = c.get(k)
+                except redis.ResponseError as e:
+                    errors["dead"] += 1
+                    assert "L2 unavailable" in str(e) or "CLUSTERDOWN" in str(e), e
+                else:
+                    assert value == "v-" + k, (k, value)
+                    served += 1
+            if served == len(dead[::5]) and victim not in rc.masters_alive():
+                break
+            assert time.monotonic() < deadline, "the dead master's keys not served in 60 s"
+            time.sleep(0.05)
+        print("failover: the dead master's keys served again %.1f s after the kill, %d errors "
+              "meanwhile" % (time.monotonic() - killed_at, errors["dead"]))
+        assert errors["dead"] > 0, "the dead master's keys were never refused: not a failover"
+        for k in dead:
+            c.set(k, "after")
+        new_master = rc.master_of(dead[0])
+        assert new_master != victim
+        assert rc.node(new_master).get(dead[0]) == "after"
+        assert all(c.get(k) == "after" for k in dead)
+        assert all(c.get(k) == "v-" + k for k in alive)
+    finally:
+        if s is not None:
+            s.stop()
+        rc.close()
