@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""A sidecar over a 3-master Redis Cluster (l2-mode cluster, tracking on every master) against a
+sidecar over one redis-server, side by side in one run (issue 14's benchmark):
+  GET (L1 hits)   keys loaded and read once, then redis-benchmark -t get over them;
+  SET (to the L2) every write goes to the L2 (one master per key's slot, or the one server).
+All servers (the six cluster nodes, redis-server, both sidecars) pinned to CPU 1, redis-benchmark
+to CPU 0; the cases alternate within every round (bench.py's in_turn). Prints medians of --runs
+rounds, the ratio cluster/one and the servers' CPU time per request.
+  bench/sidecar/cluster_vs_one.py [--runs 3] [--requests 200000] [--keys 10000]"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import (SERVER_CPU, in_turn, load_and_warm, start_redis,  # noqa: E402
+                   start_sidecar, timed_benchmark)
+from redis_cluster import RedisCluster  # noqa: E402  (bench.py put tests/integration/sidecar on the path)
+
+CASES = (("GET (L1 hits)", "get"), ("SET (to the L2)", "set"))
+
+
+class Pinned:
+    """A cluster node as timed_benchmark counts CPU: its .proc."""
+
+    def __init__(self, popen):
+        self.proc = popen
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--keys", type=int, default=10000)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="tc-bclu-")
+    rc = RedisCluster(full_coverage=False)
+    started = []
+    try:
+        nodes = [Pinned(p) for p in rc.procs.values()]
+        for n in nodes:
+            subprocess.run(["taskset", "-cp", SERVER_CPU, str(n.proc.pid)], check=True,
+                           capture_output=True)
+        rs, rsock = start_redis(tmp)
+        started.append(rs)
+        flags = {"l1_memory": "256MiB", "l1_max_ttl_ms": 3600000}
+        one = start_sidecar(tmp, "one", "unix:" + rsock, **flags)
+        started.append(one)
+        clu = start_sidecar(tmp, "clu", rc.seeds(3), l2_mode="cluster", **flags)
+        started.append(clu)
+        for sc in (one, clu):
+            load_and_warm(sc.socket, args.keys, warm=True)
+        res = {}
+        for run in range(args.runs):
+            for label, test in CASES:
+                for name, sc, servers in in_turn((("cluster", clu, tuple([clu] + nodes)),
+                                                  ("one", one, (one, rs))), run):
+                    r = timed_benchmark(servers, sock=sc.socket, pipeline=1,
+                                        requests=args.requests, keys=args.keys, test=test)
+                    res.setdefault((label, name), []).append(r)
+        print("sidecar over a 3-master Redis Cluster vs sidecar over one redis-server, unix "
+              "socket, -c 50 -d 100 -P 1 -r %d, medians of %d rounds" % (args.keys, args.runs))
+        for label, _ in CASES:
+            med = {n: {f: statistics.median(x[f] for x in res[(label, n)])
+                       for f in ("rps", "p99", "server_us")} for n in ("cluster", "one")}
+            c, o = med["cluster"], med["one"]
+            print("  %-16s cluster %8.0f rps p99 %.3f ms | one %8.0f rps p99 %.3f ms | ratio "
+                  "%.2fx | server CPU per request %.2f us vs %.2f us (%.2fx)"
+                  % (label, c["rps"], c["p99"], o["rps"], o["p99"], c["rps"] / o["rps"],
+                     c["server_us"], o["server_us"], c["server_us"] / o["server_us"]))
+    finally:
+        for p in reversed(started):
+            p.stop()
+        rc.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
