@@ -19,6 +19,8 @@ constexpr int kMaxRedirects = 5;  // as Redis Cluster clients
 constexpr int kCursorShift = 54;  // SCAN: the master's index above the node's own cursor
 constexpr uint64_t kCursorMask = (uint64_t{1} << kCursorShift) - 1;
 
+}  // namespace
+
 std::string node_name(const std::string& host, int port) {
   return host + ":" + std::to_string(port);
 }
@@ -28,8 +30,6 @@ std::string as_resp(const redisReply* r) {
   write_reply(s, r);
   return s;
 }
-
-}  // namespace
 
 bool one_slot(const command::CommandTable& table,
               std::span<const std::vector<std::string>> commands) {
@@ -87,17 +87,6 @@ class ClusterLink::Part final : public Completion {
   int redirects;
 };
 
-class ClusterLink::SlotsDone final : public Completion {
- public:
-  SlotsDone(ClusterLink& link, std::string host, size_t seed)
-      : link_(link), host_(std::move(host)), seed_(seed) {}
-  void on_reply(const redisReply* r) override { link_.on_slots(host_, seed_, r); }
-
- private:
-  ClusterLink& link_;
-  std::string host_;
-  size_t seed_;
-};
 
 ClusterLink::ClusterLink(const command::CommandTable& table, ClusterLinkOptions options)
     : table_(table), options_(std::move(options)), multi_(table.find("multi")),
@@ -110,22 +99,7 @@ ClusterLink::~ClusterLink() {
   redisReaderFree(reader_);
 }
 
-// ---- nodes and topology ----
-
-L2Link* ClusterLink::node(const std::string& host, int port) {
-  auto [it, fresh] = nodes_.try_emplace(node_name(host, port));
-  if (fresh) {
-    it->second = options_.make_link(Endpoint{false, host, port});
-    if (!stopped_) it->second->start();
-  }
-  return it->second.get();
-}
-
-L2Link* ClusterLink::master_link(int slot) {
-  if (masters_.empty()) return nullptr;
-  int m = slot < 0 ? 0 : topology_.master_of(static_cast<uint16_t>(slot));
-  return m < 0 ? nullptr : masters_[static_cast<size_t>(m)];
-}
+// ---- nodes and topology: cluster_nodes.cc ----
 
 void ClusterLink::start() {
   stopped_ = false;
@@ -144,107 +118,6 @@ void ClusterLink::stop() {
       op->complete = true;
     }
   drain();
-}
-
-bool ClusterLink::connected() const {
-  if (!known_ || stopped_ || !topology_.covers_all_slots()) return false;
-  for (const L2Link* m : masters_)
-    if (m->connected()) return true;
-  return false;
-}
-
-void ClusterLink::reconnect(const std::string& why) {
-  for (auto& [name, link] : nodes_) link->reconnect(why);
-  refresh_wanted_ = true;
-}
-
-uint64_t ClusterLink::reconnects() const {
-  uint64_t n = 0;
-  for (const auto& [name, link] : nodes_) n += link->reconnects();
-  return n;
-}
-
-const metrics::Histogram& ClusterLink::latency_us() const {
-  return masters_.empty() ? no_latency_ : masters_[0]->latency_us();  // the first master's
-}
-
-void ClusterLink::node_state(bool connected) {
-  if (!connected) refresh_wanted_ = true;
-  if (!known_ || refresh_wanted_) discover();
-}
-
-void ClusterLink::tick(uint64_t now_ms) {
-  now_ms_ = now_ms;
-  if (!known_ || refresh_wanted_ ||
-      now_ms - last_refresh_ms_ >= static_cast<uint64_t>(options_.refresh_ms))
-    discover();
-}
-
-// Asks CLUSTER SLOTS of a connected master, or (before the first discovery) of the seeds in
-// turn; nothing connected: the next node_state() or tick() tries again.
-void ClusterLink::discover() {
-  if (discovering_ || stopped_) return;
-  std::string_view args[] = {"CLUSTER", "SLOTS"};
-  auto ask = [&](L2Link* l, const std::string& host, size_t seed) {
-    if (l == nullptr || !l->connected()) return false;
-    discovering_ = true;
-    last_refresh_ms_ = now_ms_;
-    l->send(args, std::make_unique<SlotsDone>(*this, host, seed));
-    return true;
-  };
-  for (size_t m = 0; m < masters_.size(); ++m)
-    if (ask(masters_[m], topology_.masters()[m].host, SIZE_MAX)) return;
-  for (size_t s = 0; s < options_.seeds.size(); ++s) {
-    if (std::find(seed_refusals_.begin(), seed_refusals_.end(), s) != seed_refusals_.end())
-      continue;  // it answered it is no cluster node: the next seed
-    const Endpoint& e = options_.seeds[s];
-    if (ask(node(e.host, e.port), e.host, s)) return;
-  }
-}
-
-void ClusterLink::on_slots(const std::string& host, size_t seed, const redisReply* r) {
-  discovering_ = false;
-  if (r == nullptr) return;  // that node went away: tried again on the next tick
-  if (r->type == REDIS_REPLY_ERROR) {
-    last_error_ = "CLUSTER SLOTS: " + std::string(r->str, r->len);
-    if (known_ || seed == SIZE_MAX) return;
-    if (std::find(seed_refusals_.begin(), seed_refusals_.end(), seed) == seed_refusals_.end())
-      seed_refusals_.push_back(seed);
-    if (seed_refusals_.size() == options_.seeds.size() && options_.on_refused)
-      options_.on_refused("l2-mode cluster: " + endpoint_text(options_.seeds[seed]) +
-                          " answered CLUSTER SLOTS with \"" + std::string(r->str, r->len) +
-                          "\": the l2 seeds must be Redis Cluster nodes (cluster-enabled yes)");
-    return;
-  }
-  std::string wire = as_resp(r);
-  std::vector<resp::ReplyToken> tokens;
-  size_t used = 0;
-  Topology t;
-  if (resp::parse_reply(wire, &tokens, &used) != resp::ReplyStatus::kOk) return;
-  if (std::string err = parse_cluster_slots(tokens, host, &t); !err.empty()) {
-    last_error_ = "CLUSTER SLOTS: " + err;
-    return;
-  }
-  apply(std::move(t));
-  // While a master's connection is down (it died: a failover is coming), look again at every
-  // tick, not every refresh_ms: the replica's promotion is then seen within a tick.
-  refresh_wanted_ = std::any_of(masters_.begin(), masters_.end(),
-                                [](const L2Link* m) { return !m->connected(); });
-}
-
-void ClusterLink::apply(Topology t) {
-  bool changed = !known_ || t.masters() != topology_.masters() ||
-                 t.ranges().size() != topology_.ranges().size();
-  for (size_t i = 0; !changed && i < t.ranges().size(); ++i) {
-    const SlotRange &a = t.ranges()[i], &b = topology_.ranges()[i];
-    changed = a.first != b.first || a.last != b.last || !(a.master == b.master);
-  }
-  if (!changed) return;
-  topology_ = std::move(t);
-  known_ = true;
-  masters_.clear();
-  for (const NodeAddress& m : topology_.masters()) masters_.push_back(node(m.host, m.port));
-  if (listener_ != nullptr) listener_->on_topology(topology_);
 }
 
 // ---- requests ----

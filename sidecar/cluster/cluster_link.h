@@ -37,6 +37,11 @@ namespace tiercache::sidecar::cluster {
 // Redis Cluster's error for keys in several slots.
 inline constexpr std::string_view kCrossSlot =
     "CROSSSLOT Keys in request don't hash to the same slot";
+// "HOST:PORT", the key of a node's link.
+std::string node_name(const std::string& host, int port);
+// A reply in RESP2 (to hold it, or to parse it again as tokens).
+std::string as_resp(const redisReply* r);
+
 // Whether the keys of every command (name first) hash to one slot (or there are none): a
 // client's transaction must, as Redis Cluster checks at EXEC.
 bool one_slot(const command::CommandTable& table,
