@@ -34,8 +34,10 @@ import multiprocessing
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -64,6 +66,28 @@ class OnRedisCluster:
         self.problems = []
         seed = self.rc.masters()[0]
         self.l2 = type("Seed", (), {"port": seed, "password": None})()
+
+    def reshard_later(self, slots, delay_s=1.0):
+        """Moves `slots` slots from the first master to the second with `redis-cli --cluster
+        reshard`, starting delay_s from now, in a thread; the thread is returned and its
+        .result is redis-cli's exit status and seconds taken once it ends."""
+        from redis_cluster import REDIS_CLI
+        masters = self.rc.masters()
+        ids = [self.rc.node(p).execute_command("CLUSTER", "MYID") for p in masters[:2]]
+
+        def reshard():
+            time.sleep(delay_s)
+            t0 = time.monotonic()
+            r = subprocess.run([REDIS_CLI, "--cluster", "reshard", "127.0.0.1:%d" % masters[0],
+                                "--cluster-from", ids[0], "--cluster-to", ids[1],
+                                "--cluster-slots", str(slots), "--cluster-yes",
+                                "--cluster-pipeline", "100"], capture_output=True, timeout=300)
+            t.result = (r.returncode, time.monotonic() - t0)
+
+        t = threading.Thread(target=reshard, daemon=True)
+        t.result = None
+        t.start()
+        return t
 
     def sidecar(self, name, **flags):
         flags.pop("invalidation_source", None)
@@ -353,12 +377,15 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
         info1 = {h: sc[h].info() for h in HOSTS}
         source = info1["a"]["invalidation_source"]
     writes, nwrites, failed_writes, l2_direct_writes = {}, 0, 0, 0
+    failed_by_host = {}  # host ("a", "b", or "l2": the writers straight to the L2) -> count
     for host, w, path in files["w"]:
         with open(path, "rb") as f:
             for k, v, t0, t1, ok in marshal.load(f):
                 writes.setdefault(k, (host, []))[1].append((v, t0, t1, ok))
                 nwrites += 1
                 failed_writes += 0 if ok else 1
+                if not ok:
+                    failed_by_host[host] = failed_by_host.get(host, 0) + 1
                 l2_direct_writes += 1 if host == "l2" else 0
     reads, read_errors = [], 0
     for host, path in files["r"]:
@@ -381,7 +408,8 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
     result = {
         "l2": l2, "seconds": round(elapsed, 2), "bound_ms": bound_ms,
         "source": source, "writes": nwrites, "l2_direct_writes": l2_direct_writes,
-        "failed_writes": failed_writes, "reads": len(reads),
+        "failed_writes": failed_writes, "failed_writes_by_host": failed_by_host,
+        "reads": len(reads),
         "read_errors": read_errors,
         "writes_per_s": round(nwrites / elapsed), "reads_per_s": round(len(reads) / elapsed),
         "stale_remote": found["stale_remote"], "stale_local": found["stale_local"],
