@@ -10,14 +10,14 @@
 
 namespace tiercache::l1 {
 
-// Segment = [Header | Bucket index | Ghost table | Arena (small ring | main ring)].
-// See docs/l1.md for the diagram. Every structure here is trivially copyable and standard
-// layout; shared counters are plain integers accessed through std::atomic_ref.
+// Segment = [Header | Hash slots (optional) | Bucket index | Ghost table | Arena (small ring |
+// main ring)]. See docs/l1.md for the diagram. Every structure here is trivially copyable and
+// standard layout; shared counters are plain integers accessed through std::atomic_ref.
 
 inline constexpr uint64_t kMagic = 0x314c'4548'4341'4354ull;  // "TCACHEL1" little-endian
 // 2: current_ms, reader_hits/reader_misses; 3: absent records, stale_window_ms,
-// reader_negative_hits/reader_stale_hits
-inline constexpr uint32_t kLayoutVersion = 3;
+// reader_negative_hits/reader_stale_hits; 4: the optional hash-slot region (per-slot generations)
+inline constexpr uint32_t kLayoutVersion = 4;
 inline constexpr uint32_t kMaxDbs = 256;          // db ids 0..255 (Redis default is 16)
 inline constexpr uint32_t kMaxKeyBytes = 0xFFFF;  // key length fits the u16 record field
 inline constexpr uint32_t kSlotsPerBucket = 7;    // 7 slots + 1 meta word = one cache line
@@ -61,6 +61,10 @@ struct alignas(64) Header {
   uint64_t max_item_bytes;    // largest value accepted
   uint64_t max_record_bytes;  // largest record (header + key + value) accepted
   uint64_t max_ttl_ms;
+  // The hash-slot region (Options::hash_slot_generations): HashSlotRegion at this offset, or
+  // both 0 when the segment has none.
+  uint64_t hash_slot_offset;
+  uint64_t hash_slot_count;  // 0 or kHashSlots
   uint64_t static_checksum;  // XXH64 of the bytes above
 
   // Dynamic part. Readers load these with acquire; the writer stores with release.
@@ -93,6 +97,7 @@ struct alignas(64) Header {
   uint64_t flushes;
   uint64_t reinits;
   uint64_t index_evictions;  // subset of evictions forced by a full index neighbourhood
+  uint64_t slot_flushes;     // hash slots flushed (Store::flush_slots)
 
   alignas(64) Ring small;
   Ring main;
@@ -104,6 +109,25 @@ struct alignas(64) Header {
   uint64_t db_bytes[kMaxDbs];            // their record bytes
   uint64_t db_main_bytes[kMaxDbs];       // the part of db_bytes stored in the main ring
   uint64_t main_live_bytes;              // sum of db_main_bytes
+};
+
+// Per-hash-slot generations of db 0 (a Redis Cluster has db 0 only), for an L1 in front of a
+// cluster: a record of db 0 is stamped global_gen + db_gen[0] + gen[slot of its key], so bumping
+// gen[s] (Store::flush_slot) hides slot s's entries at once. The counters are the live items and
+// bytes of db 0 per slot (what flush_slot takes off db_items[0] etc.); they belong to the epoch
+// global_gen + db_gen[0] they were counted in (a flush of all or of db 0 starts a new one, so a
+// slot whose epoch is older counts zero without anyone clearing it). Writer only, under the lock,
+// except gen, which readers load with acquire.
+struct HashSlotCounters {
+  uint64_t epoch;
+  uint64_t items;
+  uint64_t bytes;
+  uint64_t main_bytes;
+};
+inline constexpr uint32_t kHashSlotCount = 16384;  // = l1/hash_slot.h kHashSlots
+struct HashSlotRegion {
+  uint32_t gen[kHashSlotCount];
+  HashSlotCounters counters[kHashSlotCount];
 };
 
 // Index bucket: one cache line. meta = seq (bits 0..31, odd while a write is in progress)
@@ -149,7 +173,7 @@ struct RecordHeader {
   uint16_t key_len;
   uint8_t db;
   uint8_t kind;         // kRecordKind, or kAbsentKind (no value: the key is known absent)
-  uint32_t stamp;       // global_gen + db_gen[db] (mod 2^32) when written
+  uint32_t stamp;       // global_gen + db_gen[db] (+ hash slot gen, db 0) mod 2^32 when written
   uint32_t expire_rel;  // expiry in ms after Header::base_ms; 0 = never
 };
 inline constexpr uint8_t kRecordKind = 0x5A;
@@ -168,6 +192,9 @@ static_assert(std::is_trivially_copyable_v<RecordHeader> &&
 static_assert(sizeof(Bucket) == 64);
 static_assert(sizeof(RecordHeader) == 16);
 static_assert(sizeof(Header) <= 8192);
+static_assert(std::is_trivially_copyable_v<HashSlotRegion> &&
+              std::is_standard_layout_v<HashSlotRegion>);
+static_assert(sizeof(HashSlotRegion) % 4096 == 0);
 static_assert(offsetof(Header, state) % 64 == 0);
 
 // Geometry derived from the options; a segment is trusted only if its header equals the one
@@ -185,12 +212,15 @@ struct Layout {
   uint64_t max_item_bytes;
   uint64_t max_record_bytes;
   uint64_t max_ttl_ms;
+  uint64_t hash_slot_offset;  // 0: no hash-slot region
+  uint64_t hash_slot_count;
 };
 
 // Computes the layout for a segment of `total_bytes` expecting items of about
-// `expected_item_bytes` (key + value). Returns false if total_bytes is out of range.
+// `expected_item_bytes` (key + value), with a hash-slot region if hash_slots. Returns false if
+// total_bytes is out of range.
 bool compute_layout(uint64_t total_bytes, uint64_t expected_item_bytes, uint64_t max_item_bytes,
-                    uint64_t max_ttl_ms, Layout* out);
+                    uint64_t max_ttl_ms, bool hash_slots, Layout* out);
 
 // Checksum over the static part of the header.
 uint64_t header_checksum(const Header& h);

@@ -8,6 +8,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "l1/hash_slot.h"
+
 namespace tiercache::l1 {
 
 namespace {
@@ -39,8 +41,18 @@ uint64_t Store::hash(uint32_t db, std::string_view key) const {
   return XXH3_64bits_withSeed(key.data(), key.size(), 0x9E3779B97F4A7C15ull * (db + 1));
 }
 
-uint32_t Store::current_stamp(uint32_t db) const {
-  return static_cast<uint32_t>(load_acq(header_->global_gen) + load_acq(header_->db_gen[db]));
+int Store::stamp_slot(uint32_t db, std::string_view key) const {
+  return hash_slots_ != nullptr && db == 0 ? key_slot(key) : -1;
+}
+
+uint32_t Store::current_stamp(uint32_t db, int hslot) const {
+  uint64_t s = load_acq(header_->global_gen) + load_acq(header_->db_gen[db]);
+  if (hslot >= 0) s += load_acq(hash_slots_->gen[hslot]);
+  return static_cast<uint32_t>(s);
+}
+
+uint32_t Store::live_stamp(const RecordHeader& rh) const {
+  return current_stamp(rh.db, stamp_slot(rh.db, record_key(&rh)));
 }
 
 bool Store::expired(const RecordHeader& rh, uint64_t now_rel) const {
@@ -79,7 +91,9 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
   const uint64_t now = now_ms();
   // Generation and base time first: a flush or rebase racing with this read makes it a miss.
   const uint64_t gen = load_acq(hd.global_gen);
-  const uint32_t stamp = static_cast<uint32_t>(gen + load_acq(hd.db_gen[db]));
+  const int hslot = stamp_slot(db, key);  // -1 (no CRC16) unless per-slot generations
+  const uint32_t stamp = static_cast<uint32_t>(
+      gen + load_acq(hd.db_gen[db]) + (hslot >= 0 ? load_acq(hash_slots_->gen[hslot]) : 0));
   const uint64_t base = load_acq(hd.base_ms);
   const uint64_t now_rel = now > base ? now - base : 0;
   const uint64_t h = hash(db, key);
@@ -130,10 +144,10 @@ GetResult Store::get(uint32_t db, std::string_view key, std::string* value_out,
       }
       if (candidate) {
         // The copy is consistent. Visible only if of the current generation and unexpired,
-        // judged again now that the copy is done: a flush (of all or of this db) or the owner
+        // judged again now that the copy is done: a flush (of all, this db or slot) or the owner
         // falling silent while this reader was between its checks and its copy makes it a miss.
         const Trust trust = reader ? owner_trust(load_acq(hd.state)) : Trust::kFresh;
-        if (rh.stamp != stamp || expired(rh, now_rel) || current_stamp(db) != stamp ||
+        if (rh.stamp != stamp || expired(rh, now_rel) || current_stamp(db, hslot) != stamp ||
             load_acq(hd.global_gen) != gen || trust == Trust::kNone) {
           return miss();
         }
@@ -215,14 +229,16 @@ uint64_t Store::scan(uint64_t cursor, size_t count, std::vector<ScanEntry>* out)
         }
         RecordHeader rh;
         std::memcpy(&rh, arena_ + off, sizeof(rh));
-        if (!known_kind(rh.kind) || record_bytes(rh.key_len, 0) > layout_.arena_bytes - off ||
-            rh.stamp != static_cast<uint32_t>(gen + load_acq(header_->db_gen[rh.db])) ||
-            expired(rh, now_rel)) {
+        if (!known_kind(rh.kind) || record_bytes(rh.key_len, 0) > layout_.arena_bytes - off) {
           continue;
         }
-        found.push_back(ScanEntry{
-            rh.db,
-            std::string(reinterpret_cast<const char*>(arena_ + off + sizeof(rh)), rh.key_len)});
+        const std::string_view key(reinterpret_cast<const char*>(arena_ + off + sizeof(rh)),
+                                   rh.key_len);
+        const int hslot = stamp_slot(rh.db, key);
+        const uint64_t want = gen + load_acq(header_->db_gen[rh.db]) +
+                              (hslot >= 0 ? load_acq(hash_slots_->gen[hslot]) : 0);
+        if (rh.stamp != static_cast<uint32_t>(want) || expired(rh, now_rel)) continue;
+        found.push_back(ScanEntry{rh.db, std::string(key)});
       }
       std::atomic_thread_fence(std::memory_order_acquire);
       if (load_rlx(bucket.meta) == m1) {
@@ -255,6 +271,7 @@ Stats Store::stats() const {
   s.sets = load_rlx(h.sets);
   s.deletes = load_rlx(h.deletes);
   s.flushes = load_rlx(h.flushes);
+  s.slot_flushes = load_rlx(h.slot_flushes);
   s.reinits = load_rlx(h.reinits);
   return s;
 }

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,11 @@ struct Options {
   // kOwner: refuse to attach to a segment another live process owns (no co-writers): the
   // sidecar owns its segment alone, so two sidecars given the same name fail clearly.
   bool exclusive = false;
+  // kOwner: per-hash-slot generations for db 0 (an L1 in front of a Redis Cluster, which has db
+  // 0 only): flush_slot drops one slot's entries in O(1). Costs 576 KiB of the segment and a
+  // CRC16 of the key per db-0 lookup; off, nothing is computed. Part of the layout: an owner
+  // with the other setting replaces the segment; readers follow the segment's header.
+  bool hash_slot_generations = false;
   uint64_t (*clock_ms)() = nullptr;  // tests only; default CLOCK_REALTIME ms since epoch
   // tests only; default steady_ms(). The clock of mark_current and of readers' staleness.
   uint64_t (*steady_clock_ms)() = nullptr;
@@ -63,6 +69,7 @@ struct Stats {
   uint64_t sets = 0;
   uint64_t deletes = 0;
   uint64_t flushes = 0;
+  uint64_t slot_flushes = 0;  // hash slots flushed (flush_slot), not counted in flushes
   uint64_t reinits = 0;
 };
 
@@ -113,6 +120,13 @@ class Store {
   // their space is reclaimed lazily. Return false in reader mode.
   bool flush_all();
   bool flush_db(uint32_t db);
+  // O(1) per slot: bump the generation of these hash slots (l1/hash_slot.h key_slot) of db 0;
+  // their entries become invisible at once, items/bytes drop by theirs. One lock for the lot.
+  // False (nothing done) in reader mode or without Options::hash_slot_generations.
+  bool flush_slots(std::span<const uint16_t> slots);
+  bool flush_slot(uint16_t slot) { return flush_slots({&slot, 1}); }
+  // Whether this segment has per-slot generations (flush_slot works).
+  bool hash_slot_generations() const { return hash_slots_ != nullptr; }
 
   // Lock-free cursor scan over live entries (for pattern invalidation). Start with cursor 0;
   // appends up to about `count` buckets' worth of entries to *out and returns the next
@@ -184,7 +198,11 @@ class Store {
   void initialize_fresh(uint64_t reinits);
   bool dynamic_sound() const;
   uint64_t hash(uint32_t db, std::string_view key) const;
-  uint32_t current_stamp(uint32_t db) const;
+  // The hash slot whose generation stamps (db, key): -1 when none does (no region, or db != 0).
+  int stamp_slot(uint32_t db, std::string_view key) const;
+  uint32_t current_stamp(uint32_t db, int hslot) const;
+  // The stamp a record in the arena (its key follows its header) has while live.
+  uint32_t live_stamp(const RecordHeader& rh) const;
   bool expired(const RecordHeader& rh, uint64_t now_rel) const;
 
   // Writer internals (store_writer.cc); all require the writer lock.
@@ -204,6 +222,10 @@ class Store {
   void account_remove(const RecordHeader& rh, uint64_t offset);
   void account_add(const RecordHeader& rh, uint64_t offset);
   void zero_counters(uint32_t db);  // db == kMaxDbs: all dbs
+  // The per-slot counters of a record in the arena (db 0, with the region), reset to zero if
+  // counted in an older epoch; nullptr otherwise.
+  HashSlotCounters* slot_counters(const RecordHeader& rh);
+  uint64_t slot_epoch() const;
   bool place_new_locked(uint64_t h, uint64_t offset, uint64_t now_rel);
   bool allocate(Ring* ring, uint64_t bytes, uint64_t* offset);
   bool ring_reserve(Ring* ring, uint64_t bytes, uint64_t* offset);
@@ -227,6 +249,7 @@ class Store {
   Bucket* buckets_ = nullptr;
   uint32_t* ghost_ = nullptr;
   unsigned char* arena_ = nullptr;
+  HashSlotRegion* hash_slots_ = nullptr;  // null without Options::hash_slot_generations
   bool owner_ = false;
   bool unvouched_ = false;  // a mutation failed to take the lock: do not vouch until flushed
   uint64_t now_rel_ = 0;    // writer: ms since base_ms, sampled when the lock was taken

@@ -50,7 +50,8 @@ bool same_layout(const Header& h, const Layout& l) {
          h.ghost_offset == l.ghost_offset && h.ghost_count == l.ghost_count &&
          h.arena_offset == l.arena_offset && h.arena_bytes == l.arena_bytes &&
          h.small_bytes == l.small_bytes && h.max_item_bytes == l.max_item_bytes &&
-         h.max_record_bytes == l.max_record_bytes && h.max_ttl_ms == l.max_ttl_ms;
+         h.max_record_bytes == l.max_record_bytes && h.max_ttl_ms == l.max_ttl_ms &&
+         h.hash_slot_offset == l.hash_slot_offset && h.hash_slot_count == l.hash_slot_count;
 }
 
 // Validates a header read from an untrusted mapping of `file_bytes` bytes and, if sound,
@@ -74,6 +75,13 @@ bool header_sound(const Header& h, uint64_t file_bytes, Layout* out) {
     return false;
   }
   if (h.arena_bytes / kArenaUnit >= kSlotOffsetMask) return false;
+  if (h.hash_slot_offset != 0 || h.hash_slot_count != 0) {  // the optional hash-slot region
+    if (h.hash_slot_count != kHashSlotCount || h.hash_slot_offset < h.header_bytes ||
+        h.hash_slot_offset % 64 != 0 || h.hash_slot_offset > h.bucket_offset ||
+        h.bucket_offset - h.hash_slot_offset < sizeof(HashSlotRegion)) {
+      return false;
+    }
+  }
   Layout l{};
   l.header_bytes = h.header_bytes;
   l.total_bytes = h.total_bytes;
@@ -87,6 +95,8 @@ bool header_sound(const Header& h, uint64_t file_bytes, Layout* out) {
   l.max_item_bytes = h.max_item_bytes;
   l.max_record_bytes = h.max_record_bytes;
   l.max_ttl_ms = h.max_ttl_ms;
+  l.hash_slot_offset = h.hash_slot_offset;
+  l.hash_slot_count = h.hash_slot_count;
   *out = l;
   return true;
 }
@@ -188,7 +198,8 @@ std::unique_ptr<Store> Store::open(const Options& options, std::string* error) {
   s->owner_ = options.mode == OpenMode::kOwner;
   Layout want{};
   if (s->owner_ && !compute_layout(options.memory_bytes, options.expected_item_bytes,
-                                   options.max_item_size, options.max_ttl_ms, &want)) {
+                                   options.max_item_size, options.max_ttl_ms,
+                                   options.hash_slot_generations, &want)) {
     *error = "memory_bytes out of range";
     return nullptr;
   }
@@ -216,6 +227,9 @@ std::unique_ptr<Store> Store::open(const Options& options, std::string* error) {
     s->buckets_ = reinterpret_cast<Bucket*>(base + l.bucket_offset);
     s->ghost_ = reinterpret_cast<uint32_t*>(base + l.ghost_offset);
     s->arena_ = base + l.arena_offset;
+    s->hash_slots_ = l.hash_slot_count != 0
+                         ? reinterpret_cast<HashSlotRegion*>(base + l.hash_slot_offset)
+                         : nullptr;
   };
 
   for (int round = 0; round < 3; ++round) {
@@ -345,6 +359,8 @@ void Store::initialize_fresh(uint64_t reinits) {
   h.max_item_bytes = want.max_item_bytes;
   h.max_record_bytes = want.max_record_bytes;
   h.max_ttl_ms = want.max_ttl_ms;
+  h.hash_slot_offset = want.hash_slot_offset;
+  h.hash_slot_count = want.hash_slot_count;
   h.static_checksum = header_checksum(h);
   h.reinits = reinits;
   h.global_gen = 1;

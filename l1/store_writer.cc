@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "l1/hash_slot.h"
 #include "l1/store.h"
 
 namespace tiercache::l1 {
@@ -81,24 +82,49 @@ void Store::remove_slot(const Found& f) {
 
 // --- accounting ---------------------------------------------------------------------------
 
+uint64_t Store::slot_epoch() const {
+  return load_rlx(header_->global_gen) + load_rlx(header_->db_gen[0]);
+}
+
+HashSlotCounters* Store::slot_counters(const RecordHeader& rh) {
+  if (hash_slots_ == nullptr || rh.db != 0) return nullptr;
+  HashSlotCounters& c = hash_slots_->counters[key_slot(record_key(&rh))];
+  const uint64_t epoch = slot_epoch();
+  if (c.epoch != epoch) c = HashSlotCounters{epoch, 0, 0, 0};  // flushed since: counts nothing
+  return &c;
+}
+
+// (rh is the record in the arena: its key, which names its hash slot, follows it.)
 void Store::account_add(const RecordHeader& rh, uint64_t offset) {
   const uint64_t rb = record_bytes(rh.key_len, rh.value_len);
+  const bool main = offset >= layout_.small_bytes;
   add_rlx(header_->db_items[rh.db], uint64_t{1});
   add_rlx(header_->db_bytes[rh.db], rb);
-  if (offset >= layout_.small_bytes) {
+  if (main) {
     add_rlx(header_->db_main_bytes[rh.db], rb);
     add_rlx(header_->main_live_bytes, rb);
+  }
+  if (HashSlotCounters* c = slot_counters(rh)) {
+    c->items += 1;
+    c->bytes += rb;
+    if (main) c->main_bytes += rb;
   }
 }
 
 void Store::account_remove(const RecordHeader& rh, uint64_t offset) {
-  if (rh.stamp != current_stamp(rh.db)) return;  // already subtracted by its flush
+  if (rh.stamp != live_stamp(rh)) return;  // already subtracted by its flush
   const uint64_t rb = record_bytes(rh.key_len, rh.value_len);
+  const bool main = offset >= layout_.small_bytes;
   add_rlx(header_->db_items[rh.db], ~uint64_t{0});
   add_rlx(header_->db_bytes[rh.db], 0 - rb);
-  if (offset >= layout_.small_bytes) {
+  if (main) {
     add_rlx(header_->db_main_bytes[rh.db], 0 - rb);
     add_rlx(header_->main_live_bytes, 0 - rb);
+  }
+  if (HashSlotCounters* c = slot_counters(rh)) {
+    c->items -= 1;
+    c->bytes -= rb;
+    if (main) c->main_bytes -= rb;
   }
 }
 
@@ -115,7 +141,7 @@ void Store::zero_counters(uint32_t db) {
 }
 
 bool Store::reclaimable(const RecordHeader& rh, uint64_t now_rel) const {
-  return rh.stamp != current_stamp(rh.db) || expired(rh, now_rel);
+  return rh.stamp != live_stamp(rh) || expired(rh, now_rel);
 }
 
 // --- index ----------------------------------------------------------------------------------
@@ -182,7 +208,7 @@ bool Store::place_new_locked(uint64_t h, uint64_t offset, uint64_t now_rel) {
       const uint64_t s = load_rlx(buckets_[b].slots[i]);
       const RecordHeader* rh = record_at(slot_offset(s));
       if (rh != nullptr && !reclaimable(*rh, now_rel)) continue;
-      if (rh != nullptr && rh->stamp == current_stamp(rh->db)) {
+      if (rh != nullptr && rh->stamp == live_stamp(*rh)) {
         add_rlx(header_->expirations, uint64_t{1});
         account_remove(*rh, slot_offset(s));
       }
@@ -320,7 +346,7 @@ void Store::evict_tail(Ring* ring, bool is_small, uint64_t* moved) {
     return;
   }
   if (reclaimable(*rh, now_rel_)) {
-    if (rh->stamp == current_stamp(rh->db)) add_rlx(header_->expirations, uint64_t{1});
+    if (rh->stamp == live_stamp(*rh)) add_rlx(header_->expirations, uint64_t{1});
     account_remove(*rh, off);
     remove_slot(f);
     ring_pop(ring, rb);
@@ -341,9 +367,10 @@ void Store::evict_tail(Ring* ring, bool is_small, uint64_t* moved) {
       std::memcpy(arena_ + dst, arena_ + off, rb);
       const uint64_t s = load_rlx(buckets_[f.bucket].slots[f.index]);
       store_slot(f, make_slot(dst, slot_freq(s), slot_dist(s), f.hash));  // keeps its freq
-      if (rh->stamp == current_stamp(rh->db)) {
+      if (rh->stamp == live_stamp(*rh)) {
         add_rlx(header_->db_main_bytes[rh->db], rb);
         add_rlx(header_->main_live_bytes, rb);
+        if (HashSlotCounters* c = slot_counters(*rh)) c->main_bytes += rb;
       }
       ring_pop(ring, rb);
       return;
@@ -462,7 +489,7 @@ bool Store::put(uint32_t db, std::string_view key, std::string_view value, uint6
   rh.key_len = static_cast<uint16_t>(key.size());
   rh.db = static_cast<uint8_t>(db);
   rh.kind = kind;
-  rh.stamp = current_stamp(db);
+  rh.stamp = current_stamp(db, stamp_slot(db, key));
   rh.expire_rel = static_cast<uint32_t>(expire_rel);
   unsigned char* dst = arena_ + off;
   std::memcpy(dst, &rh, sizeof(rh));
@@ -482,7 +509,7 @@ bool Store::put(uint32_t db, std::string_view key, std::string_view value, uint6
   } else {
     place_new_locked(h, off, now_rel_);
   }
-  account_add(rh, off);
+  account_add(*reinterpret_cast<const RecordHeader*>(dst), off);
   add_rlx(hd.sets, uint64_t{1});
   unlock();
   return true;
@@ -528,6 +555,27 @@ bool Store::flush_db(uint32_t db) {
   return true;
 }
 
+bool Store::flush_slots(std::span<const uint16_t> slots) {
+  if (!owner_ || hash_slots_ == nullptr || !lock()) return false;
+  Header& hd = *header_;
+  const uint64_t epoch = slot_epoch();
+  for (uint16_t slot : slots) {
+    if (slot >= kHashSlotCount) continue;
+    store_rel(hash_slots_->gen[slot], load_rlx(hash_slots_->gen[slot]) + 1);
+    HashSlotCounters& c = hash_slots_->counters[slot];
+    if (c.epoch == epoch) {  // its live entries are db 0's: take them off
+      add_rlx(hd.db_items[0], 0 - c.items);
+      add_rlx(hd.db_bytes[0], 0 - c.bytes);
+      add_rlx(hd.db_main_bytes[0], 0 - c.main_bytes);
+      add_rlx(hd.main_live_bytes, 0 - c.main_bytes);
+    }
+    c = HashSlotCounters{epoch, 0, 0, 0};
+    add_rlx(hd.slot_flushes, uint64_t{1});
+  }
+  unlock();
+  return true;
+}
+
 size_t Store::reclaim_expired(size_t max_buckets) {
   if (!owner_ || !lock()) return 0;
   const uint64_t now = now_ms();
@@ -542,7 +590,7 @@ size_t Store::reclaim_expired(size_t max_buckets) {
       if (s == 0) continue;
       const RecordHeader* rh = record_at(slot_offset(s));
       if (rh != nullptr && !reclaimable(*rh, now_rel_)) continue;
-      if (rh != nullptr && rh->stamp == current_stamp(rh->db)) {
+      if (rh != nullptr && rh->stamp == live_stamp(*rh)) {
         add_rlx(header_->expirations, uint64_t{1});
         account_remove(*rh, slot_offset(s));
       }

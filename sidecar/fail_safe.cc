@@ -114,4 +114,10 @@ void Sidecar::on_bus_healthy() {
 
 void Sidecar::on_bus_current(uint64_t sent_ms) { l1_->mark_current(sent_ms); }
 
+void Sidecar::on_slots_dropped(std::span<const uint16_t> slots, const std::string& why) {
+  if (slots.empty()) return;
+  log::info("dropping {} hash slot(s) from L1: {}", slots.size(), why);
+  reads_.invalidate_slots(slots);
+}
+
 }  // namespace tiercache::sidecar

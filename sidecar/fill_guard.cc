@@ -2,6 +2,8 @@
 // global records.
 #include "sidecar/fill_guard.h"
 
+#include "sidecar/cluster/slot.h"
+
 namespace tiercache::sidecar {
 
 void guard_key(std::string& out, int db, std::string_view key) {
@@ -13,6 +15,7 @@ void guard_key(std::string& out, int db, std::string_view key) {
 bool FillGuard::allows(int db, std::string_view key, uint64_t stamp) {
   if (all_flushed_at_ > stamp) return false;
   if (static_cast<size_t>(db) < db_flushed_at_.size() && db_flushed_at_[db] > stamp) return false;
+  if (!slot_flushed_at_.empty() && slot_flushed_at_[cluster::key_slot(key)] > stamp) return false;
   guard_key(key_scratch_, db, key);  // the reused buffer: no allocation per completed fetch
   auto it = guards_.find(key_scratch_);
   return it == guards_.end() || it->second.invalidated_at <= stamp;
@@ -48,5 +51,11 @@ void FillGuard::db_flushed(uint32_t db) {
 }
 
 void FillGuard::all_flushed() { all_flushed_at_ = ++seq_; }
+
+void FillGuard::slot_flushed(uint16_t slot) {
+  if (slot >= cluster::kSlots) return;
+  if (slot_flushed_at_.empty()) slot_flushed_at_.assign(cluster::kSlots, 0);
+  slot_flushed_at_[slot] = ++seq_;
+}
 
 }  // namespace tiercache::sidecar

@@ -4,8 +4,8 @@
 // key (only keys with a fetch in flight are remembered), per db, and for everything. allows()
 // refuses a fill when anything covering the key was invalidated after the fetch's stamp. Also
 // remembers the dbs fetches ran in (a key reported without its db is dropped in each).
-// A new scope (e.g. a hash slot, for a cluster behind the sidecar) is one more "flushed at"
-// record checked in allows(), as the per-db one.
+// Hash slots (a cluster behind the sidecar) are one more scope: a "flushed at" per slot, kept
+// (and the key's slot computed in allows()) only once a slot was dropped.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +36,8 @@ class FillGuard {
   void key_invalidated(int db, std::string_view key);
   void db_flushed(uint32_t db);
   void all_flushed();
+  // Every key of this hash slot (sidecar/cluster/slot.h), in every db.
+  void slot_flushed(uint16_t slot);
   // The dbs a fetch ever ran in, in first-use order.
   const std::vector<int>& used_dbs() const { return used_dbs_; }
   // Keys with a fetch in flight.
@@ -49,6 +51,7 @@ class FillGuard {
   uint64_t seq_ = 0;
   uint64_t all_flushed_at_ = 0;
   std::vector<uint64_t> db_flushed_at_;
+  std::vector<uint64_t> slot_flushed_at_;  // empty until a slot is flushed, then per slot
   std::vector<uint8_t> db_used_;
   std::vector<int> used_dbs_;
   std::unordered_map<std::string, Entry> guards_;  // (db, key) with fetches in flight

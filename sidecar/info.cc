@@ -119,6 +119,7 @@ std::string Sidecar::info(std::string_view section) {
     info_field(s, "l1_evictions", l1s.evictions);
     info_field(s, "l1_expirations", l1s.expirations);
     info_field(s, "l1_flushes", stats_.l1_flushes);
+    info_field(s, "l1_slots_flushed", stats_.l1_slots_flushed);
     info_field(s, "fills", stats_.fills);
     info_field(s, "fills_discarded", stats_.fills_discarded);
     info_field(s, "fills_untracked", stats_.fills_untracked);
@@ -133,6 +134,12 @@ std::string Sidecar::info(std::string_view section) {
     info_field(s, "invalidation_bytes_received", bs.bytes_received);
     info_field(s, "invalidation_source", std::string(bus_->name()));
     info_field(s, "bus_healthy", bus_->healthy() ? 1 : 0);
+    // l2-mode cluster, per slot: hash slots L1 bypasses now (their master's tracking is down).
+    uint64_t slots_down = 0;
+    if (per_slot_)
+      for (int slot = 0; slot < cluster::kSlots; ++slot)
+        slots_down += bus_->slot_healthy(static_cast<uint16_t>(slot)) ? 0 : 1;
+    info_field(s, "bus_slots_unhealthy", slots_down);
     info_field(s, "bus_heartbeats_back", bs.own_echoes);
     info_field(s, "bus_refused", bs.refused);
     info_field(s, "bus_resets", bs.resets);

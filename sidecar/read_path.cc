@@ -3,6 +3,7 @@
 #include "sidecar/read_path.h"
 
 #include "shared/resp/reply_writer.h"
+#include "sidecar/cluster/slot.h"
 
 namespace tiercache::sidecar {
 
@@ -297,7 +298,7 @@ size_t ReadPath::in_flight() const { return flights_.size() + mgets_.size() + ex
 // ---- reads ---------------------------------------------------------------------------------
 
 l1::GetResult ReadPath::l1_lookup(L1Use use, int db, std::string_view key, std::string* value) {
-  if (use == L1Use::kOff) {
+  if (use == L1Use::kOff || !host_.key_followed(key)) {
     stats_.l1_bypassed++;
     return l1::GetResult::kMiss;
   }
@@ -489,7 +490,8 @@ bool ReadPath::strlen(net::Connection& c, int db, std::span<const std::string_vi
 // ---- fills ---------------------------------------------------------------------------------
 
 bool ReadPath::fill_allowed(int db, std::string_view key, uint64_t stamp) {
-  if (!host_.l1_serving() || guard_.all_flushed_after(stamp)) return false;
+  if (!host_.l1_serving() || guard_.all_flushed_after(stamp) || !host_.key_followed(key))
+    return false;
   if (!host_.tracks(key)) {
     stats_.fills_untracked++;
     return false;
@@ -569,6 +571,18 @@ void ReadPath::invalidate_db(uint32_t db) {
     guard_.db_flushed(db);
     end_joinable_if([db](const Flight& f) { return f.db == static_cast<int>(db); });
   }
+}
+
+void ReadPath::invalidate_slots(std::span<const uint16_t> slots) {
+  if (slots.empty()) return;
+  if (!host_.l1().flush_slots(slots)) return invalidate_db(invalidation::kAllDbs);
+  stats_.l1_slots_flushed += slots.size();  // (l1_flushes counts whole and db flushes)
+  std::vector<uint8_t> dropped(cluster::kSlots, 0);
+  for (uint16_t s : slots) {
+    guard_.slot_flushed(s);
+    if (s < cluster::kSlots) dropped[s] = 1;
+  }
+  end_joinable_if([&dropped](const Flight& f) { return dropped[cluster::key_slot(f.key)] != 0; });
 }
 
 void ReadPath::refuse_fills_in_flight() {

@@ -9,8 +9,10 @@
 // guard's point of view, and from the flights later readers may join.
 // It owns the operations in flight (by id) and its scratch buffers; what it needs of the rest
 // of the sidecar comes through ReadHost.
-// Dropping a new scope (e.g. every key of one hash slot) is one more invalidate_* entry: an L1
-// drop of that scope, a FillGuard record, end_joinable_if over its flights.
+// Scopes dropped: a key, a db, everything, and hash slots (a cluster's source, per master:
+// invalidate_slots, an O(1) L1 drop per slot). Each is an L1 drop of that scope, a FillGuard
+// record, end_joinable_if over its flights. While a slot's source is down (ReadHost::
+// key_followed false) its keys are neither answered from L1 nor filled.
 #pragma once
 
 #include <cstddef>
@@ -47,6 +49,12 @@ class ReadHost {
   virtual bool l1_serving() const = 0;
   // The source of invalidations reports writes of this key (--track-prefix).
   virtual bool tracks(std::string_view key) const = 0;
+  // The source follows this key's hash slot now (a cluster's, per master: its master's
+  // tracking is set up). Only a per-slot source says false; L1 then bypasses the key.
+  virtual bool key_followed(std::string_view key) const {
+    (void)key;
+    return true;
+  }
   // Sends a request for a client of `db` in request order (the pending write batch first). The
   // link owns `done`; on failure it has been answered with nullptr. False when L2 is down.
   virtual bool send(int db, std::span<const std::string_view> args,
@@ -91,6 +99,9 @@ class ReadPath {
   // A key reported without its db (CLIENT TRACKING): in every db a fetch ever ran in.
   void invalidate_key_in_every_db(std::string_view key);
   void invalidate_db(uint32_t db);  // invalidation::kAllDbs for all
+  // Every key of these hash slots (db 0 in L1; the guard and flights in every db). All of L1
+  // when it has no per-slot generations.
+  void invalidate_slots(std::span<const uint16_t> slots);
   // Fail-safe begins: fills of fetches begun before now must not land, as after a flush, but
   // L1 is kept.
   void refuse_fills_in_flight();

@@ -43,6 +43,7 @@ constexpr std::string_view kCounterFields[] = {"total_connections_received",
                                                "l1_evictions",
                                                "l1_expirations",
                                                "l1_flushes",
+                                               "l1_slots_flushed",
                                                "fills",
                                                "fills_discarded",
                                                "fills_untracked",
@@ -129,6 +130,8 @@ bool Sidecar::open_l1(std::string* error) {
   o.max_ttl_ms = static_cast<uint64_t>(config_.l1_max_ttl_ms);
   o.file_mode = static_cast<uint32_t>(config_.shm_mode);
   o.exclusive = true;  // two sidecars with one --shm-name would share entries: refuse
+  // In front of a cluster, a master lost or a slot moved drops only those slots (O(1) each).
+  o.hash_slot_generations = config_.l2_mode == "cluster";
   l1_ = l1::Store::open(o, error);
   if (!l1_) return false;
   // Whatever the segment held, writes made elsewhere while no sidecar was listening are
@@ -144,6 +147,7 @@ bool Sidecar::start_with(std::unique_ptr<L2Link> l2, std::unique_ptr<Invalidatio
   if (!locator_ && !make_locator(error)) return false;
   l2_ = std::move(l2);
   bus_ = std::move(bus);
+  per_slot_ = bus_->per_slot();
   l2_->start();
   bus_->start();
   locator_->start(this);
@@ -214,9 +218,13 @@ bool Sidecar::make_invalidation_source(std::string* error) {
   t.timeout_ms = config_.bus_timeout_ms;
   if (cluster_ != nullptr) {
     // l2-mode cluster: one tracking connection per master, following the cluster link's
-    // topology; each master's heartbeat key hashes to a slot that master serves.
+    // topology; each master's heartbeat key hashes to a slot that master serves. Health per
+    // slot (a master's loss drops its slots only), unless fail-safe is on: its stale answers
+    // are for the whole L1 while any master is away.
+    const bool per_slot = config_.stale_if_error_ms == 0 && l1_->hash_slot_generations();
     bus_ = make_cluster_source(loop_, *cluster_, link_options(config_, nullptr, true, l2_tls_),
-                               std::move(t), origin_, this);
+                               std::move(t), origin_, this, per_slot);
+    per_slot_ = bus_->per_slot();
     return true;
   }
   bus_ = std::make_unique<TrackingSource>(loop_, link_options(config_, locator_, true, l2_tls_),

@@ -31,6 +31,7 @@
 #include "shared/resp/request_parser.h"
 #include "shared/session/session.h"
 #include "sidecar/cluster/cluster_link.h"
+#include "sidecar/cluster/slot.h"
 #include "sidecar/config.h"
 #include "sidecar/handlers.h"
 #include "sidecar/invalidation/bus.h"
@@ -81,12 +82,17 @@ class Sidecar : public net::ConnectionOwner,
   void on_bus_unhealthy(const std::string& why) override;
   void on_bus_healthy() override;
   void on_bus_current(uint64_t sent_ms) override;
+  // l2-mode cluster: a master lost or slots moved: those slots leave L1 (O(1) each).
+  void on_slots_dropped(std::span<const uint16_t> slots, const std::string& why) override;
 
   // ReadHost: what the read path needs of the sidecar (l1_use: fail_safe.cc).
   l1::Store& l1() override { return *l1_; }
   L1Use l1_use() const override;
   bool l1_serving() const override { return bus_ && bus_->healthy(); }
   bool tracks(std::string_view key) const override { return bus_->tracks(key); }
+  bool key_followed(std::string_view key) const override {
+    return !per_slot_ || bus_->slot_healthy(cluster::key_slot(key));
+  }
   bool send(int db, std::span<const std::string_view> args,
             std::unique_ptr<Completion> done) override;
   net::Connection* connection(uint64_t id) override;
@@ -197,6 +203,7 @@ class Sidecar : public net::ConnectionOwner,
   std::unique_ptr<L2Link> l2_;
   cluster::ClusterLink* cluster_ = nullptr;  // l2_ itself in l2-mode cluster, else null
   std::unique_ptr<InvalidationSource> bus_;
+  bool per_slot_ = false;  // bus_->per_slot(), cached for the read path
   WritePath writes_;
   net::Listener listener_;
   net::Listener tls_listener_;                       // tls-port

@@ -27,6 +27,7 @@ struct SidecarStats {
   uint64_t invalidated_keys_sent = 0;
   uint64_t invalidated_keys_received = 0;
   uint64_t l1_flushes = 0;
+  uint64_t l1_slots_flushed = 0;  // hash slots dropped (l2-mode cluster: a master lost, moves)
   uint64_t passthrough = 0;
   uint64_t l2_errors = 0;  // client requests answered with an L2 error (down, timeout)
   uint64_t protocol_errors = 0;

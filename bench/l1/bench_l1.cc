@@ -1,6 +1,8 @@
 // bench_l1: single-threaded get/set throughput of the L1 store, bytes of overhead per item
 // (32-byte keys, 100-byte values), and hit ratio on a Zipf(0.99) trace with the cache holding
-// 10% of the keys, against an exact LRU simulated here. Prints a table and a RESULT line.
+// 10% of the keys, against an exact LRU simulated here. Also, with per-hash-slot generations
+// (l2-mode cluster), hit throughput and the cost of dropping one master's third of the slots.
+// Prints a table and a RESULT line.
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,11 +38,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::unique_ptr<Store> open_store(const std::string& name, uint64_t bytes) {
+std::unique_ptr<Store> open_store(const std::string& name, uint64_t bytes,
+                                  bool hash_slots = false) {
   Store::unlink(name);
   Options o;
   o.name = name;
   o.memory_bytes = bytes;
+  o.hash_slot_generations = hash_slots;
   o.max_ttl_ms = 0;
   o.expected_item_bytes = 128;  // the default sizing, not tuned to this item size
   std::string error;
@@ -54,11 +58,14 @@ std::unique_ptr<Store> open_store(const std::string& name, uint64_t bytes) {
 
 struct Throughput {
   double get_ops, hot_get_ops, set_ops, miss_ops;
+  // hash_slots: flush_slots of slots 0..5460 (one master of three): its time, the items' share
+  double flush_us = 0, dropped_share = 0;
 };
 
-Throughput measure_throughput(const std::string& name) {
+// hash_slots: with per-hash-slot generations (l2-mode cluster: the key's CRC16 in every lookup).
+Throughput measure_throughput(const std::string& name, bool hash_slots) {
   constexpr uint64_t kItems = 100000;
-  auto s = open_store(name, 64ull << 20);
+  auto s = open_store(name, 64ull << 20, hash_slots);
   std::vector<std::string> keys;
   for (uint64_t i = 0; i < kItems; ++i) keys.push_back(make_key(i));
   const std::string value(kValueBytes, 'v');
@@ -90,8 +97,18 @@ Throughput measure_throughput(const std::string& name) {
   t0 = std::chrono::steady_clock::now();
   for (uint64_t i = 0; i < kSets; ++i) s->set(0, keys[order[i & (order.size() - 1)]], value, 0);
   const double set_ops = kSets / seconds_since(t0);
+  Throughput r{get_ops, hot_get_ops, set_ops, miss_ops};
+  if (hash_slots) {
+    std::vector<uint16_t> third;
+    for (uint16_t slot = 0; slot <= 5460; ++slot) third.push_back(slot);
+    const double before = static_cast<double>(s->stats().items);
+    t0 = std::chrono::steady_clock::now();
+    s->flush_slots(third);
+    r.flush_us = seconds_since(t0) * 1e6;
+    r.dropped_share = 1.0 - static_cast<double>(s->stats().items) / before;
+  }
   Store::unlink(name);
-  return {get_ops, hot_get_ops, set_ops, miss_ops};
+  return r;
 }
 
 struct Overhead {
@@ -204,9 +221,10 @@ HitRatio measure_hit_ratio(const std::string& name, double bytes_per_item) {
 
 int main() {
   const std::string name = "bench-l1-" + std::to_string(getpid());
-  const Throughput t = measure_throughput(name);
+  const Throughput t = measure_throughput(name, false);
   const Overhead o = measure_overhead(name, 32ull << 20);
   const HitRatio h = measure_hit_ratio(name, o.steady);
+  const Throughput sl = measure_throughput(name, true);
 
   std::printf("%-46s %-22s %s\n", "metric", "tiercache L1", "reference (baselines.md)");
   std::printf("%-46s %-22.0f %s\n", "get ops/s, hit, 32B key/100B value, 1 thread", t.get_ops,
@@ -226,11 +244,17 @@ int main() {
   std::printf("%-46s %-22s %s\n", "", "", ref);
   std::printf("%-46s %.3f (overhead run) / %.3f (Zipf run)\n", "share of evictions forced by index",
               o.index_eviction_share, h.index_eviction_share);
+  std::printf("%-46s %-22.0f %s\n", "get ops/s, hit, with hash-slot generations", sl.get_ops,
+              "(l2-mode cluster: one CRC16 more per lookup)");
+  std::printf("%-46s %-22.0f %s\n", "set ops/s, with hash-slot generations", sl.set_ops, "");
+  std::snprintf(ref, sizeof(ref), "dropped %.1f%% of the items", 100 * sl.dropped_share);
+  std::printf("%-46s %-22.0f %s\n", "flush_slots of 5461 slots, us", sl.flush_us, ref);
   std::printf(
       "RESULT get_ops=%.0f hot_get_ops=%.0f miss_ops=%.0f set_ops=%.0f overhead=%.2f "
-      "hit_l1=%.4f hit_lru_items=%.4f hit_lru_bytes=%.4f l1_items=%llu memory=%llu\n",
+      "hit_l1=%.4f hit_lru_items=%.4f hit_lru_bytes=%.4f l1_items=%llu memory=%llu "
+      "slot_get_ops=%.0f slot_set_ops=%.0f flush_third_us=%.0f\n",
       t.get_ops, t.hot_get_ops, t.miss_ops, t.set_ops, o.steady, h.l1, h.lru_same_items,
       h.lru_same_bytes, static_cast<unsigned long long>(h.l1_items),
-      static_cast<unsigned long long>(h.memory));
+      static_cast<unsigned long long>(h.memory), sl.get_ops, sl.set_ops, sl.flush_us);
   return 0;
 }

@@ -1,20 +1,20 @@
-// Redis Cluster's key space partition, as every cluster client computes it: a key's hash slot is
-// CRC16 (XMODEM) of the key, or of its hash tag, modulo 16384. The hash tag is what lies between
-// the first '{' and the first '}' after it, when that is not empty; keys that share a tag share
-// a slot (that is how multi-key commands stay on one node). Pure functions, no allocation.
+// Redis Cluster's key space partition for the sidecar's cluster code: a key's hash slot (CRC16 of
+// the key or its hash tag, modulo 16384) is l1/hash_slot.h's, the one implementation (L1's
+// per-slot generations need it too), named here; and slot_tag, a key addressed to any slot.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
+#include "l1/hash_slot.h"
+
 namespace tiercache::sidecar::cluster {
 
-inline constexpr int kSlots = 16384;
+inline constexpr int kSlots = l1::kHashSlots;
 
-uint16_t crc16(std::string_view data);
-// The part of key that is hashed: its hash tag, or the whole key.
-std::string_view hashed_part(std::string_view key);
-uint16_t key_slot(std::string_view key);
+using l1::crc16;
+using l1::hashed_part;  // the part of a key that is hashed: its hash tag, or the whole key
+using l1::key_slot;
 
 // A short hash tag (1 to 4 characters of [0-9a-z], no braces) whose CRC16 lands in slot: a key
 // with "{" + slot_tag(s) + "}" in it lives in slot s, so the sidecar can address a key to any

@@ -1,7 +1,8 @@
 // One tracking source per cluster master, seen as one (see cluster_source.h). The data flow:
 // on_topology reconciles the masters (kept, replaced when their heartbeat slot left them,
-// created, retired) and flushes L1 when any slot changed owner; each master's events come back
-// through its Master (the per-master listener) and are combined here.
+// created, retired) and drops the slots that changed owner; each master's events come back
+// through its Master (the per-master listener) and are combined here (per slot, or all or
+// nothing).
 #include "sidecar/invalidation/cluster_source.h"
 
 #include <fmt/format.h>
@@ -33,12 +34,14 @@ std::string cluster_heartbeat_key(uint16_t slot, uint64_t origin) {
 }
 
 ClusterSource::ClusterSource(cluster::ClusterView& view, TrackingOptions options,
-                             uint64_t origin, MasterSourceFactory factory, BusListener* listener)
+                             uint64_t origin, MasterSourceFactory factory, BusListener* listener,
+                             bool per_slot)
     : view_(view),
       options_(std::move(options)),
       origin_(origin),
       factory_(std::move(factory)),
-      listener_(listener) {
+      listener_(listener),
+      per_slot_(per_slot) {
   slot_owner_.fill(-1);
 }
 
@@ -60,14 +63,40 @@ void ClusterSource::stop() {
   // A later start() begins as the first: every slot's owner unknown.
   slot_owner_.fill(-1);
   owners_.clear();
+  owner_master_.clear();
   known_ = false;
   reported_healthy_ = false;
 }
 
 bool ClusterSource::healthy() const {
   if (!started_ || !known_) return false;
-  return std::all_of(masters_.begin(), masters_.end(),
-                     [](const auto& m) { return m->source->healthy(); });
+  const auto up = [](const auto& m) { return m->source->healthy(); };
+  // Per slot: L1 serves some keys (which ones: slot_healthy).
+  if (per_slot_) return std::any_of(masters_.begin(), masters_.end(), up);
+  return std::all_of(masters_.begin(), masters_.end(), up);
+}
+
+bool ClusterSource::slot_healthy(uint16_t slot) const {
+  if (!started_ || slot >= cluster::kSlots) return false;
+  const int o = slot_owner_[slot];
+  if (o < 0) return false;
+  const Master* m = owner_master_[o];
+  return m != nullptr && m->source->healthy();
+}
+
+size_t ClusterSource::slots_unhealthy() const {
+  size_t n = 0;
+  for (int s = 0; s < cluster::kSlots; ++s) n += slot_healthy(static_cast<uint16_t>(s)) ? 0 : 1;
+  return n;
+}
+
+std::vector<uint16_t> ClusterSource::slots_of(const Master& m) const {
+  std::vector<uint16_t> out;
+  for (int s = 0; s < cluster::kSlots; ++s) {
+    const int o = slot_owner_[s];
+    if (o >= 0 && owner_master_[o] == &m) out.push_back(static_cast<uint16_t>(s));
+  }
+  return out;
 }
 
 void ClusterSource::reconnect(const std::string& why) {
@@ -105,16 +134,18 @@ void ClusterSource::on_topology(const cluster::Topology& now) {
   for (const auto& n : now.masters()) owners.push_back(endpoint_of(n));
   // Which slots changed owner (by address: indexes differ between topologies), and each
   // master's first slot (its heartbeat slot when it needs a new one).
-  size_t moved = 0;
+  std::vector<uint16_t> moved;
   std::vector<int> first_slot(owners.size(), -1);
   for (int s = 0; s < cluster::kSlots; ++s) {
     const int o = now.master_of(static_cast<uint16_t>(s));
     const int old = slot_owner_[s];
-    if ((o < 0) != (old < 0) || (o >= 0 && owners[o] != owners_[old])) ++moved;
+    if ((o < 0) != (old < 0) || (o >= 0 && owners[o] != owners_[old]))
+      moved.push_back(static_cast<uint16_t>(s));
     if (o >= 0 && first_slot[o] < 0) first_slot[o] = s;
     slot_owner_[s] = static_cast<int16_t>(o);
   }
   owners_ = owners;
+  owner_master_.assign(owners_.size(), nullptr);  // (filled once the masters are reconciled)
 
   // Keep the masters still there whose heartbeat slot they still serve; make the others.
   std::vector<std::unique_ptr<Master>> next;
@@ -143,16 +174,17 @@ void ClusterSource::on_topology(const cluster::Topology& now) {
     }
   masters_ = std::move(next);
   known_ = !masters_.empty();
+  for (auto& m : masters_)
+    for (size_t i = 0; i < owners_.size(); ++i)
+      if (owners_[i] == m->node) owner_master_[i] = m.get();
 
-  if (moved > 0) {
+  if (!moved.empty()) {
     // Copies read from a slot's old owner must not be answered (nor fills in flight land):
-    // flush everything, fail-safe or not. Marks from before say nothing of the new owners.
-    log::warn("cluster topology: {} slot(s) changed owner ({} masters): dropping L1", moved,
-              masters_.size());
+    // drop those slots, fail-safe or not. Marks from before say nothing of the new owners.
+    log::warn("cluster topology: {} slot(s) changed owner ({} masters): dropping them from L1",
+              moved.size(), masters_.size());
     for (auto& m : masters_) m->current_ms = 0;
-    invalidation::Message all;
-    all.groups.push_back(invalidation::Group{invalidation::kAllDbs, true, {}});
-    listener_->on_invalidation(all);
+    listener_->on_slots_dropped(moved, "cluster topology: slots changed owner");
   }
   for (Master* m : fresh) m->source->start();
   report_health(known_ ? "cluster topology changed: a master's tracking is not set up yet"
@@ -185,7 +217,12 @@ void ClusterSource::report_health(const std::string& why) {
   if (h == reported_healthy_) return;
   reported_healthy_ = h;
   if (h) {
-    log::info("cluster invalidation: tracking on all {} masters", masters_.size());
+    if (per_slot_)
+      log::info("cluster invalidation: tracking on {} master(s); L1 serves their slots",
+                std::count_if(masters_.begin(), masters_.end(),
+                              [](const auto& m) { return m->source->healthy(); }));
+    else
+      log::info("cluster invalidation: tracking on all {} masters", masters_.size());
     listener_->on_bus_healthy();
   } else {
     listener_->on_bus_unhealthy(why);
@@ -194,6 +231,13 @@ void ClusterSource::report_health(const std::string& why) {
 
 void ClusterSource::master_unhealthy(Master& m, const std::string& why) {
   m.current_ms = 0;
+  if (per_slot_) {
+    // Only this master's slots: dropped now (also each time again, as below), not served
+    // until its source is healthy (slot_healthy).
+    listener_->on_slots_dropped(slots_of(m), "master " + endpoint_text(m.node) + ": " + why);
+    report_health("no master's tracking is set up");  // the last one lost: L1 serves nothing
+    return;
+  }
   reported_healthy_ = false;
   // Always passed on, as one L2's source does: the sidecar flushes even if already unhealthy
   // (a source about to become healthy flushes what it may have missed this way).
@@ -203,10 +247,13 @@ void ClusterSource::master_unhealthy(Master& m, const std::string& why) {
 void ClusterSource::master_current(Master& m, uint64_t sent_ms) {
   m.current_ms = sent_ms;
   if (!healthy()) return;
-  // Every master's invalidations up to the oldest of their latest marks have been applied.
+  // Every master's invalidations up to the oldest of their latest marks have been applied. Per
+  // slot, a master whose source is down is left out: its slots were dropped when it went down
+  // and nothing of theirs has been filled since.
   uint64_t low = UINT64_MAX;
-  for (const auto& x : masters_) low = std::min(low, x->current_ms);
-  if (low == 0 || low <= reported_current_) return;
+  for (const auto& x : masters_)
+    if (!per_slot_ || x->source->healthy()) low = std::min(low, x->current_ms);
+  if (low == 0 || low == UINT64_MAX || low <= reported_current_) return;
   reported_current_ = low;
   listener_->on_bus_current(low);
 }
@@ -236,7 +283,7 @@ void ClusterSource::Master::on_bus_current(uint64_t sent_ms) {
 std::unique_ptr<ClusterSource> make_cluster_source(uv_loop_t* loop, cluster::ClusterView& view,
                                                    LinkOptions subscriber,
                                                    TrackingOptions options, uint64_t origin,
-                                                   BusListener* listener) {
+                                                   BusListener* listener, bool per_slot) {
   MasterSourceFactory factory = [loop, subscriber = std::move(subscriber)](
                                     const Endpoint& node, TrackingOptions o,
                                     BusListener* l) -> std::unique_ptr<InvalidationSource> {
@@ -246,7 +293,7 @@ std::unique_ptr<ClusterSource> make_cluster_source(uv_loop_t* loop, cluster::Clu
     return std::make_unique<TrackingSource>(loop, std::move(link), std::move(o), l);
   };
   return std::make_unique<ClusterSource>(view, std::move(options), origin, std::move(factory),
-                                         listener);
+                                         listener, per_slot);
 }
 
 }  // namespace tiercache::sidecar

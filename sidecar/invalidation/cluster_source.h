@@ -15,12 +15,25 @@
 // slot) writes it on that master and it comes back on that master's tracking connection. When
 // the tag's slot leaves the master, the master gets a new key (and a new source).
 //
-// Health, for now all or nothing, as with one L2: the sidecar hears on_bus_unhealthy (L1 is
-// flushed, or fail-safe's window opens) whenever any master's source goes unhealthy, and
-// on_bus_healthy once every master's is healthy again. A topology change that moves any slot to
-// another owner (a master leaves or joins, a failover, resharding) flushes L1 at once (a flush
-// invalidation, fail-safe or not): nothing read from an old owner survives. Dropping only the
-// slots concerned needs per-slot generations in L1 (issue 14), not built yet.
+// Health, per slot (per_slot, the sidecar's default in l2-mode cluster; L1 has per-slot
+// generations, l1::Options::hash_slot_generations): the loss of one master's source (failover,
+// connection lost, a heartbeat not seen back) drops only the slots that master owns
+// (on_slots_dropped: O(1) per slot in L1, fills begun before refused), and slot_healthy() is
+// false for them until that master's source is set up again (dropping them once more first):
+// L1 neither answers nor fills their keys meanwhile, reads go to the L2 (its errors, or the
+// new owner's values). The other masters' slots keep being served. healthy() is then "some
+// master's source is healthy" (L1 serves some keys); the current mark (on_bus_current) is the
+// minimum over the healthy masters, sound because the others' slots hold nothing. Measured with
+// three masters (test_master_killed_drops_only_its_slots in tests/integration/sidecar/
+// test_cluster.py: 3,000 keys, a master killed with kill -9): the failover drops 33.4% of L1's
+// entries (the dead master's 5,462 slots), not all of them.
+// Health all or nothing (!per_slot, when --stale-if-error-ms is set, so that fail-safe keeps
+// its promise of stale answers for every key while a master is away): the sidecar hears
+// on_bus_unhealthy (L1 is flushed, or fail-safe's window opens) whenever any master's source
+// goes unhealthy, and on_bus_healthy once every master's is healthy again.
+// Either way, a topology change drops the slots whose owner changed (a master leaves or joins,
+// a failover, resharding), and only those, at once (fail-safe or not): nothing read from an old
+// owner survives.
 #pragma once
 
 #include <uv.h>
@@ -55,8 +68,9 @@ class ClusterSource final : public ReportedSource, public cluster::ClusterView::
  public:
   // view: must outlive this object (the destructor leaves it). options: prefixes, timeout and
   // heartbeat TTL for every master (its heartbeat_key is ignored: each master gets its own).
+  // per_slot: health per slot (see above) rather than all or nothing.
   ClusterSource(cluster::ClusterView& view, TrackingOptions options, uint64_t origin,
-                MasterSourceFactory factory, BusListener* listener);
+                MasterSourceFactory factory, BusListener* listener, bool per_slot = false);
   ~ClusterSource() override;
   ClusterSource(const ClusterSource&) = delete;
   ClusterSource& operator=(const ClusterSource&) = delete;
@@ -65,8 +79,13 @@ class ClusterSource final : public ReportedSource, public cluster::ClusterView::
   void start() override;
   // Stops and frees every master's source (their counters stay) and leaves the view.
   void stop() override;
-  // The topology is known and every master's source is healthy.
+  // The topology is known and every master's source is healthy (per_slot: some master's).
   bool healthy() const override;
+  bool per_slot() const override { return per_slot_; }
+  // The slot has an owner whose source is healthy (O(1)).
+  bool slot_healthy(uint16_t slot) const override;
+  // INFO: slots slot_healthy() is false for (every slot before the topology is known).
+  size_t slots_unhealthy() const;
   // Every master's source reconnects.
   void reconnect(const std::string& why) override;
   // Each master's source sends its own (each one only while healthy, one in flight).
@@ -105,6 +124,8 @@ class ClusterSource final : public ReportedSource, public cluster::ClusterView::
   };
 
   std::unique_ptr<Master> make_master(const Endpoint& node, uint16_t hb_slot);
+  // The slots m owns in the current topology.
+  std::vector<uint16_t> slots_of(const Master& m) const;
   void retire(std::unique_ptr<Master> m);  // stops it, keeps its counters
   void master_unhealthy(Master& m, const std::string& why);
   void master_current(Master& m, uint64_t sent_ms);
@@ -115,6 +136,7 @@ class ClusterSource final : public ReportedSource, public cluster::ClusterView::
   uint64_t origin_;
   MasterSourceFactory factory_;
   BusListener* listener_;
+  bool per_slot_;
   bool started_ = false;
   bool known_ = false;              // a topology with at least one master was seen
   bool reported_healthy_ = false;   // what the listener last heard
@@ -123,6 +145,7 @@ class ClusterSource final : public ReportedSource, public cluster::ClusterView::
   // Each slot's owner in the last topology (index into owners_), -1: none.
   std::array<int16_t, cluster::kSlots> slot_owner_;
   std::vector<Endpoint> owners_;
+  std::vector<Master*> owner_master_;  // per index of owners_: its Master (null if none)
   BusStats gone_stats_;            // of masters no longer followed
   metrics::Histogram gone_lag_;
   mutable BusStats stats_;         // computed by stats()
@@ -133,10 +156,10 @@ class ClusterSource final : public ReportedSource, public cluster::ClusterView::
 // subscribed-link options: AUTH, TLS, timeouts) pinned to the master's address. The lead's one
 // call in Sidecar::start for l2-mode cluster:
 //   bus_ = make_cluster_source(loop_, view, link_options(config_, nullptr, true, l2_tls_),
-//                              tracking_options, origin_, this);
+//                              tracking_options, origin_, this, per_slot);
 std::unique_ptr<ClusterSource> make_cluster_source(uv_loop_t* loop, cluster::ClusterView& view,
                                                    LinkOptions subscriber,
                                                    TrackingOptions options, uint64_t origin,
-                                                   BusListener* listener);
+                                                   BusListener* listener, bool per_slot = false);
 
 }  // namespace tiercache::sidecar

@@ -51,6 +51,18 @@ class BusListener {
   // the source is ordered, so every invalidation of a write the L2 processed before it has been
   // applied.
   virtual void on_bus_current(uint64_t sent_ms) = 0;
+  // A cluster's source (cluster_source.h): drop these hash slots' entries (db 0, the only db
+  // of a cluster) and refuse the fills of fetches begun before: the slots changed owner, or
+  // their master's source was lost (or is set up again). Whether they may be served and filled
+  // afterwards, InvalidationSource::slot_healthy says. A listener that cannot drop slots drops
+  // everything (this default).
+  virtual void on_slots_dropped(std::span<const uint16_t> slots, const std::string& why) {
+    (void)slots;
+    (void)why;
+    invalidation::Message all;
+    all.groups.push_back(invalidation::Group{invalidation::kAllDbs, true, {}});
+    on_invalidation(all);
+  }
 };
 
 class InvalidationSource {
@@ -83,6 +95,14 @@ class InvalidationSource {
   // Invalidation lag: the Bus measures it from each message's sent_at; the TrackingSource (whose
   // messages carry no timestamp) from each heartbeat's round trip, write to invalidation.
   virtual const metrics::Histogram& lag_us() const = 0;
+  // A source that follows each hash slot on its own (a cluster's, per master, when set so:
+  // cluster_source.h) stays healthy() while some slots are not: L1 must then neither answer
+  // nor fill a key whose slot_healthy(key_slot) is false. Any other source: every slot is.
+  virtual bool per_slot() const { return false; }
+  virtual bool slot_healthy(uint16_t slot) const {
+    (void)slot;
+    return true;
+  }
 };
 
 // A source the L2 reports writes to by itself (CLIENT TRACKING: tracking.h, and one per cluster

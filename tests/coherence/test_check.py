@@ -49,7 +49,8 @@ def test_checker_detects_a_host_deaf_to_writes_straight_to_the_l2():
 def test_no_stale_reads_while_a_cluster_reshards():
     """2,000 slots move from one master to another (`redis-cli --cluster reshard`) while the
     checker runs on a Redis Cluster: keys migrate under the sidecars' feet (ASK, then MOVED,
-    topology refreshes, L1 flushed on every owner change). No read may be stale or fail.
+    topology refreshes, the slots that changed owner dropped from L1). No read may be stale or
+    fail.
     Writes are not all kept yet, and this test says how many may fail: a sidecar's write batch
     is one MULTI/EXEC per slot and a transaction is not redirected, so a write that meets its
     key in the middle of moving fails (EXECABORT; the client gets the error, the checker counts

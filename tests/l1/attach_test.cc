@@ -149,6 +149,33 @@ TEST_CASE("layout version mismatch is reinitialized, never trusted") {
   CHECK(s->stats().reinits == 1);
 }
 
+TEST_CASE("a reader refuses a segment of another layout version (3: no hash-slot region)") {
+  SegmentGuard g{unique_name("rversion")};
+  Options o = make_options(g.name, 1 << 20);
+  o.hash_slot_generations = true;
+  auto owner = open_or_fail(o);
+  REQUIRE(owner->set(0, "k", "v", 0));
+  Options ro = make_options(g.name, 1 << 20);
+  ro.mode = OpenMode::kReader;
+  REQUIRE(open_or_fail(ro)->hash_slot_generations());
+  with_raw(g.name, [](unsigned char* p, size_t, int) {
+    auto* h = reinterpret_cast<Header*>(p);
+    h->layout_version = kLayoutVersion - 1;
+    h->static_checksum = header_checksum(*h);
+  });
+  std::string error;
+  CHECK(Store::open(ro, &error) == nullptr);
+  CHECK(error == "segment header invalid");
+  // A region where the header says none fits is refused as well.
+  with_raw(g.name, [](unsigned char* p, size_t, int) {
+    auto* h = reinterpret_cast<Header*>(p);
+    h->layout_version = kLayoutVersion;
+    h->hash_slot_offset = h->bucket_offset - 64;
+    h->static_checksum = header_checksum(*h);
+  });
+  CHECK(Store::open(ro, &error) == nullptr);
+}
+
 TEST_CASE("other sizes: the old segment is retired and replaced") {
   SegmentGuard g{unique_name("sizes")};
   Options o = make_options(g.name, 1 << 20);

@@ -1,6 +1,7 @@
 // libFuzzer target: random operation sequences on a small L1 store, checked against a model.
 // Every hit must be the model's latest unexpired value; while nothing was evicted, every
-// unexpired model entry must hit; stats must stay within the arena.
+// unexpired model entry must hit; stats must stay within the arena. Inputs of odd length run
+// with per-hash-slot generations (flush_slot among the operations).
 #include <unistd.h>
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "l1/hash_slot.h"
 #include "l1/store.h"
 
 namespace {
@@ -41,7 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Store::unlink(name);
   Options o;
   o.name = name;
-  o.memory_bytes = 256 << 10;
+  const bool slots = size % 2 == 1;
+  o.hash_slot_generations = slots;
+  o.memory_bytes = (256 << 10) + (slots ? sizeof(tiercache::l1::HashSlotRegion) : 0);
   o.max_ttl_ms = 50000;
   o.clock_ms = &fake_clock;
   std::string error;
@@ -109,7 +113,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         g_now += next();
         break;
       case 8:
-        if (op & 0x10) {
+        if (slots && (op & 0x30) == 0x20) {
+          const uint16_t slot = tiercache::l1::key_slot(key);
+          check(s->flush_slot(slot), "flush_slot refused");
+          std::erase_if(model, [&](const auto& kv) {
+            return kv.first.first == 0 && tiercache::l1::key_slot(kv.first.second) == slot;
+          });
+        } else if (op & 0x10) {
           s->flush_all();
           model.clear();
         } else {
@@ -124,6 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto st = s->stats();
     check(st.arena_bytes_held <= st.capacity_bytes, "arena over capacity");
     check(st.bytes_used <= st.arena_bytes_held, "live bytes above held bytes");
+    check(st.items <= model.size(), "more items counted than the model holds");
   }
   s.reset();
   Store::unlink(name);

@@ -73,7 +73,13 @@ struct Events final : BusListener {
   }
   void on_bus_healthy() override { ++healthy; }
   void on_bus_current(uint64_t sent_ms) override { current.push_back(sent_ms); }
+  void on_slots_dropped(std::span<const uint16_t> slots, const std::string& why) override {
+    ++flushes;
+    dropped.emplace_back(slots.begin(), slots.end());
+    last_why = why;
+  }
   int flushes = 0, unhealthy = 0, healthy = 0;
+  std::vector<std::vector<uint16_t>> dropped;  // each on_slots_dropped
   std::string last_why;
   std::vector<std::string> keys;
   std::vector<uint64_t> current;
@@ -132,7 +138,7 @@ struct FakeMaster final : InvalidationSource {
 };
 
 struct Fixture {
-  Fixture() {
+  explicit Fixture(bool per_slot = false) {
     TrackingOptions o;
     o.prefixes = {"app:"};
     o.heartbeat_key = "__tiercache:hb:ignored";
@@ -141,7 +147,7 @@ struct Fixture {
         [this](const Endpoint& n, TrackingOptions opts, BusListener* l) {
           return std::make_unique<FakeMaster>(masters, n, std::move(opts), l);
         },
-        &events);
+        &events, per_slot);
   }
   FakeMaster* at(int port) {
     for (FakeMaster* m : masters)
@@ -368,6 +374,109 @@ TEST_CASE("cluster source: resharding flushes; a heartbeat slot that moves gives
   CHECK(f.masters.empty());
   CHECK_FALSE(f.source->healthy());
   CHECK(f.events.last_why.find("unknown") != std::string::npos);
+}
+
+std::vector<uint16_t> range(int first, int last) {
+  std::vector<uint16_t> out;
+  for (int s = first; s <= last; ++s) out.push_back(static_cast<uint16_t>(s));
+  return out;
+}
+
+TEST_CASE("cluster source per slot: one master lost drops and stops only its slots") {
+  Fixture f(true);
+  f.view.change(three_masters());
+  f.source->start();
+  CHECK(f.source->per_slot());
+  REQUIRE(f.events.dropped.size() == 1);  // first discovery: every slot
+  CHECK(f.events.dropped[0].size() == static_cast<size_t>(kSlots));
+  CHECK_FALSE(f.source->healthy());  // no master's tracking is set up yet
+  CHECK(f.events.healthy == 0);
+  CHECK(f.source->slots_unhealthy() == static_cast<size_t>(kSlots));
+  f.at(7000)->go_up();
+  CHECK(f.source->healthy());  // L1 serves 7000's slots
+  CHECK(f.events.healthy == 1);
+  CHECK(f.source->slot_healthy(0));
+  CHECK(f.source->slot_healthy(5460));
+  CHECK_FALSE(f.source->slot_healthy(5461));
+  f.at(7001)->go_up();
+  f.at(7002)->go_up();
+  CHECK(f.source->slots_unhealthy() == 0);
+  CHECK(f.events.dropped.size() == 1);
+
+  // 7001's tracking lost: its slots, and only those, dropped and no longer followed.
+  f.at(7001)->go_down("heartbeat not seen back");
+  REQUIRE(f.events.dropped.size() == 2);
+  CHECK(f.events.dropped[1] == range(5461, 10922));
+  CHECK(f.events.last_why.find("127.0.0.1:7001") != std::string::npos);
+  CHECK(f.events.last_why.find("heartbeat not seen back") != std::string::npos);
+  CHECK(f.events.unhealthy == 0);  // the whole stays healthy
+  CHECK(f.source->healthy());
+  CHECK(f.source->slot_healthy(5460));
+  CHECK_FALSE(f.source->slot_healthy(5461));
+  CHECK_FALSE(f.source->slot_healthy(10922));
+  CHECK(f.source->slot_healthy(10923));
+  CHECK(f.source->slots_unhealthy() == 10922 - 5461 + 1);
+  CHECK(f.source->slot_healthy(key_slot("foo")));        // 12182: 7002's
+  CHECK(f.source->slot_healthy(key_slot("bar")));         // 5061: 7000's
+}
+
+TEST_CASE("cluster source per slot: marks over the healthy masters; recovery") {
+  Fixture f(true);
+  f.three_up();
+  f.at(7000)->listener->on_bus_current(100);
+  f.at(7001)->listener->on_bus_current(90);
+  f.at(7002)->listener->on_bus_current(120);
+  CHECK(f.events.current == std::vector<uint64_t>{90});
+  // 7001 lost: its slots hold nothing now, so the others' marks vouch for L1.
+  f.at(7001)->go_down("lost");
+  f.at(7000)->listener->on_bus_current(130);
+  CHECK(f.events.current == std::vector<uint64_t>{90, 120});
+  f.at(7002)->listener->on_bus_current(140);
+  CHECK(f.events.current == std::vector<uint64_t>{90, 120, 130});
+  // Back: its slots are dropped once more (what it may have missed), then followed; its first
+  // mark is awaited before the minimum moves on.
+  const size_t drops = f.events.dropped.size();
+  f.at(7001)->listener->on_bus_unhealthy("tracking (again)");
+  f.at(7001)->go_up();
+  CHECK(f.events.dropped.size() == drops + 1);
+  CHECK(f.source->slots_unhealthy() == 0);
+  f.at(7000)->listener->on_bus_current(150);
+  f.at(7002)->listener->on_bus_current(160);
+  CHECK(f.events.current.size() == 3);
+  f.at(7001)->listener->on_bus_current(155);
+  CHECK(f.events.current == std::vector<uint64_t>{90, 120, 130, 150});
+  // Every master lost: no mark at all.
+  for (FakeMaster* m : f.masters) m->go_down("all lost");
+  for (FakeMaster* m : f.masters) m->listener->on_bus_current(500);
+  CHECK(f.events.current.size() == 4);
+  CHECK(f.source->slots_unhealthy() == static_cast<size_t>(kSlots));
+  CHECK_FALSE(f.source->healthy());  // the last one lost: the whole, once
+  CHECK(f.events.unhealthy == 1);
+}
+
+TEST_CASE("cluster source: a topology change drops only the slots that changed owner") {
+  for (bool per_slot : {false, true}) {
+    CAPTURE(per_slot);
+    Fixture f(per_slot);
+    f.three_up();
+    const size_t drops = f.events.dropped.size();
+    // Slots 100..199 move from 7000 to 7002.
+    f.view.change(topology({{0, 99, 7000}, {100, 199, 7002}, {200, 5460, 7000},
+                            {5461, 10922, 7001}, {10923, 16383, 7002}}));
+    REQUIRE(f.events.dropped.size() == drops + 1);
+    CHECK(f.events.dropped.back() == range(100, 199));
+    CHECK(f.source->slot_healthy(150));  // 7002 follows them now
+    // A failover (7001 -> 7004): 7001's slots dropped, unhealthy until 7004 tracks.
+    f.view.change(topology({{0, 99, 7000}, {100, 199, 7002}, {200, 5460, 7000},
+                            {5461, 10922, 7004}, {10923, 16383, 7002}}));
+    CHECK(f.events.dropped.back() == range(5461, 10922));
+    CHECK_FALSE(f.source->slot_healthy(6000));
+    CHECK(f.source->slot_healthy(0));
+    CHECK(f.source->healthy() == per_slot);  // all or nothing: 7004 not set up yet
+    f.at(7004)->go_up();
+    CHECK(f.source->slot_healthy(6000));
+    CHECK(f.source->healthy());
+  }
 }
 
 TEST_CASE("make_cluster_source: real tracking sources made, replaced and freed on a loop") {

@@ -2,7 +2,8 @@
 // over the fake L2 link (fake_l2.h) and a real L1 segment, clients as socket-less connections.
 // The fill guard refusing fills after a key's, a db's and everything's invalidation; single
 // flight and a hit served from L1; a flight made unjoinable by an invalidation; the MGET split;
-// EXISTS and STRLEN handing a miss back to the caller.
+// EXISTS and STRLEN handing a miss back to the caller. Hash slots dropped (a cluster's master
+// lost) and slots not followed (bypassed, never filled).
 #include "sidecar/read_path.h"
 
 #include <doctest/doctest.h>
@@ -11,6 +12,7 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -18,6 +20,7 @@
 
 #include "l1/store.h"
 #include "shared/net/connection.h"
+#include "sidecar/cluster/slot.h"
 #include "sidecar/config.h"
 #include "sidecar/invalidation/message.h"
 #include "sidecar/stats.h"
@@ -35,11 +38,12 @@ std::atomic<int> g_segment{0};
 // link, the L1 use and source health the test sets, and the connections it opened.
 class Host final : public ReadHost, public net::ConnectionOwner {
  public:
-  Host() {
+  explicit Host(bool hash_slots = false) {
     uv_loop_init(&loop_);
     l1::Options o;
     o.name = "ut-rp-" + std::to_string(getpid()) + "-" + std::to_string(g_segment++);
     o.memory_bytes = 4ull << 20;
+    o.hash_slot_generations = hash_slots;
     std::string error;
     store_ = l1::Store::open(o, &error);
     REQUIRE_MESSAGE(store_, error);
@@ -69,6 +73,9 @@ class Host final : public ReadHost, public net::ConnectionOwner {
     return it == conns_.end() ? nullptr : it->second;
   }
   void write_l2_error(std::string& out) override { out += "-ERR L2 down\r\n"; }
+  bool key_followed(std::string_view key) const override {
+    return !slots_down.contains(cluster::key_slot(key));
+  }
 
   // net::ConnectionOwner: the test calls the read path itself.
   void on_request(net::Connection&, std::span<const std::string_view>) override {}
@@ -96,6 +103,7 @@ class Host final : public ReadHost, public net::ConnectionOwner {
   std::string prefix;  // tracks() only keys under it ("" = all)
   testing::FakeL2Link link;
   std::vector<int> dbs;  // the db of every request sent
+  std::set<uint16_t> slots_down;  // key_followed() is false for their keys
 
  private:
   uv_loop_t loop_;
@@ -220,6 +228,67 @@ TEST_CASE_FIXTURE(Fixture, "ReadPath: a flush of the flight's db ends its joinab
   host.link.answer(Reply::str("old"));
   host.link.answer(Reply::integer(-1));
   CHECK(stats.fills_discarded == 1);
+}
+
+struct SlotFixture {
+  Host host{true};
+  Config config;
+  SidecarStats stats;
+  ReadPath reads{host, config, stats};
+};
+
+TEST_CASE_FIXTURE(SlotFixture, "ReadPath: a dropped slot leaves L1, its flights and fills") {
+  const uint16_t foo = cluster::key_slot("foo");
+  REQUIRE(host.l1().set(0, "foo", "1", 0));
+  REQUIRE(host.l1().set(0, "x{foo}", "2", 0));
+  REQUIRE(host.l1().set(0, "bar", "3", 0));
+  auto* a = host.client();
+  auto* b = host.client();
+  reads.get(*a, 0, "{foo}new");  // a fetch in flight in the slot
+  reads.get(*a, 0, "{bar}new");  // and one in another
+  const uint16_t dropped[] = {foo};
+  reads.invalidate_slots(dropped);
+  CHECK(stats.l1_slots_flushed == 1);
+  CHECK_FALSE(host.in_l1(0, "foo"));
+  CHECK_FALSE(host.in_l1(0, "x{foo}"));
+  CHECK(host.in_l1(0, "bar"));
+  reads.get(*b, 0, "{foo}new");  // not joined: a fetch of its own
+  reads.get(*b, 0, "{bar}new");  // joined
+  CHECK(host.link.commands() ==
+        V{"GET {foo}new", "PTTL {foo}new", "GET {bar}new", "PTTL {bar}new", "GET {foo}new",
+          "PTTL {foo}new"});
+  for (int i = 0; i < 3; ++i) {
+    host.link.answer(Reply::str("v"));
+    host.link.answer(Reply::integer(-1));
+  }
+  CHECK(stats.fills_discarded == 1);  // begun before the drop
+  CHECK(host.in_l1(0, "{foo}new"));  // begun after it
+  CHECK(host.in_l1(0, "{bar}new"));
+  Host::replies(a);
+  Host::replies(b);
+
+  // The slot not followed (its master's tracking down): L1 neither answers nor fills its keys.
+  host.slots_down.insert(foo);
+  reads.get(*a, 0, "{foo}new");
+  CHECK(stats.l1_bypassed == 1);
+  CHECK(host.link.commands() == V{"GET {foo}new", "PTTL {foo}new"});
+  host.link.answer(Reply::str("w"));
+  host.link.answer(Reply::integer(-1));
+  CHECK(Host::replies(a) == "$1\r\nw\r\n");
+  CHECK(stats.fills_discarded == 2);
+  reads.get(*a, 0, "bar");  // other slots are served
+  CHECK(Host::replies(a) == "$1\r\n3\r\n");
+  CHECK(host.link.pending.empty());
+}
+
+TEST_CASE_FIXTURE(Fixture, "ReadPath: slots dropped from an L1 without slot generations: all") {
+  REQUIRE(host.l1().set(0, "foo", "1", 0));
+  REQUIRE(host.l1().set(0, "bar", "3", 0));
+  const uint16_t dropped[] = {cluster::key_slot("foo")};
+  reads.invalidate_slots(dropped);
+  CHECK_FALSE(host.in_l1(0, "foo"));
+  CHECK_FALSE(host.in_l1(0, "bar"));
+  CHECK(stats.l1_flushes == 1);
 }
 
 TEST_CASE_FIXTURE(Fixture, "ReadPath: MGET asks the L2 for its misses only") {

@@ -12,6 +12,7 @@ cluster.
 
 Redis Cluster runs only with redis-server: not parametrised over the L2 variants."""
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -19,10 +20,12 @@ import time
 
 import pytest
 import redis
+from redis.crc import key_slot
 
 import django_setup  # noqa: F401  (settings, sys.path)
 from django.core.cache import caches  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
+from tiercache import _l1  # noqa: E402
 
 from redis_cluster import REDIS_CLI, RedisCluster  # noqa: E402
 from servers import Server, free_port  # noqa: E402
@@ -259,19 +262,45 @@ def test_client_transaction_across_slots(rcluster, sc):
     assert p.execute() == [True, "1"]
 
 
+@contextlib.contextmanager
+def _cluster_losing_a_master(name):
+    """A cluster that keeps serving the masters that are up (cluster-require-full-coverage no)
+    and a tracking sidecar in front of it; yields (cluster, sidecar, client, the master the
+    test will kill)."""
+    rc = RedisCluster(full_coverage=False)
+    s = None
+    try:
+        s = Sidecar(rc.seeds(3), name, l2_mode="cluster").start()
+        yield rc, s, s.client(decode_responses=True), rc.masters()[1]
+    finally:
+        if s is not None:
+            s.stop()
+        rc.close()
+
+
+def _read_through_failover(c, keys):
+    """Reads keys of a dead master ("v-" + key each): an error from the L2 (clear: L2
+    unavailable, or the cluster's CLUSTERDOWN) or the right value, never another. Returns the
+    number of errors."""
+    refused = 0
+    for k in keys:
+        try:
+            value = c.get(k)
+        except redis.ResponseError as e:
+            refused += 1
+            assert "L2 unavailable" in str(e) or "CLUSTERDOWN" in str(e), e
+        else:
+            assert value == "v-" + k, (k, value)
+    return refused
+
+
 def test_master_killed_failover(tmp_path):
     """kill -9 of one master of a cluster that keeps serving the others
     (cluster-require-full-coverage no): through the failover, keys of the other masters are
     answered with their values and no error; keys of the dead master get clear errors until its
     replica is promoted, then their values (replicated before the kill: WAIT); no read ever
     answers something else. Afterwards writes to those keys reach the promoted replica."""
-    rc = RedisCluster(full_coverage=False)
-    s = None
-    try:
-        s = Sidecar(rc.seeds(3), "failover", l2_mode="cluster").start()
-        c = s.client(decode_responses=True)
-        masters = rc.masters()
-        victim = masters[1]
+    with _cluster_losing_a_master("failover") as (rc, s, c, victim):
         keys = ["fo:%d" % i for i in range(300)]
         for k in keys:
             c.set(k, "v-" + k)
@@ -289,17 +318,9 @@ def test_master_killed_failover(tmp_path):
         while True:
             for k in alive[::7]:
                 assert c.get(k) == "v-" + k  # never an error, never another value
-            served = 0
-            for k in dead[::5]:
-                try:
-                    value = c.get(k)
-                except redis.ResponseError as e:
-                    errors["dead"] += 1
-                    assert "L2 unavailable" in str(e) or "CLUSTERDOWN" in str(e), e
-                else:
-                    assert value == "v-" + k, (k, value)
-                    served += 1
-            if served == len(dead[::5]) and victim not in rc.masters_alive():
+            refused = _read_through_failover(c, dead[::5])
+            errors["dead"] += refused
+            if not refused and victim not in rc.masters_alive():
                 break
             assert time.monotonic() < deadline, "the dead master's keys not served in 60 s"
             time.sleep(0.05)
@@ -313,7 +334,94 @@ def test_master_killed_failover(tmp_path):
         assert rc.node(new_master).get(dead[0]) == "after"
         assert all(c.get(k) == "after" for k in dead)
         assert all(c.get(k) == "v-" + k for k in alive)
-    finally:
-        if s is not None:
-            s.stop()
-        rc.close()
+
+
+def test_master_killed_drops_only_its_slots():
+    """Issue 14: the loss of one master's tracking (kill -9) drops from L1 only the hash slots
+    that master owned, O(1) per slot: keys of the other masters keep being answered from L1
+    through the whole failover, right; the dead master's keys get errors or their right values
+    (from the L2), never an old copy; L1 keeps about two thirds of its entries (measured and
+    printed: the share a single master's failover drops). A process reading the segment
+    directly (tiercache._l1, reader mode) sees the same. Once the promoted replica's tracking
+    is set up, its keys are cached again."""
+    with _cluster_losing_a_master("slotdrop") as (rc, s, c, victim):
+        ranges = rc.node(victim).execute_command("CLUSTER", "SLOTS")
+
+        def owner(key):
+            slot = key_slot(key.encode())
+            return next(r[2][1] for r in ranges if r[0] <= slot <= r[1])
+
+        keys = ["sd:%d" % i for i in range(3000)]
+        p = c.pipeline(transaction=False)
+        for k in keys:
+            p.set(k, "v-" + k)
+        assert all(p.execute())
+        dead = [k for k in keys if owner(k) == victim]
+        alive = [k for k in keys if owner(k) != victim]
+        assert rc.node(victim).execute_command("WAIT", 1, 5000) == 1
+        wait_for(lambda: s.info()["bus_slots_unhealthy"] == 0, 20.0, interval=0.05,
+                 what="every master's tracking set up")
+
+        def read_all(some):
+            p = c.pipeline(transaction=False)
+            for k in some:
+                p.get(k)
+            return p.execute()
+
+        assert read_all(keys) == ["v-" + k for k in keys]  # fills L1
+        hits = s.info()["l1_hits"]
+        assert read_all(keys) == ["v-" + k for k in keys]
+        assert s.info()["l1_hits"] - hits == len(keys), "not every key in L1 before the kill"
+        before = s.info()["l1_items"]
+        assert before == len(keys)
+        reader = _l1.Reader(s.shm_name, s.info()["l1_direct_max_staleness_ms"])
+        wait_for(lambda: reader.serving, 5.0, what="the segment vouched for")
+        assert reader.get_many(0, keys[:100]) == [("v-" + k).encode() for k in keys[:100]]
+
+        rc.kill9(victim)
+        killed_at = time.monotonic()
+        wait_for(lambda: s.info()["bus_slots_unhealthy"] > 0, 30.0, interval=0.02,
+                 what="the dead master's slots dropped")
+        info = s.info()
+        after = info["l1_items"]
+        share = 1.0 - after / before
+        print("one master of three killed: L1 dropped %.1f%% of its %d entries (%d slots of %d "
+              "unfollowed, %.2f s after the kill)"
+              % (100 * share, before, info["bus_slots_unhealthy"], 16384,
+                 time.monotonic() - killed_at))
+        assert after == len(alive), (after, len(alive))
+        # Directly: the dead master's keys are gone, the others' still there.
+        assert reader.get_many(0, dead) == [None] * len(dead)
+        assert reader.get_many(0, alive) == [("v-" + k).encode() for k in alive]
+        assert 0.2 < share < 0.6, share
+        assert info["bus_healthy"] == 1 and info["l1_slots_flushed"] >= info["bus_slots_unhealthy"]
+
+        # Through the failover: the others' keys from L1, right; the dead master's keys an error
+        # or their right value, never anything else.
+        hits_alive = 0
+        errors = 0
+        deadline = time.monotonic() + 60
+        while True:
+            h = s.info()["l1_hits"]
+            assert read_all(alive[::3]) == ["v-" + k for k in alive[::3]]
+            hits_alive += s.info()["l1_hits"] - h
+            refused = _read_through_failover(c, dead[::25])
+            errors += refused
+            for k, v in zip(keys[::10], reader.get_many(0, keys[::10])):
+                assert v is None or v == ("v-" + k).encode(), (k, v)
+            if not refused and victim not in rc.masters_alive():
+                break
+            assert time.monotonic() < deadline, "the dead master's keys not served in 60 s"
+            time.sleep(0.05)
+        print("failover done %.1f s after the kill: %d L1 hits on the other masters' keys, %d "
+              "errors on the dead master's meanwhile"
+              % (time.monotonic() - killed_at, hits_alive, errors))
+        assert hits_alive > 0
+
+        # The promoted replica's tracking set up: its keys are cached again, the others stayed.
+        wait_for(lambda: s.info()["bus_slots_unhealthy"] == 0, 30.0, interval=0.05,
+                 what="the promoted master's tracking set up")
+        assert read_all(keys) == ["v-" + k for k in keys]
+        hits = s.info()["l1_hits"]
+        assert read_all(keys) == ["v-" + k for k in keys]
+        assert s.info()["l1_hits"] - hits == len(keys)
