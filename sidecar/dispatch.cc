@@ -76,6 +76,12 @@ void Sidecar::dispatch(net::Connection& c, ClientState& st, const CommandSpec& s
         c.reply());
     return;
   }
+  if (st.in_multi && cluster_ != nullptr && !(spec.flags & command::kNotQueued) &&
+      !cluster::one_slot(spec, args)) {
+    // As Redis Cluster: refused when queued (EXEC then answers EXECABORT).
+    session::reject(*session_, st, &spec, std::string(cluster::kCrossSlot), c.reply());
+    return;
+  }
   if (session::queue_in_multi(st, spec, args, c.reply())) return;
   const Handler h = handlers_.handler(spec);
   if (st.pinned()) {  // everything that reaches the L2 goes over the client's own link

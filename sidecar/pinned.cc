@@ -3,7 +3,8 @@
 // watch for all of them. So a client's first blocking command (the table's kBlocking: BLPOP,
 // BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN/MAX, BZMPOP) or WATCH opens a DedicatedLink for it
 // (link/dedicated_link.h: same address, TLS and AUTH as the shared link, the client's db, no
-// request timeout, so the command's own timeout is the L2's, as in Redis).
+// request timeout, so the command's own timeout is the L2's, as in Redis). In l2-mode cluster
+// the link goes to the master serving the command's first key, as a cluster client's would.
 //
 // Lifetime: the link is kept until the client disconnects (closing it makes the L2 unblock the
 // client and forget its WATCH), so that a client that blocks in a loop (Celery's BRPOP) does not
@@ -42,8 +43,26 @@ struct BlockingDone final : RelayOp {
 
 }  // namespace
 
-DedicatedLink* Sidecar::dedicated_link(net::Connection& c, ClientState& st, std::string& out) {
-  if (st.dedicated && !st.dedicated->lost()) return st.dedicated.get();
+DedicatedLink* Sidecar::dedicated_link(net::Connection& c, ClientState& st,
+                                       const command::CommandSpec& spec,
+                                       std::span<const std::string_view> args, std::string& out) {
+  // l2-mode cluster: the master of the first key (Redis Cluster answers MOVED elsewhere).
+  std::shared_ptr<const L2Locator> at = locator_;
+  std::string at_name;
+  if (cluster_ != nullptr) {
+    std::vector<int> keys;
+    command::CommandTable::key_positions(spec, args, &keys);
+    const cluster::Topology& t = cluster_->topology();
+    const int m = keys.empty() ? -1
+                               : t.master_of(cluster::key_slot(args[static_cast<size_t>(keys[0])]));
+    if (m >= 0) {
+      const cluster::NodeAddress& node = t.masters()[static_cast<size_t>(m)];
+      at = std::make_shared<FixedLocator>(Endpoint{false, node.host, node.port});
+      at_name = cluster::node_name(node.host, node.port);
+    }
+  }
+  if (st.dedicated && !st.dedicated->lost() && (st.pinned() || st.dedicated_at == at_name))
+    return st.dedicated.get();
   if (st.dedicated && st.watching) {  // the WATCH died with the connection
     write_l2_error(out);
     return nullptr;
@@ -60,9 +79,9 @@ DedicatedLink* Sidecar::dedicated_link(net::Connection& c, ClientState& st, std:
                                std::to_string(config_.max_dedicated_links) + ")");
     return nullptr;
   }
-  st.dedicated = std::make_unique<DedicatedLink>(loop_,
-                                                 link_options(config_, locator_, false, l2_tls_),
+  st.dedicated = std::make_unique<DedicatedLink>(loop_, link_options(config_, at, false, l2_tls_),
                                                  "dedicated-" + std::to_string(c.id()));
+  st.dedicated_at = std::move(at_name);
   st.dedicated->start();
   dedicated_links_++;
   stats_.dedicated_links_opened++;
@@ -110,7 +129,7 @@ void Sidecar::run_held() {
 void Sidecar::blocking(net::Connection& c, ClientState& st, const command::CommandSpec& spec,
                        std::span<const std::string_view> args) {
   if (hold(c, st, args)) return;
-  DedicatedLink* link = dedicated_link(c, st, c.reply());
+  DedicatedLink* link = dedicated_link(c, st, spec, args, c.reply());
   if (link == nullptr) return;
   stats_.writes++;
   std::vector<invalidation::Group> groups;
@@ -122,7 +141,7 @@ void Sidecar::blocking(net::Connection& c, ClientState& st, const command::Comma
 bool Sidecar::watch(net::Connection& c, ClientState& st, std::span<const std::string_view> args,
                     std::string& out) {
   if (hold(c, st, args)) return true;
-  DedicatedLink* link = dedicated_link(c, st, out);
+  DedicatedLink* link = dedicated_link(c, st, *table_.find("watch"), args, out);
   if (link == nullptr) return false;
   st.watching = true;
   link->use_db(st.db);

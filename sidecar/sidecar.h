@@ -180,9 +180,12 @@ class Sidecar : public net::ConnectionOwner,
   // pinned.cc: clients with an L2 connection of their own.
   void blocking(net::Connection& c, ClientState& st, const command::CommandSpec& spec,
                 std::span<const std::string_view> args);
-  // The client's dedicated link, opened if needed; nullptr with the error replied (L2 down,
-  // max-dedicated-links reached, the link holding its WATCH lost).
-  DedicatedLink* dedicated_link(net::Connection& c, ClientState& st, std::string& out);
+  // The client's dedicated link for a command with these args (WATCH's or a blocking
+  // command's), opened if needed; nullptr with the error replied (L2 down, max-dedicated-links
+  // reached, the link holding its WATCH lost). In l2-mode cluster it goes to the master serving
+  // the first key, and a link open to another master is replaced while nothing pins it.
+  DedicatedLink* dedicated_link(net::Connection& c, ClientState& st, const command::CommandSpec& spec,
+                                std::span<const std::string_view> args, std::string& out);
   // A command that pins the client waits while the client has replies pending from the shared
   // link (it must not overtake them): true when it was held (reading suspended).
   bool hold(net::Connection& c, ClientState& st, std::span<const std::string_view> args);

@@ -37,6 +37,8 @@ struct ClientState : session::Session {
   // The client's own L2 connection (pinned.cc), opened by its first blocking command or WATCH
   // and kept until it disconnects (or the connection is lost and it needs one again).
   std::unique_ptr<DedicatedLink> dedicated;
+  // l2-mode cluster: the master `dedicated` was opened to (the one serving its first key).
+  std::string dedicated_at;
   bool watching = false;  // WATCH sent on `dedicated`; EXEC, DISCARD, UNWATCH, RESET end it
   // A blocking command or WATCH waiting for the client's earlier replies (held, pinned.cc).
   std::vector<std::string> held;

@@ -2,6 +2,7 @@
 // more Parts (one request to one node each); Parts' replies are merged into their Op, and Ops
 // are answered from the front of the FIFO only, so the caller sees request order.
 #include "sidecar/cluster/cluster_link.h"
+#include "sidecar/cluster/cluster_op.h"
 
 #include <algorithm>
 #include <charconv>
@@ -15,7 +16,6 @@
 namespace tiercache::sidecar::cluster {
 namespace {
 
-constexpr int kMaxRedirects = 5;  // as Redis Cluster clients
 constexpr int kCursorShift = 54;  // SCAN: the master's index above the node's own cursor
 constexpr uint64_t kCursorMask = (uint64_t{1} << kCursorShift) - 1;
 
@@ -29,6 +29,15 @@ std::string as_resp(const redisReply* r) {
   std::string s;
   write_reply(s, r);
   return s;
+}
+
+bool one_slot(const command::CommandSpec& spec, std::span<const std::string_view> args) {
+  std::vector<int> keys;
+  command::CommandTable::key_positions(spec, args, &keys);
+  for (int k : keys)
+    if (key_slot(args[static_cast<size_t>(k)]) != key_slot(args[static_cast<size_t>(keys[0])]))
+      return false;
+  return true;
 }
 
 bool one_slot(const command::CommandTable& table,
@@ -50,27 +59,6 @@ bool one_slot(const command::CommandTable& table,
   }
   return true;
 }
-
-// One caller request. The reply is merged from its parts, then held as RESP until every
-// earlier Op was answered.
-struct ClusterLink::Op {
-  enum class Merge { kPass, kSplit, kAll, kScan, kExec };
-  std::unique_ptr<Completion> done;
-  Merge merge = Merge::kPass;
-  size_t waiting = 0;  // parts not answered yet
-  bool complete = false;
-  bool failed = false;  // a part got no reply: the Op answers nullptr
-  std::string error;    // the first error reply of a merged part
-  std::string reply;    // RESP, once complete
-  // Merging: elements by position (kSplit arrays, kExec), concatenated (kAll), sums.
-  std::vector<std::vector<size_t>> positions;  // part -> positions of its elements
-  std::vector<std::string> elements;
-  std::vector<std::optional<long long>> sums;  // kExec: integers of a split command, summed
-  int shape = 0;  // kAll/kSplit: REDIS_REPLY_* seen
-  long long sum = 0;
-  std::string first;  // kAll: the first status or non-nil string
-  int scan_master = 0;
-};
 
 class ClusterLink::Part final : public Completion {
  public:
@@ -111,6 +99,7 @@ void ClusterLink::stop() {
   stopped_ = true;
   in_multi_ = false;
   queued_.clear();  // their Ops fail below
+  retry_txns();     // ends those waiting for a tick
   for (auto& [name, link] : nodes_) link->stop();  // fails what they hold: Ops complete
   for (auto& op : fifo_)
     if (!op->complete) {
@@ -455,50 +444,6 @@ void ClusterLink::drain() {
   draining_ = false;
 }
 
-// ---- MULTI ... EXEC: one transaction per slot ----
-
-void ClusterLink::exec(Op& op) {
-  in_multi_ = false;
-  std::vector<Queued> queued;
-  queued.swap(queued_);
-  // Groups in order of first appearance; keyless commands join the first group.
-  std::vector<int> group_slot;
-  std::vector<size_t> group_of(queued.size());
-  for (size_t i = 0; i < queued.size(); ++i) {
-    int s = queued[i].slot;
-    auto it = std::find(group_slot.begin(), group_slot.end(), s);
-    if (s < 0 && !group_slot.empty()) {
-      group_of[i] = 0;
-    } else if (it != group_slot.end()) {
-      group_of[i] = static_cast<size_t>(it - group_slot.begin());
-    } else if (!group_slot.empty() && group_slot[0] < 0) {
-      group_slot[0] = s;  // a keyless command came first: its group takes this slot
-      group_of[i] = 0;
-    } else {
-      group_of[i] = group_slot.size();
-      group_slot.push_back(s);
-    }
-  }
-  if (group_slot.empty()) group_slot.push_back(-1);
-  op.merge = Op::Merge::kExec;
-  op.elements.resize(queued_commands_);
-  op.sums.resize(queued_commands_);
-  for (size_t e : refused_) op.elements[e] = "-" + std::string(kCrossSlot) + "\r\n";
-  op.positions.resize(group_slot.size());
-  for (size_t i = 0; i < queued.size(); ++i) op.positions[group_of[i]].push_back(queued[i].element);
-  op.waiting = group_slot.size();
-  std::string_view multi[] = {"MULTI"}, exec[] = {"EXEC"};
-  for (size_t g = 0; g < group_slot.size(); ++g) {
-    L2Link* to = master_link(group_slot[g]);
-    std::string exec_wire;
-    format_command(exec_wire, exec);
-    if (to != nullptr) to->send(multi, nullptr);
-    // No redirection inside a transaction: a MOVED there aborts that slot's EXEC.
-    for (size_t i = 0; i < queued.size(); ++i)
-      if (group_of[i] == g)
-        send_part(*queued[i].op, 0, to, std::move(queued[i].wire), kMaxRedirects);
-    send_part(op, g, to, std::move(exec_wire), kMaxRedirects);
-  }
-}
+// ---- MULTI ... EXEC: cluster_txn.cc ----
 
 }  // namespace tiercache::sidecar::cluster

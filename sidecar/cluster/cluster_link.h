@@ -12,8 +12,12 @@
 // MULTI ... EXEC (the write path's commit) is held until EXEC, then sent as one MULTI/EXEC per
 // slot (a split DEL in each of its slots, FLUSHDB in every master's); the original EXEC answers
 // one array in the original order (the elements of a slot whose EXEC failed are that failure; a
-// command refused with CROSSSLOT is not sent and its element is that error). connected(): the topology covers every slot and at least one
-// master link is up (a request for a master whose link is down fails alone).
+// command refused with CROSSSLOT is not sent and its element is that error). A slot's
+// transaction that a resharding turned away (a queued command or EXEC answered MOVED, ASK or
+// TRYAGAIN, so nothing of it ran) is sent again whole: to the MOVED node, to the ASK node after
+// ASKING (which holds for a whole MULTI ... EXEC), or after TRYAGAIN at the next tick (see
+// cluster_txn.cc). connected(): the topology covers every slot and at least one master link is
+// up (a request for a master whose link is down fails alone).
 #pragma once
 
 #include <hiredis/read.h>
@@ -39,6 +43,8 @@ inline constexpr std::string_view kCrossSlot =
     "CROSSSLOT Keys in request don't hash to the same slot";
 // "HOST:PORT", the key of a node's link.
 std::string node_name(const std::string& host, int port);
+// Redirections followed for one request, as Redis Cluster clients.
+inline constexpr int kMaxRedirects = 5;
 // A reply in RESP2 (to hold it, or to parse it again as tokens).
 std::string as_resp(const redisReply* r);
 
@@ -46,6 +52,9 @@ std::string as_resp(const redisReply* r);
 // client's transaction must, as Redis Cluster checks at EXEC.
 bool one_slot(const command::CommandTable& table,
               std::span<const std::vector<std::string>> commands);
+// Whether one command's keys (name first) hash to one slot: Redis Cluster refuses one that
+// does not with CROSSSLOT when it is queued in a MULTI, and then EXEC answers EXECABORT.
+bool one_slot(const command::CommandSpec& spec, std::span<const std::string_view> args);
 
 using LinkFactory = std::function<std::unique_ptr<L2Link>(const Endpoint&)>;
 
@@ -114,9 +123,15 @@ class ClusterLink final : public L2Link, public ClusterView {
                                               const SlotKeys& slots);
   int first_slot_of(size_t master) const;  // a slot the master serves (-1: none)
   void route_scan(Op& op, std::span<const std::string_view> args);
-  void queue_in_multi(std::span<const std::string_view> args, std::string wire, Op& op,
-                      int slot);
   void exec(Op& op);
+  // One slot's MULTI ... EXEC, sent (again) as a whole (cluster_txn.cc).
+  struct SlotTxn;
+  class TxnReply;
+  friend class TxnReply;
+  void send_txn(SlotTxn& t, L2Link* to, bool asking);
+  void txn_reply(SlotTxn& t, size_t index, const redisReply* r);
+  void txn_end(SlotTxn& t, const redisReply* exec_reply);
+  void retry_txns();  // those that met TRYAGAIN
 
   const command::CommandTable& table_;
   ClusterLinkOptions options_;
@@ -150,9 +165,11 @@ class ClusterLink final : public L2Link, public ClusterView {
   bool in_multi_ = false;
   std::vector<size_t> refused_;  // elements answered CROSSSLOT instead of being sent
   std::vector<Queued> queued_;
+  std::vector<std::unique_ptr<SlotTxn>> txns_;  // sent, EXEC not answered yet
+  std::vector<std::unique_ptr<SlotTxn>> txn_retries_;  // TRYAGAIN: sent again at the next tick
 
   std::string last_error_;
-  metrics::Histogram no_latency_;
+  mutable metrics::Histogram latency_;  // computed by latency_us()
 };
 
 }  // namespace tiercache::sidecar::cluster

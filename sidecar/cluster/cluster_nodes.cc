@@ -56,7 +56,9 @@ uint64_t ClusterLink::reconnects() const {
 }
 
 const metrics::Histogram& ClusterLink::latency_us() const {
-  return masters_.empty() ? no_latency_ : masters_[0]->latency_us();  // the first master's
+  latency_ = metrics::Histogram{};  // every node's link merged: the worst master shows in max
+  for (const auto& [name, link] : nodes_) latency_.merge(link->latency_us());
+  return latency_;
 }
 
 void ClusterLink::node_state(bool connected) {
@@ -66,6 +68,7 @@ void ClusterLink::node_state(bool connected) {
 
 void ClusterLink::tick(uint64_t now_ms) {
   now_ms_ = now_ms;
+  retry_txns();
   if (!known_ || refresh_wanted_ ||
       now_ms - last_refresh_ms_ >= static_cast<uint64_t>(options_.refresh_ms))
     discover();

@@ -267,6 +267,118 @@ TEST_CASE("cluster link: a DEL over slots inside MULTI is split and its counts s
   CHECK(f.got == std::vector<std::string>{"+OK\r\n", "+QUEUED\r\n", "*1\r\n:2\r\n"});
 }
 
+namespace {
+std::unique_ptr<Reply> ok_array() {
+  std::vector<std::unique_ptr<Reply>> v;
+  v.push_back(Reply::status("OK"));
+  return Reply::array(std::move(v));
+}
+const std::string kAbort = "EXECABORT Transaction discarded because of previous errors.";
+}  // namespace
+
+TEST_CASE("cluster link: a slot's transaction turned away by a resharding is sent again whole") {
+  Fixture f;
+  f.discover();
+  const std::string a = key_on(0);
+  const std::string slot = std::to_string(cluster::key_slot(a));
+  auto commit = [&] {
+    f.got.clear();
+    f.send({"MULTI"});
+    f.send({"SET", a, "1"});
+    f.send({"EXEC"});
+  };
+  const std::vector<std::string> txn = {"MULTI", "SET " + a + " 1", "EXEC"};
+  const std::vector<std::string> committed = {"+OK\r\n", "+QUEUED\r\n", "*1\r\n+OK\r\n"};
+  // Answers the topology checks waiting at the front of a node (the same topology): how many.
+  auto refreshes = [&] {
+    int n = 0;
+    for (int m = 0; m < 3; ++m)
+      while (!f.n(m).commands().empty() && f.n(m).commands().front() == "CLUSTER SLOTS") {
+        f.n(m).answer(slots_reply());
+        ++n;
+      }
+    return n;
+  };
+
+  SUBCASE("MOVED on a queued command: to the named node, and the topology asked again") {
+    commit();
+    f.n(0).answer(Reply::status("OK"));
+    f.n(0).answer(Reply::error("MOVED " + slot + " 127.0.0.1:7001"));
+    CHECK(f.got == std::vector<std::string>{"+OK\r\n"});  // the queued reply is held
+    f.n(0).answer(Reply::error(kAbort));
+    CHECK(refreshes() == 1);
+    CHECK(f.n(1).commands() == txn);
+    f.n(1).answer(Reply::status("OK"));
+    f.n(1).answer(Reply::status("QUEUED"));
+    f.n(1).answer(ok_array());
+    CHECK(f.got == committed);
+  }
+  SUBCASE("ASK: ASKING, then the whole transaction at the importing node") {
+    commit();
+    f.n(0).answer(Reply::status("OK"));
+    f.n(0).answer(Reply::error("ASK " + slot + " 127.0.0.1:7002"));
+    f.n(0).answer(Reply::error(kAbort));
+    CHECK(f.n(2).commands() ==
+          std::vector<std::string>{"ASKING", "MULTI", "SET " + a + " 1", "EXEC"});
+    f.n(2).answer(Reply::status("OK"));
+    f.n(2).answer(Reply::status("OK"));
+    f.n(2).answer(Reply::status("QUEUED"));
+    f.n(2).answer(ok_array());
+    CHECK(f.got == committed);
+  }
+  SUBCASE("MOVED answered by EXEC itself (the slot left at EXEC time)") {
+    commit();
+    f.n(0).answer(Reply::status("OK"));
+    f.n(0).answer(Reply::status("QUEUED"));
+    f.n(0).answer(Reply::error("MOVED " + slot + " 127.0.0.1:7001"));
+    CHECK(refreshes() == 1);
+    CHECK(f.n(1).commands() == txn);
+  }
+  SUBCASE("TRYAGAIN: the same transaction again at the next tick, not before") {
+    commit();
+    f.n(0).answer(Reply::status("OK"));
+    f.n(0).answer(Reply::status("QUEUED"));
+    f.n(0).answer(Reply::error("TRYAGAIN Multiple keys request during rehashing of slot"));
+    CHECK(f.n(0).commands().empty());
+    CHECK(f.got == std::vector<std::string>{"+OK\r\n"});
+    f.link->tick(1);
+    CHECK(f.n(0).commands() == txn);
+    f.n(0).answer(Reply::status("OK"));
+    f.n(0).answer(Reply::status("QUEUED"));
+    f.n(0).answer(ok_array());
+    CHECK(f.got == committed);
+  }
+  SUBCASE("any other error is the caller's answer: nothing sent again") {
+    commit();
+    f.n(0).answer(Reply::status("OK"));
+    f.n(0).answer(Reply::error("ERR wrong number of arguments for 'set' command"));
+    f.n(0).answer(Reply::error(kAbort));
+    CHECK(f.n(1).commands().empty());
+    CHECK(f.n(0).commands().empty());
+    CHECK(f.got == std::vector<std::string>{
+                       "+OK\r\n", "-ERR wrong number of arguments for 'set' command\r\n",
+                       "*1\r\n-" + kAbort + "\r\n"});
+  }
+  SUBCASE("redirections are bounded: the sixth MOVED is the answer") {
+    commit();
+    for (int i = 0; i <= cluster::kMaxRedirects; ++i) {
+      FakeL2Link& at = f.n(i % 2);  // 7000, 7001, 7000, ...
+      refreshes();
+      REQUIRE(at.commands() == txn);
+      at.answer(Reply::status("OK"));
+      at.answer(Reply::error("MOVED " + slot + " 127.0.0.1:" + std::to_string(7001 - i % 2)));
+      at.answer(Reply::error(kAbort));
+    }
+    CHECK(f.got.size() == 3);
+    CHECK(f.got[2] == "*1\r\n-" + kAbort + "\r\n");
+  }
+  SUBCASE("the node lost mid-transaction: the whole commit fails, nothing sent again") {
+    commit();
+    f.n(0).fail_all();
+    CHECK(f.got == std::vector<std::string>{"+OK\r\n", "(failed)", "(failed)"});
+  }
+}
+
 TEST_CASE("cluster link: SCAN walks the masters with the index in the cursor") {
   Fixture f;
   f.discover();

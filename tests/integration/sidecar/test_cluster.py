@@ -16,6 +16,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 
 import pytest
@@ -201,6 +202,54 @@ def test_django_redis_cache_api(rcluster, sc):
             cache.close()
 
 
+def test_django_sessions_over_two_sidecars(rcluster, sc):
+    """Django's cache session backend on two hosts, each sidecar on the default source (CLIENT
+    TRACKING on every master; `sc`, on the publish source, only flushes the cluster here):
+    sessions spread over every master, each one saved on one host is loaded on the other, a
+    change made there and a deletion are seen back."""
+    from django.contrib.sessions.backends.cache import SessionStore
+    a = Sidecar(rcluster.seeds(1), "cluster-a", l2_mode="cluster").start()
+    b = Sidecar(rcluster.seeds(1), "cluster-b", l2_mode="cluster").start()
+    conf = {alias: {"BACKEND": "django_redis.cache.RedisCache",
+                    "LOCATION": "unix://%s?db=0" % side.socket,
+                    "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient",
+                                "SOCKET_TIMEOUT": 5}}
+            for alias, side in (("default", a), ("hostb", b))}
+    try:
+        with override_settings(CACHES=conf):
+            keys = []
+            for i in range(30):
+                s = SessionStore()
+                s["user"] = "u%d" % i
+                s.save()
+                keys.append(s.session_key)
+            stored = [caches["default"].make_key(SessionStore.cache_key_prefix + k)
+                      for k in keys]
+            assert keys_on_every_master(rcluster, stored) == set(rcluster.masters())
+            for i, k in enumerate(keys):
+                assert SessionStore(session_key=k)["user"] == "u%d" % i  # host A's L1 now
+            with override_settings(SESSION_CACHE_ALIAS="hostb"):
+                for i, k in enumerate(keys):
+                    sb = SessionStore(session_key=k)
+                    assert sb["user"] == "u%d" % i
+                    sb["user"] = "b%d" % i
+                    sb.save()
+            wait_for(lambda: all(SessionStore(session_key=k).get("user") == "b%d" % i
+                                 for i, k in enumerate(keys)), 5,
+                     what="host A sees every session saved on B")
+            for k in keys[:10]:
+                SessionStore(session_key=k).flush()
+            with override_settings(SESSION_CACHE_ALIAS="hostb"):
+                wait_for(lambda: not any(SessionStore().exists(k) for k in keys[:10]), 5,
+                         what="host B sees the sessions deleted on A")
+                assert all(SessionStore().exists(k) for k in keys[10:])
+            for alias in ("default", "hostb"):
+                caches[alias].close()
+    finally:
+        assert a.stop() == 0, a.stderr()
+        assert b.stop() == 0, b.stderr()
+
+
 def test_start_refused_without_cluster_support():
     workdir = tempfile.mkdtemp(prefix="tc-nocluster-")
     l2 = Server("tiercache", {"port": free_port(), "bind": "127.0.0.1"}, workdir).start()
@@ -260,6 +309,56 @@ def test_client_transaction_across_slots(rcluster, sc):
     p.set("{t}a", "1")
     p.get("{t}a")
     assert p.execute() == [True, "1"]
+
+
+def test_client_transaction_with_a_cross_slot_command(rcluster, sc):
+    """One command whose keys span slots, queued in a client's MULTI: refused when queued, and
+    EXEC answers EXECABORT, exactly as a cluster node answers the same session."""
+    def session(c):
+        c.response_callbacks.clear()  # the replies as sent ("QUEUED", not SET's False)
+        out = []
+        for cmd in (("MULTI",), ("SET", "{b}tx", "1"), ("MGET", "a", "b"), ("EXEC",)):
+            try:
+                out.append(c.execute_command(*cmd))
+            except redis.ResponseError as e:
+                out.append("%s: %s" % (type(e).__name__, e))
+        return out
+
+    node = redis.Redis(port=rcluster.masters()[0], socket_timeout=5, decode_responses=True,
+                       single_connection_client=True)
+    want = session(node)
+    assert want == ["OK", "QUEUED", "ResponseError: " + CROSSSLOT,
+                    "ExecAbortError: Transaction discarded because of previous errors."]
+    assert session(sc.client(decode_responses=True, single_connection_client=True)) == want
+    assert sc.client().exists("{b}tx") == 0  # slot 3300, served by masters()[0]
+
+
+def test_blocking_and_watch_go_to_the_key_s_master(rcluster, sc):
+    """BLPOP and WATCH open the client's own L2 connection to the master of their key: on every
+    master in turn, one client blocks and is fed through the sidecar, and a WATCHed
+    transaction commits, then aborts after another client's write."""
+    c = sc.client(decode_responses=True, single_connection_client=True)
+    feeder = sc.client(decode_responses=True)
+    for port in rcluster.masters():
+        key = next("q%d" % i for i in range(10000) if rcluster.master_of("q%d" % i) == port)
+        t = threading.Timer(0.3, lambda: feeder.rpush(key, "job"))
+        t.start()
+        assert tuple(c.blpop([key], timeout=10)) == (key, "job")
+        t.join()
+        with c.pipeline(transaction=True) as p:
+            p.watch(key)
+            p.multi()
+            p.set(key, "mine")
+            assert p.execute() == [True]
+        with c.pipeline(transaction=True) as p:
+            p.watch(key)
+            feeder.set(key, "theirs")
+            p.multi()
+            p.set(key, "mine again")
+            with pytest.raises(redis.WatchError):
+                p.execute()
+        assert rcluster.node(port).get(key) == "theirs"
+        assert feeder.get(key) == "theirs"
 
 
 @contextlib.contextmanager
