@@ -7,6 +7,7 @@
 // subscriptions lived at the old master) and dedicated links (a block or WATCH does not
 // survive: lost, as any lost dedicated link).
 #include "shared/log/log.h"
+#include "sidecar/cluster/node_locator.h"
 #include "sidecar/link/sentinel_locator.h"
 #include "sidecar/sidecar.h"
 #include "sidecar/state.h"
@@ -26,9 +27,10 @@ bool Sidecar::make_locator(std::string* error) {
         return false;
       }
   if (config_.l2_mode == "cluster") {
-    // The seeds; the data link (cluster/cluster_link.h) finds the masters. The other L2
-    // connections (invalidation source, pub/sub relays, dedicated links) go to the first seed.
-    locator_ = std::make_shared<FixedLocator>(eps[0]);
+    // The seeds; the data link (cluster/cluster_link.h) finds the masters, the invalidation
+    // source follows each one, dedicated links go to their key's master, and pub/sub relays to
+    // a master the data link reaches (cluster/node_locator.h, following it once it is made).
+    locator_ = std::make_shared<cluster::NodeLocator>(std::move(eps));
     return true;
   }
   if (config_.l2_mode == "standalone") {

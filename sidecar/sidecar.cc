@@ -11,6 +11,7 @@
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
 #include "sidecar/clock.h"
+#include "sidecar/cluster/node_locator.h"
 #include "sidecar/invalidation/cluster_source.h"
 #include "sidecar/state.h"
 
@@ -252,6 +253,8 @@ std::unique_ptr<L2Link> Sidecar::make_cluster_link() {
   };
   auto link = std::make_unique<cluster::ClusterLink>(table_, std::move(o));
   cluster_ = link.get();
+  if (auto nodes = std::dynamic_pointer_cast<cluster::NodeLocator>(locator_))
+    nodes->follow(cluster_);  // pub/sub relays: to a master it reaches
   return link;
 }
 

@@ -87,6 +87,8 @@ class ClusterLink final : public L2Link, public ClusterView {
   // ClusterView
   const Topology& topology() const override { return topology_; }
   void set_topology_listener(Listener* listener) override { listener_ = listener; }
+  // The first master whose link is connected, else the first master.
+  bool reachable_master(NodeAddress* out) const override;
 
   // A node link connected or was lost (the factory's links report here): discovery starts on
   // the first seed that connects; a lost master makes the topology be checked again.
@@ -103,7 +105,8 @@ class ClusterLink final : public L2Link, public ClusterView {
   friend class SlotsDone;
 
   L2Link* node(const std::string& host, int port);  // created (and started) on first use
-  L2Link* master_link(int slot);                    // slot -1: the first master
+  L2Link* master_link(int slot);  // slot -1: a connected master (else the first)
+  size_t reachable_index() const;  // the first master whose link is connected, else 0
   void discover();
   void on_slots(const std::string& host, size_t seed, const redisReply* r);
   void apply(Topology t);

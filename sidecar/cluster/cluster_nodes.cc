@@ -33,7 +33,8 @@ L2Link* ClusterLink::node(const std::string& host, int port) {
 
 L2Link* ClusterLink::master_link(int slot) {
   if (masters_.empty()) return nullptr;
-  int m = slot < 0 ? 0 : topology_.master_of(static_cast<uint16_t>(slot));
+  if (slot < 0) return masters_[reachable_index()];  // keyless: one dead master won't fail them
+  const int m = topology_.master_of(static_cast<uint16_t>(slot));
   return m < 0 ? nullptr : masters_[static_cast<size_t>(m)];
 }
 
@@ -42,6 +43,18 @@ bool ClusterLink::connected() const {
   for (const L2Link* m : masters_)
     if (m->connected()) return true;
   return false;
+}
+
+size_t ClusterLink::reachable_index() const {
+  for (size_t m = 0; m < masters_.size(); ++m)
+    if (masters_[m]->connected()) return m;
+  return 0;
+}
+
+bool ClusterLink::reachable_master(NodeAddress* out) const {
+  if (masters_.empty()) return false;
+  *out = topology_.masters()[reachable_index()];
+  return true;
 }
 
 void ClusterLink::reconnect(const std::string& why) {

@@ -26,6 +26,13 @@ class ClusterView {
   virtual const Topology& topology() const = 0;
   // One listener (null: none); it hears every change after this call.
   virtual void set_topology_listener(Listener* listener) = 0;
+  // A master to connect to for what any node serves (pub/sub: a cluster relays PUBLISH to
+  // every node): one the view can reach now, else the first; false while no master is known.
+  virtual bool reachable_master(NodeAddress* out) const {
+    if (topology().masters().empty()) return false;
+    *out = topology().masters()[0];
+    return true;
+  }
 };
 
 }  // namespace tiercache::sidecar::cluster

@@ -393,7 +393,7 @@ def _read_through_failover(c, keys):
     return refused
 
 
-def test_master_killed_failover(tmp_path):
+def test_master_killed_failover():
     """kill -9 of one master of a cluster that keeps serving the others
     (cluster-require-full-coverage no): through the failover, keys of the other masters are
     answered with their values and no error; keys of the dead master get clear errors until its
@@ -433,6 +433,44 @@ def test_master_killed_failover(tmp_path):
         assert rc.node(new_master).get(dead[0]) == "after"
         assert all(c.get(k) == "after" for k in dead)
         assert all(c.get(k) == "v-" + k for k in alive)
+
+
+def test_pubsub_relays_move_off_a_dead_master():
+    """A client's pub/sub relay goes to a master the sidecar reaches (INFO l2_mode cluster,
+    l2_master: where a relay opened now goes). kill -9 of that master closes its subscribers
+    (their subscriptions died with it: the client resubscribes, as redis-py does), and a
+    subscription made afterwards lands on a live master: it gets messages published through the
+    sidecar (a cluster relays PUBLISH to every node) while the dead master is still down."""
+    with _cluster_losing_a_master("relays") as (rc, s, c, _):
+        info = s.info("server")
+        assert info["l2_mode"] == "cluster"
+        relay_port = int(info["l2_master"].rsplit(":", 1)[1])
+        assert relay_port in rc.masters()
+        old = s.client(decode_responses=True).pubsub()
+        old.subscribe("news")
+        assert old.get_message(timeout=5)["type"] == "subscribe"
+        assert c.publish("news", "one") >= 1
+        assert old.get_message(timeout=5)["data"] == "one"
+
+        rc.kill9(relay_port)
+        with pytest.raises(redis.ConnectionError):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # closed once the sidecar sees the link lost
+                old.get_message(timeout=0.5)
+        old.close()
+        wait_for(lambda: s.info("server")["l2_master"] != "127.0.0.1:%d" % relay_port, 30.0,
+                 interval=0.05, what="relays sent to another master")
+        fresh = s.client(decode_responses=True).pubsub()
+        fresh.subscribe("news")
+        assert fresh.get_message(timeout=10)["type"] == "subscribe"
+        got = None
+        for i in range(50):  # (a message sent before the subscription is not delivered)
+            c.publish("news", "two")  # keyless: to a master the sidecar reaches
+            got = fresh.get_message(timeout=0.2)
+            if got is not None:
+                break
+        assert got is not None and got["data"] == "two", got
+        fresh.close()
 
 
 def test_master_killed_drops_only_its_slots():
