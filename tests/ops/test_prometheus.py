@@ -78,6 +78,8 @@ def test_prometheus_scrapes_sidecar_and_l2(procs, tmp_path):
     assert float(sample("tiercache_l2_used_memory")[0]["value"][1]) > 0
     # The example alert expressions evaluate against real series (no alert is firing).
     assert query(prom_port, "tiercache_sidecar_bus_healthy == 0") == []
+    assert sample("tiercache_sidecar_bus_slots_unhealthy")[0]["value"][1] == "0"
+    assert query(prom_port, "tiercache_sidecar_bus_slots_unhealthy > 0") == []
     assert query(prom_port, "tiercache_sidecar_l2_connected == 0") == []
     assert prom.stop() == 0
 
