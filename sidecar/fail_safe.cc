@@ -6,6 +6,13 @@
 // segment (l1::Store::set_stale_window) so direct readers apply the same rule. It closes, and
 // L1 is flushed first, when it expires (cron), when the L2 answers on the data link again, or
 // when the bus is healthy again: a copy the L2 no longer holds is never answered after that.
+// In l2-mode cluster the same holds per master (slot_stale.h): a master's lost tracking
+// keeps only its slots as stale, each window closing when it expires, when a key of the slot
+// is answered by its master (a probe), or when the master's tracking or the slot's owner
+// changes. Direct readers are not told: the entries are dropped when the window closes (within
+// a cron tick of it), and until then a stale answer is what fail-safe allows.
+
+#include <fmt/format.h>
 
 #include "shared/log/log.h"
 #include "sidecar/clock.h"
@@ -21,6 +28,14 @@ namespace {
 struct ProbeOp final : Op {
   explicit ProbeOp(Sidecar& s) : Op(s) {}
   void on_reply(const redisReply* r) override { s.l2_probed(r != nullptr); }
+};
+
+// A read of a key in an open slot (slot_stale.h): answered by its master means it is reachable
+// again, so its slots must stop answering stale copies.
+struct SlotProbeOp final : Op {
+  SlotProbeOp(Sidecar& s, uint16_t slot) : Op(s), slot(slot) {}
+  void on_reply(const redisReply* r) override { s.slot_probed(slot, r); }
+  uint16_t slot;
 };
 
 }  // namespace
@@ -114,8 +129,55 @@ void Sidecar::on_bus_healthy() {
 
 void Sidecar::on_bus_current(uint64_t sent_ms) { l1_->mark_current(sent_ms); }
 
+void Sidecar::on_slots_unhealthy(std::span<const uint16_t> slots, uint64_t vouched_ms,
+                                 const std::string& why) {
+  std::vector<uint16_t> drop;
+  const size_t open_before = slot_stale_.open_count();
+  slot_stale_.open(slots, vouched_ms, steady_us() / 1000, &drop);
+  if (slot_stale_.open_count() > open_before) {
+    reads_.refuse_fills_in_flight();  // (fills of these slots are refused anyway: not followed)
+    stats_.fail_safe_entered++;
+    log::warn("fail-safe: {} hash slot(s) answered stale, verified within {} ms ({})",
+              slot_stale_.open_count() - open_before, config_.stale_if_error_ms, why);
+  }
+  on_slots_dropped(drop, why);
+}
+
+bool Sidecar::key_stale_ok(std::string_view key) const {
+  return slot_stale_.open_count() > 0 &&
+         slot_stale_.answers(cluster::key_slot(key), steady_us() / 1000);
+}
+
+void Sidecar::slot_fail_safe_cron() {
+  if (slot_stale_.open_count() == 0) return;
+  std::vector<uint16_t> drop;
+  slot_stale_.expire(steady_us() / 1000, &drop);
+  on_slots_dropped(drop, "fail-safe: stale window expired");
+  if (slot_probe_sent_ || cluster_ == nullptr) return;
+  const int slot = slot_stale_.next_open(slot_probe_next_);
+  if (slot < 0) return;
+  slot_probe_next_ = slot + 1;
+  slot_probe_sent_ = true;
+  const std::string key =
+      fmt::format("{}probe:{{{}}}", kReservedPrefix, cluster::slot_tag(static_cast<uint16_t>(slot)));
+  std::string_view exists[] = {"EXISTS", key};
+  l2_->send(exists, std::make_unique<SlotProbeOp>(*this, static_cast<uint16_t>(slot)));
+}
+
+void Sidecar::slot_probed(uint16_t slot, const redisReply* r) {
+  slot_probe_sent_ = false;
+  if (r == nullptr || r->type != REDIS_REPLY_INTEGER || cluster_ == nullptr) return;
+  // The slot's master answers: every open slot it serves closes (dropped first).
+  const cluster::Topology& t = cluster_->topology();
+  const int master = t.master_of(slot);
+  std::vector<uint16_t> drop;
+  slot_stale_.close_if([&](uint16_t s) { return t.master_of(s) == master; }, &drop);
+  on_slots_dropped(drop, "fail-safe: the slots' master answers again");
+}
+
 void Sidecar::on_slots_dropped(std::span<const uint16_t> slots, const std::string& why) {
   if (slots.empty()) return;
+  slot_stale_.close(slots);
   log::info("dropping {} hash slot(s) from L1: {}", slots.size(), why);
   reads_.invalidate_slots(slots);
 }

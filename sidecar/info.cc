@@ -140,6 +140,7 @@ std::string Sidecar::info(std::string_view section) {
       for (int slot = 0; slot < cluster::kSlots; ++slot)
         slots_down += bus_->slot_healthy(static_cast<uint16_t>(slot)) ? 0 : 1;
     info_field(s, "bus_slots_unhealthy", slots_down);
+    info_field(s, "bus_slots_stale", slot_stale_.open_count());  // of those: fail-safe answers
     info_field(s, "bus_heartbeats_back", bs.own_echoes);
     info_field(s, "bus_refused", bs.refused);
     info_field(s, "bus_resets", bs.resets);

@@ -298,7 +298,9 @@ size_t ReadPath::in_flight() const { return flights_.size() + mgets_.size() + ex
 // ---- reads ---------------------------------------------------------------------------------
 
 l1::GetResult ReadPath::l1_lookup(L1Use use, int db, std::string_view key, std::string* value) {
-  if (use == L1Use::kOff || !host_.key_followed(key)) {
+  if (use != L1Use::kOff && !host_.key_followed(key))
+    use = host_.key_stale_ok(key) ? L1Use::kStale : L1Use::kOff;
+  if (use == L1Use::kOff) {
     stats_.l1_bypassed++;
     return l1::GetResult::kMiss;
   }

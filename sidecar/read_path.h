@@ -55,6 +55,12 @@ class ReadHost {
     (void)key;
     return true;
   }
+  // A key not followed may still be answered from L1 as stale (fail-safe for its slot only:
+  // its master is away and was vouched for within the window); it is never filled.
+  virtual bool key_stale_ok(std::string_view key) const {
+    (void)key;
+    return false;
+  }
   // Sends a request for a client of `db` in request order (the pending write batch first). The
   // link owns `done`; on failure it has been answered with nullptr. False when L2 is down.
   virtual bool send(int db, std::span<const std::string_view> args,

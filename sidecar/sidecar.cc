@@ -220,9 +220,8 @@ bool Sidecar::make_invalidation_source(std::string* error) {
   if (cluster_ != nullptr) {
     // l2-mode cluster: one tracking connection per master, following the cluster link's
     // topology; each master's heartbeat key hashes to a slot that master serves. Health per
-    // slot (a master's loss drops its slots only), unless fail-safe is on: its stale answers
-    // are for the whole L1 while any master is away.
-    const bool per_slot = config_.stale_if_error_ms == 0 && l1_->hash_slot_generations();
+    // slot: a master's loss drops its slots only, or (fail-safe) answers them stale only.
+    const bool per_slot = l1_->hash_slot_generations();
     bus_ = make_cluster_source(loop_, *cluster_, link_options(config_, nullptr, true, l2_tls_),
                                std::move(t), origin_, this, per_slot);
     per_slot_ = bus_->per_slot();
@@ -337,6 +336,7 @@ void Sidecar::on_cron(uv_timer_t* t) {
   self->l1_->heartbeat();
   self->l1_->reclaim_expired(256);
   self->fail_safe_cron();
+  self->slot_fail_safe_cron();
   if (self->cluster_ != nullptr) self->cluster_->tick(wall_us() / 1000);
 }
 

@@ -41,6 +41,7 @@
 #include "sidecar/link/hiredis_link.h"
 #include "sidecar/read_path.h"
 #include "sidecar/session_host.h"
+#include "sidecar/slot_stale.h"
 #include "sidecar/stats.h"
 #include "sidecar/write_path.h"
 
@@ -84,6 +85,9 @@ class Sidecar : public net::ConnectionOwner,
   void on_bus_current(uint64_t sent_ms) override;
   // l2-mode cluster: a master lost or slots moved: those slots leave L1 (O(1) each).
   void on_slots_dropped(std::span<const uint16_t> slots, const std::string& why) override;
+  // A master's tracking lost: its slots dropped, or answered stale (fail-safe, slot_stale.h).
+  void on_slots_unhealthy(std::span<const uint16_t> slots, uint64_t vouched_ms,
+                          const std::string& why) override;
 
   // ReadHost: what the read path needs of the sidecar (l1_use: fail_safe.cc).
   l1::Store& l1() override { return *l1_; }
@@ -93,6 +97,7 @@ class Sidecar : public net::ConnectionOwner,
   bool key_followed(std::string_view key) const override {
     return !per_slot_ || bus_->slot_healthy(cluster::key_slot(key));
   }
+  bool key_stale_ok(std::string_view key) const override;  // fail_safe.cc
   bool send(int db, std::span<const std::string_view> args,
             std::unique_ptr<Completion> done) override;
   net::Connection* connection(uint64_t id) override;
@@ -127,6 +132,10 @@ class Sidecar : public net::ConnectionOwner,
   // fail_safe.cc, from the heartbeat cron: closes an expired stale window; probes the L2 when
   // the data link is up again while the bus is not.
   void fail_safe_cron();
+  // fail_safe.cc, per hash slot (slot_stale.h): expired windows closed; a probe of an open
+  // slot's master (a key read in that slot), and its answer.
+  void slot_fail_safe_cron();
+  void slot_probed(uint16_t slot, const redisReply* r);
 
   std::string info(std::string_view section);
 
@@ -238,6 +247,10 @@ class Sidecar : public net::ConnectionOwner,
   bool fail_safe_ = false;
   bool stale_open_ = false;
   bool probe_sent_ = false;
+  // The same per hash slot (l2-mode cluster): one master's slots while its tracking is down.
+  SlotStaleWindows slot_stale_{static_cast<uint64_t>(config_.stale_if_error_ms)};
+  bool slot_probe_sent_ = false;
+  int slot_probe_next_ = 0;
 };
 
 // Options of an L2 connection: the request link, or a subscribed one (bus, client pub/sub).

@@ -230,11 +230,15 @@ void ClusterSource::report_health(const std::string& why) {
 }
 
 void ClusterSource::master_unhealthy(Master& m, const std::string& why) {
+  const uint64_t vouched = m.current_ms;
   m.current_ms = 0;
   if (per_slot_) {
-    // Only this master's slots: dropped now (also each time again, as below), not served
-    // until its source is healthy (slot_healthy).
-    listener_->on_slots_dropped(slots_of(m), "master " + endpoint_text(m.node) + ": " + why);
+    // Only this master's slots: dropped now, or kept as stale in fail-safe (the listener's
+    // choice; each time again, as below), not served fresh nor filled until its source is
+    // healthy (slot_healthy), and dropped then (on_bus_healthy).
+    m.kept_stale |= vouched != 0;  // the listener may keep its slots (fail-safe)
+    listener_->on_slots_unhealthy(slots_of(m), vouched,
+                                  "master " + endpoint_text(m.node) + ": " + why);
     report_health("no master's tracking is set up");  // the last one lost: L1 serves nothing
     return;
   }
@@ -271,7 +275,12 @@ void ClusterSource::Master::on_bus_unhealthy(const std::string& why) {
 }
 
 void ClusterSource::Master::on_bus_healthy() {
-  if (live) owner->report_health("");
+  if (!live) return;
+  if (owner->per_slot_ && kept_stale)  // what fail-safe kept meanwhile goes: followed again
+    owner->listener_->on_slots_dropped(owner->slots_of(*this),
+                                       "master " + endpoint_text(node) + ": tracking set up");
+  kept_stale = false;
+  owner->report_health("");
 }
 
 void ClusterSource::Master::on_bus_current(uint64_t sent_ms) {

@@ -17,20 +17,22 @@
 //
 // Health, per slot (per_slot, the sidecar's default in l2-mode cluster; L1 has per-slot
 // generations, l1::Options::hash_slot_generations): the loss of one master's source (failover,
-// connection lost, a heartbeat not seen back) drops only the slots that master owns
-// (on_slots_dropped: O(1) per slot in L1, fills begun before refused), and slot_healthy() is
-// false for them until that master's source is set up again (dropping them once more first):
-// L1 neither answers nor fills their keys meanwhile, reads go to the L2 (its errors, or the
-// new owner's values). The other masters' slots keep being served. healthy() is then "some
-// master's source is healthy" (L1 serves some keys); the current mark (on_bus_current) is the
-// minimum over the healthy masters, sound because the others' slots hold nothing. Measured with
-// three masters (test_master_killed_drops_only_its_slots in tests/integration/sidecar/
-// test_cluster.py: 3,000 keys, a master killed with kill -9): the failover drops 33.4% of L1's
-// entries (the dead master's 5,462 slots), not all of them.
-// Health all or nothing (!per_slot, when --stale-if-error-ms is set, so that fail-safe keeps
-// its promise of stale answers for every key while a master is away): the sidecar hears
-// on_bus_unhealthy (L1 is flushed, or fail-safe's window opens) whenever any master's source
-// goes unhealthy, and on_bus_healthy once every master's is healthy again.
+// connection lost, a heartbeat not seen back) concerns only the slots that master owns
+// (on_slots_unhealthy, with the time its invalidations were last all applied): the sidecar
+// drops them (O(1) per slot in L1, fills begun before refused) or, with --stale-if-error-ms,
+// keeps answering them as stale within that window (sidecar/slot_stale.h). slot_healthy() is
+// false for them until that master's source is set up again, when they are dropped
+// (on_slots_dropped): L1 neither fills their keys nor answers them fresh meanwhile, reads go to
+// the L2 (its errors, or the new owner's values). The other masters' slots keep being served.
+// healthy() is then "some master's source is healthy" (L1 serves some keys); the current mark
+// (on_bus_current) is the minimum over the healthy masters, sound because the others' slots
+// hold nothing (or, in fail-safe, what its window allows). Measured with three masters
+// (test_master_killed_drops_only_its_slots in tests/integration/sidecar/test_cluster.py: 3,000
+// keys, a master killed with kill -9): the failover drops 33.4% of L1's entries (the dead
+// master's 5,462 slots), not all of them.
+// Health all or nothing (!per_slot: an L1 segment without per-slot generations): the sidecar
+// hears on_bus_unhealthy (L1 is flushed, or fail-safe's window opens) whenever any master's
+// source goes unhealthy, and on_bus_healthy once every master's is healthy again.
 // Either way, a topology change drops the slots whose owner changed (a master leaves or joins,
 // a failover, resharding), and only those, at once (fail-safe or not): nothing read from an old
 // owner survives.
@@ -115,6 +117,7 @@ class ClusterSource final : public ReportedSource, public cluster::ClusterView::
     std::unique_ptr<InvalidationSource> source;
     bool live = true;         // false while being stopped: its events are ignored
     uint64_t current_ms = 0;  // its latest on_bus_current since it was last healthy (0: none)
+    bool kept_stale = false;  // lost while vouched for: its slots dropped once it is back
 
     void on_invalidation(const invalidation::Message& m) override;
     void on_keys_invalidated(std::span<const std::string_view> keys) override;

@@ -63,6 +63,17 @@ class BusListener {
     all.groups.push_back(invalidation::Group{invalidation::kAllDbs, true, {}});
     on_invalidation(all);
   }
+  // A cluster's source, per slot: these slots' master's tracking was lost (or is being set up
+  // again), its invalidations last all applied at vouched_ms (on_bus_current's clock; 0: not
+  // since it was set up). The listener drops them (this default) or, in fail-safe, keeps
+  // answering their entries as stale within its window (slot_stale.h); either way it fills
+  // nothing of theirs while slot_healthy is false, and they are dropped (on_slots_dropped)
+  // when their master's tracking is set up again.
+  virtual void on_slots_unhealthy(std::span<const uint16_t> slots, uint64_t vouched_ms,
+                                  const std::string& why) {
+    (void)vouched_ms;
+    on_slots_dropped(slots, why);
+  }
 };
 
 class InvalidationSource {

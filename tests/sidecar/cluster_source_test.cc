@@ -73,6 +73,11 @@ struct Events final : BusListener {
   }
   void on_bus_healthy() override { ++healthy; }
   void on_bus_current(uint64_t sent_ms) override { current.push_back(sent_ms); }
+  void on_slots_unhealthy(std::span<const uint16_t> slots, uint64_t vouched_ms,
+                          const std::string& why) override {
+    vouched.push_back(vouched_ms);
+    on_slots_dropped(slots, why);  // as the default: no fail-safe here
+  }
   void on_slots_dropped(std::span<const uint16_t> slots, const std::string& why) override {
     ++flushes;
     dropped.emplace_back(slots.begin(), slots.end());
@@ -83,6 +88,7 @@ struct Events final : BusListener {
   std::string last_why;
   std::vector<std::string> keys;
   std::vector<uint64_t> current;
+  std::vector<uint64_t> vouched;  // each on_slots_unhealthy's
 };
 
 struct FakeMaster;
@@ -429,16 +435,19 @@ TEST_CASE("cluster source per slot: marks over the healthy masters; recovery") {
   CHECK(f.events.current == std::vector<uint64_t>{90});
   // 7001 lost: its slots hold nothing now, so the others' marks vouch for L1.
   f.at(7001)->go_down("lost");
+  CHECK(f.events.vouched.back() == 90);  // its last mark: a fail-safe window starts there
   f.at(7000)->listener->on_bus_current(130);
   CHECK(f.events.current == std::vector<uint64_t>{90, 120});
   f.at(7002)->listener->on_bus_current(140);
   CHECK(f.events.current == std::vector<uint64_t>{90, 120, 130});
-  // Back: its slots are dropped once more (what it may have missed), then followed; its first
-  // mark is awaited before the minimum moves on.
+  // Back: its slots are dropped once more (what it may have missed), and again once it is
+  // followed (what a listener in fail-safe kept as stale: it was lost while vouched for, at
+  // 90); its first mark is awaited before the minimum moves on.
   const size_t drops = f.events.dropped.size();
   f.at(7001)->listener->on_bus_unhealthy("tracking (again)");
   f.at(7001)->go_up();
-  CHECK(f.events.dropped.size() == drops + 1);
+  CHECK(f.events.dropped.size() == drops + 2);
+  CHECK(f.events.dropped.back() == range(5461, 10922));
   CHECK(f.source->slots_unhealthy() == 0);
   f.at(7000)->listener->on_bus_current(150);
   f.at(7002)->listener->on_bus_current(160);

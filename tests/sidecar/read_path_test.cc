@@ -76,6 +76,9 @@ class Host final : public ReadHost, public net::ConnectionOwner {
   bool key_followed(std::string_view key) const override {
     return !slots_down.contains(cluster::key_slot(key));
   }
+  bool key_stale_ok(std::string_view key) const override {
+    return slots_stale.contains(cluster::key_slot(key));
+  }
 
   // net::ConnectionOwner: the test calls the read path itself.
   void on_request(net::Connection&, std::span<const std::string_view>) override {}
@@ -104,6 +107,7 @@ class Host final : public ReadHost, public net::ConnectionOwner {
   testing::FakeL2Link link;
   std::vector<int> dbs;  // the db of every request sent
   std::set<uint16_t> slots_down;  // key_followed() is false for their keys
+  std::set<uint16_t> slots_stale;  // key_stale_ok() is true for their keys (fail-safe)
 
  private:
   uv_loop_t loop_;
@@ -279,6 +283,26 @@ TEST_CASE_FIXTURE(SlotFixture, "ReadPath: a dropped slot leaves L1, its flights 
   reads.get(*a, 0, "bar");  // other slots are served
   CHECK(Host::replies(a) == "$1\r\n3\r\n");
   CHECK(host.link.pending.empty());
+
+  // Fail-safe for that slot only: what L1 holds is answered, counted as stale; a miss goes to
+  // the L2 and is not filled.
+  REQUIRE(host.l1().set(0, "y{foo}", "4", 0));
+  host.slots_stale.insert(foo);
+  reads.get(*a, 0, "y{foo}");
+  CHECK(Host::replies(a) == "$1\r\n4\r\n");
+  CHECK(stats.stale_answers == 1);
+  CHECK(stats.l1_bypassed == 1);
+  reads.get(*a, 0, "z{foo}");
+  host.link.answer(Reply::str("z"));
+  host.link.answer(Reply::integer(-1));
+  CHECK(Host::replies(a) == "$1\r\nz\r\n");
+  CHECK_FALSE(host.in_l1(0, "z{foo}"));
+  reads.get(*a, 0, "bar");  // the others: fresh, not stale
+  CHECK(Host::replies(a) == "$1\r\n3\r\n");
+  CHECK(stats.stale_answers == 1);
+  host.use = L1Use::kOff;  // L1 off altogether: nothing, stale slots included
+  reads.get(*a, 0, "y{foo}");
+  CHECK(host.link.commands() == V{"GET y{foo}", "PTTL y{foo}"});
 }
 
 TEST_CASE_FIXTURE(Fixture, "ReadPath: slots dropped from an L1 without slot generations: all") {

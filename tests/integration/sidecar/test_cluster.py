@@ -362,14 +362,14 @@ def test_blocking_and_watch_go_to_the_key_s_master(rcluster, sc):
 
 
 @contextlib.contextmanager
-def _cluster_losing_a_master(name):
+def _cluster_losing_a_master(name, **flags):
     """A cluster that keeps serving the masters that are up (cluster-require-full-coverage no)
-    and a tracking sidecar in front of it; yields (cluster, sidecar, client, the master the
-    test will kill)."""
+    and a tracking sidecar in front of it (with flags); yields (cluster, sidecar, client, the
+    master the test will kill)."""
     rc = RedisCluster(full_coverage=False)
     s = None
     try:
-        s = Sidecar(rc.seeds(3), name, l2_mode="cluster").start()
+        s = Sidecar(rc.seeds(3), name, l2_mode="cluster", **flags).start()
         yield rc, s, s.client(decode_responses=True), rc.masters()[1]
     finally:
         if s is not None:
@@ -393,6 +393,28 @@ def _read_through_failover(c, keys):
     return refused
 
 
+def _keys_around(rc, c, victim, prefix):
+    """300 keys written through the sidecar and replicated (WAIT); returns (the victim's keys,
+    the others')."""
+    keys = ["%s:%d" % (prefix, i) for i in range(300)]
+    for k in keys:
+        c.set(k, "v-" + k)
+    dead = [k for k in keys if rc.master_of(k) == victim]
+    alive = [k for k in keys if k not in dead]
+    assert dead and alive
+    assert rc.node(victim).execute_command("WAIT", 1, 5000) == 1
+    return dead, alive
+
+
+def _writes_reach_the_promoted_replica(rc, c, victim, dead):
+    for k in dead:
+        c.set(k, "after")
+    new_master = rc.master_of(dead[0])
+    assert new_master != victim
+    assert rc.node(new_master).get(dead[0]) == "after"
+    assert all(c.get(k) == "after" for k in dead)
+
+
 def test_master_killed_failover():
     """kill -9 of one master of a cluster that keeps serving the others
     (cluster-require-full-coverage no): through the failover, keys of the other masters are
@@ -400,13 +422,8 @@ def test_master_killed_failover():
     replica is promoted, then their values (replicated before the kill: WAIT); no read ever
     answers something else. Afterwards writes to those keys reach the promoted replica."""
     with _cluster_losing_a_master("failover") as (rc, s, c, victim):
-        keys = ["fo:%d" % i for i in range(300)]
-        for k in keys:
-            c.set(k, "v-" + k)
-        dead = [k for k in keys if rc.master_of(k) == victim]
-        alive = [k for k in keys if k not in dead]
-        assert dead and alive
-        assert rc.node(victim).execute_command("WAIT", 1, 5000) == 1
+        dead, alive = _keys_around(rc, c, victim, "fo")
+        keys = dead + alive
         for k in keys:  # into L1
             assert c.get(k) == "v-" + k
 
@@ -426,12 +443,7 @@ def test_master_killed_failover():
         print("failover: the dead master's keys served again %.1f s after the kill, %d errors "
               "meanwhile" % (time.monotonic() - killed_at, errors["dead"]))
         assert errors["dead"] > 0, "the dead master's keys were never refused: not a failover"
-        for k in dead:
-            c.set(k, "after")
-        new_master = rc.master_of(dead[0])
-        assert new_master != victim
-        assert rc.node(new_master).get(dead[0]) == "after"
-        assert all(c.get(k) == "after" for k in dead)
+        _writes_reach_the_promoted_replica(rc, c, victim, dead)
         assert all(c.get(k) == "v-" + k for k in alive)
 
 
@@ -471,6 +483,53 @@ def test_pubsub_relays_move_off_a_dead_master():
                 break
         assert got is not None and got["data"] == "two", got
         fresh.close()
+
+
+def test_fail_safe_answers_only_the_dead_master_s_keys_stale():
+    """stale-if-error-ms per master: kill -9 of one master keeps its slots' L1 entries and
+    answers them as stale (INFO stale_answers, bus_slots_stale) instead of errors while its
+    replica is promoted; the other masters' keys stay fresh L1 hits; nothing is dropped
+    meanwhile. Once the promotion is seen, the dead master's slots are dropped and their keys
+    read from the new master. No read errs or answers another value at any point."""
+    with _cluster_losing_a_master("slotstale", stale_if_error_ms=60000) as (rc, s, c, victim):
+        dead, alive = _keys_around(rc, c, victim, "fs")
+        keys = dead + alive
+        wait_for(lambda: s.info()["bus_slots_unhealthy"] == 0, 20.0, interval=0.05,
+                 what="every master's tracking set up")
+        for k in keys:  # into L1
+            assert c.get(k) == "v-" + k
+        wait_for(lambda: s.info()["l1_items"] == len(keys), 10.0, what="every key in L1")
+        # Every master vouched for since (a heartbeat of each seen back after the fills).
+        time.sleep(1.0)
+        before = s.info()
+
+        rc.kill9(victim)
+        killed_at = time.monotonic()
+        wait_for(lambda: s.info()["bus_slots_stale"] > 0, 10.0, interval=0.02,
+                 what="the dead master's slots answered stale")
+        during = s.info()
+        assert during["bus_slots_stale"] == during["bus_slots_unhealthy"] > 0, during
+        assert during["l1_items"] == len(keys)  # nothing dropped
+        stale_reads = 0
+        deadline = time.monotonic() + 60
+        while victim in rc.masters_alive() or s.info()["bus_slots_stale"] > 0:
+            hits = s.info()["l1_hits"]
+            assert [c.get(k) for k in alive] == ["v-" + k for k in alive]
+            assert s.info()["l1_hits"] - hits >= len(alive), "the others' keys not from L1"
+            assert [c.get(k) for k in dead] == ["v-" + k for k in dead]  # stale or promoted
+            stale_reads += 1
+            assert time.monotonic() < deadline, "no promotion seen in 60 s"
+            time.sleep(0.05)
+        after = s.info()
+        print("fail-safe per master: %d stale answers over %.1f s of failover, %d slots kept "
+              "stale, %d slots dropped after the promotion" % (
+                  after["stale_answers"] - before["stale_answers"],
+                  time.monotonic() - killed_at, during["bus_slots_stale"],
+                  after["l1_slots_flushed"] - before["l1_slots_flushed"]))
+        assert after["stale_answers"] - before["stale_answers"] >= len(dead)
+        assert after["l1_slots_flushed"] - before["l1_slots_flushed"] >= during["bus_slots_stale"]
+        assert after["fail_safe_entered"] > before["fail_safe_entered"]
+        _writes_reach_the_promoted_replica(rc, c, victim, dead)
 
 
 def test_master_killed_drops_only_its_slots():
