@@ -1,5 +1,5 @@
-// ClusterLink's nodes and topology (see cluster_link.h): one link per node, made on first use;
-// CLUSTER SLOTS asked of the seeds, then of a connected master (on MOVED, a lost master link,
+// ClusterLink's nodes and topology (see cluster_link.h): one link per node, made on first use
+// (masters and their replicas, as soon as a topology names them); CLUSTER SLOTS asked of the seeds, then of a connected master (on MOVED, a lost master link,
 // at every tick while a master is down, and every refresh_ms), and the topology applied. The
 // requests' side is cluster_link.cc.
 #include <algorithm>
@@ -140,6 +140,10 @@ void ClusterLink::on_slots(const std::string& host, size_t seed, const redisRepl
 }
 
 void ClusterLink::apply(Topology t) {
+  // Replicas are connected to ahead of need: a promoted one answers at once, instead of failing
+  // requests while its link is first being made.
+  for (const SlotRange& r : t.ranges())
+    for (const NodeAddress& n : r.replicas) node(n.host, n.port);
   bool changed = !known_ || t.masters() != topology_.masters() ||
                  t.ranges().size() != topology_.ranges().size();
   for (size_t i = 0; !changed && i < t.ranges().size(); ++i) {

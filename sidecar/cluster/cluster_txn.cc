@@ -168,7 +168,23 @@ void ClusterLink::txn_end(SlotTxn& t, const redisReply* exec_reply) {
     else c.op->reply = std::move(c.reply);  // a split DEL: its last part's
     if (--c.op->waiting == 0) c.op->complete = true;
   }
-  merge(*t.exec_op, t.group, exec_reply);  // drains: the queued Ops come first in the FIFO
+  if (exec_reply != nullptr)
+    return merge(*t.exec_op, t.group, exec_reply);  // drains: the queued Ops come first
+  // No answer from this slot's master (down, lost mid-way): only this group's elements of
+  // EXEC's reply fail, with the reason; the other slots' groups committed or not on their own.
+  if (!t.at.host.empty()) {
+    auto it = nodes_.find(node_name(t.at.host, t.at.port));
+    const std::string why = it != nodes_.end() && !it->second->last_error().empty()
+                                ? it->second->last_error()
+                                : std::string("no reply");
+    last_error_ = endpoint_text(t.at) + ": " + why;
+  }
+  std::string text = "ERR tiercache: L2 unavailable (" + last_error_ + ")";
+  redisReply failed{};
+  failed.type = REDIS_REPLY_ERROR;
+  failed.str = text.data();
+  failed.len = text.size();
+  merge(*t.exec_op, t.group, &failed);
 }
 
 void ClusterLink::retry_txns() {

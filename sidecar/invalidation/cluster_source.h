@@ -27,8 +27,8 @@
 // healthy() is then "some master's source is healthy" (L1 serves some keys); the current mark
 // (on_bus_current) is the minimum over the healthy masters, sound because the others' slots
 // hold nothing (or, in fail-safe, what its window allows). Measured with three masters
-// (test_master_killed_drops_only_its_slots in tests/integration/sidecar/test_cluster.py: 3,000
-// keys, a master killed with kill -9): the failover drops 33.4% of L1's entries (the dead
+// (test_master_killed_drops_only_its_slots in tests/integration/sidecar/test_cluster_failover.py:
+// 3,000 keys, a master killed with kill -9): the failover drops 33.4% of L1's entries (the dead
 // master's 5,462 slots), not all of them.
 // Health all or nothing (!per_slot: an L1 segment without per-slot generations): the sidecar
 // hears on_bus_unhealthy (L1 is flushed, or fail-safe's window opens) whenever any master's

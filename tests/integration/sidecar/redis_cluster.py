@@ -1,9 +1,9 @@
 """A real Redis Cluster on loopback for the l2-mode cluster tests: six redis-server processes
 (cluster-enabled yes, cluster-node-timeout 1000, each with its own dir, cluster config file and
-bus port),
-joined by `redis-cli --cluster create ... --cluster-replicas 1` into three masters with one
-replica each. Ready when every node says cluster_state:ok and all agree on the slots. close()
-kills every process and removes the dirs, failing loudly if anything is left."""
+bus port), joined by `redis-cli --cluster create ... --cluster-replicas 1` into three masters
+with one replica each. Ready when every node says cluster_state:ok, all agree on the slots and
+every replica's replication link is up. close() kills every process and removes the dirs,
+failing loudly if anything is left."""
 
 import os
 import shutil
@@ -73,6 +73,14 @@ class RedisCluster:
             if seen is not None and slots != seen:
                 return False
             seen = slots
+            # Replication set up too (tests WAIT for their writes to reach the replica): each
+            # replica's link up, each master's replica online.
+            repl = c.info("replication")
+            if repl["role"] == "slave" and repl.get("master_link_status") != "up":
+                return False
+            if repl["role"] == "master" and len(self.procs) > 3 and \
+                    repl.get("connected_slaves", 0) < 1:
+                return False
         return len(self.masters()) == 3
 
     def masters(self):
@@ -101,6 +109,17 @@ class RedisCluster:
             if r[0] <= slot <= r[1]:
                 return r[2][1]
         raise AssertionError("no master serves slot %d" % slot)
+
+    def wait_replicated(self, port, timeout=20.0):
+        """Waits until the master at port's replicas have acknowledged everything it has
+        replicated so far (WAIT from a fresh connection would not: it waits only for that
+        connection's own writes)."""
+        def caught_up():
+            repl = self.node(port).info("replication")
+            replicas = [v for k, v in repl.items() if k.startswith("slave") and isinstance(v, dict)]
+            return bool(replicas) and all(r["offset"] >= repl["master_repl_offset"]
+                                          for r in replicas)
+        wait_for(caught_up, timeout, interval=0.02, what="replicas of %d caught up" % port)
 
     def kill9(self, port):
         proc = self.procs[port]

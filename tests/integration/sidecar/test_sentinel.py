@@ -189,7 +189,9 @@ def diverge(topology, sc, client, key, cached, replica_only):
     """key = cached through the sidecar (replicated, and in its L1); then the replica alone
     gets replica_only: a write the old master "lost", as the new master will hold it."""
     client.set(key, cached)
-    topology.redis(topology.master_port).execute_command("WAIT", 1, 5000)
+    # (WAIT from a fresh connection waits for that connection's writes only: none)
+    wait_for(lambda: topology.redis(topology.replica_port).get(key) == cached, 10.0,
+             interval=0.01, what="%s replicated" % key)
     l1_hit(sc, client, key, cached)
     topology.redis(topology.replica_port).set(key, replica_only)
 
