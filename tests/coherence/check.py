@@ -260,7 +260,8 @@ def failures(writes, failed_reads, failed_writes, reads, ctl):
     fails = [(host, t0, t1, ks, "read", m) for host, t0, t1, ks, m in failed_reads]
     fails += [(host, t0, t1, ks, "write", m) for host, t0, t1, ks, m in failed_writes]
     lo, hi = ctl.failure_window or (float("inf"), float("-inf"))
-    out = {"reads": 0, "writes": 0, "by_host": {}, "outside_window": 0, "other_keys": {},
+    out = {"reads": 0, "writes": 0, "by_host": {}, "last_s_by_host": {}, "outside_window": 0,
+           "other_keys": {},
            "first_s": None, "last_s": None, "examples": []}
     last = float("-inf")
     for host, t0, t1, ks, op, m in sorted(fails, key=lambda f: f[1]):
@@ -274,6 +275,7 @@ def failures(writes, failed_reads, failed_writes, reads, ctl):
                 out["examples"].append((op, host, ks, round(t0 - ctl.t_start, 3),
                                         round(t1 - t0, 3), m))
         last = max(last, t1)
+        out["last_s_by_host"][host] = round(t1 - ctl.t_start, 3)
         out["first_s"] = min(out["first_s"] or t0, t0)
     if fails:
         out["first_s"] = round(out["first_s"] - ctl.t_start, 3)
@@ -512,10 +514,11 @@ def report(r):
         lines.append("  events (s after the start): " + ", ".join(
             "%s %.2f" % et for et in sorted(r["events_s"].items(), key=lambda et: et[1])))
     if f["reads"] or f["writes"] or r["failure_window_s"]:
-        lines.append("  failed requests: %d reads, %d writes (by host %s), from %s s to %s s; "
-                     "%d outside the failure window %s s, on keys not watched %s"
+        lines.append("  failed requests: %d reads, %d writes (by host %s), from %s s to %s s (the "
+                     "last by host %s); %d outside the failure window %s s, on keys not watched %s"
                      % (f["reads"], f["writes"], f["by_host"], f["first_s"], f["last_s"],
-                        f["outside_window"], r["failure_window_s"], f["other_keys"]))
+                        f["last_s_by_host"], f["outside_window"], r["failure_window_s"],
+                        f["other_keys"]))
         lines.append("  watched keys (%d) after the last failure, succeeded: %s"
                      % (len(r["watched_keys"]), f["watched_ok_after_last"]))
     for e in f["examples"]:
