@@ -275,7 +275,8 @@ def failures(writes, failed_reads, failed_writes, reads, ctl):
                 out["examples"].append((op, host, ks, round(t0 - ctl.t_start, 3),
                                         round(t1 - t0, 3), m))
         last = max(last, t1)
-        out["last_s_by_host"][host] = round(t1 - ctl.t_start, 3)
+        out["last_s_by_host"][host] = max(out["last_s_by_host"].get(host, 0),
+                                          round(t1 - ctl.t_start, 3))
         out["first_s"] = min(out["first_s"] or t0, t0)
     if fails:
         out["first_s"] = round(out["first_s"] - ctl.t_start, 3)

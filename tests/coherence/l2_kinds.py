@@ -58,14 +58,43 @@ def crash_when_replicated(master, replica, kill, deadline=10.0):
     kill()
 
 
-class OnRedisCluster:
+class _Hosts:
+    """What the L2 kinds share: the sidecars started (their exit statuses checked at close(),
+    problems noted as sidecars.Cluster does), and use as a context manager."""
+
+    source = "tracking"
+
+    @staticmethod
+    def _own(flags):
+        flags = dict(flags)
+        flags.pop("invalidation_source", None)  # the mode's own default: tracking
+        return flags
+
+    def _start(self, sidecar):
+        self.sidecars.append(sidecar)
+        return sidecar.start()
+
+    def close(self):
+        for s in self.sidecars:
+            rc = s.stop()
+            if rc not in (0, None):
+                self.problems.append("sidecar %s exited with %r\n%s" % (s.name, rc, s.stderr()))
+        self._close_l2()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class OnRedisCluster(_Hosts):
     """The hosts on a Redis Cluster of three masters and three replicas (redis_cluster.py):
     sidecars in l2-mode cluster given one seed, the tracking source on every master. Writers
     straight to the L2 use redis-py's cluster client. Stands in for sidecars.Cluster.
     full_coverage=False: the masters that are up keep serving while one master's slots have
     none (cluster-require-full-coverage no)."""
 
-    source = "tracking"
     l2_kind = "redis-cluster"
 
     def __init__(self, full_coverage=True):
@@ -136,31 +165,18 @@ class OnRedisCluster:
         return sidecar.info()["bus_slots_unhealthy"] == 0
 
     def sidecar(self, name, **flags):
-        flags.pop("invalidation_source", None)
-        s = Sidecar(self.rc.seeds(1), name, l2_mode="cluster", **flags)
-        self.sidecars.append(s)
-        return s.start()
+        return self._start(Sidecar(self.rc.seeds(1), name, l2_mode="cluster",
+                                   **self._own(flags)))
 
-    def close(self):
-        for s in self.sidecars:
-            rc = s.stop()
-            if rc not in (0, None):
-                self.problems.append("sidecar %s exited with %r\n%s" % (s.name, rc, s.stderr()))
+    def _close_l2(self):
         self.rc.close()
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-
-class OnRedisSentinel:
+class OnRedisSentinel(_Hosts):
     """The hosts on a master and its replica under three sentinels (redis_sentinel.py):
     sidecars in l2-mode sentinel given the sentinels, the tracking source at the master.
     Writers straight to the L2 use redis-py's Sentinel client."""
 
-    source = "tracking"
     l2_kind = "redis-sentinel"
 
     def __init__(self):
@@ -196,24 +212,11 @@ class OnRedisSentinel:
 
     def sidecar(self, name, **flags):
         from redis_sentinel import MASTER
-        flags.pop("invalidation_source", None)
-        s = Sidecar(self.topology.sentinels(), name, l2_mode="sentinel",
-                    l2_sentinel_master=MASTER, **flags)
-        self.sidecars.append(s)
-        return s.start()
+        return self._start(Sidecar(self.topology.sentinels(), name, l2_mode="sentinel",
+                                   l2_sentinel_master=MASTER, **self._own(flags)))
 
-    def close(self):
-        for s in self.sidecars:
-            rc = s.stop()
-            if rc not in (0, None):
-                self.problems.append("sidecar %s exited with %r\n%s" % (s.name, rc, s.stderr()))
+    def _close_l2(self):
         self.topology.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def l2_hosts(l2):
