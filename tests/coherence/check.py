@@ -23,7 +23,15 @@ Writers connected straight to the L2 (--l2-writers, default 2 when the sidecars'
 CLIENT TRACKING) write their own keys without any sidecar; every host is "another host" for
 them.
 
+Beyond one L2 process (l2_kinds.py): a Redis Cluster, or a master and replica under Redis
+Sentinel; --failover kills a master mid-run so its replica is promoted. A request may then fail
+(it is counted, never taken as acknowledged) inside the failure window the failover declares
+(from the crash until a grace period after both sidecars serve the promoted replica); the
+report says when requests failed, on which keys, why, and what succeeded on the dead master's
+keys after the last failure.
+
     /usr/bin/python3 tests/coherence/check.py --seconds 30 [--l2 tiercache|redis|redis+publish] [--json]
+    /usr/bin/python3 tests/coherence/check.py --seconds 45 --l2 redis-sentinel --failover 1
 
 Exit status 0 when the contract held, 1 when it did not, 2 on a setup error."""
 
@@ -33,8 +41,8 @@ import marshal
 import multiprocessing
 import os
 import random
+import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,74 +51,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration", "sidecar"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, HERE)
 
 import redis  # noqa: E402
 
-from sidecars import Cluster, Sidecar, python_package_dir  # noqa: E402
+from l2_kinds import L2_ERRORS, failover, l2_client, l2_hosts, l2_target  # noqa: E402
+from sidecars import python_package_dir  # noqa: E402
 
 HOSTS = ("a", "b")
-
-
-class OnRedisCluster:
-    """The hosts on a Redis Cluster of three masters and three replicas (redis_cluster.py):
-    sidecars in l2-mode cluster given one seed, the tracking source on every master. Writers
-    straight to the L2 use redis-py's cluster client. Stands in for sidecars.Cluster."""
-
-    source = "tracking"
-    l2_kind = "redis-cluster"
-
-    def __init__(self):
-        from redis_cluster import RedisCluster
-        self.rc = RedisCluster()
-        self.sidecars = []
-        self.problems = []
-        seed = self.rc.masters()[0]
-        self.l2 = type("Seed", (), {"port": seed, "password": None})()
-
-    def reshard_later(self, slots, delay_s=1.0):
-        """Moves `slots` slots from the first master to the second with `redis-cli --cluster
-        reshard`, starting delay_s from now, in a thread; the thread is returned and its
-        .result is redis-cli's exit status and seconds taken once it ends."""
-        from redis_cluster import REDIS_CLI
-        masters = self.rc.masters()
-        ids = [self.rc.node(p).execute_command("CLUSTER", "MYID") for p in masters[:2]]
-
-        def reshard():
-            time.sleep(delay_s)
-            t0 = time.monotonic()
-            r = subprocess.run([REDIS_CLI, "--cluster", "reshard", "127.0.0.1:%d" % masters[0],
-                                "--cluster-from", ids[0], "--cluster-to", ids[1],
-                                "--cluster-slots", str(slots), "--cluster-yes",
-                                "--cluster-pipeline", "100"], capture_output=True, timeout=300)
-            t.result = (r.returncode, time.monotonic() - t0)
-
-        t = threading.Thread(target=reshard, daemon=True)
-        t.result = None
-        t.start()
-        return t
-
-    def sidecar(self, name, **flags):
-        flags.pop("invalidation_source", None)
-        s = Sidecar(self.rc.seeds(1), name, l2_mode="cluster", **flags)
-        self.sidecars.append(s)
-        return s.start()
-
-    def close(self):
-        for s in self.sidecars:
-            rc = s.stop()
-            if rc not in (0, None):
-                self.problems.append("sidecar %s exited with %r\n%s" % (s.name, rc, s.stderr()))
-        self.rc.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def l2_hosts(l2):
-    return OnRedisCluster() if l2 == "redis-cluster" else Cluster(l2)
 
 
 def _percentile(sorted_values, q):
@@ -122,84 +70,80 @@ def _percentile(sorted_values, q):
 
 # ---- worker processes ---------------------------------------------------------------------
 
-def writer_proc(sock, writer_id, keys, until, out_path, pause_ms, seed, cluster=False):
-    """sock: a sidecar's socket, or (host, port, password) of the L2 itself (a writer that
-    bypasses the sidecars: a cron job, a worker on a host without a sidecar). cluster: the L2
-    is a Redis Cluster (a cluster client for the L2; batches only of keys that share a slot,
-    as Redis Cluster allows)."""
+def _message(e):
+    """An error's message without its numbers (slots, ports), to count alike ones together."""
+    return re.sub(r"\d+", "#", "%s: %s" % (type(e).__name__, e))[:90]
+
+
+def writer_proc(target, writer_id, keys, until, out_path, pause_ms, seed, cluster=False):
+    """target: a sidecar's socket, or an l2_kinds.l2_client target (a writer that bypasses
+    the sidecars: a cron job, a worker on a host without a sidecar). cluster: the L2 is a Redis
+    Cluster (batches only of keys that share a slot, as Redis Cluster allows). until: a shared
+    double, the end of the run (a controller may move it). A failed write is logged not ok:
+    it may or may not have been applied, and was never acknowledged."""
     rng = random.Random(seed)
-    if isinstance(sock, tuple) and cluster:
-        from redis.cluster import RedisCluster as ClusterClient
-        c = ClusterClient(host=sock[0], port=sock[1], socket_timeout=10)
-    elif isinstance(sock, tuple):
-        c = redis.Redis(host=sock[0], port=sock[1], password=sock[2], socket_timeout=10)
+    if isinstance(target, tuple):
+        c, errors = l2_client(target), L2_ERRORS
     else:
-        c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
+        c, errors = redis.Redis(unix_socket_path=target, socket_timeout=10), redis.RedisError
     version = {k: 0 for k in keys}
-    log = []  # (key, version, t_sent, t_ack, ok)
-    while time.monotonic() < until:
+    log = []  # (key, version, t_sent, t_ack, None or why it failed)
+    messages = {}
+    while time.monotonic() < until.value:
         r = rng.random()
-        if r < 0.8 or len(keys) < 2 or cluster:
-            k = rng.choice(keys)
+        ks = [rng.choice(keys)] if r < 0.8 or len(keys) < 2 or cluster else rng.sample(keys, 2)
+        vs = {}
+        for k in ks:
             version[k] += 1
-            v = version[k]
-            t0 = time.monotonic()
-            try:
-                ok = c.set(k, "%d:%d" % (v, writer_id)) is True
-            except redis.RedisError:
-                ok = False
-            t1 = time.monotonic()
-            log.append((k, v, t0, t1, ok))
-        else:  # a batch: MSET or a MULTI/EXEC set_many (django-redis style)
-            ks = rng.sample(keys, 2)
-            vs = {}
-            for k in ks:
-                version[k] += 1
-                vs[k] = version[k]
-            t0 = time.monotonic()
-            try:
-                if r < 0.9:
-                    ok = c.mset({k: "%d:%d" % (vs[k], writer_id) for k in ks}) is True
-                else:
-                    p = c.pipeline(transaction=True)
-                    for k in ks:
-                        p.set(k, "%d:%d" % (vs[k], writer_id), px=600000)
-                    ok = p.execute() == [True, True]
-            except redis.RedisError:
-                ok = False
-            t1 = time.monotonic()
-            for k in ks:
-                log.append((k, vs[k], t0, t1, ok))
+            vs[k] = version[k]
+        t0 = time.monotonic()
+        try:
+            if len(ks) == 1:
+                ok = c.set(ks[0], "%d:%d" % (vs[ks[0]], writer_id)) is True
+            elif r < 0.9:  # a batch: MSET or a MULTI/EXEC set_many (django-redis style)
+                ok = c.mset({k: "%d:%d" % (vs[k], writer_id) for k in ks}) is True
+            else:
+                p = c.pipeline(transaction=True)
+                for k in ks:
+                    p.set(k, "%d:%d" % (vs[k], writer_id), px=600000)
+                ok = p.execute() == [True, True]
+            err = None if ok else "answered other than OK"
+        except errors as e:
+            err = _message(e)
+            messages[err] = messages.get(err, 0) + 1
+        t1 = time.monotonic()
+        for k in ks:
+            log.append((k, vs[k], t0, t1, err))
         if pause_ms:
             time.sleep(rng.random() * pause_ms / 1000.0)
     with open(out_path, "wb") as f:
-        marshal.dump(log, f)
+        marshal.dump((log, messages), f)
+
+
+def _dump_reads(out_path, log, failed, messages):
+    with open(out_path, "wb") as f:
+        marshal.dump((log, failed, messages), f)
 
 
 def reader_proc(sock, keys, until, out_path, seed):
     rng = random.Random(seed)
     c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
     log = []  # (key, version, t_sent, t_done)
-    errors = 0
-    while time.monotonic() < until:
+    failed = []  # (t_sent, t_failed, keys, message)
+    messages = {}
+    while time.monotonic() < until.value:
+        ks = [rng.choice(keys)] if rng.random() < 0.8 else rng.sample(keys, 3)
+        t0 = time.monotonic()
         try:
-            if rng.random() < 0.8:
-                k = rng.choice(keys)
-                t0 = time.monotonic()
-                v = c.get(k)
-                t1 = time.monotonic()
-                log.append((k, int(v.split(b":")[0]) if v else 0, t0, t1))
-            else:
-                ks = rng.sample(keys, 3)
-                t0 = time.monotonic()
-                vs = c.mget(ks)
-                t1 = time.monotonic()
-                for k, v in zip(ks, vs):
-                    log.append((k, int(v.split(b":")[0]) if v else 0, t0, t1))
-        except redis.RedisError:
-            errors += 1
-    with open(out_path, "wb") as f:
-        marshal.dump((log, errors), f)
+            vs = [c.get(ks[0])] if len(ks) == 1 else c.mget(ks)
+        except redis.RedisError as e:
+            failed.append((t0, time.monotonic(), ks, _message(e)))
+            messages[_message(e)] = messages.get(_message(e), 0) + 1
+            continue
+        t1 = time.monotonic()
+        for k, v in zip(ks, vs):
+            log.append((k, int(v.split(b":")[0]) if v else 0, t0, t1))
+    _dump_reads(out_path, log, failed, messages)
 
 
 def direct_reader_proc(sock, shm_name, staleness_ms, keys, until, out_path, seed):
@@ -211,20 +155,21 @@ def direct_reader_proc(sock, shm_name, staleness_ms, keys, until, out_path, seed
     r = _l1.Reader(shm_name, staleness_ms)
     c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
     log = []  # (key, version, t_sent, t_done)
-    errors = 0
-    while time.monotonic() < until:
+    failed = []
+    messages = {}
+    while time.monotonic() < until.value:
         k = rng.choice(keys)
         t0 = time.monotonic()
         try:
             v = r.get(0, k)
             if v is None:
                 v = c.get(k)
-        except redis.RedisError:
-            errors += 1
+        except redis.RedisError as e:
+            failed.append((t0, time.monotonic(), [k], _message(e)))
+            messages[_message(e)] = messages.get(_message(e), 0) + 1
             continue
         log.append((k, int(v.split(b":")[0]) if v else 0, t0, time.monotonic()))
-    with open(out_path, "wb") as f:
-        marshal.dump((log, errors), f)
+    _dump_reads(out_path, log, failed, messages)
 
 
 def probe_proc(sock_w, sock_r, until, out_path, seed):
@@ -237,9 +182,9 @@ def probe_proc(sock_w, sock_r, until, out_path, seed):
     delays = []
     v = 0
     w.set(key, "0")
-    while time.monotonic() < until:
+    while time.monotonic() < until.value:
         while r.get(key) != b"%d" % v:  # make sure the reader's host caches the old value
-            if time.monotonic() > until:
+            if time.monotonic() > until.value:
                 break
         r.get(key)
         v += 1
@@ -307,18 +252,89 @@ def analyse(writes, reads, bound_s):
     return out
 
 
+def failures(writes, failed_reads, failed_writes, reads, ctl):
+    """What failed, when, and whether the run recovered. failed_reads, failed_writes: [(host,
+    t_sent, t_failed, keys, message)]. A failure is inside the controller's failure window when the request
+    overlapped it; "after": the watched keys' reads and writes that succeeded, by host,
+    starting after the last failure ended."""
+    fails = [(host, t0, t1, ks, "read", m) for host, t0, t1, ks, m in failed_reads]
+    fails += [(host, t0, t1, ks, "write", m) for host, t0, t1, ks, m in failed_writes]
+    lo, hi = ctl.failure_window or (float("inf"), float("-inf"))
+    out = {"reads": 0, "writes": 0, "by_host": {}, "last_s_by_host": {}, "outside_window": 0,
+           "other_keys": {},
+           "first_s": None, "last_s": None, "examples": []}
+    last = float("-inf")
+    for host, t0, t1, ks, op, m in sorted(fails, key=lambda f: f[1]):
+        out[op + "s"] += 1
+        out["by_host"][host] = out["by_host"].get(host, 0) + 1
+        out["outside_window"] += 0 if t1 >= lo and t0 <= hi else 1
+        if not any(k in ctl.watched for k in ks):
+            by_op = out["other_keys"].setdefault(host, {"reads": 0, "writes": 0})
+            by_op[op + "s"] += 1
+            if len(out["examples"]) < 10:
+                out["examples"].append((op, host, ks, round(t0 - ctl.t_start, 3),
+                                        round(t1 - t0, 3), m))
+        last = max(last, t1)
+        out["last_s_by_host"][host] = max(out["last_s_by_host"].get(host, 0),
+                                          round(t1 - ctl.t_start, 3))
+        out["first_s"] = min(out["first_s"] or t0, t0)
+    if fails:
+        out["first_s"] = round(out["first_s"] - ctl.t_start, 3)
+        out["last_s"] = round(last - ctl.t_start, 3)
+    after = {}
+    for host, k, _, t0, _ in reads:
+        if k in ctl.watched and t0 > last:
+            after.setdefault(host, {"reads": 0, "writes": 0})["reads"] += 1
+    for k in ctl.watched & set(writes):
+        host, ws = writes[k]
+        n = sum(1 for _, t0, _, ok in ws if ok and t0 > last)
+        after.setdefault(host, {"reads": 0, "writes": 0})["writes"] += n
+    out["watched_ok_after_last"] = after
+    return out
+
+
+class Control:
+    """What a controller (run(controller=...), in a thread once the workers have started) sees
+    of the run: its keys; t_start; mark(name) notes an event's time; watched, a set of keys
+    the report follows (a failover's victim's); open_failure_window() and
+    close_failure_window(t) bound when requests may fail; end_in(s) moves the end of the run."""
+
+    def __init__(self, until, keys):
+        self._until = until
+        self.keys = keys
+        self.t_start = None
+        self.events = {}
+        self.watched = set()
+        self.failure_window = None  # [from, to] (monotonic)
+        self.error = None
+
+    def mark(self, name):
+        self.events[name] = time.monotonic()
+
+    def open_failure_window(self):
+        self.failure_window = [time.monotonic(), float("inf")]
+
+    def close_failure_window(self, t):
+        self.failure_window[1] = t
+
+    def end_in(self, seconds):
+        self._until.value = time.monotonic() + seconds
+
+
 # ---- the run -------------------------------------------------------------------------------
 
 def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, keys=100,
         bound_ms=100.0, pause_ms=2.0, probes=True, sidecar_flags=None, host_flags=None,
-        on_started=None, direct_readers_per_host=1, l2_writers=None):
+        on_started=None, direct_readers_per_host=1, l2_writers=None, controller=None):
     """Runs the check; returns the result dict (see report()). host_flags: {host: {flag:
     value}} on top of sidecar_flags (the self-test breaks one host's bus with it).
     on_started(cluster, sidecars) is called once the hosts are up (the soak adds load).
     direct_readers_per_host: readers that read the host's L1 segment themselves, as
     tiercache's Django backend does (in addition to readers_per_host socket readers).
     l2_writers: writers connected straight to the L2 (None: 2 with the tracking source, 0 with
-    the publish fallback, which cannot see them)."""
+    the publish fallback, which cannot see them). controller(cluster, sidecars, Control): runs
+    in a thread from the start of the run (a failover: l2_kinds.failover()); `seconds` is then
+    the longest the run may last."""
     flags = {"l1_max_ttl_ms": 60000}
     flags.update(sidecar_flags or {})
     work = tempfile.mkdtemp(prefix="tc-coh-")
@@ -335,14 +351,15 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
         nhost_writers = writers_per_host * len(HOSTS)
         nwriters = nhost_writers + l2_writers
         owned = {w: all_keys[w::nwriters] for w in range(nwriters)}
-        until = time.monotonic() + 0.3 + seconds
+        until = ctx.Value("d", time.monotonic() + 0.3 + seconds, lock=False)
+        ctl = Control(until, all_keys)
         procs = []
         files = {"w": [], "r": [], "p": []}
         for w in range(nwriters):
             host = HOSTS[w % len(HOSTS)] if w < nhost_writers else "l2"
             path = os.path.join(work, "w%d" % w)
             files["w"].append((host, w, path))
-            target = sc[host].socket if host != "l2" else ("127.0.0.1", cluster.l2.port, cluster.l2.password)
+            target = sc[host].socket if host != "l2" else l2_target(cluster)
             procs.append(ctx.Process(target=writer_proc, args=(
                 target, w, owned[w], until, path, pause_ms, 1000 + w,
                 cluster.l2_kind == "redis-cluster")))
@@ -366,33 +383,58 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
                 files["p"].append(path)
                 procs.append(ctx.Process(target=probe_proc, args=(
                     sc[hw].socket, sc[hr].socket, until, path, 3000 + i)))
-        t_start = time.monotonic()
+        t_start = ctl.t_start = time.monotonic()
         for p in procs:
             p.start()
+        if controller is not None:
+            def control():
+                try:
+                    controller(cluster, sc, ctl)
+                except Exception as e:  # noqa: BLE001  (reported, and the run ends)
+                    ctl.error = "%s: %s" % (type(e).__name__, e)
+                    ctl.end_in(0)
+            thread = threading.Thread(target=control, daemon=True)
+            thread.start()
         for p in procs:
-            p.join(seconds + 60)
+            while p.is_alive() and time.monotonic() < until.value + 60:
+                p.join(1.0)
             if p.exitcode != 0:
                 raise RuntimeError("a checker process failed (exit %s)" % p.exitcode)
         elapsed = time.monotonic() - t_start
+        if controller is not None:
+            thread.join(10)
+            if thread.is_alive():
+                ctl.error = ctl.error or "the controller had not finished when the run ended"
         info1 = {h: sc[h].info() for h in HOSTS}
         source = info1["a"]["invalidation_source"]
     writes, nwrites, failed_writes, l2_direct_writes = {}, 0, 0, 0
     failed_by_host = {}  # host ("a", "b", or "l2": the writers straight to the L2) -> count
+    messages = {}  # error message -> count, of every process
+    failed_writes_log = []  # (host, t_sent, t_failed, [key], message)
+
+    def load(path):
+        with open(path, "rb") as f:
+            *logs, msgs = marshal.load(f)
+        for m, n in msgs.items():
+            messages[m] = messages.get(m, 0) + n
+        return logs
     for host, w, path in files["w"]:
-        with open(path, "rb") as f:
-            for k, v, t0, t1, ok in marshal.load(f):
-                writes.setdefault(k, (host, []))[1].append((v, t0, t1, ok))
-                nwrites += 1
-                failed_writes += 0 if ok else 1
-                if not ok:
-                    failed_by_host[host] = failed_by_host.get(host, 0) + 1
-                l2_direct_writes += 1 if host == "l2" else 0
-    reads, read_errors = [], 0
+        for k, v, t0, t1, err in load(path)[0]:
+            ok = err is None
+            writes.setdefault(k, (host, []))[1].append((v, t0, t1, ok))
+            if not ok:
+                failed_writes_log.append((host, t0, t1, [k], err))
+            nwrites += 1
+            failed_writes += 0 if ok else 1
+            if not ok:
+                failed_by_host[host] = failed_by_host.get(host, 0) + 1
+            l2_direct_writes += 1 if host == "l2" else 0
+    reads, failed_reads = [], []
     for host, path in files["r"]:
-        with open(path, "rb") as f:
-            log_, errs = marshal.load(f)
-        read_errors += errs
+        log_, fails = load(path)
+        failed_reads += [(host, t0, t1, ks, m) for t0, t1, ks, m in fails]
         reads += [(host, k, v, t0, t1) for k, v, t0, t1 in log_]
+    read_errors = len(failed_reads)
     delays = []
     for path in files["p"]:
         with open(path, "rb") as f:
@@ -400,6 +442,7 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
     shutil.rmtree(work, ignore_errors=True)
 
     found = analyse(writes, reads, bound_ms / 1000.0)
+    failed = failures(writes, failed_reads, failed_writes_log, reads, ctl)
     ages = sorted(found.pop("staleness_age_s"))
     delays.sort()
     d = {h: {k: info1[h][k] - info0[h][k] for k in
@@ -425,13 +468,19 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
         "info_invalidation_lag_us": {h: {q: info1[h]["invalidation_lag_%s_us" % q]
                                          for q in ("p50", "p99", "max")} for h in HOSTS},
         "hosts": d,
+        "failures": failed,
+        "error_messages": sorted(messages.items(), key=lambda mn: -mn[1])[:8],
+        "events_s": {e: round(t - t_start, 3) for e, t in ctl.events.items()},
+        "failure_window_s": [round(t - t_start, 3) for t in ctl.failure_window or []],
+        "controller_error": ctl.error, "watched_keys": sorted(ctl.watched),
+        "sidecar_exits": cluster.problems,
     }
     hits = sum(d[h]["l1_hits"] + d[h]["l1_direct_hits"] for h in HOSTS)
     lookups = hits + sum(d[h]["l1_misses"] + d[h]["l1_bypassed"] for h in HOSTS)
     result["l1_hit_ratio"] = round(hits / lookups, 3) if lookups else 0.0
     result["ok"] = (result["stale_remote"] == 0 and result["stale_local"] == 0
-                    and result["impossible"] == 0 and failed_writes == 0 and read_errors == 0
-                    and nwrites > 0 and len(reads) > 0)
+                    and result["impossible"] == 0 and failed["outside_window"] == 0
+                    and not ctl.error and not cluster.problems and nwrites > 0 and len(reads) > 0)
     return result
 
 
@@ -461,6 +510,27 @@ def report(r):
         lines.append("  host %s: %s" % (h, ", ".join("%s %d" % kv for kv in d.items())))
     for e in r["examples"]:
         lines.append("  example: %r" % (e,))
+    f = r["failures"]
+    if r["events_s"]:
+        lines.append("  events (s after the start): " + ", ".join(
+            "%s %.2f" % et for et in sorted(r["events_s"].items(), key=lambda et: et[1])))
+    if f["reads"] or f["writes"] or r["failure_window_s"]:
+        lines.append("  failed requests: %d reads, %d writes (by host %s), from %s s to %s s (the "
+                     "last by host %s); %d outside the failure window %s s, on keys not watched %s"
+                     % (f["reads"], f["writes"], f["by_host"], f["first_s"], f["last_s"],
+                        f["last_s_by_host"], f["outside_window"], r["failure_window_s"],
+                        f["other_keys"]))
+        lines.append("  watched keys (%d) after the last failure, succeeded: %s"
+                     % (len(r["watched_keys"]), f["watched_ok_after_last"]))
+    for e in f["examples"]:
+        lines.append("  failed on keys not watched (op, host, keys, at s, took s, error): %r"
+                     % (e,))
+    for m, n in r["error_messages"]:
+        lines.append("  error %dx: %s" % (n, m))
+    if r["controller_error"]:
+        lines.append("  controller: %s" % r["controller_error"])
+    for problem in r["sidecar_exits"]:
+        lines.append("  sidecar exit: %s" % problem)
     lines.append("  RESULT: %s" % ("OK" if r["ok"] else "FAILED"))
     return "\n".join(lines)
 
@@ -469,9 +539,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--l2", choices=("tiercache", "redis", "tiercache+publish", "redis+publish",
-                                     "redis-cluster"),
+                                     "redis-cluster", "redis-cluster-partial", "redis-sentinel"),
                     default="tiercache", help="the L2, and +publish for the sidecars' fallback "
-                    "source of invalidations")
+                    "source of invalidations (redis-cluster-partial: a cluster that serves on "
+                    "while a master's slots are down)")
+    ap.add_argument("--failover", type=float, default=None, metavar="SECONDS",
+                    help="this far into the run, kill -9 a master so its replica is promoted "
+                         "(redis-cluster-partial, redis-sentinel; no probes); the run ends a "
+                         "few seconds after the sidecars follow, --seconds at the latest")
     ap.add_argument("--l2-writers", type=int, default=None,
                     help="writers connected straight to the L2 (default: 2 with the tracking "
                          "source, 0 with publish)")
@@ -490,8 +565,9 @@ def main():
     args = ap.parse_args()
     try:
         r = run(args.seconds, args.l2, args.writers, args.readers, args.keys, args.bound_ms,
-                args.pause_ms, not args.no_probes, direct_readers_per_host=args.direct_readers,
-                l2_writers=args.l2_writers)
+                args.pause_ms, not args.no_probes and args.failover is None,
+                direct_readers_per_host=args.direct_readers, l2_writers=args.l2_writers,
+                controller=None if args.failover is None else failover(args.failover))
     except Exception as e:  # setup problems: binaries missing, ports
         print("coherence check could not run: %s" % e, file=sys.stderr)
         return 2
