@@ -73,7 +73,7 @@ class RedisCluster:
             if seen is not None and slots != seen:
                 return False
             seen = slots
-            # Replication set up too (tests WAIT for their writes to reach the replica): each
+            # Replication set up too (tests wait for their writes to reach the replica): each
             # replica's link up, each master's replica online.
             repl = c.info("replication")
             if repl["role"] == "slave" and repl.get("master_link_status") != "up":

@@ -76,7 +76,8 @@ def diverge(topology, sc, client, key, cached, replica_only):
     gets replica_only: a write the old master "lost", as the new master will hold it."""
     client.set(key, cached)
     # (WAIT from a fresh connection waits for that connection's writes only: none)
-    wait_for(lambda: topology.redis(topology.replica_port).get(key) == cached, 10.0,
+    want = cached.decode() if isinstance(cached, bytes) else cached
+    wait_for(lambda: topology.redis(topology.replica_port).get(key) == want, 10.0,
              interval=0.01, what="%s replicated" % key)
     l1_hit(sc, client, key, cached)
     topology.redis(topology.replica_port).set(key, replica_only)
