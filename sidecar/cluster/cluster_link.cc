@@ -62,9 +62,10 @@ bool one_slot(const command::CommandTable& table,
 
 class ClusterLink::Part final : public Completion {
  public:
-  Part(ClusterLink& link, Op& op, size_t index, Endpoint at, std::string wire, int redirects)
+  Part(ClusterLink& link, Op& op, size_t index, Endpoint at, std::string wire, int redirects,
+       int tryagains)
       : link(link), op(op), index(index), at(std::move(at)), wire(std::move(wire)),
-        redirects(redirects) {}
+        redirects(redirects), tryagains(tryagains) {}
   void on_reply(const redisReply* r) override { link.part_done(*this, r); }
 
   ClusterLink& link;
@@ -73,6 +74,7 @@ class ClusterLink::Part final : public Completion {
   Endpoint at;
   std::string wire;
   int redirects;
+  int tryagains;
 };
 
 
@@ -100,6 +102,7 @@ void ClusterLink::stop() {
   in_multi_ = false;
   queued_.clear();  // their Ops fail below
   retry_txns();     // ends those waiting for a tick
+  retry_parts();
   for (auto& [name, link] : nodes_) link->stop();  // fails what they hold: Ops complete
   for (auto& op : fifo_)
     if (!op->complete) {
@@ -212,6 +215,9 @@ void ClusterLink::route(std::span<const std::string_view> args, std::string wire
   }
   if (slots.size() > 1 && !(flags & command::kClusterSplit))
     return answer("-" + std::string(kCrossSlot) + "\r\n");
+  // A read answered TRYAGAIN is sent again later; a write is not (a later write of its keys,
+  // sent meanwhile, would be overtaken): its error is the caller's.
+  op.retry_tryagain = (flags & command::kRead) && !(flags & command::kWrite);
   if (slots.size() > 1) {  // split per slot: NAME key... for each slot
     op.merge = Op::Merge::kSplit;
     op.waiting = slots.size();
@@ -281,10 +287,11 @@ void ClusterLink::route_scan(Op& op, std::span<const std::string_view> args) {
   send_part(op, 0, masters_[m], std::move(wire), 0);
 }
 
-void ClusterLink::send_part(Op& op, size_t index, L2Link* to, std::string wire, int redirects) {
+void ClusterLink::send_part(Op& op, size_t index, L2Link* to, std::string wire, int redirects,
+                            int tryagains) {
   if (to == nullptr) {
     last_error_ = "no master serves the slot";
-    return part_done(*std::make_unique<Part>(*this, op, index, Endpoint{}, "", 0), nullptr);
+    return part_done(*std::make_unique<Part>(*this, op, index, Endpoint{}, "", 0, 0), nullptr);
   }
   Endpoint at;
   for (auto& [name, link] : nodes_)
@@ -294,7 +301,19 @@ void ClusterLink::send_part(Op& op, size_t index, L2Link* to, std::string wire, 
     }
   std::string copy = wire;  // the Part keeps it for a redirection
   to->send_formatted(copy, std::make_unique<Part>(*this, op, index, std::move(at),
-                                                  std::move(wire), redirects));
+                                                  std::move(wire), redirects, tryagains));
+}
+
+void ClusterLink::retry_parts() {
+  std::vector<PartRetry> now;
+  now.swap(part_retries_);
+  for (PartRetry& p : now) {
+    if (stopped_) {
+      merge(*p.op, p.index, nullptr);
+      continue;
+    }
+    send_part(*p.op, p.index, node(p.at.host, p.at.port), std::move(p.wire), 0, p.tryagains);
+  }
 }
 
 void ClusterLink::part_done(Part& part, const redisReply* r) {
@@ -313,7 +332,15 @@ void ClusterLink::part_done(Part& part, const redisReply* r) {
       std::string_view asking[] = {"ASKING"};
       to->send(asking, nullptr);
     }
-    return send_part(part.op, part.index, to, std::move(part.wire), part.redirects + 1);
+    return send_part(part.op, part.index, to, std::move(part.wire), part.redirects + 1,
+                     part.tryagains);
+  } else if (r->type == REDIS_REPLY_ERROR && part.op.retry_tryagain &&
+             part.tryagains < kMaxTryAgain && !stopped_ &&
+             std::string_view(r->str, r->len).starts_with("TRYAGAIN") && !part.at.host.empty()) {
+    // Keys split by a migration: the same node again at the next tick (tick()).
+    part_retries_.push_back(
+        PartRetry{&part.op, part.index, part.at, std::move(part.wire), part.tryagains + 1});
+    return;
   }
   merge(part.op, part.index, r);
 }

@@ -16,7 +16,10 @@
 // transaction that a resharding turned away (a queued command or EXEC answered MOVED, ASK or
 // TRYAGAIN, so nothing of it ran) is sent again whole: to the MOVED node, to the ASK node after
 // ASKING (which holds for a whole MULTI ... EXEC), or after TRYAGAIN at the next tick (see
-// cluster_txn.cc). connected(): the topology covers every slot and at least one master link is
+// cluster_txn.cc). A read outside a transaction answered TRYAGAIN (MGET or EXISTS whose keys a
+// migration has split between two nodes) is sent again at the next tick too, at most
+// kMaxTryAgain times, as Redis Cluster clients do; a write's TRYAGAIN is its answer (a resend
+// could be overtaken by a later write of its keys). connected(): the topology covers every slot and at least one master link is
 // up (a request for a master whose link is down fails alone).
 #pragma once
 
@@ -45,6 +48,8 @@ inline constexpr std::string_view kCrossSlot =
 std::string node_name(const std::string& host, int port);
 // Redirections followed for one request, as Redis Cluster clients.
 inline constexpr int kMaxRedirects = 5;
+// Ticks (100 ms each by default) a request answered TRYAGAIN is retried: a slot's migration.
+inline constexpr int kMaxTryAgain = 50;
 // A reply in RESP2 (to hold it, or to parse it again as tokens).
 std::string as_resp(const redisReply* r);
 
@@ -114,7 +119,8 @@ class ClusterLink final : public L2Link, public ClusterView {
   Op& push(std::unique_ptr<Completion> done);
   void route(std::span<const std::string_view> args, std::string wire,
              std::unique_ptr<Completion> done);
-  void send_part(Op& op, size_t index, L2Link* to, std::string wire, int redirects);
+  void send_part(Op& op, size_t index, L2Link* to, std::string wire, int redirects,
+                 int tryagains = 0);
   void part_done(Part& part, const redisReply* r);
   void merge(Op& op, size_t index, const redisReply* r);
   void finish(Op& op);
@@ -135,6 +141,15 @@ class ClusterLink final : public L2Link, public ClusterView {
   void txn_reply(SlotTxn& t, size_t index, const redisReply* r);
   void txn_end(SlotTxn& t, const redisReply* exec_reply);
   void retry_txns();  // those that met TRYAGAIN
+  // Reads (parts) answered TRYAGAIN, sent again to the same node at the next tick.
+  struct PartRetry {
+    Op* op;
+    size_t index;
+    Endpoint at;
+    std::string wire;
+    int tryagains;
+  };
+  void retry_parts();
 
   const command::CommandTable& table_;
   ClusterLinkOptions options_;
@@ -170,6 +185,7 @@ class ClusterLink final : public L2Link, public ClusterView {
   std::vector<Queued> queued_;
   std::vector<std::unique_ptr<SlotTxn>> txns_;  // sent, EXEC not answered yet
   std::vector<std::unique_ptr<SlotTxn>> txn_retries_;  // TRYAGAIN: sent again at the next tick
+  std::vector<PartRetry> part_retries_;                  // the same, outside transactions
 
   std::string last_error_;
   mutable metrics::Histogram latency_;  // computed by latency_us()

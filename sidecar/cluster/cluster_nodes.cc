@@ -82,6 +82,7 @@ void ClusterLink::node_state(bool connected) {
 void ClusterLink::tick(uint64_t now_ms) {
   now_ms_ = now_ms;
   retry_txns();
+  retry_parts();
   if (!known_ || refresh_wanted_ ||
       now_ms - last_refresh_ms_ >= static_cast<uint64_t>(options_.refresh_ms))
     discover();

@@ -30,6 +30,7 @@ struct ClusterLink::Op {
   long long sum = 0;
   std::string first;  // kAll: the first status or non-nil string
   int scan_master = 0;
+  bool retry_tryagain = false;  // a read: answered TRYAGAIN, sent again at the next tick
 };
 
 // One hash slot's MULTI ... EXEC of a transaction (cluster_txn.cc).

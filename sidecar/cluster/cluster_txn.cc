@@ -20,8 +20,6 @@
 namespace tiercache::sidecar::cluster {
 namespace {
 
-constexpr int kMaxTryAgain = 50;  // ticks (100 ms each by default) a migration may take
-
 bool starts_with(const redisReply* r, std::string_view prefix) {
   return r != nullptr && r->type == REDIS_REPLY_ERROR &&
          std::string_view(r->str, r->len).starts_with(prefix);

@@ -152,6 +152,46 @@ TEST_CASE("cluster link: MOVED re-sends to the named node and refreshes; ASK sen
   CHECK(f.got == std::vector<std::string>{"$5\r\nasked\r\n"});
 }
 
+TEST_CASE("cluster link: a read answered TRYAGAIN is sent again at the next tick; a write not") {
+  Fixture f;
+  f.discover();
+  const std::string a = "{t}a", b = "{t}b";  // one slot, 7000's or not: wherever it is
+  const int m = cluster::key_slot(a) <= kLast[0] ? 0 : cluster::key_slot(a) <= kLast[1] ? 1 : 2;
+  const std::string tryagain = "TRYAGAIN Multiple keys request during rehashing of slot";
+  f.send({"MGET", a, b});
+  f.send({"GET", "x" + a});  // a later request waits behind it, in order
+  CHECK(f.n(m).commands() == std::vector<std::string>{"MGET " + a + " " + b, "GET x" + a});
+  f.n(m).answer(Reply::error(tryagain));
+  f.n(m).answer(Reply::str("later"));
+  CHECK(f.got.empty());
+  f.link->tick(1);
+  CHECK(f.n(m).commands() == std::vector<std::string>{"MGET " + a + " " + b});
+  f.n(m).answer(Reply::array([] {
+    std::vector<std::unique_ptr<Reply>> v;
+    v.push_back(Reply::str("1"));
+    v.push_back(Reply::nil());
+    return v;
+  }()));
+  CHECK(f.got == std::vector<std::string>{"*2\r\n$1\r\n1\r\n$-1\r\n", "$5\r\nlater\r\n"});
+
+  f.got.clear();
+  f.send({"DEL", a, b});
+  f.n(m).answer(Reply::error(tryagain));
+  CHECK(f.got == std::vector<std::string>{"-" + tryagain + "\r\n"});
+  f.link->tick(2);
+  CHECK(f.n(m).commands().empty());
+
+  // Bounded: the kMaxTryAgain-th retry's TRYAGAIN is the answer.
+  f.got.clear();
+  f.send({"MGET", a, b});
+  for (int i = 0; i <= cluster::kMaxTryAgain; ++i) {
+    REQUIRE(f.n(m).commands() == std::vector<std::string>{"MGET " + a + " " + b});
+    f.n(m).answer(Reply::error(tryagain));
+    f.link->tick(3 + static_cast<uint64_t>(i));
+  }
+  CHECK(f.got == std::vector<std::string>{"-" + tryagain + "\r\n"});
+}
+
 TEST_CASE("cluster link: redirections are bounded") {
   Fixture f;
   f.discover();
