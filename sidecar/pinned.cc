@@ -141,7 +141,7 @@ void Sidecar::blocking(net::Connection& c, ClientState& st, const command::Comma
 bool Sidecar::watch(net::Connection& c, ClientState& st, std::span<const std::string_view> args,
                     std::string& out) {
   if (hold(c, st, args)) return true;
-  DedicatedLink* link = dedicated_link(c, st, *table_.find("watch"), args, out);
+  DedicatedLink* link = dedicated_link(c, st, *watch_spec_, args, out);
   if (link == nullptr) return false;
   st.watching = true;
   link->use_db(st.db);

@@ -208,6 +208,7 @@ class Sidecar : public net::ConnectionOwner,
   command::CommandTable table_;
   HandlerTable handlers_;
   session::Commands session_commands_{table_};  // the connection commands, run by session_
+  const command::CommandSpec* watch_spec_ = table_.find("watch");  // its key spec (pinned.cc)
   std::unique_ptr<session::Host> session_ = make_session_host(*this);
   uv_loop_t* loop_;
   std::unique_ptr<l1::Store> l1_;

@@ -165,12 +165,12 @@ bool run(Command id, Host& host, Session& s, std::span<const std::string_view> a
       resp::write_bulk(out, args[1]);
       return true;
     case Command::kSelect: {
+      // Redis checks cluster mode between the integer and the range (selectCommand).
+      const auto index = util::parse_int64(args[1]);
+      if (index && *index != 0 && host.cluster_mode())
+        return error(out, "ERR SELECT is not allowed in cluster mode");
       int db = 0;
       std::string err = parse_select(args[1], host.databases(), &db);
-      // Redis checks cluster mode between the integer and the range (selectCommand).
-      if (host.cluster_mode() && err != "ERR value is not an integer or out of range" &&
-          (!err.empty() || db != 0))
-        return error(out, "ERR SELECT is not allowed in cluster mode");
       if (!err.empty()) return error(out, err);
       s.db = db;
       resp::write_ok(out);
