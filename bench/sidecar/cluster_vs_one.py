@@ -2,6 +2,8 @@
 """A sidecar over a 3-master Redis Cluster (l2-mode cluster, tracking on every master) against a
 sidecar over one redis-server, side by side in one run (issue 14's benchmark):
   GET (L1 hits)   keys loaded and read once, then redis-benchmark -t get over them;
+  GET (misses)    GETs over 10^7 key names of which the loaded ones are 0.1%: nearly every
+                  GET is an L1 miss fetched from the L2 (the share is printed, from INFO);
   SET (to the L2) every write goes to the L2 (one master per key's slot, or the one server).
 All servers (the six cluster nodes, redis-server, both sidecars) pinned to CPU 1, redis-benchmark
 to CPU 0; the cases alternate within every round (bench.py's in_turn). Prints medians of --runs
@@ -21,7 +23,10 @@ from bench import (SERVER_CPU, in_turn, load_and_warm, start_redis,  # noqa: E40
                    start_sidecar, timed_benchmark)
 from redis_cluster import RedisCluster  # noqa: E402  (bench.py put tests/integration/sidecar on the path)
 
-CASES = (("GET (L1 hits)", "get"), ("SET (to the L2)", "set"))
+MISS_KEYS = 10_000_000
+# (label, redis-benchmark test, key space: None = the loaded keys)
+CASES = (("GET (L1 hits)", "get", None), ("GET (misses)", "get", MISS_KEYS),
+         ("SET (to the L2)", "set", None))
 
 
 class Pinned:
@@ -56,22 +61,29 @@ def main():
             load_and_warm(sc.socket, args.keys, warm=True)
         res = {}
         for run in range(args.runs):
-            for label, test in CASES:
+            for label, test, space in CASES:
                 for name, sc, servers in in_turn((("cluster", clu, tuple([clu] + nodes)),
                                                   ("one", one, (one, rs))), run):
+                    before = sc.info()
                     r = timed_benchmark(servers, sock=sc.socket, pipeline=1,
-                                        requests=args.requests, keys=args.keys, test=test)
+                                        requests=args.requests, keys=space or args.keys,
+                                        test=test)
+                    after = sc.info()
+                    r["miss_share"] = (after["l1_misses"] - before["l1_misses"]) / args.requests
                     res.setdefault((label, name), []).append(r)
         print("sidecar over a 3-master Redis Cluster vs sidecar over one redis-server, unix "
               "socket, -c 50 -d 100 -P 1 -r %d, medians of %d rounds" % (args.keys, args.runs))
-        for label, _ in CASES:
+        for label, test, _ in CASES:
             med = {n: {f: statistics.median(x[f] for x in res[(label, n)])
-                       for f in ("rps", "p99", "server_us")} for n in ("cluster", "one")}
+                       for f in ("rps", "p99", "server_us", "miss_share")}
+                   for n in ("cluster", "one")}
             c, o = med["cluster"], med["one"]
+            misses = (" | L1 misses %.0f%% / %.0f%%" % (100 * c["miss_share"], 100 * o["miss_share"])
+                      if test == "get" else "")
             print("  %-16s cluster %8.0f rps p99 %.3f ms | one %8.0f rps p99 %.3f ms | ratio "
-                  "%.2fx | server CPU per request %.2f us vs %.2f us (%.2fx)"
+                  "%.2fx | server CPU per request %.2f us vs %.2f us (%.2fx)%s"
                   % (label, c["rps"], c["p99"], o["rps"], o["p99"], c["rps"] / o["rps"],
-                     c["server_us"], o["server_us"], c["server_us"] / o["server_us"]))
+                     c["server_us"], o["server_us"], c["server_us"] / o["server_us"], misses))
     finally:
         for p in reversed(started):
             p.stop()
