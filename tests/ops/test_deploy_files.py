@@ -335,3 +335,9 @@ def test_k8s_sentinel_overlay_patches_the_app_sidecar():
     assert env["TIERCACHE_L2_SENTINEL_MASTER"]
     assert os.path.dirname(env["TIERCACHE_L2_SENTINEL_PASSWORD_FILE"]) == mounts_by_name["auth"]
 
+
+def test_k8s_cluster_overlay_patches_the_app_sidecar():
+    """docker/k8s/cluster: l2-mode cluster with seed nodes, and no sentinel option left over."""
+    env, _ = k8s_overlay_sidecar("cluster")
+    assert env["TIERCACHE_L2_MODE"] == "cluster"
+    assert not any("SENTINEL" in name for name in env)
