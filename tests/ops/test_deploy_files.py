@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import DOCKER, L2_BIN, REPO, SIDECAR_BIN
+from conftest import BUILD, DOCKER, L2_BIN, REPO, SIDECAR_BIN
 from test_config_docs import help_options
 
 ENTRYPOINT_VARS = {"TIERCACHE_CONFIG", "TIERCACHE_BIN_DIR", "TIERCACHE_STATE_DIR",
@@ -251,7 +251,7 @@ def test_app_dockerfile_ships_the_django_backend():
     user = re.findall(r"^USER\s+(\S+)", runtime, re.M)
     assert user and not user[-1].startswith(("root", "0"))
     # what the package directory holds after the build, as the image copies it
-    pkg = os.path.join(REPO, "build", "python", "tiercache")
+    pkg = os.path.join(BUILD, "python", "tiercache")
     names = os.listdir(pkg)
     assert "django_cache.py" in names and "__init__.py" in names
     assert any(n.startswith("_l1.") and n.endswith(".so") for n in names), names
