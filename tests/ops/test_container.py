@@ -4,6 +4,7 @@ the image /usr/local/bin; here a directory of links to the local build), configu
 TIERCACHE_* variables only; docker/healthcheck.sh answers 0 (healthy) or 1 (unhealthy)."""
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -142,20 +143,65 @@ def test_entrypoint_config_file(procs, image, tmp_path):
     assert l2.stop() == 0
 
 
+def on_loopback(text, ports, host="127.0.0.1"):
+    """Arguments or a shell script of a compose file made runnable on loopback: a compose
+    service name becomes `host`, and the port after it (`NAME PORT`, `NAME:PORT`, `-h NAME -p
+    PORT`) that service's port here."""
+    names = "|".join(re.escape(n) for n in sorted(ports, key=len, reverse=True))
+
+    def here(m):
+        return host + (m.group(2) + str(ports[m.group(1)]) if m.group(3) else "")
+    return re.sub(r"(?<![\w.-])(%s)(?![\w.-])(?:(:| +-p +| +)(\d+)(?![\w.]))?" % names, here,
+                  text)
+
+
 def compose_args(argv, ports):
-    """redis-server / redis-sentinel arguments of docker/compose.sentinel.yaml made runnable on
-    loopback: a compose service name becomes 127.0.0.1, the port after it (and the service's
-    own --port) that service's port here."""
-    out, fixed, i = list(argv), [], 0
-    while i < len(out):
-        a = out[i]
-        if a in ports and i + 1 < len(out) and out[i + 1].isdigit():
-            fixed += ["127.0.0.1", str(ports[a])]
-            i += 2
-            continue
-        fixed.append("127.0.0.1" if a in ports else a)
-        i += 1
-    return fixed
+    return shlex.split(on_loopback(shlex.join(argv), ports))
+
+
+def compose_services(name):
+    return yaml.safe_load(open(os.path.join(DOCKER, name)))["services"]
+
+
+def redis_cli(port, *args):
+    r = subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True,
+                       text=True, timeout=10)
+    return r.stdout.split()
+
+
+def socket_cli(sock, *args, stdin=None):
+    r = subprocess.run(["redis-cli", "-s", str(sock)] + list(args), input=stdin,
+                       capture_output=True, text=True, timeout=30)
+    return r.stdout.split()
+
+
+def start_redis_service(procs, services, name, ports, tmp_path, *extra):
+    """Compose service `name`'s redis-server command on loopback, with its own port and dir."""
+    argv = list(services[name]["command"])
+    assert argv[0] == "redis-server"
+    argv = compose_args(argv[1:], ports)
+    argv[argv.index("--port") + 1] = str(ports[name])
+    (tmp_path / name).mkdir()
+    procs.start(["redis-server"] + argv + ["--dir", str(tmp_path / name)] + list(extra),
+                name=name)
+    wait_for(lambda: redis_cli(ports[name], "ping") == ["PONG"], what=name)
+
+
+def start_compose_sidecar(procs, image, tmp_path, services, ports):
+    """A sidecar started by the entrypoint with the compose file's sidecar environment (the
+    same for both hosts), its addresses as names that resolve to loopback; it must become
+    ready (L2 and bus). Returns (process, socket)."""
+    sidecar_env = dict(services["sidecar-a"]["environment"])
+    assert sidecar_env == dict(services["sidecar-b"]["environment"])
+    sidecar_env["TIERCACHE_L2"] = on_loopback(sidecar_env["TIERCACHE_L2"], ports, "localhost")
+    sock = tmp_path / "sc.sock"
+    env = container_env(image, TIERCACHE_SOCKET=sock, TIERCACHE_SHM_NAME=procs.shm_name(),
+                        TIERCACHE_L1_MEMORY="8MiB", **sidecar_env)
+    sc = procs.start([ENTRYPOINT, "sidecar"], env=env, name="sidecar")
+    wait_for(lambda: health(env, "sidecar", "--ready") == 0 or not sc.alive(), timeout=30,
+             what="sidecar ready as the compose file configures it")
+    assert sc.alive(), sc.output()
+    return sc, sock
 
 
 def test_compose_sentinel_services_run_as_written(procs, image, tmp_path):
@@ -164,17 +210,9 @@ def test_compose_sentinel_services_run_as_written(procs, image, tmp_path):
     master and its replica; a sidecar given the file's sentinel settings finds that master and
     is ready. A typo in the shipped arguments (a sentinel option, the monitor's name or quorum,
     the replica's replicaof) fails here, not in a user's deployment."""
-    doc = yaml.safe_load(open(os.path.join(DOCKER, "compose.sentinel.yaml")))
-    services = doc["services"]
+    services = compose_services("compose.sentinel.yaml")
     names = ["l2", "l2-replica", "sentinel-1", "sentinel-2", "sentinel-3"]
     ports = {n: free_port() for n in names}
-
-    def server_argv(name):
-        argv = list(services[name]["command"])
-        assert argv[0] == "redis-server"
-        argv = compose_args(argv[1:], ports)
-        argv[argv.index("--port") + 1] = str(ports[name])
-        return ["redis-server"] + argv + ["--dir", str(tmp_path)]
 
     def sentinel_argv(name):
         cmd = services[name]["command"]
@@ -187,14 +225,9 @@ def test_compose_sentinel_services_run_as_written(procs, image, tmp_path):
         argv[argv.index("--port") + 1] = str(ports[name])
         return ["redis-sentinel", str(conf)] + argv
 
-    def cli(port, *args):
-        r = subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True,
-                           text=True, timeout=10)
-        return r.stdout.split()
-
+    cli = redis_cli
     for name in ("l2", "l2-replica"):
-        procs.start(server_argv(name), name=name)
-        wait_for(lambda: cli(ports[name], "ping") == ["PONG"], what=name)
+        start_redis_service(procs, services, name, ports, tmp_path)
     wait_for(lambda: "master_link_status:up" in " ".join(cli(ports["l2-replica"], "info",
                                                                "replication")),
              timeout=30, what="the replica in sync (its replicaof)")
@@ -211,25 +244,58 @@ def test_compose_sentinel_services_run_as_written(procs, image, tmp_path):
                                                         "tiercache"),
                  timeout=30, what="%s: the replica known" % name)
 
-    sidecar_env = dict(services["sidecar-a"]["environment"])
-    assert sidecar_env == dict(services["sidecar-b"]["environment"])
-    sentinels = sidecar_env["TIERCACHE_L2"].split(",")
+    sentinels = services["sidecar-a"]["environment"]["TIERCACHE_L2"].split(",")
     assert sorted(s.rsplit(":", 1)[0] for s in sentinels) == ["sentinel-1", "sentinel-2",
                                                              "sentinel-3"]
     assert all(s.rsplit(":", 1)[1] == "26379" for s in sentinels)
-    sidecar_env["TIERCACHE_L2"] = ",".join("127.0.0.1:%d" % ports[s.rsplit(":", 1)[0]]
-                                           for s in sentinels)
-    sock = tmp_path / "sc.sock"
-    env = container_env(image, TIERCACHE_SOCKET=sock, TIERCACHE_SHM_NAME=procs.shm_name(),
-                        TIERCACHE_L1_MEMORY="8MiB", **sidecar_env)
-    sc = procs.start([ENTRYPOINT, "sidecar"], env=env, name="sidecar")
-    wait_for(lambda: health(env, "sidecar", "--ready") == 0 or not sc.alive(), timeout=30,
-             what="sidecar ready through the sentinels")
-    assert sc.alive(), sc.output()
-    info = subprocess.run(["redis-cli", "-s", str(sock), "info", "server"], capture_output=True,
-                          text=True, timeout=10).stdout
-    assert "l2_master:127.0.0.1:%d" % ports["l2"] in info, info
-    assert subprocess.run(["redis-cli", "-s", str(sock), "set", "k", "v"], capture_output=True,
-                          text=True, timeout=10).stdout.strip() == "OK"
+    sc, sock = start_compose_sidecar(procs, image, tmp_path, services, ports)
+    assert "l2_master:127.0.0.1:%d" % ports["l2"] in socket_cli(sock, "info", "server")
+    assert socket_cli(sock, "set", "k", "v") == ["OK"]
     assert cli(ports["l2"], "get", "k") == ["v"]
+    assert sc.stop() == 0
+
+
+def test_compose_cluster_services_run_as_written(procs, image, tmp_path):
+    """docker/compose.cluster.yaml's six Redis nodes, started with the arguments the file gives
+    them, are made one cluster by the file's l2-cluster-create script, run as written (service
+    names mapped to loopback ports): three masters with a replica each and cluster_state:ok on
+    every node; run again (a later `compose up`), it leaves the cluster as it is. A sidecar
+    given the file's settings (l2-mode cluster, its seeds) is ready and spreads keys over the
+    three masters. A typo in a node's options or in the script fails here."""
+    services = compose_services("compose.cluster.yaml")
+    nodes = sorted(n for n, s in services.items() if s.get("command", [""])[0] == "redis-server")
+    assert len(nodes) == 6
+    ports = {n: free_port() for n in nodes}
+    for name in nodes:  # (the default bus port, port + 10000, may be taken here)
+        start_redis_service(procs, services, name, ports, tmp_path, "--bind", "127.0.0.1",
+                            "--cluster-port", str(free_port()))
+    create = services["l2-cluster-create"]
+    assert create["command"][:2] == ["sh", "-c"] and set(create["depends_on"]) == set(nodes)
+    script = on_loopback(create["command"][2], ports)
+    assert "--cluster create" in script and "--cluster-replicas 1" in script
+    for attempt in ("create", "found made"):
+        r = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, (attempt, r.stdout, r.stderr)
+    assert r.stdout == "", r.stdout  # the second run created nothing
+    for name in nodes:
+        wait_for(lambda: "cluster_state:ok" in redis_cli(ports[name], "cluster", "info"),
+                 timeout=60, what="%s: cluster_state:ok" % name)
+    roles = {n: redis_cli(ports[n], "role")[0] for n in nodes}
+    masters = [n for n in nodes if roles[n] == "master"]
+    assert len(masters) == 3 and list(roles.values()).count("slave") == 3, roles
+
+    seeds = services["sidecar-a"]["environment"]["TIERCACHE_L2"].split(",")
+    assert services["sidecar-a"]["environment"]["TIERCACHE_L2_MODE"] == "cluster"
+    assert len(seeds) > 1 and all(s.rsplit(":", 1)[0] in nodes for s in seeds)
+    assert services["sidecar-a"]["depends_on"]["l2-cluster-create"]["condition"] == \
+        "service_completed_successfully"
+    sc, sock = start_compose_sidecar(procs, image, tmp_path, services, ports)
+    assert "l2_mode:cluster" in socket_cli(sock, "info", "server")
+    keys = ["compose:%d" % i for i in range(120)]
+    sets = "".join("SET %s v-%s\n" % (k, k) for k in keys)
+    assert socket_cli(sock, stdin=sets) == ["OK"] * len(keys)
+    assert socket_cli(sock, "mget", *keys) == ["v-" + k for k in keys]
+    sizes = [len(redis_cli(ports[m], "keys", "compose:*")) for m in masters]  # (no heartbeats)
+    assert min(sizes) > 0 and sum(sizes) == len(keys), sizes
     assert sc.stop() == 0

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import DOCKER, L2_BIN, REPO, SIDECAR_BIN
+from conftest import BUILD, DOCKER, L2_BIN, REPO, SIDECAR_BIN
 from test_config_docs import help_options
 
 ENTRYPOINT_VARS = {"TIERCACHE_CONFIG", "TIERCACHE_BIN_DIR", "TIERCACHE_STATE_DIR",
@@ -251,7 +251,7 @@ def test_app_dockerfile_ships_the_django_backend():
     user = re.findall(r"^USER\s+(\S+)", runtime, re.M)
     assert user and not user[-1].startswith(("root", "0"))
     # what the package directory holds after the build, as the image copies it
-    pkg = os.path.join(REPO, "build", "python", "tiercache")
+    pkg = os.path.join(BUILD, "python", "tiercache")
     names = os.listdir(pkg)
     assert "django_cache.py" in names and "__init__.py" in names
     assert any(n.startswith("_l1.") and n.endswith(".so") for n in names), names
@@ -278,11 +278,24 @@ def test_runtime_packages_cover_the_binaries():
     assert {"libssl3", "libsystemd0"} <= set(runtime_packages("/usr/bin/redis-server"))
 
 
-def test_k8s_sentinel_overlay_patches_the_app_sidecar():
-    """docker/k8s/sentinel: a kustomize overlay of app.yaml whose patch names the Deployment and
-    container that exist there, sets options the sidecar has (l2-mode sentinel with a master
-    name and the sentinels), and keeps the password files on the mounted `auth` volume."""
-    base = os.path.join(DOCKER, "k8s", "sentinel")
+def kustomize(path):
+    """The objects `kubectl kustomize` renders of an overlay as docs/operations.md runs it (the
+    overlays load ../app.yaml, outside their directory), or None where kubectl is missing."""
+    if not shutil.which("kubectl"):
+        return None
+    r = subprocess.run(["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone",
+                        path], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(r.stdout) if o}
+
+
+def k8s_overlay_sidecar(name):
+    """docker/k8s/<name>: a kustomize overlay of app.yaml whose one patch names the Deployment
+    and container that exist there, sets only options the sidecar has, patches only volumes the
+    pod has, and keeps the L2 password file on the mounted `auth` volume. Returns the sidecar's
+    environment as patched (app.yaml's rows merged by name with the patch's) and the sidecar's
+    mount paths by volume name."""
+    base = os.path.join(DOCKER, "k8s", name)
     kust = yaml.safe_load(open(os.path.join(base, "kustomization.yaml")))
     assert kust["kind"] == "Kustomization"
     for res in kust["resources"]:
@@ -290,20 +303,41 @@ def test_k8s_sentinel_overlay_patches_the_app_sidecar():
     app = {(o["kind"], o["metadata"]["name"]): o
            for res in kust["resources"]
            for o in yaml.safe_load_all(open(os.path.join(base, res))) if o}
-    for p in kust["patches"]:
-        patch = yaml.safe_load(open(os.path.join(base, p["path"])))
-        target = app[(patch["kind"], patch["metadata"]["name"])]
-        pod = target["spec"]["template"]["spec"]
-        sidecar_patch = patch["spec"]["template"]["spec"]["containers"][0]
+    [p] = kust["patches"]
+    patch = yaml.safe_load(open(os.path.join(base, p["path"])))
+    pod = app[(patch["kind"], patch["metadata"]["name"])]["spec"]["template"]["spec"]
+    sidecar_patch = patch["spec"]["template"]["spec"]["containers"][0]
+    sidecar = next(c for c in pod["containers"] if c["name"] == sidecar_patch["name"])
+    env = {e["name"]: e["value"] for e in sidecar["env"]}
+    env.update({e["name"]: e["value"] for e in sidecar_patch["env"]})
+    env_names_ok(env, SIDECAR_BIN)
+    assert all(re.fullmatch(r"[\w.-]+:\d+", a) for a in env["TIERCACHE_L2"].split(","))
+    mounts_by_name = {m["name"]: m["mountPath"] for m in sidecar["volumeMounts"]}
+    assert os.path.dirname(env["TIERCACHE_L2_PASSWORD_FILE"]) == mounts_by_name["auth"]
+    patched_volumes = {v["name"]: v for v in patch["spec"]["template"]["spec"]["volumes"]}
+    assert set(patched_volumes) <= {v["name"] for v in pod["volumes"]}
+    auth_files = [i["path"] for i in patched_volumes["auth"]["secret"]["items"]]
+    assert os.path.basename(env["TIERCACHE_L2_PASSWORD_FILE"]) in auth_files
+    rendered = kustomize(base)
+    if rendered is not None:  # kustomize merges the patch as read above
+        pod = rendered[(patch["kind"], patch["metadata"]["name"])]["spec"]["template"]["spec"]
         sidecar = next(c for c in pod["containers"] if c["name"] == sidecar_patch["name"])
-        env = {e["name"]: e["value"] for e in sidecar["env"]}
-        env.update({e["name"]: e["value"] for e in sidecar_patch["env"]})
-        env_names_ok(env, SIDECAR_BIN)
-        assert env["TIERCACHE_L2_MODE"] == "sentinel"
-        assert env["TIERCACHE_L2_SENTINEL_MASTER"]
-        assert all(re.fullmatch(r"[\w.-]+:\d+", a) for a in env["TIERCACHE_L2"].split(","))
-        mounts_by_name = {m["name"]: m["mountPath"] for m in sidecar["volumeMounts"]}
-        for name in ("TIERCACHE_L2_PASSWORD_FILE", "TIERCACHE_L2_SENTINEL_PASSWORD_FILE"):
-            assert os.path.dirname(env[name]) == mounts_by_name["auth"], name
-        patched_volumes = {v["name"] for v in patch["spec"]["template"]["spec"]["volumes"]}
-        assert patched_volumes <= {v["name"] for v in pod["volumes"]}
+        assert {e["name"]: e["value"] for e in sidecar["env"]} == env
+        assert next(v for v in pod["volumes"] if v["name"] == "auth") == patched_volumes["auth"]
+    return env, mounts_by_name
+
+
+def test_k8s_sentinel_overlay_patches_the_app_sidecar():
+    """docker/k8s/sentinel: l2-mode sentinel with a master name and the sentinels, and the
+    sentinels' password file on the mounted `auth` volume too."""
+    env, mounts_by_name = k8s_overlay_sidecar("sentinel")
+    assert env["TIERCACHE_L2_MODE"] == "sentinel"
+    assert env["TIERCACHE_L2_SENTINEL_MASTER"]
+    assert os.path.dirname(env["TIERCACHE_L2_SENTINEL_PASSWORD_FILE"]) == mounts_by_name["auth"]
+
+
+def test_k8s_cluster_overlay_patches_the_app_sidecar():
+    """docker/k8s/cluster: l2-mode cluster with seed nodes, and no sentinel option left over."""
+    env, _ = k8s_overlay_sidecar("cluster")
+    assert env["TIERCACHE_L2_MODE"] == "cluster"
+    assert not any("SENTINEL" in name for name in env)
