@@ -8,7 +8,12 @@ sidecar over one redis-server, side by side in one run (issue 14's benchmark):
 All servers (the six cluster nodes, redis-server, both sidecars) pinned to CPU 1, redis-benchmark
 to CPU 0; the cases alternate within every round (bench.py's in_turn). Prints medians of --runs
 rounds, the ratio cluster/one and the servers' CPU time per request.
-  bench/sidecar/cluster_vs_one.py [--runs 3] [--requests 200000] [--keys 10000]"""
+Then a master's failover, --failovers times on a fresh cluster each: 3,000 keys in a tracking
+sidecar's L1, kill -9 of one master; the time until the cluster names the promoted replica
+(CLUSTER SLOTS of a live node: the baseline, Redis's own failover) side by side with the time
+until the sidecar answers the dead master's keys again, and the share of L1 the failover
+dropped (goal: about a third with three masters).
+  bench/sidecar/cluster_vs_one.py [--runs 3] [--requests 200000] [--keys 10000] [--failovers 3]"""
 
 import argparse
 import os
@@ -17,11 +22,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import (SERVER_CPU, in_turn, load_and_warm, start_redis,  # noqa: E402
-                   start_sidecar, timed_benchmark)
+from bench import (CLIENT_CPU, SERVER_CPU, in_turn, load_and_warm,  # noqa: E402
+                   start_redis, start_sidecar, timed_benchmark)
 from redis_cluster import RedisCluster  # noqa: E402  (bench.py put tests/integration/sidecar on the path)
+from sidecars import wait_for  # noqa: E402
 
 MISS_KEYS = 10_000_000
 # (label, redis-benchmark test, key space: None = the loaded keys)
@@ -41,7 +48,14 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--keys", type=int, default=10000)
+    ap.add_argument("--failovers", type=int, default=3)
     args = ap.parse_args()
+    throughput(args)
+    if args.failovers > 0:
+        failovers(args.failovers)
+
+
+def throughput(args):
     tmp = tempfile.mkdtemp(prefix="tc-bclu-")
     rc = RedisCluster(full_coverage=False)
     started = []
@@ -89,6 +103,74 @@ def main():
             p.stop()
         rc.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def failover_once():
+    """One failover on a fresh cluster: (seconds to the promotion, seconds until the sidecar
+    answers the dead master's keys again, share of L1 dropped)."""
+    tmp = tempfile.mkdtemp(prefix="tc-bcfo-")
+    rc = RedisCluster(full_coverage=False)
+    sc = None
+    try:
+        for proc in rc.procs.values():
+            subprocess.run(["taskset", "-cp", SERVER_CPU, str(proc.pid)], check=True,
+                           capture_output=True)
+        sc = start_sidecar(tmp, "fo", rc.seeds(3), l2_mode="cluster", l1_max_ttl_ms=3600000)
+        wait_for(lambda: sc.info()["bus_slots_unhealthy"] == 0, 20.0, interval=0.05,
+                 what="every master's tracking set up")
+        c = sc.client(decode_responses=True)
+        keys = ["fo:%d" % i for i in range(3000)]
+        p = c.pipeline(transaction=False)
+        for k in keys:
+            p.set(k, "v-" + k)
+        p.execute()
+        victim = rc.masters()[1]
+        dead = [k for k in keys if rc.master_of(k) == victim][:20]
+        rc.wait_replicated(victim)
+        for _ in range(2):
+            p = c.pipeline(transaction=False)
+            for k in keys:
+                p.get(k)
+            p.execute()
+        before = sc.info()["l1_items"]
+        assert before == len(keys), before
+        survivor = next(port for port in rc.masters() if port != victim)
+        rc.kill9(victim)
+        t0 = time.monotonic()
+        promoted = served = None
+        low = before
+        while promoted is None or served is None:
+            now = time.monotonic() - t0
+            assert now < 60, "no failover within 60 s"
+            low = min(low, sc.info()["l1_items"])
+            if promoted is None and victim not in {
+                    r[2][1] for r in rc.node(survivor).execute_command("CLUSTER", "SLOTS")}:
+                promoted = now
+            if served is None:
+                try:
+                    if all(c.get(k) == "v-" + k for k in dead):
+                        served = now
+                except Exception:  # noqa: BLE001  (the L2's error until the promotion)
+                    pass
+            time.sleep(0.01)
+        return promoted, served, 1 - low / before
+    finally:
+        if sc is not None:
+            sc.stop()
+        rc.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def failovers(n):
+    os.sched_setaffinity(0, {int(CLIENT_CPU)})
+    runs = [failover_once() for _ in range(n)]
+    for promoted, served, dropped in runs:
+        print("  failover: promoted %.2f s after the kill, the sidecar served the dead master's "
+              "keys %.2f s after it, L1 dropped %.1f%%" % (promoted, served, 100 * dropped))
+    med = [statistics.median(r[i] for r in runs) for i in range(3)]
+    print("master killed (kill -9, cluster-node-timeout 1 s), medians of %d: promoted %.2f s | "
+          "sidecar serving its keys again %.2f s (%.2fx of the promotion) | L1 dropped %.1f%% "
+          "(goal: about a third)" % (n, med[0], med[1], med[1] / med[0], 100 * med[2]))
 
 
 if __name__ == "__main__":
