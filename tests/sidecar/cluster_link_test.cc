@@ -258,25 +258,40 @@ TEST_CASE("cluster link: other multi-key commands across slots answer CROSSSLOT"
   CHECK(f.got.size() == 3);
 }
 
+namespace {
+std::unique_ptr<Reply> ok_array() {
+  std::vector<std::unique_ptr<Reply>> v;
+  v.push_back(Reply::status("OK"));
+  return Reply::array(std::move(v));
+}
+
+// A client's MULTI, SET a 1, SET b 2, the `extra` command if any, EXEC.
+void send_two_sets(Fixture& f, const std::string& a, const std::string& b,
+                   std::vector<std::string_view> extra = {}) {
+  f.send({"MULTI"});
+  f.send({"SET", a, "1"});
+  f.send({"SET", b, "2"});
+  if (!extra.empty()) f.send(extra);
+  f.send({"EXEC"});
+}
+
+// A node's answers to MULTI, one queued command and its EXEC that committed it.
+void answer_committed(FakeL2Link& node) {
+  node.answer(Reply::status("OK"));
+  node.answer(Reply::status("QUEUED"));
+  node.answer(ok_array());
+}
+}  // namespace
+
 TEST_CASE("cluster link: MULTI/EXEC across slots becomes one transaction per slot") {
   Fixture f;
   f.discover();
   std::string a = key_on(0), b = key_on(1);
-  f.send({"MULTI"});
-  f.send({"SET", a, "1"});
-  f.send({"SET", b, "2"});
-  f.send({"PUBLISH", "ch", "m"});
-  f.send({"EXEC"});
+  send_two_sets(f, a, b, {"PUBLISH", "ch", "m"});
   CHECK(f.n(0).commands() ==
         std::vector<std::string>{"MULTI", "SET " + a + " 1", "PUBLISH ch m", "EXEC"});
   CHECK(f.n(1).commands() == std::vector<std::string>{"MULTI", "SET " + b + " 2", "EXEC"});
-  f.n(1).answer(Reply::status("OK"));
-  f.n(1).answer(Reply::status("QUEUED"));
-  f.n(1).answer(Reply::array([] {
-    std::vector<std::unique_ptr<Reply>> v;
-    v.push_back(Reply::status("OK"));
-    return v;
-  }()));
+  answer_committed(f.n(1));
   for (int i = 0; i < 3; ++i)
     f.n(0).answer(i == 0 ? Reply::status("OK") : Reply::status("QUEUED"));
   f.n(0).answer(Reply::error("EXECABORT Transaction discarded because of previous errors."));
@@ -308,11 +323,6 @@ TEST_CASE("cluster link: a DEL over slots inside MULTI is split and its counts s
 }
 
 namespace {
-std::unique_ptr<Reply> ok_array() {
-  std::vector<std::unique_ptr<Reply>> v;
-  v.push_back(Reply::status("OK"));
-  return Reply::array(std::move(v));
-}
 const std::string kAbort = "EXECABORT Transaction discarded because of previous errors.";
 }  // namespace
 
@@ -348,9 +358,7 @@ TEST_CASE("cluster link: a slot's transaction turned away by a resharding is sen
     f.n(0).answer(Reply::error(kAbort));
     CHECK(refreshes() == 1);
     CHECK(f.n(1).commands() == txn);
-    f.n(1).answer(Reply::status("OK"));
-    f.n(1).answer(Reply::status("QUEUED"));
-    f.n(1).answer(ok_array());
+    answer_committed(f.n(1));
     CHECK(f.got == committed);
   }
   SUBCASE("ASK: ASKING, then the whole transaction at the importing node") {
@@ -361,9 +369,7 @@ TEST_CASE("cluster link: a slot's transaction turned away by a resharding is sen
     CHECK(f.n(2).commands() ==
           std::vector<std::string>{"ASKING", "MULTI", "SET " + a + " 1", "EXEC"});
     f.n(2).answer(Reply::status("OK"));
-    f.n(2).answer(Reply::status("OK"));
-    f.n(2).answer(Reply::status("QUEUED"));
-    f.n(2).answer(ok_array());
+    answer_committed(f.n(2));
     CHECK(f.got == committed);
   }
   SUBCASE("MOVED answered by EXEC itself (the slot left at EXEC time)") {
@@ -383,9 +389,7 @@ TEST_CASE("cluster link: a slot's transaction turned away by a resharding is sen
     CHECK(f.got == std::vector<std::string>{"+OK\r\n"});
     f.link->tick(1);
     CHECK(f.n(0).commands() == txn);
-    f.n(0).answer(Reply::status("OK"));
-    f.n(0).answer(Reply::status("QUEUED"));
-    f.n(0).answer(ok_array());
+    answer_committed(f.n(0));
     CHECK(f.got == committed);
   }
   SUBCASE("any other error is the caller's answer: nothing sent again") {
@@ -428,14 +432,8 @@ TEST_CASE("cluster link: one master lost fails only its slot's part of a transac
   // were applied: an error would tell their clients otherwise).
   Fixture f;
   f.discover();
-  std::string a = key_on(0), b = key_on(1);
-  f.send({"MULTI"});
-  f.send({"SET", a, "1"});
-  f.send({"SET", b, "2"});
-  f.send({"EXEC"});
-  f.n(1).answer(Reply::status("OK"));
-  f.n(1).answer(Reply::status("QUEUED"));
-  f.n(1).answer(ok_array());
+  send_two_sets(f, key_on(0), key_on(1));
+  answer_committed(f.n(1));
   f.n(0).fail_all();
   REQUIRE(f.got.size() == 4);
   CHECK(f.got[0] == "+OK\r\n");
