@@ -3,16 +3,16 @@ sorted sets, with TTLs, COPY and MOVE between two dbs, MULTI/EXEC and scripts) g
 and redis-server 7.0 at once;
 every reply must be equal (after sorting the replies Redis leaves unordered), and every 101 steps a
 whole HSCAN/SSCAN/ZSCAN walk of a key (cursors followed, small COUNTs) must return the same set. Bounded in steps
-(TIERCACHE_DIFF_STEPS, default 100000, about 15 s) and seeded (TIERCACHE_DIFF_SEED, default 1):
-CI repeats one sequence on any machine; "random" explores. The seed, the step and the last
-commands are printed on failure."""
+(TIERCACHE_DIFF_STEPS, default 100000, about 6 s: the steps between two checks go to both servers
+as one pipeline) and seeded (TIERCACHE_DIFF_SEED, default 1): CI repeats one sequence on any
+machine; "random" explores. The seed, the step and the last commands are printed on failure."""
 
 import os
 import random
 
 import pytest
 
-from helpers import RespError
+from helpers import RespError, encode
 from servers import ServerFactory
 
 KEYS = ["k%d" % i for i in range(6)]
@@ -134,30 +134,36 @@ def normalize(cmd, reply):
     return reply
 
 
-def run_one(servers, cmd):
-    replies = [s.cmd(*cmd) for s in servers]
-    return [normalize(cmd, x) for x in replies]
-
-
-def state(conn):
+def state(conns):
+    """Every key's type and whole value, one list per connection. Pipelined: the TYPEs of every
+    key in one round trip, then the reads their types call for in a second."""
+    keys = KEYS + [LEX_KEY]
+    types = pipelined(conns, [["TYPE", k] for k in keys])
+    reads = {"string": lambda k: ["GET", k], "hash": lambda k: ["HGETALL", k],
+             "list": lambda k: ["LRANGE", k, "0", "-1"], "set": lambda k: ["SMEMBERS", k],
+             "zset": lambda k: ["ZRANGE", k, "0", "-1", "WITHSCORES"]}
     out = []
-    for k in KEYS + [LEX_KEY]:
-        t = conn.cmd("TYPE", k)
-        if t == "string":
-            v = conn.cmd("GET", k)
-        elif t == "hash":
-            flat = conn.cmd("HGETALL", k)
-            v = sorted(zip(flat[::2], flat[1::2]))
-        elif t == "list":
-            v = conn.cmd("LRANGE", k, "0", "-1")
-        elif t == "set":
-            v = sorted(conn.cmd("SMEMBERS", k))
-        elif t == "zset":
-            v = conn.cmd("ZRANGE", k, "0", "-1", "WITHSCORES")
-        else:
-            v = None
-        out.append((k, t, v))
+    for conn, ts in zip(conns, types):
+        cmds = [reads[t](k) for k, t in zip(keys, ts) if t in reads]
+        values = iter(pipelined([conn], cmds)[0])
+        one = []
+        for k, t in zip(keys, ts):
+            v = next(values) if t in reads else None
+            if t == "hash":
+                v = sorted(zip(v[::2], v[1::2]))
+            elif t == "set":
+                v = sorted(v)
+            one.append((k, t, v))
+        out.append(one)
     return out
+
+
+def pipelined(conns, cmds):
+    """Send cmds to every connection at once, then read every reply: one list per connection."""
+    data = b"".join(encode(*c) for c in cmds)
+    for c in conns:
+        c.send(data)
+    return [c.read_replies(len(cmds), timeout=30.0) for c in conns]
 
 
 SCRIPT = "return redis.pcall(ARGV[1], KEYS[1], unpack(ARGV, 2))"
@@ -179,6 +185,32 @@ def walk(conn, key, count):
             return seen
 
 
+def step(r):
+    """One random step: (the commands it sends, a function of their replies on one server giving
+    the value compared between the servers, what the failure message shows)."""
+    roll = r.random()
+    if roll < 0.01:  # the other db: MOVE and COPY ... DB bring keys back and forth
+        cmd = ["SELECT", r.choice(DBS[:2])]
+        return [cmd], lambda replies: replies[0], cmd
+    if roll < 0.05:  # a transaction of a few commands: every QUEUED (or error), then EXEC
+        cmds = [gen(r) for _ in range(r.randint(1, 4))]
+
+        def finish(replies):
+            assert replies[0] == "OK", "MULTI answered %r" % (replies[0],)
+            done = replies[-1]
+            if isinstance(done, list):
+                done = [normalize(c, x) for c, x in zip(cmds, done)]
+            return replies[1:-1], done
+        return [["MULTI"]] + cmds + [["EXEC"]], finish, ["MULTI"] + cmds
+    if roll < 0.10:  # the same command from a Lua script
+        cmd = gen(r)
+        key = cmd[1] if len(cmd) > 1 else "k0"
+        full = ["EVAL", SCRIPT, "1", key, cmd[0]] + cmd[2:]
+        return [full], lambda replies: normalize(cmd, replies[0]), full
+    cmd = gen(r)
+    return [cmd], lambda replies: normalize(cmd, replies[0]), cmd
+
+
 @pytest.mark.tiercache_only("compares tiercache-l2 with redis-server itself")
 def test_random_sequences_match_redis():
     # A fixed seed and a fixed number of steps by default, so CI runs the same sequence every
@@ -195,46 +227,38 @@ def test_random_sequences_match_redis():
     try:
         conns = [f().raw() for f in factories]
         history = []
-        for steps in range(1, total + 1):
-            roll = r.random()
-            if roll < 0.01:  # the other db: MOVE and COPY ... DB bring keys back and forth
-                db = r.choice(DBS[:2])
-                history.append(["SELECT", db])
-                got = [c.cmd("SELECT", db) for c in conns]
-            elif roll < 0.05:  # a transaction of a few commands
-                cmds = [gen(r) for _ in range(r.randint(1, 4))]
-                for c in conns:
-                    assert c.cmd("MULTI") == "OK"
-                queued = [run_one(conns, c) for c in cmds]
-                history.append(["MULTI"] + cmds)
-                assert queued[0][0] == queued[0][1] if queued else True
-                got = [c.cmd("EXEC") for c in conns]
-                if isinstance(got[0], list) and isinstance(got[1], list):
-                    got = [[normalize(c, x) for c, x in zip(cmds, g)] for g in got]
-            elif roll < 0.10:  # the same command from a Lua script
-                cmd = gen(r)
-                key = cmd[1] if len(cmd) > 1 else "k0"
-                args = [cmd[0]] + cmd[2:]
-                full = ["EVAL", SCRIPT, "1", key] + args
-                history.append(full)
-                got = [normalize(cmd, c.cmd(*full)) for c in conns]
-            else:
-                cmd = gen(r)
-                history.append(cmd)
-                got = run_one(conns, cmd)
-            if got[0] != got[1]:
-                pytest.fail("seed %d, step %d: replies differ\n  last commands: %s\n"
-                            "  tiercache: %r\n  redis:     %r"
-                            % (seed, steps, history[-5:], got[0], got[1]))
-            if steps % 101 == 0:  # a third as often as at first: it was half the test's time
+        done = 0
+        while done < total:
+            # The steps up to the next check go to both servers as one pipeline (each server
+            # runs them in order, as it would one at a time), then their replies are compared
+            # step by step: a round trip per check instead of one per command.
+            block = []
+            while done < total:
+                done += 1
+                block.append((done, step(r)))
+                if done % 50 == 0 or done % 101 == 0:
+                    break
+            cmds = [c for _, (sent, _, _) in block for c in sent]
+            replies = pipelined(conns, cmds)
+            pos = 0
+            for steps, (sent, finish, shown) in block:
+                history.append(shown)
+                got = [finish(rs[pos:pos + len(sent)]) for rs in replies]
+                pos += len(sent)
+                if got[0] != got[1]:
+                    pytest.fail("seed %d, step %d: replies differ\n  last commands: %s\n"
+                                "  tiercache: %r\n  redis:     %r"
+                                % (seed, steps, history[-5:], got[0], got[1]))
+            if done % 101 == 0:  # a third as often as at first: it was half the test's time
                 key, count = walk_r.choice(KEYS), walk_r.choice([1, 2, 3, 10])
                 a, b = walk(conns[0], key, count), walk(conns[1], key, count)
                 assert a == b, "seed %d, step %d: %s walk of %s (COUNT %d) differs\n%r\n%r" % (
-                    seed, steps, WALKS.get(conns[0].cmd("TYPE", key)), key, count, a, b)
-            if steps % 50 == 0:
-                a, b = state(conns[0]), state(conns[1])
+                    seed, done, WALKS.get(conns[0].cmd("TYPE", key)), key, count, a, b)
+            if done % 50 == 0:
+                a, b = state(conns)
                 assert a == b, "seed %d, step %d: state differs after %s\n%r\n%r" % (
-                    seed, steps, history[-5:], a, b)
+                    seed, done, history[-5:], a, b)
+            del history[:-5]
         for c in conns:
             assert not isinstance(c.cmd("PING"), RespError)
     finally:
