@@ -66,7 +66,8 @@ std::vector<OptionSpec> make_specs() {
       TC_INT_OPTION(Config, "l2-connect-timeout-ms", l2_connect_timeout_ms, 1, 60000, false,
                     "give up connecting to L2 after this long"),
       TC_INT_OPTION(Config, "l2-timeout-ms", l2_timeout_ms, 1, 600000, false,
-                    "an L2 request unanswered this long fails and resets the connection"),
+                    "an L2 request unanswered this long, the L2 silent all that time, "
+                    "fails and resets the connection"),
       TC_INT_OPTION(Config, "l2-reconnect-max-ms", l2_reconnect_max_ms, 10, 600000, false,
                     "reconnect backoff cap"),
       TC_SIZE_OPTION(Config, "l1-memory", l1_memory, false, "size of the shared-memory L1 segment"),

@@ -2,6 +2,8 @@
 #include "sidecar/link/hiredis_link.h"
 
 #include <hiredis/adapters/libuv.h>
+
+#include <algorithm>
 #include <poll.h>
 #include <time.h>
 
@@ -159,6 +161,8 @@ void HiredisLink::attach(redisAsyncContext* ac) {
     return;
   }
   ac->data = this;
+  input_us_ = 0;
+  input_seen_bytes_ = 0;
   redisLibuvAttach(ac, loop_);
   redisAsyncSetConnectCallback(ac, on_connect);
   redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -256,9 +260,20 @@ void HiredisLink::reconnect(const std::string& why) {
 }
 
 bool HiredisLink::request_overdue(uint64_t now) const {
-  return !pending_.empty() &&
-         now - pending_.front().sent_us >
-             static_cast<uint64_t>(options_.request_timeout_ms) * 1000;
+  if (pending_.empty()) return false;
+  const uint64_t since = std::max(pending_.front().sent_us, input_us_);
+  return now > since && now - since > static_cast<uint64_t>(options_.request_timeout_ms) * 1000;
+}
+
+void HiredisLink::note_input(uint64_t now) {
+  // Part of a large reply is buffered by hiredis's reader until the whole reply is there: a
+  // change of its length between two ticks is input too.
+  if (ac_ == nullptr || ac_->c.reader == nullptr) return;
+  const size_t len = ac_->c.reader->len;
+  if (len != input_seen_bytes_) {
+    input_seen_bytes_ = len;
+    input_us_ = now;
+  }
 }
 
 void HiredisLink::take_ready_input() {
@@ -301,6 +316,7 @@ void HiredisLink::on_timer(uv_timer_t* t) {
                    " bytes");
         break;
       }
+      self->note_input(now);
       if (self->request_overdue(now)) {
         self->take_ready_input();
         if (self->state_ == State::kConnected && self->request_overdue(now))
@@ -321,7 +337,8 @@ void HiredisLink::on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
   if (r == nullptr) {
     ++self->errors_;
   } else {
-    self->latency_.record(steady_us() - p.sent_us);
+    self->input_us_ = steady_us();
+    self->latency_.record(self->input_us_ - p.sent_us);
   }
   if (p.done) p.done->on_reply(r);
 }

@@ -112,7 +112,10 @@ class HiredisLink final : public L2Link, private TlsPump::Events {
   void on_tls_ready() override;
   void on_tls_failed(const std::string& why) override { fail(why); }
   void fail(const std::string& why);  // drop the connection, fail pending, schedule reconnect
-  bool request_overdue(uint64_t now_us) const;  // the oldest pending request is past its timeout
+  // The oldest pending request has waited past its timeout and nothing has come from the L2
+  // for as long: a deep pipeline of large replies that keeps arriving is slow, not dead.
+  bool request_overdue(uint64_t now_us) const;
+  void note_input(uint64_t now_us);  // the tick's check for bytes read since the last one
 
   uv_loop_t* loop_;
   LinkOptions options_;
@@ -129,6 +132,8 @@ class HiredisLink final : public L2Link, private TlsPump::Events {
   void* push_ctx_ = nullptr;
   uv_timer_t* timer_;  // heap: freed in its close callback, which may run after this object
   uint64_t connect_started_us_ = 0;
+  uint64_t input_us_ = 0;       // when a reply or part of one last came in
+  size_t input_seen_bytes_ = 0;  // the reader's buffered length at the last tick
   uint64_t next_attempt_us_ = 0;
   int64_t backoff_ms_ = 50;
   std::string last_error_;

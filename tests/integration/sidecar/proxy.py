@@ -3,7 +3,8 @@ available on these machines): it can hold every chunk for a fixed delay in each 
 (pipelined chunks are delayed independently, not queued behind each other), count the commands
 its clients send (RESP multibulk requests, by name and by (name, key)), cut every connection at
 once, refuse new ones, and close any connection that sends SUBSCRIBE (to take a sidecar's
-invalidation bus away while its data path keeps working)."""
+invalidation bus away while its data path keeps working), and pace what the upstream sends
+back (a slow link that keeps delivering)."""
 
 import collections
 import socket
@@ -107,7 +108,9 @@ class _Pipe:
                             self.conn.delay_s = self.proxy.subscriber_delay_s
                 if self.proxy.freeze_subscribers and self.conn.is_subscriber:
                     continue  # lost on the way, in both directions; the connection stays up
-                if self.proxy.delayed:
+                if self.counter is None and self.proxy.down_bytes_per_s:
+                    self._paced(data)
+                elif self.proxy.delayed:
                     with self.cond:
                         self.queue.append((time.monotonic() + self.conn.delay_s, data))
                         self.cond.notify()
@@ -119,6 +122,13 @@ class _Pipe:
         with self.cond:
             self.closed = True
             self.cond.notify()
+
+    def _paced(self, data):
+        """Upstream to client at the proxy's down_bytes_per_s, in 4 KiB pieces."""
+        for i in range(0, len(data), 4096):
+            piece = data[i:i + 4096]
+            self.dst.sendall(piece)
+            time.sleep(len(piece) / self.proxy.down_bytes_per_s)
 
     def _write(self):
         try:
@@ -171,7 +181,8 @@ class Proxy:
     .counter.count("GET", key). Controls: cut() closes every connection; refuse = True makes it
     accept and close at once; block_subscribe = True closes a connection that sends SUBSCRIBE;
     freeze_subscribers = True silently drops everything to and from connections that subscribed
-    (a bus that is connected but hears nothing)."""
+    (a bus that is connected but hears nothing); down_bytes_per_s = N paces every reply stream
+    (upstream to client) at N bytes a second."""
 
     def __init__(self, target, delay_us=0, subscriber_delay_us=None, port=0):
         self.target = target
@@ -183,6 +194,7 @@ class Proxy:
         self.refuse = False
         self.block_subscribe = False
         self.freeze_subscribers = False
+        self.down_bytes_per_s = 0
         self.conns = set()
         self.lock = threading.Lock()
         self.sock = socket.socket()

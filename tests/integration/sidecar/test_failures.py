@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from helpers import RespError
-from sidecars import skip_over_tls, wait_for
+from sidecars import link_port, skip_over_tls, wait_for
 
 CHANNEL = "tiercache:invalidate"
 
@@ -243,6 +243,29 @@ def test_l2_down_gives_clear_error_fast_and_recovers(cluster):
     cache_on(a, ca, "k", b"again")
     b.client().set("k", "fromB")
     wait_for(lambda: ca.get("k") == b"fromB", 2, what="invalidations flow after restart")
+
+
+def test_deep_pipeline_of_large_replies_is_slow_not_dead(make_cluster, proxy_factory):
+    """l2-timeout-ms judges an L2 that has gone silent, not a pipeline that takes long to arrive:
+    100 GET misses of 64 KiB values through a link paced at 2 MiB/s take about 3 s to come back,
+    ten times the timeout, with a reply every 32 ms; all are answered and the link stays up."""
+    c = make_cluster()
+    proxy = proxy_factory(("127.0.0.1", link_port(c.l2.port)))
+    a = c.sidecar("a", via=proxy.address, l2_timeout_ms=300)
+    direct = c.l2_client()  # written at the L2 itself: every read below is a miss
+    values = {"big%d" % i: b"%05d" % i + b"x" * (65536 - 5) for i in range(100)}
+    direct.mset(values)
+    reconnects = a.info()["l2_reconnects"]
+    proxy.down_bytes_per_s = 2 << 20
+    p = a.client(socket_timeout=60).pipeline(transaction=False)
+    for k in values:
+        p.get(k)
+    got, took = _timed(p.execute)
+    assert not isinstance(got, RespError), got
+    wrong = [k for k, v in zip(values, got) if v != values[k]]
+    assert not wrong, "%d of 100 replies wrong, e.g. %s" % (len(wrong), wrong[0])
+    assert took > 1.0, "pacing did not slow the replies (%.2f s): the test proves nothing" % took
+    assert a.info()["l2_reconnects"] == reconnects
 
 
 def test_hung_l2_times_out(make_cluster):
