@@ -160,6 +160,17 @@ class OnRedisCluster(_Hosts):
     def promoted(self, victim, replica):
         return replica in self.rc.masters_alive()
 
+    def diagnostics(self):
+        """CLUSTER NODES as the first live node sees it (flags fail?, fail, the epochs)."""
+        for port, proc in self.rc.procs.items():
+            if proc.poll() is None:
+                try:
+                    return "CLUSTER NODES at %d:\n%s" % (
+                        port, self.rc.node(port).execute_command("CLUSTER", "NODES"))
+                except redis.RedisError:
+                    continue
+        return "no cluster node alive"
+
     def follows(self, sidecar, replica):
         """The sidecar follows every master's tracking again (L1 serves all slots)."""
         return sidecar.info()["bus_slots_unhealthy"] == 0
@@ -204,6 +215,9 @@ class OnRedisSentinel(_Hosts):
     def promoted(self, victim, replica):
         return (self.topology.master_named() == "127.0.0.1:%d" % replica
                 and self.topology.redis(replica).execute_command("ROLE")[0] == "master")
+
+    def diagnostics(self):
+        return self.topology.diagnostics()
 
     def follows(self, sidecar, replica):
         """The sidecar's master is the promoted replica, its tracking there set up."""
@@ -255,8 +269,12 @@ def failover(delay_s=1.0, grace_s=5.0, after_s=3.0):
         ctl.mark("paused")
         replica = cluster.crash(victim)
         ctl.mark("killed")
-        wait_for(lambda: cluster.promoted(victim, replica), FOLLOW_DEADLINE, interval=0.02,
-                 what="the replica promoted")
+        try:
+            wait_for(lambda: cluster.promoted(victim, replica), FOLLOW_DEADLINE, interval=0.02,
+                     what="the replica promoted")
+        except AssertionError as e:  # why not: the sentinels' or the cluster's own account
+            diagnostics = getattr(cluster, "diagnostics", None)
+            raise AssertionError("%s\n%s" % (e, diagnostics() if diagnostics else "")) from None
         ctl.mark("promoted")
         for h, s in sc.items():
             c = redis.Redis(unix_socket_path=s.socket, socket_timeout=10)

@@ -115,6 +115,33 @@ class Topology:
                 continue
         return None
 
+    def diagnostics(self, lines=25):
+        """For a failure message: each sentinel's view of the master (flags, failover state,
+        the address it names) and the last lines of its log (+sdown, +odown, +try-failover,
+        -failover-abort-...), and the replica's ROLE."""
+        out = []
+        for i, port in enumerate(self.sentinel_ports):
+            try:
+                m = self.sentinel(port).execute_command("SENTINEL", "MASTER", MASTER)
+                m = dict(zip(m[::2], m[1::2])) if isinstance(m, list) else m
+                view = "flags=%s failover-state=%s ip:port=%s:%s" % (
+                    m.get("flags"), m.get("failover-state"), m.get("ip"), m.get("port"))
+            except redis.RedisError as e:
+                view = "unreachable (%s)" % e
+            out.append("sentinel %d (port %d): %s" % (i, port, view))
+            try:
+                with open(os.path.join(self.dir, "sentinel-%d.log" % i), "rb") as f:
+                    tail = f.read().decode("utf-8", "replace").splitlines()[-lines:]
+                out += ["  | " + line for line in tail]
+            except OSError as e:
+                out.append("  (no log: %s)" % e)
+        try:
+            out.append("replica %d ROLE: %r" % (
+                self.replica_port, self.redis(self.replica_port).execute_command("ROLE")))
+        except redis.RedisError as e:
+            out.append("replica %d: %s" % (self.replica_port, e))
+        return "\n".join(out)
+
     def kill9(self, port):
         proc = self.proc_of[port]
         proc.send_signal(signal.SIGKILL)
