@@ -4,8 +4,9 @@
 // while L1 was last vouched for (l1::Store::vouched_ms, a bus message of ours seen back) at
 // most N ms ago; misses and writes still get the L2's error. The window is published in the
 // segment (l1::Store::set_stale_window) so direct readers apply the same rule. It closes, and
-// L1 is flushed first, when it expires (cron), when the L2 answers on the data link again, or
-// when the bus is healthy again: a copy the L2 no longer holds is never answered after that.
+// L1 is flushed first, when it expires (cron), when the L2 answers on a data connection made
+// since (the one held at entry may not have met the outage yet), or when the bus is healthy
+// again: a copy the L2 no longer holds is never answered after that.
 // In l2-mode cluster the same holds per master (slot_stale.h): a master's lost tracking
 // keeps only its slots as stale, each window closing when it expires, when a key of the slot
 // is answered by its master (a probe), or when the master's tracking or the slot's owner
@@ -23,11 +24,13 @@ namespace tiercache::sidecar {
 
 namespace {
 
-// A PING on the data link after it reconnected in fail-safe: an answer means the L2 is
-// reachable again, so L1 must stop answering copies it may no longer hold.
+// A PING on a data connection made after fail-safe was entered: an answer means the L2 is
+// reachable again, so L1 must stop answering copies it may no longer hold. `entry` is the
+// fail-safe it was sent for (an answer for an earlier one proves nothing about this one).
 struct ProbeOp final : Op {
-  explicit ProbeOp(Sidecar& s) : Op(s) {}
-  void on_reply(const redisReply* r) override { s.l2_probed(r != nullptr); }
+  ProbeOp(Sidecar& s, uint64_t entry) : Op(s), entry(entry) {}
+  void on_reply(const redisReply* r) override { s.l2_probed(entry, r != nullptr); }
+  uint64_t entry;
 };
 
 // A read of a key in an open slot (slot_stale.h): answered by its master means it is reachable
@@ -58,6 +61,10 @@ void Sidecar::enter_fail_safe(const std::string& why) {
   fail_safe_ = true;
   stale_open_ = true;
   probe_sent_ = false;
+  ++fail_safe_epoch_;
+  // The connection the data link holds now may be one the outage has not reached yet (a cut
+  // reaches the bus's connection first): its answer proves nothing. Probe only on a later one.
+  probe_from_losses_ = l2_->reconnects() + (l2_->connected() ? 1 : 0);
   stats_.fail_safe_entered++;
   l1_->set_stale_window(static_cast<uint64_t>(config_.stale_if_error_ms));
   log::warn("fail-safe: {}; answering L1 hits verified within {} ms", why,
@@ -72,7 +79,8 @@ void Sidecar::close_stale_window(const char* why) {
   log::warn("fail-safe: {}; L1 flushed, no more stale answers", why);
 }
 
-void Sidecar::l2_probed(bool answered) {
+void Sidecar::l2_probed(uint64_t entry, bool answered) {
+  if (entry != fail_safe_epoch_) return;  // sent for an earlier fail-safe
   probe_sent_ = false;  // unanswered (link lost again, timed out): probe again later
   if (answered && fail_safe_) close_stale_window("the L2 answers again");
 }
@@ -84,10 +92,10 @@ void Sidecar::fail_safe_cron() {
     return;
   }
   // The data link reconnected while the bus is still down: ask the L2 for proof of life.
-  if (l2_->connected() && !probe_sent_) {
+  if (l2_->connected() && l2_->reconnects() >= probe_from_losses_ && !probe_sent_) {
     probe_sent_ = true;
     std::string_view ping[] = {"PING"};
-    l2_->send(ping, std::make_unique<ProbeOp>(*this));
+    l2_->send(ping, std::make_unique<ProbeOp>(*this, fail_safe_epoch_));
   }
 }
 

@@ -128,7 +128,7 @@ class Sidecar : public net::ConnectionOwner,
   // Makes the L2 connection's selected db `db` (SELECT if needed; nothing when down).
   void select_db(int db);
   // fail_safe.cc: the reply (or not) to a proof-of-life PING sent in fail-safe.
-  void l2_probed(bool answered);
+  void l2_probed(uint64_t entry, bool answered);
   // fail_safe.cc, from the heartbeat cron: closes an expired stale window; probes the L2 when
   // the data link is up again while the bus is not.
   void fail_safe_cron();
@@ -248,6 +248,8 @@ class Sidecar : public net::ConnectionOwner,
   bool fail_safe_ = false;
   bool stale_open_ = false;
   bool probe_sent_ = false;
+  uint64_t fail_safe_epoch_ = 0;    // entries so far: which one a probe was sent for
+  uint64_t probe_from_losses_ = 0;  // l2_->reconnects() a probe's connection is made after
   // The same per hash slot (l2-mode cluster): one master's slots while its tracking is down.
   SlotStaleWindows slot_stale_{static_cast<uint64_t>(config_.stale_if_error_ms)};
   bool slot_probe_sent_ = false;

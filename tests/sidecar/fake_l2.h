@@ -104,8 +104,16 @@ class FakeL2Link final : public L2Link {
     pending.push_back(Request{decode(resp), std::move(done)});
     return true;
   }
-  uint64_t reconnects() const override { return 0; }
+  uint64_t reconnects() const override { return losses; }
   const metrics::Histogram& latency_us() const override { return latency_; }
+
+  // The connection is lost: what is pending fails, counted as HiredisLink counts it. Setting
+  // `up` again is the reconnect.
+  void drop() {
+    up = false;
+    ++losses;
+    fail_all();
+  }
 
   // The commands sent and not yet answered, in order.
   std::vector<std::string> commands() const {
@@ -126,6 +134,7 @@ class FakeL2Link final : public L2Link {
   }
 
   bool up = true;
+  uint64_t losses = 0;
   int reconnects_asked = 0;
   std::deque<Request> pending;
 

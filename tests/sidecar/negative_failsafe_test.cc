@@ -160,8 +160,7 @@ TEST_CASE("--l1-negative off: absent keys are not cached") {
 
 // The L2 goes away: requests fail, the bus reports itself unhealthy.
 void lose_l2(Harness& h) {
-  h.l2->up = false;
-  h.l2->fail_all();
+  h.l2->drop();
   h.bus->is_healthy = false;
   h.sidecar->on_bus_unhealthy("subscription connection lost");
 }
@@ -272,6 +271,53 @@ TEST_CASE("fail-safe: the data link answering again closes the window and flushe
   answer_flight(h, Reply::nil(), -2);
   CHECK(Harness::replies(a) == kNil);
   CHECK(in_l1(h, "k") == l1::GetResult::kMiss);  // no fill while the bus is down
+}
+
+TEST_CASE("fail-safe: the data connection held when the bus was lost proves nothing") {
+  // The cut reached the bus's connection first; the data link's still answers, for now.
+  Harness h(LostL2::config(60000));
+  auto* a = h.client();
+  REQUIRE(h.sidecar->l1().set(0, "k", "v", 60000));
+  h.sidecar->on_bus_current(now_ms());
+  h.bus->is_healthy = false;
+  h.sidecar->on_bus_unhealthy("subscription connection lost");
+  REQUIRE(h.sidecar->in_fail_safe());
+  h.sidecar->fail_safe_cron();
+  CHECK(h.sent().empty());  // no PING on that connection
+  h.request(a, {"GET", "k"});
+  CHECK(Harness::replies(a) == "$1\r\nv\r\n");
+  CHECK(h.sidecar->stats().stale_answers == 1);
+  // The cut reaches it, and the link connects again: that connection's answer counts.
+  h.l2->drop();
+  h.sidecar->fail_safe_cron();
+  CHECK(h.sent().empty());
+  h.l2->up = true;
+  h.sidecar->fail_safe_cron();
+  CHECK(h.sent() == V{"PING"});
+  h.l2->answer(Reply::status("PONG"));
+  CHECK(in_l1(h, "k") == l1::GetResult::kMiss);
+}
+
+TEST_CASE("fail-safe: a probe's answer counts for the fail-safe it was sent in only") {
+  LostL2 t(60000);
+  Harness& h = t.h;
+  auto* a = t.a;
+  h.l2->up = true;
+  h.sidecar->fail_safe_cron();
+  REQUIRE(h.sent() == V{"PING"});
+  // Before it is answered, the bus comes back and is lost again (a new fail-safe).
+  h.bus->is_healthy = true;
+  h.sidecar->on_bus_healthy();
+  REQUIRE_FALSE(h.sidecar->in_fail_safe());
+  REQUIRE(h.sidecar->l1().set(0, "k", "v2", 60000));
+  h.sidecar->on_bus_current(now_ms());
+  h.bus->is_healthy = false;
+  h.sidecar->on_bus_unhealthy("subscription connection lost");
+  REQUIRE(h.sidecar->in_fail_safe());
+  h.l2->answer(Reply::status("PONG"));  // the first fail-safe's probe
+  CHECK(in_l1(h, "k") == l1::GetResult::kHit);
+  h.request(a, {"GET", "k"});
+  CHECK(Harness::replies(a) == "$2\r\nv2\r\n");
 }
 
 }  // namespace
