@@ -139,15 +139,16 @@ def test_protocols_and_ciphersuites(tls_server, certs):
             c12.ping()
 
 
-def test_bad_tls_configuration_refuses_to_start(server_factory, certs, target):
+def test_bad_tls_configuration_refuses_to_start(server_factory, certs, target, tmp_path):
     from servers import Server, free_port
-    import tempfile
-    for flags, words in (({"tls_cert_file": "/nonexistent.crt"}, "certificate"),
-                         ({"tls_protocols": "TLSv9"}, "tls-protocols")):
+    for i, (flags, words) in enumerate((({"tls_cert_file": "/nonexistent.crt"}, "certificate"),
+                                        ({"tls_protocols": "TLSv9"}, "tls-protocols"))):
+        workdir = tmp_path / f"server{i}"  # pytest removes it (no tc-it-* left in /tmp)
+        workdir.mkdir()
         f = {"port": free_port(), "tls_port": free_port(), "tls_cert_file": certs["server_crt"],
              "tls_key_file": certs["server_key"], "tls_ca_cert_file": certs["ca"]}
         f.update(flags)
-        s = Server(target, f, tempfile.mkdtemp(prefix="tc-it-"))
+        s = Server(target, f, str(workdir))
         with pytest.raises(BaseException):
             s.start()  # pytest.fail: exited before answering PING
         s.stopped = True
