@@ -25,6 +25,11 @@
 #      long one).
 # Set QUICK=1 to skip steps 12 to 14 while iterating.
 #
+# Two steps run in the background at nice 19 (scripts/lib/steps.sh, step_start): the ASan
+# build from step 4 on, while steps 5 to 11 wait on their servers with the CPU mostly idle, and
+# the fuzz targets during steps 12 and 13. At nice 19 they take only what the tests leave, so
+# the tests see the machine they would see without them; the run is about five minutes shorter.
+#
 # Every step prints one line when it ends (passed or FAILED, and its seconds). A failed build
 # or install stops the run; a failed test step does not, so one run shows every failure. At the
 # end: the table of steps, the names of the failing tests, and "steps: N passed, M failed".
@@ -52,6 +57,17 @@ step fatal "build (release, static, -Werror)" \
   -DTIERCACHE_STATIC=ON -DPython3_EXECUTABLE=/usr/bin/python3
 step continue "unit tests" ctest --test-dir build --output-on-failure -j 2
 step fatal "test dependencies" scripts/deps.sh
+
+# One clang build serves the sanitizer steps and the fuzz step: every library and binary with
+# ASan+UBSan and libFuzzer's coverage instrumentation, the fuzz targets linking libFuzzer.
+# (Two builds, gcc for ASan and clang for the fuzz targets, took twice as long.) It runs in the
+# background, on the CPU the next steps leave idle.
+ASAN_BUILD="build with ASan+UBSan and the fuzz targets (clang, Debug)"
+if [ "${QUICK:-0}" != "1" ]; then
+  step_start "$ASAN_BUILD" \
+    env CC=clang-14 CXX=clang++-14 TIERCACHE_BUILD_DIR=build-asan scripts/build.sh \
+    -DTIERCACHE_SANITIZE=ON -DTIERCACHE_FUZZ=ON -DTIERCACHE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug
+fi
 
 export TIERCACHE_BUILD_DIR="$ROOT/build"
 # The sidecar suite's three variants are split between this pass and the ASan pass: l2=tiercache
@@ -87,12 +103,11 @@ step continue "packaging: wheel in venvs, .deb with dpkg" \
   "${PYTEST[@]}" tests/packaging
 
 if [ "${QUICK:-0}" != "1" ]; then
-  # One clang build serves the sanitizer steps and the fuzz step: every library and binary with
-  # ASan+UBSan and libFuzzer's coverage instrumentation, the fuzz targets linking libFuzzer.
-  # (Two builds, gcc for ASan and clang for the fuzz targets, took twice as long.)
-  step fatal "build with ASan+UBSan and the fuzz targets (clang, Debug)" \
-    env CC=clang-14 CXX=clang++-14 TIERCACHE_BUILD_DIR=build-asan scripts/build.sh \
-    -DTIERCACHE_SANITIZE=ON -DTIERCACHE_FUZZ=ON -DTIERCACHE_WERROR=ON -DCMAKE_BUILD_TYPE=Debug
+  step_wait fatal "$ASAN_BUILD"
+  # The fuzz targets (CPU-bound, one per core, each for FUZZ_SECONDS of wall time) run at nice
+  # 19 beside the two steps that follow.
+  FUZZ="fuzz targets (${FUZZ_SECONDS}s each)"
+  step_start "$FUZZ" env TIERCACHE_FUZZ_BUILD_DIR=build-asan scripts/fuzz.sh "$FUZZ_SECONDS"
   step continue "unit tests under ASan+UBSan" \
     env "${SAN_ENV[@]}" ctest --test-dir build-asan --output-on-failure -j 2
   # Any sanitizer report makes the server abort, which the fixtures see as a failed test.
@@ -103,8 +118,7 @@ if [ "${QUICK:-0}" != "1" ]; then
     env "${SAN_ENV[@]}" TIERCACHE_BUILD_DIR="$ROOT/build-asan" TIERCACHE_TEST_TARGET=tiercache \
     TIERCACHE_SIDECAR_VARIANTS=tiercache,redis+publish TIERCACHE_DIFF_STEPS=10000 \
     "${PYTEST[@]}" --ignore="$DJANGO_FEATURES" tests/integration
-  step continue "fuzz targets (${FUZZ_SECONDS}s each)" \
-    env TIERCACHE_FUZZ_BUILD_DIR=build-asan scripts/fuzz.sh "$FUZZ_SECONDS"
+  step_wait continue "$FUZZ"
 fi
 
 summary

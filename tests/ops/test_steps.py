@@ -45,3 +45,47 @@ echo NOT-REACHED
     assert "NOT-REACHED" not in r.stdout
     assert "==== build: FAILED (exit 3) in " in r.stdout
     assert r.stdout.rstrip().splitlines()[-1] == "steps: 1 passed, 1 failed"
+
+
+def test_a_background_step_runs_at_nice_19_alongside_and_is_reported_at_its_wait():
+    r = run("""
+step_start "build" bash -c 'echo "building at nice $(nice)"; sleep 2; echo built'
+step continue "tests" bash -c 'sleep 1; echo "tests at nice $(nice)"'
+step_wait continue "build"
+summary
+""")
+    out = r.stdout
+    assert r.returncode == 0, r.stderr
+    assert "==== build: started in the background ====" in out
+    # Its output is shown at the wait, after the step that ran meanwhile, not interleaved.
+    assert out.index("tests at nice ") < out.index("building at nice 19") < out.index("built")
+    line = [l for l in out.splitlines() if l.startswith("==== build: passed in ")][0]
+    secs = int(line.split(" in ")[1].split("s")[0])
+    assert 2 <= secs <= 4, line  # its own time, start to end, not the wait's
+    assert "(in the background; waited " in line
+    assert out.rstrip().splitlines()[-1] == "steps: 2 passed, 0 failed"
+
+
+def test_a_failed_background_step_names_its_failures_and_a_fatal_one_stops_the_run():
+    r = run("""
+step_start "checks" bash -c 'echo "FAILED tests/b.py::test_z - no"; exit 1'
+step_start "build" bash -c 'exit 2'
+step_wait continue "checks"
+step_wait fatal "build"
+echo NOT-REACHED
+""")
+    assert r.returncode == 2
+    assert "NOT-REACHED" not in r.stdout
+    assert "  checks: tests/b.py::test_z\n" in r.stdout
+    assert "==== build: FAILED (exit 2) in " in r.stdout
+    assert r.stdout.rstrip().splitlines()[-1] == "steps: 0 passed, 2 failed"
+
+
+def test_a_run_that_stops_early_stops_its_background_step():
+    r = run("""
+step_start "build" bash -c 'sleep 40 & sleep 41; echo done'
+step fatal "deps" false
+""")
+    assert r.returncode == 1
+    left = subprocess.run(["pgrep", "-f", "sleep 4[01]"], capture_output=True, text=True)
+    assert left.stdout == "", "the background step outlived the run: " + left.stdout
