@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -34,8 +36,13 @@ struct ModelKeyHash {
 using Model = std::unordered_map<ModelKey, std::string, ModelKeyHash>;
 
 std::string random_bytes(std::mt19937_64& rng, size_t n) {
+  // Binary-safe, includes NULs. Eight bytes per draw: one per draw was most of this file's
+  // time under ASan at -O0 (the eviction test alone took 26 s there).
   std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());  // binary-safe, includes NULs
+  for (size_t i = 0; i < n; i += 8) {
+    const uint64_t r = rng();
+    std::memcpy(s.data() + i, &r, std::min<size_t>(8, n - i));
+  }
   return s;
 }
 
