@@ -34,6 +34,10 @@ def _cluster_losing_a_master(name, **flags):
     master the test will kill)."""
     rc = RedisCluster(full_coverage=False)
     s = None
+    # A 10 s request timeout: these tests are about slots and failovers, not timeouts (a killed
+    # master's connections fail at once). With the 1 s default, three masters' replies to 3,000
+    # fills under ASan on a machine running two suites at once came late and the fill failed.
+    flags.setdefault("l2_timeout_ms", 10000)
     try:
         s = Sidecar(rc.seeds(3), name, l2_mode="cluster", **flags).start()
         # start() waits for one master's tracking (per slot, L1 serves its slots); the tests
