@@ -79,8 +79,12 @@ DedicatedLink* Sidecar::dedicated_link(net::Connection& c, ClientState& st,
                                std::to_string(config_.max_dedicated_links) + ")");
     return nullptr;
   }
-  st.dedicated = std::make_unique<DedicatedLink>(loop_, link_options(config_, at, false, l2_tls_),
-                                                 "dedicated-" + std::to_string(c.id()));
+  std::string name = "dedicated-" + std::to_string(c.id());
+  if (make_dedicated_)
+    st.dedicated = make_dedicated_(std::move(at), std::move(name));
+  else
+    st.dedicated = std::make_unique<HiredisDedicatedLink>(
+        loop_, link_options(config_, std::move(at), false, l2_tls_), std::move(name));
   st.dedicated_at = std::move(at_name);
   st.dedicated->start();
   dedicated_links_++;

@@ -64,6 +64,9 @@ class Sidecar : public net::ConnectionOwner,
   // locator: where the links are (a fake moves them); null: the `l2` option's address.
   bool start_with(std::unique_ptr<L2Link> l2, std::unique_ptr<InvalidationSource> bus,
                   std::string* error, std::shared_ptr<L2Locator> locator = nullptr);
+  // Unit tests: where clients' own links come from (pinned.cc); by default a
+  // HiredisDedicatedLink with the shared link's options, to `at`.
+  void set_dedicated_links(DedicatedLinkFactory make) { make_dedicated_ = std::move(make); }
   // The work at the end of every loop tick: sends the write batch, closes what close_later
   // asked for.
   void end_of_tick();
@@ -237,6 +240,7 @@ class Sidecar : public net::ConnectionOwner,
   SidecarStats stats_;
   std::vector<uint64_t> close_later_;
   size_t dedicated_links_ = 0;     // clients' dedicated links open (max-dedicated-links)
+  DedicatedLinkFactory make_dedicated_;  // null: HiredisDedicatedLink (set_dedicated_links)
   std::vector<uint64_t> held_;    // connections with a held command (pinned.cc)
   std::vector<std::unique_ptr<DedicatedLink>> retired_links_;  // stopped, freed at end of tick
 

@@ -1,4 +1,4 @@
-// DedicatedLink (see dedicated_link.h).
+// HiredisDedicatedLink (see dedicated_link.h).
 #include "sidecar/link/dedicated_link.h"
 
 namespace tiercache::sidecar {
@@ -12,12 +12,13 @@ LinkOptions dedicated(LinkOptions o) {
 
 }  // namespace
 
-DedicatedLink::DedicatedLink(uv_loop_t* loop, LinkOptions options, std::string name)
+HiredisDedicatedLink::HiredisDedicatedLink(uv_loop_t* loop, LinkOptions options,
+                                           std::string name)
     : link_(loop, dedicated(std::move(options)), std::move(name), on_state, this) {}
 
-DedicatedLink::~DedicatedLink() { stop(); }
+HiredisDedicatedLink::~HiredisDedicatedLink() { stop(); }
 
-void DedicatedLink::stop() {
+void HiredisDedicatedLink::stop() {
   lost_ = true;
   link_.stop();  // fails what is in flight
   std::deque<std::pair<std::string, std::unique_ptr<Completion>>> waiting;
@@ -26,21 +27,22 @@ void DedicatedLink::stop() {
     if (done) done->on_reply(nullptr);
 }
 
-void DedicatedLink::on_state(void* ctx, bool connected) {
-  auto* self = static_cast<DedicatedLink*>(ctx);
+void HiredisDedicatedLink::on_state(void* ctx, bool connected) {
+  auto* self = static_cast<HiredisDedicatedLink*>(ctx);
   if (!connected) return self->stop();  // one-shot: the link has stopped itself
   std::deque<std::pair<std::string, std::unique_ptr<Completion>>> waiting;
   waiting.swap(self->waiting_);
   for (auto& [resp, done] : waiting) self->link_.send_formatted(resp, std::move(done));
 }
 
-bool DedicatedLink::send(std::span<const std::string_view> args,
-                         std::unique_ptr<Completion> done) {
+bool HiredisDedicatedLink::send(std::span<const std::string_view> args,
+                                std::unique_ptr<Completion> done) {
   format_command(scratch_, args);
   return send_formatted(scratch_, std::move(done));
 }
 
-bool DedicatedLink::send_formatted(std::string_view resp, std::unique_ptr<Completion> done) {
+bool HiredisDedicatedLink::send_formatted(std::string_view resp,
+                                          std::unique_ptr<Completion> done) {
   if (lost_) {
     if (done) done->on_reply(nullptr);
     return false;
@@ -56,7 +58,8 @@ bool DedicatedLink::send_formatted(std::string_view resp, std::unique_ptr<Comple
   return pass(resp, std::move(done));
 }
 
-bool DedicatedLink::pass(std::string_view resp, std::unique_ptr<Completion> done) {
+bool HiredisDedicatedLink::pass(std::string_view resp,
+                                std::unique_ptr<Completion> done) {
   if (link_.connected()) return link_.send_formatted(resp, std::move(done));
   waiting_.emplace_back(std::string(resp), std::move(done));
   return true;

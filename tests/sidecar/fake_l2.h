@@ -1,7 +1,7 @@
 // In-process fakes for unit tests of the sidecar core: an L2 link that records every request
-// and lets the test answer them one by one (FakeL2Link), an always-healthy invalidation source
-// (FakeSource), a locator the test moves (FakeLocator), and hiredis replies built by hand
-// (Reply).
+// and lets the test answer them one by one (FakeL2Link), a client's own link over one
+// (FakeDedicatedLink), an always-healthy invalidation source (FakeSource), a locator the test
+// moves (FakeLocator), and hiredis replies built by hand (Reply).
 #pragma once
 
 #include <deque>
@@ -12,6 +12,7 @@
 
 #include "shared/metrics/info_text.h"
 #include "sidecar/invalidation/source.h"
+#include "sidecar/link/dedicated_link.h"
 #include "sidecar/link/hiredis_link.h"
 #include "sidecar/link/l2_link.h"
 #include "sidecar/link/l2_locator.h"
@@ -141,6 +142,56 @@ class FakeL2Link final : public L2Link {
  private:
   std::string error_ = "fake L2 down";
   metrics::Histogram latency_;
+};
+
+// A client's own link (sidecar/pinned.cc). What it sends, SELECTs included, is recorded in a
+// FakeL2Link the test keeps (`link`: shared, so it outlives the sidecar's freeing of the link);
+// losing that link's connection (link->drop()) loses this one for good, as the one-shot
+// HiredisDedicatedLink.
+class FakeDedicatedLink final : public DedicatedLink {
+ public:
+  struct Record {
+    FakeL2Link link;
+    std::string name;  // as the sidecar named it
+    bool started = false;
+    int stops = 0;
+  };
+  explicit FakeDedicatedLink(std::shared_ptr<Record> r) : r_(std::move(r)) {}
+  ~FakeDedicatedLink() override { lose(); }
+
+  void start() override { r_->started = true; }
+  void stop() override {
+    ++r_->stops;
+    lose();
+  }
+  bool lost() const override { return !r_->link.up; }
+  void reconnect(const std::string&) override { lose(); }
+  const std::string& last_error() const override { return r_->link.last_error(); }
+  bool send(std::span<const std::string_view> args, std::unique_ptr<Completion> done) override {
+    std::string wire;
+    format_command(wire, args);
+    return send_formatted(wire, std::move(done));
+  }
+  bool send_formatted(std::string_view resp, std::unique_ptr<Completion> done) override {
+    if (r_->link.up && want_db_ != db_) {
+      const std::string db = std::to_string(want_db_);
+      std::string_view select[] = {"SELECT", db};
+      r_->link.send(select, nullptr);
+      db_ = want_db_;
+    }
+    return r_->link.send_formatted(resp, std::move(done));
+  }
+  void use_db(int db) override { want_db_ = db; }
+  size_t in_flight() const override { return r_->link.pending.size(); }
+  const metrics::Histogram& latency_us() const override { return r_->link.latency_us(); }
+
+ private:
+  void lose() {
+    if (r_->link.up) r_->link.drop();
+  }
+  std::shared_ptr<Record> r_;
+  int db_ = 0;
+  int want_db_ = 0;
 };
 
 class FakeSource final : public InvalidationSource {

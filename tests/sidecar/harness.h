@@ -1,6 +1,7 @@
 // The sidecar core over the fake L2 link and invalidation source (fake_l2.h), for unit tests:
-// a started Sidecar with its own L1 segment, socket-less clients, and helpers to send requests,
-// take replies and inject another host's invalidation.
+// a started Sidecar with its own L1 segment, socket-less clients, fake links for the clients
+// that need their own (pinned.cc), and helpers to send requests, take replies and inject
+// another host's invalidation.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -34,6 +35,12 @@ struct Harness {
     auto source = std::make_unique<FakeSource>();
     l2 = link.get();
     bus = source.get();
+    sidecar->set_dedicated_links([this](std::shared_ptr<const L2Locator>, std::string name) {
+      auto r = std::make_shared<FakeDedicatedLink::Record>();
+      r->name = std::move(name);
+      dedicated.push_back(r);
+      return std::make_unique<FakeDedicatedLink>(std::move(r));
+    });
     std::string error;
     REQUIRE_MESSAGE(sidecar->start_with(std::move(link), std::move(source), &error,
                                                 std::move(locator)), error);
@@ -46,6 +53,11 @@ struct Harness {
   net::Connection* client() {
     clients.push_back(sidecar->open_internal());
     return clients.back();
+  }
+  // Closes a client as its disconnect would.
+  void close(net::Connection* c) {
+    std::erase(clients, c);
+    c->close();
   }
   void request(net::Connection* c, std::initializer_list<std::string_view> args) {
     std::vector<std::string_view> v(args);
@@ -73,6 +85,8 @@ struct Harness {
   FakeL2Link* l2 = nullptr;
   FakeSource* bus = nullptr;
   std::vector<net::Connection*> clients;
+  // Clients' own links (pinned.cc), in the order the sidecar opened them.
+  std::vector<std::shared_ptr<FakeDedicatedLink::Record>> dedicated;
 };
 
 
