@@ -80,7 +80,7 @@ class ClusterLink::Part final : public Completion {
 
 ClusterLink::ClusterLink(const command::CommandTable& table, ClusterLinkOptions options)
     : table_(table), options_(std::move(options)), multi_(table.find("multi")),
-      exec_(table.find("exec")), discard_(table.find("discard")), reader_(redisReaderCreate()) {
+      exec_(table.find("exec")), discard_(table.find("discard")), reader_(make_reply_reader()) {
   last_error_ = "cluster topology not known yet";
 }
 
@@ -460,7 +460,7 @@ void ClusterLink::drain() {
     redisReaderFeed(reader_, op->reply.data(), op->reply.size());
     if (redisReaderGetReply(reader_, reinterpret_cast<void**>(&r)) != REDIS_OK || r == nullptr) {
       redisReaderFree(reader_);  // cannot happen with our own RESP; start clean
-      reader_ = redisReaderCreate();
+      reader_ = make_reply_reader();
       last_error_ = "tiercache: could not rebuild a held cluster reply";
       op->done->on_reply(nullptr);
       continue;

@@ -29,6 +29,19 @@ void format_command(std::string& out, std::span<const std::string_view> args) {
 }
 
 namespace {
+
+// A null array's mark on hiredis's nil reply: its `integer`, unused (and not freed) for a nil.
+constexpr long long kNullArray = 1;
+
+void* (*g_hiredis_nil)(const redisReadTask*) = nullptr;
+
+// hiredis's own nil, marked when the reader met `*-1` (the task is an array's).
+void* create_nil(const redisReadTask* task) {
+  void* obj = g_hiredis_nil(task);
+  if (obj != nullptr && task->type == REDIS_REPLY_ARRAY) mark_null_array(static_cast<redisReply*>(obj));
+  return obj;
+}
+
 void write_reply_depth(std::string& out, const redisReply* r, int depth) {
   if (depth > 64) return resp::write_error(out, "ERR tiercache: L2 reply nested too deeply");
   switch (r->type) {
@@ -41,7 +54,7 @@ void write_reply_depth(std::string& out, const redisReply* r, int depth) {
     case REDIS_REPLY_INTEGER:
       return resp::write_integer(out, r->integer);
     case REDIS_REPLY_NIL:
-      return resp::write_null(out);
+      return is_null_array(r) ? resp::write_null_array(out) : resp::write_null(out);
     case REDIS_REPLY_ARRAY:
       resp::write_array_header(out, static_cast<int64_t>(r->elements));
       for (size_t i = 0; i < r->elements; ++i) write_reply_depth(out, r->element[i], depth + 1);
@@ -54,6 +67,30 @@ void write_reply_depth(std::string& out, const redisReply* r, int depth) {
 
 void write_reply(std::string& out, const redisReply* r) { write_reply_depth(out, r, 0); }
 
+redisReplyObjectFunctions* reply_functions() {
+  static redisReplyObjectFunctions fn = [] {
+    redisReader* reader = redisReaderCreate();  // hiredis's defaults, which are not exported
+    redisReplyObjectFunctions f = *reader->fn;
+    redisReaderFree(reader);
+    g_hiredis_nil = f.createNil;
+    f.createNil = create_nil;
+    return f;
+  }();
+  return &fn;
+}
+
+redisReader* make_reply_reader() {
+  redisReader* reader = redisReaderCreate();
+  if (reader != nullptr) reader->fn = reply_functions();
+  return reader;
+}
+
+void mark_null_array(redisReply* r) { r->integer = kNullArray; }
+
+bool is_null_array(const redisReply* r) {
+  return r->type == REDIS_REPLY_NIL && r->integer == kNullArray;
+}
+
 size_t resp_size(const redisReply* r) {
   auto digits = [](long long v) { return std::to_string(v).size(); };
   switch (r->type) {
@@ -65,7 +102,7 @@ size_t resp_size(const redisReply* r) {
     case REDIS_REPLY_INTEGER:
       return 1 + digits(r->integer) + 2;
     case REDIS_REPLY_NIL:
-      return 5;  // $-1\r\n
+      return 5;  // $-1\r\n or *-1\r\n
     case REDIS_REPLY_ARRAY: {
       size_t n = 1 + digits(static_cast<long long>(r->elements)) + 2;
       for (size_t i = 0; i < r->elements; ++i) n += resp_size(r->element[i]);
@@ -161,6 +198,7 @@ void HiredisLink::attach(redisAsyncContext* ac) {
     return;
   }
   ac->data = this;
+  ac->c.reader->fn = reply_functions();  // null arrays told apart (write_reply)
   input_us_ = 0;
   input_seen_bytes_ = 0;
   redisLibuvAttach(ac, loop_);

@@ -142,8 +142,17 @@ class HiredisLink final : public L2Link, private TlsPump::Events {
   metrics::Histogram latency_;
 };
 
-// Appends a hiredis reply to out in RESP2. Depth-limited; deeper replies become an error.
+// Appends a hiredis reply to out in RESP2, as the L2 sent it. Depth-limited; deeper replies
+// become an error.
 void write_reply(std::string& out, const redisReply* r);
+// hiredis reads a null array (`*-1`: a blocking pop's timeout, an EXEC a WATCH aborted,
+// GEOPOS's missing member) and a null bulk (`$-1`) into the same REDIS_REPLY_NIL, but Redis's
+// clients tell them apart. A reader with these functions (every HiredisLink's) marks the nil
+// of a null array, so write_reply relays what the L2 sent.
+redisReplyObjectFunctions* reply_functions();
+redisReader* make_reply_reader();  // a reader with them (freed with redisReaderFree)
+bool is_null_array(const redisReply* r);
+void mark_null_array(redisReply* r);  // (fakes)
 // The size of a reply in RESP2 on the wire (what a subscription received), in bytes.
 size_t resp_size(const redisReply* r);
 // Formats args as a RESP2 multibulk request into out (replacing its contents).

@@ -107,6 +107,19 @@ class RawConn:
             except Incomplete:
                 self._fill(deadline)
 
+    def read_reply_bytes(self, timeout=5.0):
+        """The next whole reply as the bytes the server sent (a null array `*-1` and a null
+        bulk `$-1` both parse to None; these keep them apart)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _, pos = parse(self.buf)
+                out = bytes(self.buf[:pos])
+                del self.buf[:pos]
+                return out
+            except Incomplete:
+                self._fill(deadline)
+
     def read_replies(self, n, timeout=10.0):
         deadline = time.monotonic() + timeout
         return [self.read_reply(max(0.001, deadline - time.monotonic())) for _ in range(n)]

@@ -32,6 +32,12 @@ class Reply {
     return make(REDIS_REPLY_ERROR, std::move(s));
   }
   static std::unique_ptr<Reply> nil() { return make(REDIS_REPLY_NIL, ""); }
+  // `*-1` (a blocking pop's timeout), as a HiredisLink reads it.
+  static std::unique_ptr<Reply> null_array() {
+    auto r = make(REDIS_REPLY_NIL, "");
+    mark_null_array(&r->r_);
+    return r;
+  }
   static std::unique_ptr<Reply> integer(long long v) {
     auto r = make(REDIS_REPLY_INTEGER, "");
     r->r_.integer = v;

@@ -54,13 +54,26 @@ TEST_CASE("a blocking command goes over the client's own link, in its db, and in
   CHECK(h.bus->published[0][0].keys == V{"q"});
 }
 
+TEST_CASE("a blocking command that times out (nil) invalidates nothing") {
+  Harness h;
+  auto* a = h.client();
+  h.request(a, {"BRPOP", "q", "0.1"});
+  REQUIRE(h.dedicated.size() == 1);
+  CHECK(h.dedicated[0]->link.commands() == V{"BRPOP q 0.1"});  // db 0: no SELECT
+  h.dedicated[0]->link.answer(Reply::null_array());
+  CHECK(Harness::replies(a) == "*-1\r\n");  // as Redis: a null array, not a null bulk
+  h.sidecar->end_of_tick();
+  CHECK(h.bus->published.empty());
+  CHECK(h.sent().empty());
+}
+
 TEST_CASE("the link is kept across blocking calls and closed with the client") {
   Harness h;
   auto* a = h.client();
   for (int i = 0; i < 3; ++i) {
     h.request(a, {"BLPOP", "q", "1"});
     REQUIRE(h.dedicated.size() == 1);  // one connect (and AUTH) for the client, not per call
-    h.dedicated[0]->link.answer(Reply::nil());
+    h.dedicated[0]->link.answer(Reply::null_array());
   }
   CHECK(h.sidecar->stats().dedicated_links_opened == 1);
   h.request(a, {"BLPOP", "q", "0"});  // blocked when the client goes away

@@ -24,6 +24,7 @@ import django_setup  # noqa: F401  (settings, sys.path)
 from django.core.cache import caches  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
+from helpers import connect_raw, encode  # noqa: E402
 from redis_cluster import REDIS_CLI, RedisCluster  # noqa: E402
 from servers import Server, free_port  # noqa: E402
 import sidecars  # noqa: E402
@@ -308,6 +309,25 @@ def test_client_transaction_across_slots(rcluster, sc):
     p.set("{t}a", "1")
     p.get("{t}a")
     assert p.execute() == [True, "1"]
+
+
+def test_null_arrays_and_null_bulks_are_relayed_byte_for_byte(rcluster, sc):
+    """Replies held and re-read by the cluster link (cluster_link.cc) keep a null array
+    (`*-1`) apart from a null bulk (`$-1`), as a node sends them."""
+    node = connect_raw(port=rcluster.master_of("{n}q"))
+    via = sc.raw()
+    for args in (("GET", "{n}q"), ("LMPOP", "1", "{n}q", "LEFT"), ("BRPOP", "{n}q", "0.1"),
+                 ("HMGET", "{n}q", "f1", "f2")):
+        node.send(encode(*args))
+        via.send(encode(*args))
+        assert via.read_reply_bytes(15) == node.read_reply_bytes(15), args
+    for conn in (node, via):
+        for args in (("MULTI",), ("LMPOP", "1", "{n}q", "LEFT"), ("GET", "{n}q")):
+            conn.send(encode(*args))
+            conn.read_reply_bytes(15)
+        conn.send(encode("EXEC"))
+    assert via.read_reply_bytes(15) == node.read_reply_bytes(15) == b"*2\r\n*-1\r\n$-1\r\n"
+    node.close()
 
 
 def test_client_transaction_with_a_cross_slot_command(rcluster, sc):

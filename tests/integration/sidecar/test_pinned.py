@@ -286,6 +286,34 @@ def test_execabort_unwatches_as_redis(cluster):
     assert play(cluster.a.raw()) == play(l2_raw(cluster))
 
 
+def null_replies(conn, writer):
+    """Replies that are a null array (`*-1`) or a null bulk (`$-1`) in RESP2, as bytes: a
+    blocking pop's timeout, a pop from nothing (alone and inside EXEC), an EXEC a WATCH
+    aborted, missing fields."""
+    def raw(*args):
+        conn.send(encode(*args))
+        return conn.read_reply_bytes(timeout=15)
+    out = [raw("GET", "nothing"), raw("BRPOP", "nothing", "0.1"),
+           raw("BLMPOP", "0.1", "1", "nothing", "LEFT"), raw("BZPOPMIN", "nothing", "0.1"),
+           raw("LMPOP", "1", "nothing", "LEFT"), raw("ZMPOP", "1", "nothing", "MIN"),
+           raw("HMGET", "nothing", "f1", "f2"), raw("MULTI"), raw("LMPOP", "1", "nothing", "LEFT"),
+           raw("GET", "nothing"), raw("EXEC"), raw("WATCH", "nk")]
+    writer.set("nk", "other")
+    out += [raw("MULTI"), raw("SET", "nk", "mine"), raw("EXEC")]
+    return out
+
+
+def test_null_arrays_and_null_bulks_are_relayed_byte_for_byte(cluster):
+    writer = cluster.b.client()
+    via_sidecar = null_replies(cluster.a.raw(), writer)
+    direct = null_replies(l2_raw(cluster), writer)
+    assert via_sidecar == direct
+    assert via_sidecar[:7] == [b"$-1\r\n", b"*-1\r\n", b"*-1\r\n", b"*-1\r\n", b"*-1\r\n",
+                               b"*-1\r\n", b"*2\r\n$-1\r\n$-1\r\n"]
+    assert via_sidecar[10] == b"*2\r\n*-1\r\n$-1\r\n"  # inside EXEC
+    assert via_sidecar[-1] == b"*-1\r\n"  # the WATCH aborted it
+
+
 def test_dedicated_link_limit(make_cluster):
     c = make_cluster()
     a = c.sidecar("a", max_dedicated_links=1)
