@@ -10,6 +10,7 @@
 
 #include "sidecar/link/sentinel_locator.h"
 #include "hiredis_input.h"  // same folder
+#include "sidecar/link/hiredis_link.h"
 
 using namespace tiercache::sidecar;
 
@@ -18,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The first byte picks the master name the message must be about.
   std::string name = data[0] & 1 ? "mymaster" : "m";
   std::vector<char> copy(data + 1, data + size);  // exact size: ASan catches overreads
-  redisReader* reader = redisReaderCreate();
+  redisReader* reader = make_reply_reader();  // as the links read
   redisReaderFeed(reader, copy.data(), copy.size());
   void* reply = nullptr;
   while (redisReaderGetReply(reader, &reply) == REDIS_OK && reply != nullptr) {

@@ -8,13 +8,15 @@
 
 #include "sidecar/invalidation/tracking.h"
 #include "hiredis_input.h"  // same folder
+#include "sidecar/link/hiredis_link.h"
 
 using tiercache::sidecar::parse_tracking_push;
+using tiercache::sidecar::make_reply_reader;
 using tiercache::sidecar::TrackingPush;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (tiercache::fuzz::declares_huge_array(data, size)) return 0;
-  redisReader* reader = redisReaderCreate();
+  redisReader* reader = make_reply_reader();  // as the links read
   redisReaderFeed(reader, reinterpret_cast<const char*>(data), size);
   TrackingPush push;
   void* reply = nullptr;
