@@ -246,6 +246,12 @@ void TlsSession::set_error(int ssl_error) {
 
 TlsSession::ReadResult TlsSession::read(char* buf, size_t cap, size_t* n) {
   *n = 0;
+  // Nothing fed and nothing decrypted left: OpenSSL could only fail with WANT_READ, after
+  // setting up (and, as buffers are released, freeing) its 16 KiB record buffer. This is the
+  // call that ends every read loop, so skipping it matters at one request per event.
+  if (handshake_done() && pending_.empty() && BIO_ctrl_pending(rbio_) == 0 &&
+      !SSL_has_pending(ssl_))
+    return ReadResult::kWantMore;
   int r = SSL_read(ssl_, buf, static_cast<int>(cap));
   if (r > 0) {
     *n = static_cast<size_t>(r);
