@@ -11,14 +11,14 @@ import time
 
 import pytest
 
-from helpers import RespError, connect_raw, encode
+from helpers import RespError, encode
 from sidecars import wait_for
 
 DEADLINE = 5.0  # for conditions waited on; generous, the machine is busy
 
 
 def l2_raw(cluster):
-    return connect_raw(port=cluster.l2.port)
+    return cluster.l2.raw(auth=True)  # authenticated when the L2 has a password (acl links)
 
 
 def ctl(cluster):
@@ -253,7 +253,8 @@ def test_watch_without_conflict_commits_and_invalidates(cluster):
     assert r.cmd("EXEC") == ["OK"]
 
 
-def unwatched(conn, writer, how):
+def unwatched(conn, writer, how, password=None):
+    """password: the connection's, sent again after RESET (which logs a direct L2 client out)."""
     out = [conn.cmd("WATCH", "u")]
     if how == "UNWATCH":
         out.append(conn.cmd("UNWATCH"))
@@ -261,6 +262,8 @@ def unwatched(conn, writer, how):
         out += [conn.cmd("MULTI"), conn.cmd("DISCARD")]
     else:
         out.append(conn.cmd("RESET"))
+        if password is not None:
+            assert conn.cmd("AUTH", password) == "OK"
     writer.set("u", "other")
     out += [conn.cmd("MULTI"), conn.cmd("SET", "u", "mine"), conn.cmd("EXEC"),
             conn.cmd("GET", "u")]
@@ -271,7 +274,7 @@ def unwatched(conn, writer, how):
 def test_unwatch_discard_reset_forget_the_watch(cluster, how):
     writer = cluster.b.client()
     via_sidecar = unwatched(cluster.a.raw(), writer, how)
-    direct = unwatched(l2_raw(cluster), writer, how)
+    direct = unwatched(l2_raw(cluster), writer, how, cluster.l2.password)
     assert via_sidecar == direct
     assert via_sidecar[-2:] == [["OK"], b"mine"]
 

@@ -4,7 +4,7 @@ from the last channel in one pipeline (Celery's result consumer does), names nev
 mixed with held ones. Each exchange is played through the sidecar and on a direct L2
 connection (redis-server or tiercache-l2) and must answer the same."""
 
-from helpers import connect_raw, encode
+from helpers import encode
 
 # (requests sent in one write, replies expected)
 EXCHANGES = [
@@ -26,7 +26,7 @@ def replies_of(conn, exchange, n):
 def test_relay_confirmations_match_the_l2(cluster):
     for exchange, n in EXCHANGES:
         via = replies_of(cluster.a.raw(), exchange, n)
-        direct = replies_of(connect_raw(port=cluster.l2.port), exchange, n)
+        direct = replies_of(cluster.l2.raw(auth=True), exchange, n)
         assert via == direct, (exchange, via, direct)
     # The sidecar is still there and relays messages.
     r = cluster.a.raw()
