@@ -198,9 +198,12 @@ def test_exists(cluster):
 
 def test_ttl_cap_bounds_a_key_without_ttl(make_cluster):
     """A key without TTL at L2 is cached at most l1-max-ttl-ms: with nothing written, the copy
-    ends after the cap and not long after (the next read fetches from the L2 again)."""
+    ends after the cap and not long after (the next read fetches from the L2 again).
+    The margins are absolute (scheduling on a busy machine: 0.7 s was seen with a 0.3 s cap),
+    so the cap is long enough that a copy kept twice the cap, or until the cap rather than a
+    shorter L2 TTL, still fails."""
     c = make_cluster()
-    cap_ms = 300
+    cap_ms = 2000
     a = c.sidecar("a", l1_max_ttl_ms=cap_ms)
     ca = a.client()
     direct = c.l2_client()
@@ -215,15 +218,16 @@ def test_ttl_cap_bounds_a_key_without_ttl(make_cluster):
     def refetched():
         assert ca.get("cap") == b"v1"
         return a.info()["l2_fetches"] > fetches
-    wait_for(refetched, 3, interval=0.01, what="cap ended the L1 copy")
+    wait_for(refetched, 6, interval=0.01, what="cap ended the L1 copy")
     took_ms = (time.monotonic() - t_fill) * 1000
-    assert cap_ms * 0.9 <= took_ms < cap_ms + 300, took_ms
+    assert cap_ms * 0.95 <= took_ms < cap_ms + 1000, took_ms
     # A key whose L2 TTL is shorter than the cap is cached no longer than that TTL.
-    direct.set("short", "v1", px=150)
+    direct.set("short", "v1", px=500)
     t_fill = time.monotonic()
     assert ca.get("short") == b"v1"
-    wait_for(lambda: ca.get("short") is None, 3, interval=0.01, what="short expired")
-    assert (time.monotonic() - t_fill) * 1000 < 150 + 200
+    wait_for(lambda: ca.get("short") is None, 6, interval=0.01, what="short expired")
+    took_ms = (time.monotonic() - t_fill) * 1000
+    assert took_ms < 500 + 1000, took_ms
 
 
 def test_binary_keys_and_values(cluster):
