@@ -16,7 +16,10 @@ with CLIENT TRACKING on REDIRECT <bus> BCAST, so every SET is reported; a thread
 
 Prints medians of --runs rounds and the ratios tiercache/redis. Usage:
   bench/l2_vs_redis.py [--runs 3] [--requests 200000] [--keys 1000000] [--tracking]
-                       [--tls] [--json out.json]
+                       [--tls] [--instructions] [--json out.json]
+With --instructions, only the user-space instructions per request at -P 1 (valgrind), which
+do not depend on the machine's load: a check of the servers' CPU cost when rps figures are
+too noisy to compare.
 """
 import argparse
 import json
@@ -60,7 +63,7 @@ class Server:
     """One server, pinned; with certs, TLS on self.port (plain TCP off, --port 0); the Unix
     socket stays plain for the set-up (redis-cli) either way."""
 
-    def __init__(self, kind, tmp, certs=None):
+    def __init__(self, kind, tmp, certs=None, wrap=()):
         self.kind = kind
         self.port = free_port()
         self.sock = os.path.join(tmp, kind + ".sock")
@@ -72,9 +75,9 @@ class Server:
             cmd = ["redis-server"] + ports + ["--unixsocket", self.sock,
                                               "--save", "", "--appendonly", "no",
                                               "--loglevel", "warning"]
-        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + cmd,
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + list(wrap) + cmd,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
+        deadline = time.time() + (60 if wrap else 10)
         while time.time() < deadline:
             if self.cli("ping") == "PONG":
                 return
@@ -143,13 +146,13 @@ class TrackingBus:
         self.bus.close()
 
 
-def bench(server, transport, pipeline, requests, certs=None):
+def bench(server, transport, pipeline, requests, certs=None, tests="set,get"):
     target = ["-s", server.sock] if transport == "unix" else ["-h", "127.0.0.1", "-p", str(server.port)]
     if transport == "tls":
         target += ["--tls", "--cacert", certs["ca"], "--cert", certs["client_crt"],
                    "--key", certs["client_key"]]
     cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark"] + target + [
-        "-t", "set,get", "-d", "100", "-c", "50", "-n", str(requests), "-r", "100000",
+        "-t", tests, "-d", "100", "-c", "50", "-n", str(requests), "-r", "100000",
         "-P", str(pipeline), "--csv"]
     out = subprocess.run(cmd, capture_output=True, check=True).stdout.decode()
     res = {}
@@ -187,6 +190,40 @@ def memory(kind, n, tmp):
         s.stop()
 
 
+def instructions(kind, transport, pipeline, test, certs, tmp, small=2000, large=12000):
+    """User-space instructions the server executes per request (valgrind's callgrind): two runs
+    of `small` and `large` requests, so start-up and the 50 connections (their TLS handshakes)
+    cancel out. Counts do not depend on the machine's load; the kernel's share (system calls) is
+    not in them."""
+    totals = []
+    for n in (small, large):
+        out = os.path.join(tmp, "callgrind.%s.%d" % (kind, n))
+        s = Server(kind, tmp, certs, wrap=("valgrind", "--tool=callgrind",
+                                           "--callgrind-out-file=" + out))
+        try:
+            bench(s, transport, pipeline, n, certs, tests=test.lower())
+        finally:
+            s.stop()
+        with open(out) as f:
+            totals.append(next(int(line.split()[1]) for line in f if line.startswith("summary:")))
+    return (totals[1] - totals[0]) / (large - small)
+
+
+def report_instructions(cases, certs, tmp, report):
+    if not shutil.which("valgrind"):
+        sys.exit("--instructions needs valgrind (apt-get install valgrind)")
+    print("\nuser-space instructions per request (callgrind; runs of 12000 minus 2000 requests)")
+    print("%-6s %-3s %-4s | %12s %12s %6s" % ("link", "P", "cmd", "redis", "tiercache", "ratio"))
+    report["instructions"] = []
+    for transport, pipeline in cases:
+        for test in ("SET", "GET"):
+            r = instructions("redis", transport, pipeline, test, certs, tmp)
+            t = instructions("tiercache", transport, pipeline, test, certs, tmp)
+            print("%-6s %-3d %-4s | %12.0f %12.0f %5.2fx" % (transport, pipeline, test, r, t, t / r))
+            report["instructions"].append(dict(transport=transport, pipeline=pipeline, test=test,
+                                               redis=r, tiercache=t))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
@@ -197,6 +234,9 @@ def main():
     ap.add_argument("--tls", action="store_true",
                     help="GET/SET over mutual TLS (both servers on a TLS port) instead of TCP "
                          "and the Unix socket")
+    ap.add_argument("--instructions", action="store_true",
+                    help="only count each server's instructions per request under valgrind "
+                         "(load-independent; -P 1 only)")
     ap.add_argument("--json")
     args = ap.parse_args()
     preflight()
@@ -206,6 +246,14 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="tc-bench-")
     cases = [(t, p) for t in (("tls",) if args.tls else ("unix", "tcp")) for p in (1, 16)]
+    if args.instructions:
+        report = {}
+        report_instructions([c for c in cases if c[1] == 1], certs, tmp, report)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=2)
+        return
     samples = {}  # (kind, transport, pipeline, test) -> [dict]
     servers = {k: Server(k, tmp, certs) for k in ("redis", "tiercache")}
     buses = {k: TrackingBus(s) for k, s in servers.items()} if args.tracking else {}
