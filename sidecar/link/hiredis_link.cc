@@ -175,7 +175,7 @@ void HiredisLink::connect() {
 
 void HiredisLink::on_tls_ready() {
   std::string error;
-  PlainRendezvous* local = PlainRendezvous::get(&error);
+  std::unique_ptr<PlainRendezvous> local = PlainRendezvous::open(&error);  // gone on return
   if (local == nullptr) return fail(error);
   redisAsyncContext* ac = redisAsyncConnectUnix(local->path().c_str());
   int fd = ac != nullptr && !ac->err ? local->accept_one() : -1;

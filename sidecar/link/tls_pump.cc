@@ -12,9 +12,7 @@
 
 namespace tiercache::sidecar {
 
-PlainRendezvous* PlainRendezvous::get(std::string* error) {
-  static std::unique_ptr<PlainRendezvous> the;
-  if (the) return the.get();
+std::unique_ptr<PlainRendezvous> PlainRendezvous::open(std::string* error) {
   std::unique_ptr<PlainRendezvous> r(new PlainRendezvous);
   const char* tmp = getenv("TMPDIR");
   std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/tiercache-link-XXXXXX";
@@ -33,12 +31,11 @@ PlainRendezvous* PlainRendezvous::get(std::string* error) {
   memcpy(addr.sun_path, r->path_.c_str(), r->path_.size() + 1);
   r->fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (r->fd_ < 0 || bind(r->fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      listen(r->fd_, 64) != 0) {
+      listen(r->fd_, 1) != 0) {
     *error = "cannot listen on " + r->path_ + " for the TLS link: " + strerror(errno);
     return nullptr;
   }
-  the = std::move(r);
-  return the.get();
+  return r;
 }
 
 PlainRendezvous::~PlainRendezvous() {

@@ -5,10 +5,12 @@
 //
 //   hiredis <-plain-> [accepted end] TlsPump <-TLS over TCP-> L2
 //
-// The local stream comes from a private listening socket (PlainRendezvous: one per process, in
-// a 0700 directory of its own): hiredis connects to it, and the pump accepts that connection
-// at once, synchronously, so the accepted end is hiredis's own (nothing else can connect
-// there). Everything stays non-blocking; the only extra cost is one local copy each way.
+// The local stream comes from a private listening socket (PlainRendezvous, in a 0700 directory
+// of its own, made for one connection): hiredis connects to it, the pump accepts that
+// connection at once, synchronously, so the accepted end is hiredis's own (nothing else can
+// connect there), and the socket and its directory are removed right after. Nothing is left
+// in TMPDIR, even when the process is killed (hiredis offers no way to use an abstract or an
+// already-connected socket). Everything stays non-blocking; the only extra cost is one local copy each way.
 // Chosen over a transport of our own so that hiredis (its reply parser, subscribed mode,
 // callbacks) keeps doing all the protocol work, unchanged for plain and TLS links.
 #pragma once
@@ -22,11 +24,12 @@
 
 namespace tiercache::sidecar {
 
-// The private Unix socket hiredis connects to for a TLS link.
+// The private Unix socket hiredis connects to for one TLS link connection; the destructor
+// removes it and its directory (connections already made stay up).
 class PlainRendezvous {
  public:
-  // The process's rendezvous (created on first use); nullptr with *error if it cannot be.
-  static PlainRendezvous* get(std::string* error);
+  // A new rendezvous; nullptr with *error if it cannot be made.
+  static std::unique_ptr<PlainRendezvous> open(std::string* error);
   ~PlainRendezvous();
   const std::string& path() const { return path_; }
   // Accepts the connection hiredis has just made (non-blocking); -1 if none is waiting.

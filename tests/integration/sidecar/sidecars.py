@@ -59,8 +59,9 @@ class Sidecar:
     """A running tiercache-sidecar. flags use the sidecar's names with underscores
     (l1_max_ttl_ms=500, bus_timeout_ms=300, ...)."""
 
-    def __init__(self, l2, name, workdir=None, cpu=None, **flags):
+    def __init__(self, l2, name, workdir=None, cpu=None, env=None, **flags):
         self.name = name
+        self.env = env  # the process's environment (None: this one's)
         self.workdir = workdir or tempfile.mkdtemp(prefix="tc-sc-")
         self.own_workdir = workdir is None
         self.socket = os.path.join(self.workdir, "%s.sock" % name)
@@ -93,7 +94,8 @@ class Sidecar:
         self.err_path = os.path.join(self.workdir, "%s.err" % self.name)
         STARTED.append(self)
         with open(self.err_path, "ab") as err:
-            self.proc = subprocess.Popen(argv, stdout=err, stderr=err, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(argv, stdout=err, stderr=err, stdin=subprocess.DEVNULL,
+                                         env=self.env)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -235,11 +237,11 @@ class Cluster:
         self.proxies = []
         self.problems = []
 
-    def sidecar(self, name, via=None, wait_bus=True, **flags):
+    def sidecar(self, name, via=None, wait_bus=True, env=None, **flags):
         """Start a sidecar connected to the L2 (or to `via`, an address such as a proxy's)."""
         flags.setdefault("invalidation_source", self.source)
         flags = {**link_flags(), **acl_flags(self.l2_kind), **flags}  # the test's own win
-        s = Sidecar(via or l2_address(self.l2), name, **flags)
+        s = Sidecar(via or l2_address(self.l2), name, env=env, **flags)
         self.sidecars.append(s)
         return s.start(wait_bus=wait_bus)
 

@@ -4,6 +4,7 @@ sidecar's log (wrong CA, expired certificate, wrong server name, TLS to a plain 
 to a TLS port), the sidecar's own TLS listener, and an ACL user's login and refusal at start."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -59,6 +60,27 @@ def test_two_hosts_over_mutual_tls(make_cluster, certs):
     p.execute()
     assert cb.mget(["p%d" % i for i in range(300)]) == [str(i).encode() for i in range(300)]
     assert c.l2_client().get("k") == b"v2"
+
+
+def test_tls_links_leave_nothing_in_tmpdir(make_cluster, certs, tmp_path):
+    """hiredis meets each TLS link connection at a local socket (tls_pump.h), in a directory
+    under TMPDIR that is removed as soon as both ends are connected: TMPDIR stays empty while
+    the sidecar serves, after its links reconnect, and after a kill -9 (one directory per
+    process used to stay there for good)."""
+    c = tls_l2(make_cluster, certs)
+    tmp = str(tmp_path)
+    a = tls_sidecar(c, "a", certs, env=dict(os.environ, TMPDIR=tmp))
+    ca = a.client()
+    assert ca.set("k", "v") and ca.get("k") == b"v"
+    assert os.listdir(tmp) == []
+    before = a.info()["l2_reconnects"]
+    assert c.l2_client().execute_command("CLIENT", "KILL", "TYPE", "normal") >= 1
+    wait_for(lambda: a.info()["l2_reconnects"] > before and ca.get("k") == b"v",
+             what="the data link reconnected over TLS")
+    assert os.listdir(tmp) == []
+    assert a.stop(signal.SIGKILL) == -signal.SIGKILL
+    c.sidecars.remove(a)  # killed on purpose: not a failed exit for the teardown to report
+    assert os.listdir(tmp) == []
 
 
 def refused(c, name, certs, words, **flags):
