@@ -60,6 +60,12 @@ class Client : public session::Session {
   void resume() {
     if (conn_) conn_->resume();
   }
+  // A pause covers the request being handled: it runs again at resume() (l2/pause.h).
+  void postpone() {
+    if (conn_) conn_->postpone();
+  }
+  // Blocked or postponed: runs no request until resumed.
+  bool suspended() const { return conn_ && conn_->suspended(); }
 
   bool closing() const { return closed_ || (conn_ && conn_->closing()); }
   bool closing_after_reply() const { return conn_ && conn_->closing_after_reply(); }

@@ -162,6 +162,7 @@ void Server::shutdown() {
   tls_listener_.close();
   if (metrics_) metrics_->close();
   blocking_->close();
+  pause_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
   signals_.close();

@@ -81,6 +81,7 @@ Server::Server(Config config)
   tracker_ = std::make_unique<tracking::Tracker>(static_cast<tracking::Peers&>(*this),
                                                  keyspace_.next_random());
   blocking_ = std::make_unique<Blocking>(*this);
+  pause_ = std::make_unique<Pause>(*this);
   snapshots_ = std::make_unique<persistence::Snapshots>(keyspace_, config_);
   listen_to_keyspace(true);
   lua_ = std::make_unique<scripting::LuaEngine>(*this);
@@ -143,6 +144,10 @@ void Server::on_request(net::Connection& conn, std::span<const std::string_view>
   c->last_interaction_ms = now_ms_;
   request_spec_ = nullptr;
   execute(*c, args);
+  if (postponed_) {  // not run: it runs again when the pause ends
+    postponed_ = false;
+    return;
+  }
   // Clients blocked on keys this request made ready are served now, before any other request
   // (Redis's handleClientsBlockedOnKeys after call()).
   if (blocking_->has_ready_keys()) blocking_->serve_ready_keys();
@@ -205,6 +210,7 @@ void Server::on_prepare(uv_prepare_t* p) {
   // Unblocked clients run their queued requests (not while a busy script lets the loop run:
   // as Redis's beforeSleep, which skips processUnblockedClients then).
   if (!self->lua_->running()) self->blocking_->resume_unblocked();
+  if (!self->lua_->running()) self->pause_->resume_released();
   // BCAST invalidations of the keys modified since the last sleep (never in the middle of a
   // script that lets the loop run while it is busy: as Redis's beforeSleep, which skips it
   // while processing events during a busy script).
@@ -326,6 +332,12 @@ void Server::execute(Client& c, std::span<const std::string_view> args) {
     session::reject(*session_host_, c, spec, scripting::kBusyError, out);
     return;
   }
+  // CLIENT PAUSE, after the checks above and before MULTI queues (Redis 7.0's processCommand).
+  if (exec_depth_ == 0 && pause_->covers(c, *spec, args)) {
+    pause_->postpone(c);
+    postponed_ = true;
+    return;
+  }
   // Keep the default-mode tracking table within its bound, as Redis does before each command.
   if (exec_depth_ == 0 && tracker_->total_keys() != 0)
     tracker_->limit_keys(static_cast<uint64_t>(config_.tracking_table_max_keys));
@@ -386,7 +398,7 @@ void Server::cron() {
   if (lua_->running() || snapshots_->loading()) return;
   update_clock();
   uint64_t budget_us = 1000000 / static_cast<uint64_t>(config_.hz) / 40;  // 2.5% of the period
-  keyspace_.active_expire_cycle(now_ms_, budget_us);
+  if (!pause_->active()) keyspace_.active_expire_cycle(now_ms_, budget_us);  // as Redis
   keyspace_.rehash_cron(budget_us / 2);
   snapshots_->cron(now_ms_, used_memory());
   // Also when idle: a CONFIG SET may have lowered the bound.
@@ -395,7 +407,7 @@ void Server::cron() {
   refresh_client_memory();
   std::vector<Client*> idle;
   for (auto& [id, c] : clients_) {
-    if (config_.timeout > 0 && !c->subscribed() && !c->blocked &&
+    if (config_.timeout > 0 && !c->subscribed() && !c->suspended() &&
         now_ms_ - c->last_interaction_ms > config_.timeout * 1000LL)
       idle.push_back(c);
   }

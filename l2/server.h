@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "l2/blocking.h"
+#include "l2/pause.h"
 #include "l2/config.h"
 #include "l2/keyspace/keyspace.h"
 #include "l2/persistence/snapshots.h"
@@ -109,6 +110,7 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   Keyspace& keyspace() { return keyspace_; }
   tracking::Tracker& tracker() { return *tracker_; }
   Blocking& blocking() { return *blocking_; }
+  Pause& pause() { return *pause_; }
   persistence::Snapshots& snapshots() { return *snapshots_; }
   // True while a command runs inside EXEC or a script (blocking commands answer at once).
   bool nested() const { return exec_depth_ > 1; }
@@ -219,6 +221,8 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   const command::CommandSpec* request_spec_ = nullptr;  // the running request's command
   std::unique_ptr<tracking::Tracker> tracker_;  // the keyspace's first listener
   std::unique_ptr<Blocking> blocking_;          // blocked clients; the keyspace's second listener
+  std::unique_ptr<Pause> pause_;                // CLIENT PAUSE
+  bool postponed_ = false;  // the request being handled was postponed (on_request)
   std::unique_ptr<persistence::Snapshots> snapshots_;  // RDB; the keyspace's third listener
   std::unique_ptr<scripting::LuaEngine> lua_;   // last: destroyed first, while clients_ lives
 };

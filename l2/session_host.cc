@@ -18,12 +18,13 @@ namespace {
 Client& client_of(session::Session& s) { return static_cast<Client&>(s); }
 const Client& client_of(const session::Session& s) { return static_cast<const Client&>(s); }
 
-constexpr std::string_view kOwnSubcommands[] = {"tracking", "caching", "getredir",
-                                                "trackinginfo", "unblock"};
+constexpr std::string_view kOwnSubcommands[] = {"tracking",     "caching", "getredir",
+                                                "trackinginfo", "unblock", "pause",
+                                                "unpause"};
 constexpr std::string_view kOwnHelp[] = {
     "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
     "         [OPTIN] [OPTOUT] [NOLOOP]", "CACHING (YES|NO)", "GETREDIR", "TRACKINGINFO",
-    "UNBLOCK <clientid> [TIMEOUT|ERROR]"};
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]", "PAUSE <timeout> [WRITE|ALL]", "UNPAUSE"};
 
 // CLIENT TRACKINGINFO: the RESP2 form of Redis's map (flags, redirect, prefixes).
 void write_trackinginfo(const tracking::Info& info, std::string& out) {
@@ -151,6 +152,12 @@ bool SessionHost::client_subcommand(session::Session& s, std::span<const std::st
       bool done = *id > 0 && server_.blocking().unblock(static_cast<uint64_t>(*id), as_error);
       resp::write_integer(out, done ? 1 : 0);
     }
+  } else if (util::iequals(sub, "pause") && argc >= 3) {
+    err = server_.pause().pause(args);
+    if (err.empty()) resp::write_ok(out);
+  } else if (util::iequals(sub, "unpause") && argc == 2) {
+    server_.pause().unpause();
+    resp::write_ok(out);
   } else {  // one of ours with the wrong number of arguments
     return session::subcommand_error(out, args, "client", kOwnSubcommands);
   }

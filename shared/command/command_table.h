@@ -51,6 +51,8 @@ enum Flag : uint32_t {
                              // RANDOMKEY (request_policy:all_shards)
   kShardCursor = 1u << 23,   // SCAN: walks the masters one after the other, the master's index
                              // in the cursor's high bits (request_policy:special)
+  kMayReplicate = 1u << 24,  // not a write, yet postponed by CLIENT PAUSE WRITE: PUBLISH, EVAL,
+                             // EVALSHA (Redis's may_replicate)
 };
 
 enum class KeySpec : uint8_t {

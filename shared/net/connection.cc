@@ -141,6 +141,10 @@ void Connection::process_input() {
     }
     auto args = parser_.args();
     if (!args.empty()) owner_->on_request(*this, args);
+    if (postponed_) {  // it runs again from the same bytes at resume()
+      postponed_ = false;
+      break;
+    }
     rstart_ += consumed;
     if (kind_ != Kind::kInternal && !peer_gone_ && committed_output_bytes() >= next_probe_) {
       if (peer_closed())

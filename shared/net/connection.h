@@ -96,6 +96,12 @@ class Connection {
   void suspend() { suspended_ = true; }
   void resume();
   bool suspended() const { return suspended_; }
+  // As suspend(), and the request being handled is not consumed: resume() runs it again (a
+  // paused server postpones it: Redis's BLOCKED_POSTPONE). Call only from on_request.
+  void postpone() {
+    suspended_ = true;
+    postponed_ = true;
+  }
 
   // Where the reply to the request being handled goes: the output stream itself when no
   // earlier reply is still pending, else a new completed slot behind the pending ones.
@@ -173,6 +179,7 @@ class Connection {
   bool paused_ = false;
   bool in_process_ = false;
   bool suspended_ = false;
+  bool postponed_ = false;  // the request on_request just handled stays in the buffer
   int holds_ = 0;
   bool close_deferred_ = false;
   bool peer_gone_ = false;           // seen closed while a batch ran: replies are dropped

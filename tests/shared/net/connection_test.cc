@@ -1,5 +1,6 @@
 // Unit tests of shared/net/connection: deferred replies leave in request order, reading pauses
-// at max_deferred and resumes once half have drained, hold() defers close() until release().
+// at max_deferred and resumes once half have drained, hold() defers close() until release(),
+// a postponed request runs again, first, at resume().
 #include "shared/net/connection.h"
 
 #include <doctest/doctest.h>
@@ -116,6 +117,56 @@ TEST_CASE("reading pauses at max_deferred pending replies and resumes when half 
   uv_run(&loop, UV_RUN_DEFAULT);
   close(fds[1]);
   CHECK(owner.closed == 1);
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+// Postpones every SET while `paused` (as a paused server does), answers everything else.
+struct PausingOwner : ConnectionOwner {
+  bool paused = true;
+  std::vector<std::string> seen;
+  void on_request(Connection& c, std::span<const std::string_view> args) override {
+    seen.emplace_back(args.size() > 1 ? args[1] : args[0]);
+    if (args[0] == "SET" && paused) return c.postpone();
+    c.reply() += "+" + std::string(args.size() > 1 ? args[1] : args[0]) + "\r\n";
+  }
+  void on_closed(Connection&) override {}
+  void on_protocol_error(Connection&) override {}
+  void on_query_buffer_limit(Connection&) override {}
+};
+
+TEST_CASE("a postponed request stays in the buffer and runs again, first, at resume()") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int fds[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  PausingOwner owner;
+  resp::ParserLimits pl;
+  ConnectionLimits limits;
+  auto* c = new Connection(&loop, &owner, &pl, &limits, 1, Connection::Kind::kUnix);
+  REQUIRE(uv_pipe_open(reinterpret_cast<uv_pipe_t*>(c->stream()), fds[0]) == 0);
+  c->start();
+  std::string in = "GET a\r\nSET b\r\nGET c\r\n";
+  REQUIRE(write(fds[1], in.data(), in.size()) == static_cast<ssize_t>(in.size()));
+  for (int i = 0; i < 10; ++i) uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK(owner.seen == std::vector<std::string>{"a", "b"});  // stopped at b, c not run
+  CHECK(c->suspended());
+  // More input while postponed is read and kept behind it.
+  std::string more = "GET d\r\n";
+  REQUIRE(write(fds[1], more.data(), more.size()) == static_cast<ssize_t>(more.size()));
+  for (int i = 0; i < 10; ++i) uv_run(&loop, UV_RUN_NOWAIT);
+  CHECK(owner.seen.size() == 2);
+  owner.paused = false;
+  c->resume();
+  CHECK(owner.seen == std::vector<std::string>{"a", "b", "b", "c", "d"});
+  for (int i = 0; i < 10; ++i) uv_run(&loop, UV_RUN_NOWAIT);
+  std::string out(256, '\0');
+  ssize_t n = read(fds[1], out.data(), out.size());
+  REQUIRE(n > 0);
+  out.resize(static_cast<size_t>(n));
+  CHECK(out == "+a\r\n+b\r\n+c\r\n+d\r\n");
+  c->close();
+  uv_run(&loop, UV_RUN_DEFAULT);
+  close(fds[1]);
   CHECK(uv_loop_close(&loop) == 0);
 }
 

@@ -1,0 +1,129 @@
+// CLIENT PAUSE / UNPAUSE (see pause.h): the pause state, its deadline on a timer, and the
+// postponed clients, resumed in the order they were postponed.
+#include "l2/pause.h"
+
+#include "l2/client.h"
+#include "l2/server.h"
+#include "shared/util/numbers.h"
+
+namespace tiercache::l2 {
+namespace {
+
+// What a WRITE pause covers: Redis's CMD_WRITE | CMD_MAY_REPLICATE.
+bool writes(const command::CommandSpec& spec, std::span<const std::string_view> args) {
+  return command::CommandTable::request_has(spec, args, command::kWrite) ||
+         command::CommandTable::request_has(spec, args, command::kMayReplicate);
+}
+
+}  // namespace
+
+Pause::Pause(Server& server) : server_(server) {}
+
+Pause::~Pause() {
+  if (timer_ != nullptr) close();
+}
+
+std::string Pause::pause(std::span<const std::string_view> args) {
+  if (args.size() > 4)  // Redis's fallthrough for a known subcommand
+    return "ERR unknown subcommand or wrong number of arguments for '" + std::string(args[1]) +
+           "'. Try CLIENT HELP.";
+  auto timeout = util::parse_int64(args[2]);
+  if (!timeout) return "ERR timeout is not an integer or out of range";
+  if (*timeout < 0) return "ERR timeout is negative";
+  Mode mode = Mode::kAll;
+  if (args.size() == 4) {
+    if (util::iequals(args[3], "write"))
+      mode = Mode::kWrite;
+    else if (!util::iequals(args[3], "all"))
+      return "ERR CLIENT PAUSE mode must be WRITE or ALL";
+  }
+  server_.update_clock();
+  const int64_t now = server_.now_ms();
+  const int64_t end = *timeout > INT64_MAX - now ? INT64_MAX : now + *timeout;
+  if (mode > mode_) mode_ = mode;  // widens only
+  if (end > end_ms_) end_ms_ = end;  // extends only
+  if (!closed_) {
+    if (timer_ == nullptr) {
+      timer_ = std::make_unique<Timer>();
+      timer_->owner = this;
+      uv_timer_init(server_.loop(), &timer_->handle);
+      timer_->handle.data = timer_.get();
+    }
+    // Past the deadline by one ms, as Redis compares end < now.
+    const int64_t wait = end_ms_ - now + 1;
+    uv_timer_start(&timer_->handle, on_timer, static_cast<uint64_t>(wait), 0);
+  }
+  return {};
+}
+
+void Pause::unpause() {
+  mode_ = Mode::kNone;
+  end_ms_ = 0;
+  if (timer_ != nullptr) uv_timer_stop(&timer_->handle);
+  released_.insert(released_.end(), postponed_.begin(), postponed_.end());
+  postponed_.clear();
+}
+
+bool Pause::active() {
+  if (mode_ == Mode::kNone) return false;
+  server_.update_clock();
+  if (server_.now_ms() > end_ms_) unpause();
+  return mode_ != Mode::kNone;
+}
+
+bool Pause::exec_writes(const Client& c) const {
+  std::vector<std::string_view> args;
+  for (const auto& queued : c.multi_queue) {
+    const command::CommandSpec* s = server_.commands().find(queued[0]);
+    if (s == nullptr) continue;
+    args.assign(queued.begin(), queued.end());
+    if (writes(*s, args)) return true;
+  }
+  return false;
+}
+
+bool Pause::covers(const Client& c, const command::CommandSpec& spec,
+                   std::span<const std::string_view> args) {
+  if (mode_ == Mode::kNone || c.kind() == Client::Kind::kInternal || !active()) return false;
+  if (mode_ == Mode::kAll) return true;
+  if (writes(spec, args)) return true;
+  return (spec.flags & command::kExec) && c.in_multi && exec_writes(c);
+}
+
+void Pause::postpone(Client& c) {
+  postponed_.push_back(c.id);
+  c.postpone();
+}
+
+void Pause::resume_released() {
+  while (!released_.empty()) {
+    std::vector<uint64_t> batch;
+    batch.swap(released_);
+    for (uint64_t id : batch) {
+      auto it = server_.clients().find(id);
+      if (it == server_.clients().end()) continue;  // gone meanwhile
+      Client* c = it->second;
+      if (!c->closing()) c->resume();  // may be postponed again by a new pause
+    }
+  }
+}
+
+void Pause::on_timer(uv_timer_t* t) {
+  Pause* self = static_cast<Timer*>(t->data)->owner;
+  self->active();  // ends the pause once its deadline has passed; else the timer is re-armed
+  if (self->mode_ != Mode::kNone) {
+    const int64_t wait = self->end_ms_ - self->server_.now_ms() + 1;
+    uv_timer_start(t, on_timer, static_cast<uint64_t>(wait > 0 ? wait : 1), 0);
+  }
+}
+
+void Pause::close() {
+  closed_ = true;
+  if (timer_ == nullptr) return;
+  uv_timer_stop(&timer_->handle);
+  Timer* t = timer_.release();
+  uv_close(reinterpret_cast<uv_handle_t*>(&t->handle),
+           [](uv_handle_t* h) { delete static_cast<Timer*>(h->data); });
+}
+
+}  // namespace tiercache::l2
