@@ -9,7 +9,11 @@ element from each server's used_memory, for each type at a small size (10 000 ke
 elements: the compact encodings) and a large one (one key of 200 000 elements).
 
 Prints medians of --runs rounds and the ratios tiercache/redis. Usage:
-  bench/l2_types_vs_redis.py [--runs 3] [--requests 200000]
+  bench/l2_types_vs_redis.py [--runs 3] [--requests 200000] [--only throughput|memory|instructions]
+--only instructions counts each server's user-space instructions per request of each test
+with valgrind's callgrind instead (as l2_vs_redis.py --instructions): figures that do not
+depend on the machine's load. redis-benchmark fills the list for LRANGE_100 with as many
+LPUSHes, so that row is given without them (its count minus LPUSH's).
 """
 import argparse
 import statistics
@@ -97,15 +101,46 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
-    ap.add_argument("--only", choices=("throughput", "memory"),
-                    help="run one half (memory figures do not depend on the machine's load)")
+    ap.add_argument("--only", choices=("throughput", "memory", "instructions"),
+                    help="run one half (memory figures do not depend on the machine's load), "
+                         "or count instructions per request instead of throughput")
     args = ap.parse_args()
     preflight()
     tmp = tempfile.mkdtemp(prefix="tc-bench-types-")
+    if args.only == "instructions":
+        return instructions(tmp)
     if args.only != "memory":
         throughput(args, tmp)
     if args.only != "throughput":
         memory(tmp)
+
+
+def callgrind_total(kind, test, n, tmp):
+    out = os.path.join(tmp, "callgrind.%s.%s.%d" % (kind, test, n))
+    s = Server(kind, tmp, wrap=("valgrind", "--tool=callgrind", "--callgrind-out-file=" + out))
+    try:
+        subprocess.run(["taskset", "-c", CLIENT_CPU, "redis-benchmark", "-s", s.sock, "-t", test,
+                        "-c", "50", "-n", str(n), "--csv"], capture_output=True, check=True)
+    finally:
+        s.stop()
+    with open(out) as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("summary:"))
+
+
+def instructions(tmp, small=2000, large=12000):
+    print("user-space instructions per request (callgrind; runs of %d minus %d requests)"
+          % (large, small))
+    print("%-12s | %10s %10s %6s" % ("test", "redis", "tiercache", "ratio"))
+    per = {}
+    for test in TESTS.split(","):
+        for kind in ("redis", "tiercache"):
+            per[(kind, test)] = (callgrind_total(kind, test, large, tmp) -
+                                 callgrind_total(kind, test, small, tmp)) / (large - small)
+        if test == "lrange_100":
+            for kind in ("redis", "tiercache"):  # without redis-benchmark's LPUSH fill
+                per[(kind, test)] -= per[(kind, "lpush")]
+        r, t = per[("redis", test)], per[("tiercache", test)]
+        print("%-12s | %10.0f %10.0f %5.2fx" % (test.upper(), r, t, t / r), flush=True)
 
 
 def throughput(args, tmp):
