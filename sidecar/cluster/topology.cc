@@ -61,10 +61,6 @@ size_t Topology::slots_of(int m) const {
   return static_cast<size_t>(std::count(slot_master_.begin(), slot_master_.end(), m));
 }
 
-bool Topology::covers_all_slots() const {
-  return std::find(slot_master_.begin(), slot_master_.end(), kUnassigned) == slot_master_.end();
-}
-
 std::string parse_cluster_slots(std::span<const ReplyToken> tokens, std::string_view answered_by,
                                 Topology* out) {
   *out = Topology();
@@ -102,6 +98,7 @@ std::string parse_cluster_slots(std::span<const ReplyToken> tokens, std::string_
     for (int s = sr.first; s <= sr.last; ++s) {
       if (out->slot_master_[s] != Topology::kUnassigned) return "slot ranges overlap";
       out->slot_master_[s] = m;
+      ++out->assigned_;
     }
     out->ranges_.push_back(std::move(sr));
   }

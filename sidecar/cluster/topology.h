@@ -40,7 +40,8 @@ class Topology {
   int master_of(uint16_t slot) const { return slot_master_[slot]; }
   // Slots served by the master at index m (what a failover of that master affects).
   size_t slots_of(int m) const;
-  bool covers_all_slots() const;
+  // O(1): the link asks on every request (ClusterLink::connected).
+  bool covers_all_slots() const { return assigned_ == static_cast<size_t>(kSlots); }
 
  private:
   friend std::string parse_cluster_slots(std::span<const resp::ReplyToken>, std::string_view,
@@ -49,6 +50,7 @@ class Topology {
   std::vector<NodeAddress> masters_;
   std::vector<SlotRange> ranges_;  // in the order of the reply
   std::array<int16_t, kSlots> slot_master_;
+  size_t assigned_ = 0;  // slots with a master (the parser refuses overlaps)
 };
 
 // Parses a CLUSTER SLOTS reply (the tokens resp::parse_reply made of it). A node whose address
