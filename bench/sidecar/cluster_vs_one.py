@@ -13,9 +13,14 @@ sidecar's L1, kill -9 of one master; the time until the cluster names the promot
 (CLUSTER SLOTS of a live node: the baseline, Redis's own failover) side by side with the time
 until the sidecar answers the dead master's keys again, and the share of L1 the failover
 dropped (goal: about a third with three masters).
-  bench/sidecar/cluster_vs_one.py [--runs 3] [--requests 200000] [--keys 10000] [--failovers 3]"""
+With --instructions, only the sidecar's own user-space instructions per request (valgrind's
+callgrind, counters zeroed after loading and read at the end of each case), for the misses and
+the SETs, over the cluster and over the one server: figures that do not depend on the load.
+  bench/sidecar/cluster_vs_one.py [--runs 3] [--requests 200000] [--keys 10000] [--failovers 3]
+                                  [--instructions]"""
 
 import argparse
+import glob
 import os
 import shutil
 import statistics
@@ -49,7 +54,11 @@ def main():
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--keys", type=int, default=10000)
     ap.add_argument("--failovers", type=int, default=3)
+    ap.add_argument("--instructions", action="store_true",
+                    help="only the sidecar's instructions per request (valgrind)")
     args = ap.parse_args()
+    if args.instructions:
+        return instructions(min(args.requests, 20000), args.keys)
     throughput(args)
     if args.failovers > 0:
         failovers(args.failovers)
@@ -106,6 +115,49 @@ def throughput(args):
             p.stop()
         rc.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def instructions(requests, keys):
+    if not shutil.which("callgrind_control"):
+        sys.exit("--instructions needs valgrind (apt-get install valgrind)")
+    tmp = tempfile.mkdtemp(prefix="tc-bclu-cg-")
+    rc = RedisCluster(full_coverage=False)
+    rs, rsock = start_redis(tmp)
+    # A slow sidecar under valgrind: requests must not time out.
+    flags = {"l1_memory": "256MiB", "l1_max_ttl_ms": 3600000, "l2_timeout_ms": 60000}
+    per = {}
+    try:
+        for name, l2, extra in (("one", "unix:" + rsock, {}),
+                                ("cluster", rc.seeds(3), {"l2_mode": "cluster"})):
+            out = os.path.join(tmp, "cg.%s" % name)
+            sc = start_sidecar(tmp, name, l2, wrap=("valgrind", "--tool=callgrind",
+                                                    "--callgrind-out-file=" + out),
+                               **dict(flags, **extra))
+            try:
+                load_and_warm(sc.socket, keys, warm=True)
+                for label, test, space in CASES[1:]:  # the misses and the SETs
+                    pid = str(sc.proc.pid)
+                    subprocess.run(["callgrind_control", "-z", pid], capture_output=True, check=True)
+                    subprocess.run(["redis-benchmark", "-s", sc.socket, "-t", test, "-c", "50",
+                                    "-d", "100", "-n", str(requests), "-r", str(space or keys),
+                                    "-P", "1", "--csv"], capture_output=True, check=True)
+                    before = set(glob.glob(out + ".*"))
+                    subprocess.run(["callgrind_control", "-d", pid], capture_output=True, check=True)
+                    new = sorted(set(glob.glob(out + ".*")) - before)
+                    with open(new[-1]) as f:
+                        total = next(int(x.split()[1]) for x in f if x.startswith("summary:"))
+                    per[(label, name)] = total / requests
+            finally:
+                sc.stop()
+    finally:
+        rs.stop()
+        rc.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("the sidecar's user-space instructions per request (callgrind, %d requests, -c 50 -P 1)"
+          % requests)
+    for label, _, _ in CASES[1:]:
+        o, c = per[(label, "one")], per[(label, "cluster")]
+        print("  %-16s cluster %8.0f | one %8.0f | ratio %.2fx" % (label, c, o, c / o))
 
 
 def warm(sock, keys):

@@ -59,9 +59,11 @@ class Sidecar:
     """A running tiercache-sidecar. flags use the sidecar's names with underscores
     (l1_max_ttl_ms=500, bus_timeout_ms=300, ...)."""
 
-    def __init__(self, l2, name, workdir=None, cpu=None, env=None, **flags):
+    def __init__(self, l2, name, workdir=None, cpu=None, env=None, wrap=(), **flags):
         self.name = name
         self.env = env  # the process's environment (None: this one's)
+        self.wrap = tuple(wrap)  # a command the binary runs under (a benchmark's valgrind)
+        self.start_timeout = START_TIMEOUT * (20 if wrap else 1)
         self.workdir = workdir or tempfile.mkdtemp(prefix="tc-sc-")
         self.own_workdir = workdir is None
         self.socket = os.path.join(self.workdir, "%s.sock" % name)
@@ -85,7 +87,7 @@ class Sidecar:
         if not os.access(binary, os.X_OK):
             raise StartError("sidecar binary not found: %s (ninja -C build tiercache-sidecar)"
                              % binary)
-        argv = [binary]
+        argv = list(self.wrap) + [binary]
         for k, v in self.flags.items():
             argv += ["--" + k.replace("_", "-"), str(v)]
         if self.cpu is not None:
@@ -96,7 +98,7 @@ class Sidecar:
         with open(self.err_path, "ab") as err:
             self.proc = subprocess.Popen(argv, stdout=err, stderr=err, stdin=subprocess.DEVNULL,
                                          env=self.env)
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise StartError("sidecar %s exited with %s: %s\n%s"
@@ -112,7 +114,7 @@ class Sidecar:
         log = self.stderr()
         self.stop()  # nobody else will: the caller gets no Sidecar to stop
         raise StartError("sidecar %s not ready (bus healthy) within %.0fs: %s\n%s"
-                         % (self.name, START_TIMEOUT, argv, log))
+                         % (self.name, self.start_timeout, argv, log))
 
     def stderr(self):
         """The tail of the process's log; after stop() removed the workdir, the tail it kept."""
