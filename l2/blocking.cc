@@ -38,12 +38,12 @@ void block_or_nil(CommandContext& ctx, std::span<const std::string_view> keys, B
   ctx.server.blocking().block(ctx.client, std::move(op));
 }
 
-Blocking::Blocking(Server& server) : server_(server) {}
+Blocking::Blocking(Server& server)
+    : server_(server),
+      timer_(server.loop(), [](void* self) { static_cast<Blocking*>(self)->expire_deadlines(); },
+             this) {}
 
-Blocking::~Blocking() {
-  // Normally close() ran at shutdown; a server that never ran its loop has no timer.
-  if (timer_ != nullptr) close();
-}
+Blocking::~Blocking() = default;
 
 void Blocking::block(Client& c, BlockedOp op) {
   const uint64_t id = c.id;
@@ -158,16 +158,10 @@ void Blocking::serve_key(const DbKey& key) {
 }
 
 void Blocking::arm_timer() {
-  if (closed_ || deadlines_.empty()) {
-    if (timer_ != nullptr) uv_timer_stop(&timer_->handle);
+  if (deadlines_.empty()) {
+    timer_.stop();
     timer_due_ms_ = 0;
     return;
-  }
-  if (timer_ == nullptr) {
-    timer_ = std::make_unique<Timer>();
-    timer_->owner = this;
-    uv_timer_init(server_.loop(), &timer_->handle);
-    timer_->handle.data = timer_.get();
   }
   int64_t due = deadlines_.begin()->first;
   server_.update_clock();
@@ -175,11 +169,7 @@ void Blocking::arm_timer() {
   // Redis times out a client once now > deadline: one ms past it.
   uint64_t delay = wait < 0 ? 0 : static_cast<uint64_t>(wait) + 1;
   timer_due_ms_ = due;
-  uv_timer_start(&timer_->handle, on_timer, delay, 0);
-}
-
-void Blocking::on_timer(uv_timer_t* t) {
-  static_cast<Timer*>(t->data)->owner->expire_deadlines();
+  timer_.start(delay);
 }
 
 void Blocking::expire_deadlines() {
@@ -199,13 +189,6 @@ void Blocking::expire_deadlines() {
   arm_timer();
 }
 
-void Blocking::close() {
-  closed_ = true;
-  if (timer_ == nullptr) return;
-  uv_timer_stop(&timer_->handle);
-  Timer* t = timer_.release();
-  uv_close(reinterpret_cast<uv_handle_t*>(&t->handle),
-           [](uv_handle_t* h) { delete static_cast<Timer*>(h->data); });
-}
+void Blocking::close() { timer_.close(); }
 
 }  // namespace tiercache::l2

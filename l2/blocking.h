@@ -29,6 +29,7 @@
 
 #include "l2/keyspace/keyspace.h"
 #include "shared/command/command_table.h"
+#include "shared/net/timer.h"
 
 namespace tiercache::l2 {
 
@@ -116,17 +117,10 @@ class Blocking : public KeyspaceListener {
     int db;
     BlockedOp op;
   };
-  // One libuv timer for every deadline, armed for the earliest; freed in its close callback.
-  struct Timer {
-    uv_timer_t handle;
-    Blocking* owner;
-  };
-
   // Removes c's entries (keys, deadline) and the blocked flag; queues it to resume.
   void unblock_client(uint64_t id);
   void serve_key(const DbKey& key);
   void arm_timer();
-  static void on_timer(uv_timer_t* t);
   void expire_deadlines();
 
   Server& server_;
@@ -136,9 +130,8 @@ class Blocking : public KeyspaceListener {
   std::vector<DbKey> ready_;                                // in the order they became ready
   std::set<DbKey, DbKeyLess> ready_set_;
   std::vector<uint64_t> unblocked_;  // to resume before the loop sleeps
-  std::unique_ptr<Timer> timer_;     // created on the first deadline; released to close()
+  net::OneShotTimer timer_;          // one for every deadline, armed for the earliest
   int64_t timer_due_ms_ = 0;         // deadline the timer is armed for (0: not armed)
-  bool closed_ = false;
 };
 
 }  // namespace tiercache::l2

@@ -17,11 +17,7 @@ bool writes(const command::CommandSpec& spec, std::span<const std::string_view> 
 
 }  // namespace
 
-Pause::Pause(Server& server) : server_(server) {}
-
-Pause::~Pause() {
-  if (timer_ != nullptr) close();
-}
+Pause::Pause(Server& server) : server_(server), timer_(server.loop(), on_timer, this) {}
 
 std::string Pause::pause(std::span<const std::string_view> args) {
   if (args.size() > 4)  // Redis's fallthrough for a known subcommand
@@ -42,24 +38,15 @@ std::string Pause::pause(std::span<const std::string_view> args) {
   const int64_t end = *timeout > INT64_MAX - now ? INT64_MAX : now + *timeout;
   if (mode > mode_) mode_ = mode;  // widens only
   if (end > end_ms_) end_ms_ = end;  // extends only
-  if (!closed_) {
-    if (timer_ == nullptr) {
-      timer_ = std::make_unique<Timer>();
-      timer_->owner = this;
-      uv_timer_init(server_.loop(), &timer_->handle);
-      timer_->handle.data = timer_.get();
-    }
-    // Past the deadline by one ms, as Redis compares end < now.
-    const int64_t wait = end_ms_ - now + 1;
-    uv_timer_start(&timer_->handle, on_timer, static_cast<uint64_t>(wait), 0);
-  }
+  // Past the deadline by one ms, as Redis compares end < now.
+  timer_.start(static_cast<uint64_t>(end_ms_ - now + 1));
   return {};
 }
 
 void Pause::unpause() {
   mode_ = Mode::kNone;
   end_ms_ = 0;
-  if (timer_ != nullptr) uv_timer_stop(&timer_->handle);
+  timer_.stop();
   released_.insert(released_.end(), postponed_.begin(), postponed_.end());
   postponed_.clear();
 }
@@ -108,22 +95,13 @@ void Pause::resume_released() {
   }
 }
 
-void Pause::on_timer(uv_timer_t* t) {
-  Pause* self = static_cast<Timer*>(t->data)->owner;
-  self->active();  // ends the pause once its deadline has passed; else the timer is re-armed
+void Pause::on_timer(void* p) {
+  auto* self = static_cast<Pause*>(p);
+  self->active();  // ends the pause once its deadline has passed; else it is re-armed
   if (self->mode_ != Mode::kNone) {
     const int64_t wait = self->end_ms_ - self->server_.now_ms() + 1;
-    uv_timer_start(t, on_timer, static_cast<uint64_t>(wait > 0 ? wait : 1), 0);
+    self->timer_.start(static_cast<uint64_t>(wait > 0 ? wait : 1));
   }
-}
-
-void Pause::close() {
-  closed_ = true;
-  if (timer_ == nullptr) return;
-  uv_timer_stop(&timer_->handle);
-  Timer* t = timer_.release();
-  uv_close(reinterpret_cast<uv_handle_t*>(&t->handle),
-           [](uv_handle_t* h) { delete static_cast<Timer*>(h->data); });
 }
 
 }  // namespace tiercache::l2

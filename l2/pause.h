@@ -9,16 +9,15 @@
 // while paused (the dataset stays as it is); a key read after its TTL is still deleted.
 #pragma once
 
-#include <uv.h>
 
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "shared/command/command_table.h"
+#include "shared/net/timer.h"
 
 namespace tiercache::l2 {
 
@@ -30,7 +29,6 @@ class Pause {
   enum class Mode { kNone, kWrite, kAll };
 
   explicit Pause(Server& server);
-  ~Pause();
   Pause(const Pause&) = delete;
   Pause& operator=(const Pause&) = delete;
 
@@ -49,14 +47,10 @@ class Pause {
   // From the prepare phase: clients postponed by a pause that ended run their requests.
   void resume_released();
   // Closes the timer (server shutdown).
-  void close();
+  void close() { timer_.close(); }
 
  private:
-  struct Timer {
-    uv_timer_t handle;
-    Pause* owner;
-  };
-  static void on_timer(uv_timer_t* t);
+  static void on_timer(void* self);
   bool exec_writes(const Client& c) const;
 
   Server& server_;
@@ -64,8 +58,7 @@ class Pause {
   int64_t end_ms_ = 0;                 // unix ms
   std::vector<uint64_t> postponed_;    // client ids, in the order they were postponed
   std::vector<uint64_t> released_;     // to resume before the loop sleeps
-  std::unique_ptr<Timer> timer_;       // created on the first pause; released to close()
-  bool closed_ = false;
+  net::OneShotTimer timer_;            // the deadline (checked again when it fires)
 };
 
 }  // namespace tiercache::l2
