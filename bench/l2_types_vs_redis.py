@@ -16,6 +16,7 @@ depend on the machine's load. redis-benchmark fills the list for LRANGE_100 with
 LPUSHes, so that row is given without them (its count minus LPUSH's).
 """
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -107,12 +108,16 @@ def main():
     args = ap.parse_args()
     preflight()
     tmp = tempfile.mkdtemp(prefix="tc-bench-types-")
-    if args.only == "instructions":
-        return instructions(tmp)
-    if args.only != "memory":
-        throughput(args, tmp)
-    if args.only != "throughput":
-        memory(tmp)
+    try:
+        if args.only == "instructions":
+            instructions(tmp)
+            return
+        if args.only != "memory":
+            throughput(args, tmp)
+        if args.only != "throughput":
+            memory(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the servers' sockets (and callgrind's files)
 
 
 def callgrind_total(kind, test, n, tmp):
