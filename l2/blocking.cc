@@ -92,18 +92,7 @@ bool Blocking::unblock(uint64_t client_id, bool error) {
   return true;
 }
 
-void Blocking::resume_unblocked() {
-  while (!unblocked_.empty()) {
-    std::vector<uint64_t> batch;
-    batch.swap(unblocked_);
-    for (uint64_t id : batch) {
-      auto it = server_.clients().find(id);
-      if (it == server_.clients().end()) continue;
-      Client* c = it->second;
-      if (!c->blocked && !c->closing()) c->resume();  // may block it again
-    }
-  }
-}
+void Blocking::resume_unblocked() { server_.resume_clients(unblocked_); }  // may block again
 
 void Blocking::on_key_modified(int db, std::string_view key, ModifiedBy) {
   if (waiters_.empty()) return;

@@ -82,18 +82,7 @@ void Pause::postpone(Client& c) {
   c.postpone();
 }
 
-void Pause::resume_released() {
-  while (!released_.empty()) {
-    std::vector<uint64_t> batch;
-    batch.swap(released_);
-    for (uint64_t id : batch) {
-      auto it = server_.clients().find(id);
-      if (it == server_.clients().end()) continue;  // gone meanwhile
-      Client* c = it->second;
-      if (!c->closing()) c->resume();  // may be postponed again by a new pause
-    }
-  }
-}
+void Pause::resume_released() { server_.resume_clients(released_); }  // may postpone again
 
 void Pause::on_timer(void* p) {
   auto* self = static_cast<Pause*>(p);

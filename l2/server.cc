@@ -197,6 +197,19 @@ void Server::on_client_closed(Client* c) {
   }
 }
 
+void Server::resume_clients(std::vector<uint64_t>& ids) {
+  while (!ids.empty()) {
+    std::vector<uint64_t> batch;
+    batch.swap(ids);
+    for (uint64_t id : batch) {
+      auto it = clients_.find(id);
+      if (it == clients_.end()) continue;  // gone meanwhile
+      Client* c = it->second;
+      if (!c->blocked && !c->closing()) c->resume();
+    }
+  }
+}
+
 void Server::queue_write(Client* c) {
   if (c->pending_write || c->closing()) return;
   c->pending_write = true;

@@ -139,6 +139,9 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   const std::unordered_map<uint64_t, Client*>& clients() const { return clients_; }
   void on_client_closed(Client* c);
   void queue_write(Client* c);  // flush this client before the loop sleeps
+  // Runs the queued requests of the clients in `ids` (unblocked or unpaused), in order, those
+  // still connected and not blocked again; takes what is queued meanwhile too. From the loop.
+  void resume_clients(std::vector<uint64_t>& ids);
   void check_output_limit(Client* c);
 
   // WATCH.
