@@ -1,8 +1,6 @@
 // HiredisLink (see hiredis_link.h).
 #include "sidecar/link/hiredis_link.h"
 
-#include <hiredis/adapters/libuv.h>
-
 #include <algorithm>
 #include <poll.h>
 #include <time.h>
@@ -11,6 +9,7 @@
 #include "shared/resp/reply_writer.h"
 #include "shared/util/numbers.h"
 #include "sidecar/clock.h"
+#include "sidecar/link/hiredis_uv.h"
 
 namespace tiercache::sidecar {
 
@@ -201,7 +200,11 @@ void HiredisLink::attach(redisAsyncContext* ac) {
   ac->c.reader->fn = reply_functions();  // null arrays told apart (write_reply)
   input_us_ = 0;
   input_seen_bytes_ = 0;
-  redisLibuvAttach(ac, loop_);
+  if (attach_to_loop(ac, loop_) != REDIS_OK) {
+    redisAsyncFree(ac);
+    fail("cannot watch the L2 connection on the event loop");
+    return;
+  }
   redisAsyncSetConnectCallback(ac, on_connect);
   redisAsyncSetDisconnectCallback(ac, on_disconnect);
   ac_ = ac;
@@ -374,6 +377,10 @@ void HiredisLink::on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
   auto* r = static_cast<redisReply*>(reply);
   if (r == nullptr) {
     ++self->errors_;
+    // hiredis fails the pending requests of a connection it lost before it reports the loss
+    // (on_disconnect): the reason is the context's.
+    if (ac != nullptr && ac->err != 0)
+      self->last_error_ = std::string("L2 connection lost: ") + ac->errstr;
   } else {
     self->input_us_ = steady_us();
     self->latency_.record(self->input_us_ - p.sent_us);
