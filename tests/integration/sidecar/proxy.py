@@ -8,6 +8,7 @@ back (a slow link that keeps delivering)."""
 
 import collections
 import socket
+import struct
 import threading
 import time
 
@@ -159,14 +160,18 @@ class _Conn:
         _Pipe(self.proxy, self, self.client, self.upstream, self.proxy.counter).start()
         _Pipe(self.proxy, self, self.upstream, self.client, None).start()
 
-    def close(self):
+    def close(self, reset=False):
+        """Closes both ends: with FIN, or with reset=True with RST (a zero linger; SHUT_RD
+        wakes the pipes' threads without sending anything)."""
         with self.lock:
             if self.is_closed:
                 return
             self.is_closed = True
         for s in (self.client, self.upstream):
             try:
-                s.shutdown(socket.SHUT_RDWR)
+                if reset:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.shutdown(socket.SHUT_RD if reset else socket.SHUT_RDWR)
             except OSError:
                 pass
             s.close()
@@ -182,7 +187,8 @@ class Proxy:
     accept and close at once; block_subscribe = True closes a connection that sends SUBSCRIBE;
     freeze_subscribers = True silently drops everything to and from connections that subscribed
     (a bus that is connected but hears nothing); down_bytes_per_s = N paces every reply stream
-    (upstream to client) at N bytes a second."""
+    (upstream to client) at N bytes a second; reset() resets every connection (RST, where cut()
+    closes them)."""
 
     def __init__(self, target, delay_us=0, subscriber_delay_us=None, port=0):
         self.target = target
@@ -257,6 +263,14 @@ class Proxy:
             conns = list(self.conns)
         for c in conns:
             c.close()
+
+    def reset(self):
+        """Reset every proxied connection now: RST to both ends, as a load balancer or a
+        firewall dropping connections does, or a host that died with input unread."""
+        with self.lock:
+            conns = list(self.conns)
+        for c in conns:
+            c.close(reset=True)
 
     def close(self):
         """Stop listening (new connections are refused) and cut every connection. A connection

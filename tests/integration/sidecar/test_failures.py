@@ -299,6 +299,55 @@ def test_hung_l2_times_out(make_cluster):
     assert ca.get("k") == b"v"
 
 
+def _behind_resetting_proxy(make_cluster, proxy_factory):
+    """A sidecar whose links pass through a proxy that can reset them, l2-timeout-ms 30 s."""
+    c = make_cluster()
+    proxy = proxy_factory(("127.0.0.1", link_port(c.l2.port)))
+    a = c.sidecar("a", via=proxy.address, l2_timeout_ms=30000)
+    ca = a.client(socket_timeout=60)
+    assert ca.set("k", "v") is True
+    return c, proxy, a, ca
+
+
+def test_reset_idle_link_is_lost_at_once_not_at_the_timeout(make_cluster, proxy_factory):
+    """A link the network resets (TCP RST: a load balancer or firewall dropping connections, an
+    L2 that died with input unread) is lost at once and reconnects, not when a request on it
+    times out. libuv stops watching a socket that reports an error, and hiredis 0.14's own
+    adapter ignored that: the link stayed "connected", and every request on it waited out
+    l2-timeout-ms (30 s here). Seen as a killed cluster master's keys failing 10 s after the
+    kill (test_cluster_failover, ASan loop)."""
+    c, proxy, a, ca = _behind_resetting_proxy(make_cluster, proxy_factory)
+    reconnects = a.info()["l2_reconnects"]
+    proxy.reset()  # every connection, nothing in flight on the data link
+    wait_for(lambda: a.info()["l2_reconnects"] > reconnects, 5,
+             what="the reset of the idle data link seen (it is lost only at a timeout of 30 s)")
+    wait_for(lambda: a.info()["l2_connected"] == 1 and a.info()["bus_healthy"] == 1, 10,
+             what="reconnected")
+    assert ca.get("k") == b"v"
+
+
+def test_reset_link_fails_the_request_in_flight_at_once(make_cluster, proxy_factory):
+    """The same with a request in flight: it fails at once, naming why, not after 30 s."""
+    skip_over_tls()
+    c, proxy, a, ca = _behind_resetting_proxy(make_cluster, proxy_factory)
+    c.l2.proc.send_signal(signal.SIGSTOP)  # the miss below stays unanswered
+    try:
+        results = []
+        t = threading.Thread(target=lambda: results.append(_timed(lambda: ca.get("miss"))))
+        t.start()
+        wait_for(lambda: proxy.counter.count("GET", "miss") >= 1, 5, what="the miss forwarded")
+        proxy.reset()
+        t.join(10)
+        assert results, "the request in flight was not answered within 10 s of the reset"
+        v, took = results[0]
+        assert isinstance(v, RespError) and "L2 unavailable (L2 connection lost: " in v, v
+        assert took < 5, "error %.1f s after the request (the timeout is 30 s)" % took
+    finally:
+        c.l2.proc.send_signal(signal.SIGCONT)
+    wait_for(lambda: a.info()["l2_connected"] == 1, 10, what="reconnected")
+    assert ca.get("k") == b"v"
+
+
 def test_writes_acknowledged_only_when_stored(make_cluster, proxy_factory):
     """Writers run while the connection to L2 is cut twice (and refused for a while): every
     write answered OK is in L2 afterwards with its value; the others got a clear error."""
