@@ -75,10 +75,12 @@ def window_start(sc):
     return time.monotonic() - sc.info()["l1_verified_age_ms"] / 1000
 
 
-def check_window(sc, client, reader, lost_at):
+def check_window(sc, client, reader, lost_at, entered_before):
     """From the loss of the L2 until the window's end (less a margin), cached copies and
     negative entries are answered, misses and writes refused; after it (plus a margin), only
-    errors, through the socket and directly. lost_at is window_start's figure."""
+    errors, through the socket and directly. lost_at is window_start's figure; entered_before
+    INFO's fail_safe_entered just before the loss (a heartbeat late by bus_timeout_ms on a
+    loaded machine may have opened and closed a window before: the loss opens one more)."""
     served = refused = 0
     while time.monotonic() < lost_at + WINDOW_MS / 1000 - EARLY:
         got = attempt(lambda: client.get("k"))
@@ -99,7 +101,7 @@ def check_window(sc, client, reader, lost_at):
         time.sleep(0.02)
     assert refused > 0, "the sidecar never went into fail-safe within the window"
     info = sc.info()
-    assert info["fail_safe"] == 1 and info["fail_safe_entered"] == 1
+    assert info["fail_safe"] == 1 and info["fail_safe_entered"] == entered_before + 1, info
     assert info["stale_answers"] > 0 and info["l1_direct_stale_hits"] > 0
     # Past the window: errors only, for as long as the L2 stays away.
     time.sleep(max(0, lost_at + WINDOW_MS / 1000 + LATE - time.monotonic()))
@@ -124,10 +126,11 @@ def test_cut_proxy_serves_copies_inside_the_window_only(make_cluster, proxy_fact
     cb.set("k", "v")
     cache_on(a, ca, ra, "k", b"v")
     cache_on(a, ca, ra, "n", None)
+    entered = a.info()["fail_safe_entered"]
     lost_at = window_start(a)
     proxy.close()  # every connection cut, new ones refused
     cb.set("k", "written while A is cut off")  # A cannot hear it: the documented trade-off
-    check_window(a, ca, ra, lost_at)
+    check_window(a, ca, ra, lost_at, entered)
     # The proxy lets A through again: L1 is flushed before it serves, A sees B's write.
     c.proxies.append(Proxy(("127.0.0.1", link_port(c.l2.port)), port=proxy.port))
     wait_for(lambda: a.info()["bus_healthy"] == 1 and a.info()["l2_connected"] == 1, 5,
@@ -147,9 +150,10 @@ def test_l2_killed_and_restarted_empty_resurrects_nothing(make_cluster):
     ca.set("k", "v")
     cache_on(a, ca, ra, "k", b"v")
     cache_on(a, ca, ra, "n", None)
+    entered = a.info()["fail_safe_entered"]
     lost_at = window_start(a)
     c.l2.stop(signal.SIGKILL)
-    check_window(a, ca, ra, lost_at)
+    check_window(a, ca, ra, lost_at, entered)
 
     # Killed again, and restarted (empty) inside a fresh window: nothing cached survives it.
     c.restart_l2()
