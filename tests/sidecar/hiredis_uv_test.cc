@@ -98,72 +98,70 @@ void on_reply(redisAsyncContext* ac, void* reply, void*) {
   if (reply == nullptr) ++s.null_replies;
 }
 
-TEST_CASE("a reset of a connection with a request in flight fails the request at once") {
+// A loop and a context connected to a Peer on it. Going out of scope frees a context still
+// connected and checks that every handle of the loop was closed.
+struct Connected {
   uv_loop_t loop;
-  uv_loop_init(&loop);
-  {
-    Peer peer;
-    Seen seen;
-    redisAsyncContext* ac = connect(&loop, peer, seen);
-    REQUIRE(redisAsyncCommand(ac, on_reply, nullptr, "GET k") == REDIS_OK);
-    run_until(&loop, 200, [] { return false; });  // written; the peer reads nothing
-    CHECK(seen.replies == 0);
-    peer.reset();
-    // Seen within the loop's next turns; 5 s is only the test's own bound (the unfixed
-    // adapter never sees it).
-    run_until(&loop, 5000, [&] { return seen.disconnected; });
-    CHECK(seen.disconnected);
-    CHECK(seen.disconnect_status == REDIS_ERR);
-    CHECK(seen.error == "Connection reset by peer");
-    CHECK(seen.replies == 1);
-    CHECK(seen.null_replies == 1);  // the request failed (hiredis frees the context itself)
-    if (!seen.disconnected) redisAsyncFree(ac);
+  Peer peer;
+  Seen seen;
+  redisAsyncContext* ac = nullptr;
+  Connected() {
+    uv_loop_init(&loop);
+    ac = connect(&loop, peer, seen);
   }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CHECK(uv_loop_close(&loop) == 0);  // every handle closed
+  ~Connected() {
+    if (!seen.disconnected) redisAsyncFree(ac);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);  // every handle closed
+  }
+};
+
+TEST_CASE("a reset of a connection with a request in flight fails the request at once") {
+  Connected c;
+  REQUIRE(redisAsyncCommand(c.ac, on_reply, nullptr, "GET k") == REDIS_OK);
+  run_until(&c.loop, 200, [] { return false; });  // written; the peer reads nothing
+  CHECK(c.seen.replies == 0);
+  c.peer.reset();
+  // Seen within the loop's next turns; 5 s is only the test's own bound (the unfixed adapter
+  // never sees it).
+  run_until(&c.loop, 5000, [&] { return c.seen.disconnected; });
+  CHECK(c.seen.disconnected);
+  CHECK(c.seen.disconnect_status == REDIS_ERR);
+  CHECK(c.seen.error == "Connection reset by peer");
+  CHECK(c.seen.replies == 1);
+  CHECK(c.seen.null_replies == 1);  // the request failed (hiredis frees the context itself)
 }
 
 TEST_CASE("a reset of an idle connection is seen at once") {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  {
-    Peer peer;
-    Seen seen;
-    redisAsyncContext* ac = connect(&loop, peer, seen);
-    // A request answered first: hiredis watches for reading from then on, as a link does.
-    REQUIRE(redisAsyncCommand(ac, on_reply, nullptr, "PING") == REDIS_OK);
-    char buf[64];
-    run_until(&loop, 200, [] { return false; });
-    REQUIRE(::read(peer.conn, buf, sizeof buf) > 0);
-    REQUIRE(::write(peer.conn, "+PONG\r\n", 7) == 7);
-    run_until(&loop, 5000, [&] { return seen.replies == 1; });
-    REQUIRE(seen.replies == 1);
-    peer.reset();  // nothing in flight (a proxy or load balancer dropping an idle connection)
-    run_until(&loop, 5000, [&] { return seen.disconnected; });
-    CHECK(seen.disconnected);
-    CHECK(seen.error == "Connection reset by peer");
-    if (!seen.disconnected) redisAsyncFree(ac);
-  }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  CHECK(uv_loop_close(&loop) == 0);
+  Connected c;
+  // A request answered first: hiredis watches for reading from then on, as a link does.
+  REQUIRE(redisAsyncCommand(c.ac, on_reply, nullptr, "PING") == REDIS_OK);
+  char buf[64];
+  run_until(&c.loop, 200, [] { return false; });
+  REQUIRE(::read(c.peer.conn, buf, sizeof buf) > 0);
+  REQUIRE(::write(c.peer.conn, "+PONG\r\n", 7) == 7);
+  run_until(&c.loop, 5000, [&] { return c.seen.replies == 1; });
+  REQUIRE(c.seen.replies == 1);
+  c.peer.reset();  // nothing in flight (a proxy or load balancer dropping an idle connection)
+  run_until(&c.loop, 5000, [&] { return c.seen.disconnected; });
+  CHECK(c.seen.disconnected);
+  CHECK(c.seen.error == "Connection reset by peer");
 }
 
-TEST_CASE("a clean close is still an end of stream, and a refused connect fails at once") {
+TEST_CASE("a clean close is still an end of stream") {
+  Connected c;
+  ::close(c.peer.conn);
+  c.peer.conn = -1;
+  // hiredis watches for reading only once it has written something.
+  REQUIRE(redisAsyncCommand(c.ac, on_reply, nullptr, "PING") == REDIS_OK);
+  run_until(&c.loop, 5000, [&] { return c.seen.disconnected; });
+  CHECK(c.seen.disconnected);
+  CHECK(c.seen.null_replies == 1);
+}
+
+TEST_CASE("a refused connect fails at once") {
   uv_loop_t loop;
   uv_loop_init(&loop);
-  {
-    Peer peer;
-    Seen seen;
-    redisAsyncContext* ac = connect(&loop, peer, seen);
-    ::close(peer.conn);
-    peer.conn = -1;
-    // hiredis watches for reading only once it has written something.
-    REQUIRE(redisAsyncCommand(ac, on_reply, nullptr, "PING") == REDIS_OK);
-    run_until(&loop, 5000, [&] { return seen.disconnected; });
-    CHECK(seen.disconnected);
-    CHECK(seen.null_replies == 1);
-    if (!seen.disconnected) redisAsyncFree(ac);
-  }
   {
     int port;
     {
