@@ -19,8 +19,9 @@
 // cluster_txn.cc). A read outside a transaction answered TRYAGAIN (MGET or EXISTS whose keys a
 // migration has split between two nodes) is sent again at the next tick too, at most
 // kMaxTryAgain times, as Redis Cluster clients do; a write's TRYAGAIN is its answer (a resend
-// could be overtaken by a later write of its keys). connected(): the topology covers every slot and at least one master link is
-// up (a request for a master whose link is down fails alone).
+// could be overtaken by a later write of its keys). connected(): a topology is known and at
+// least one master link is up (a request for a master whose link is down, or for a slot no
+// master serves, fails alone).
 #pragma once
 
 #include <hiredis/read.h>

@@ -1,6 +1,7 @@
 // ClusterLink's nodes and topology (see cluster_link.h): one link per node, made on first use
-// (masters and their replicas, as soon as a topology names them); CLUSTER SLOTS asked of the seeds, then of a connected master (on MOVED, a lost master link,
-// at every tick while a master is down, and every refresh_ms), and the topology applied. The
+// (masters and their replicas, as soon as a topology names them); CLUSTER SLOTS asked of the
+// seeds, then of a connected master (on MOVED, a lost master link, at every tick while a master
+// is down or a slot has no master, and every refresh_ms), and the topology applied. The
 // requests' side is cluster_link.cc.
 #include <algorithm>
 
@@ -38,8 +39,11 @@ L2Link* ClusterLink::master_link(int slot) {
   return m < 0 ? nullptr : masters_[static_cast<size_t>(m)];
 }
 
+// Not "every slot covered": a slot no master serves (a reply taken mid-failover, or a cluster
+// with cluster-require-full-coverage no) fails alone, as a dead master's slots do; the writes
+// of the other slots go on (WritePath commits only while this is true).
 bool ClusterLink::connected() const {
-  if (!known_ || stopped_ || !topology_.covers_all_slots()) return false;
+  if (!known_ || stopped_) return false;
   for (const L2Link* m : masters_)
     if (m->connected()) return true;
   return false;
@@ -134,10 +138,12 @@ void ClusterLink::on_slots(const std::string& host, size_t seed, const redisRepl
     return;
   }
   apply(std::move(t));
-  // While a master's connection is down (it died: a failover is coming), look again at every
-  // tick, not every refresh_ms: the replica's promotion is then seen within a tick.
-  refresh_wanted_ = std::any_of(masters_.begin(), masters_.end(),
-                                [](const L2Link* m) { return !m->connected(); });
+  // While a master's connection is down (it died: a failover is coming) or some slot has no
+  // master, look again at every tick, not every refresh_ms: the replica's promotion is then
+  // seen within a tick, and a reply that left slots out does not hold for refresh_ms.
+  refresh_wanted_ =
+      !topology_.covers_all_slots() || std::any_of(masters_.begin(), masters_.end(),
+                                                   [](const L2Link* m) { return !m->connected(); });
 }
 
 void ClusterLink::apply(Topology t) {

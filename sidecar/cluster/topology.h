@@ -40,7 +40,7 @@ class Topology {
   int master_of(uint16_t slot) const { return slot_master_[slot]; }
   // Slots served by the master at index m (what a failover of that master affects).
   size_t slots_of(int m) const;
-  // O(1): the link asks on every request (ClusterLink::connected).
+  // O(1): asked on every CLUSTER SLOTS reply (ClusterLink::on_slots).
   bool covers_all_slots() const { return assigned_ == static_cast<size_t>(kSlots); }
 
  private:

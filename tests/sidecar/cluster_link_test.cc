@@ -23,9 +23,11 @@ using testing::Reply;
 constexpr int kFirst[] = {0, 5461, 10923};
 constexpr int kLast[] = {5460, 10922, 16383};
 
-std::unique_ptr<Reply> slots_reply() {
+// without: a master whose range the reply leaves out (-1: none).
+std::unique_ptr<Reply> slots_reply(int without = -1) {
   std::vector<std::unique_ptr<Reply>> ranges;
   for (int m = 0; m < 3; ++m) {
+    if (m == without) continue;
     std::vector<std::unique_ptr<Reply>> node;
     node.push_back(Reply::str("127.0.0.1"));
     node.push_back(Reply::integer(7000 + m));
@@ -441,6 +443,36 @@ TEST_CASE("cluster link: one master lost fails only its slot's part of a transac
   CHECK(f.got[2] == "+QUEUED\r\n");
   CHECK(f.got[3].starts_with("*2\r\n-ERR tiercache: L2 unavailable (127.0.0.1:7000: "));
   CHECK(f.got[3].ends_with("\r\n+OK\r\n"));
+}
+
+TEST_CASE("cluster link: slots a reply leaves out fail alone, and are asked for at every tick") {
+  // CI once saw a sidecar take, mid-failover, a CLUSTER SLOTS reply without the failed
+  // master's range: every write failed (connected() was false) until the next periodic
+  // refresh, 5 s later. Only that range's requests may fail, and only until the next tick.
+  Fixture f;
+  f.discover();
+  f.link->tick(cluster::ClusterLinkOptions{}.refresh_ms);  // the periodic refresh
+  REQUIRE(f.n(0).commands() == std::vector<std::string>{"CLUSTER SLOTS"});
+  f.n(0).answer(slots_reply(1));
+  CHECK(f.link->connected());
+  f.send({"GET", key_on(1)});
+  f.send({"GET", key_on(2)});
+  CHECK(f.n(2).commands() == std::vector<std::string>{"GET " + key_on(2)});
+  f.n(2).answer(Reply::str("v"));
+  CHECK(f.got == std::vector<std::string>{"(failed)", "$1\r\nv\r\n"});
+  CHECK(f.link->last_error() == "no master serves the slot");
+  send_two_sets(f, key_on(0), key_on(1));  // a write batch: 7000's group commits
+  answer_committed(f.n(0));
+  REQUIRE(f.got.size() == 6);
+  CHECK(f.got[5].starts_with("*2\r\n+OK\r\n-ERR tiercache: L2 unavailable (no master"));
+  f.link->tick(cluster::ClusterLinkOptions{}.refresh_ms + 1);  // the next tick asks again
+  REQUIRE(f.n(0).commands() == std::vector<std::string>{"CLUSTER SLOTS"});
+  f.n(0).answer(slots_reply());
+  f.got.clear();
+  f.send({"GET", key_on(1)});
+  CHECK(f.n(1).commands() == std::vector<std::string>{"GET " + key_on(1)});
+  f.link->tick(cluster::ClusterLinkOptions{}.refresh_ms + 2);  // covered again: no more asking
+  CHECK(f.n(0).commands().empty());
 }
 
 TEST_CASE("cluster link: SCAN walks the masters with the index in the cursor") {
