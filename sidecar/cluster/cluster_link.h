@@ -168,6 +168,8 @@ class ClusterLink final : public L2Link, public ClusterView {
   bool stopped_ = false;
   uint64_t last_refresh_ms_ = 0;
   uint64_t now_ms_ = 0;
+  bool uncovered_ = false;  // the topology leaves some slot without a master, since:
+  uint64_t uncovered_since_ms_ = 0;
 
   std::deque<std::unique_ptr<Op>> fifo_;  // requests not answered yet, in request order
   bool draining_ = false;

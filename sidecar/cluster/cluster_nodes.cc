@@ -1,8 +1,8 @@
 // ClusterLink's nodes and topology (see cluster_link.h): one link per node, made on first use
 // (masters and their replicas, as soon as a topology names them); CLUSTER SLOTS asked of the
 // seeds, then of a connected master (on MOVED, a lost master link, at every tick while a master
-// is down or a slot has no master, and every refresh_ms), and the topology applied. The
-// requests' side is cluster_link.cc.
+// is down or, for refresh_ms, while a slot has no master, and every refresh_ms), and the
+// topology applied. The requests' side is cluster_link.cc.
 #include <algorithm>
 
 #include "shared/resp/reply_parser.h"
@@ -138,12 +138,17 @@ void ClusterLink::on_slots(const std::string& host, size_t seed, const redisRepl
     return;
   }
   apply(std::move(t));
-  // While a master's connection is down (it died: a failover is coming) or some slot has no
-  // master, look again at every tick, not every refresh_ms: the replica's promotion is then
-  // seen within a tick, and a reply that left slots out does not hold for refresh_ms.
+  // While a master's connection is down (it died: a failover is coming), look again at every
+  // tick, not every refresh_ms: the replica's promotion is then seen within a tick. While some
+  // slot has no master, too, for refresh_ms: a reply taken mid-failover can leave a range out
+  // for a moment; a cluster that leaves slots unserved for longer (cluster-require-full-coverage
+  // no) is then asked every refresh_ms, as usual, not ten times a second.
+  if (!topology_.covers_all_slots() && !uncovered_) uncovered_since_ms_ = now_ms_;
+  uncovered_ = !topology_.covers_all_slots();
   refresh_wanted_ =
-      !topology_.covers_all_slots() || std::any_of(masters_.begin(), masters_.end(),
-                                                   [](const L2Link* m) { return !m->connected(); });
+      (uncovered_ && now_ms_ - uncovered_since_ms_ < static_cast<uint64_t>(options_.refresh_ms)) ||
+      std::any_of(masters_.begin(), masters_.end(),
+                  [](const L2Link* m) { return !m->connected(); });
 }
 
 void ClusterLink::apply(Topology t) {

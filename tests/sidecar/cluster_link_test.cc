@@ -451,7 +451,8 @@ TEST_CASE("cluster link: slots a reply leaves out fail alone, and are asked for 
   // refresh, 5 s later. Only that range's requests may fail, and only until the next tick.
   Fixture f;
   f.discover();
-  f.link->tick(cluster::ClusterLinkOptions{}.refresh_ms);  // the periodic refresh
+  const uint64_t t0 = cluster::ClusterLinkOptions{}.refresh_ms;
+  f.link->tick(t0);  // the periodic refresh
   REQUIRE(f.n(0).commands() == std::vector<std::string>{"CLUSTER SLOTS"});
   f.n(0).answer(slots_reply(1));
   CHECK(f.link->connected());
@@ -465,13 +466,37 @@ TEST_CASE("cluster link: slots a reply leaves out fail alone, and are asked for 
   answer_committed(f.n(0));
   REQUIRE(f.got.size() == 6);
   CHECK(f.got[5].starts_with("*2\r\n+OK\r\n-ERR tiercache: L2 unavailable (no master"));
-  f.link->tick(cluster::ClusterLinkOptions{}.refresh_ms + 1);  // the next tick asks again
+  f.link->tick(t0 + 1);  // the next tick asks again
   REQUIRE(f.n(0).commands() == std::vector<std::string>{"CLUSTER SLOTS"});
   f.n(0).answer(slots_reply());
   f.got.clear();
   f.send({"GET", key_on(1)});
   CHECK(f.n(1).commands() == std::vector<std::string>{"GET " + key_on(1)});
-  f.link->tick(cluster::ClusterLinkOptions{}.refresh_ms + 2);  // covered again: no more asking
+  f.link->tick(t0 + 2);  // covered again: no more asking
+  CHECK(f.n(0).commands().empty());
+}
+
+TEST_CASE("cluster link: slots left unserved for long are asked for every refresh_ms") {
+  // A cluster that serves part of its slots on purpose (cluster-require-full-coverage no):
+  // every tick for refresh_ms after the range went, then at the periodic refresh only.
+  Fixture f;
+  f.discover();
+  const uint64_t every = cluster::ClusterLinkOptions{}.refresh_ms;
+  f.link->tick(every);
+  f.n(0).answer(slots_reply(1));  // the range goes at `every`
+  for (uint64_t now : {every + 1, 2 * every - 1, 2 * every}) {
+    f.link->tick(now);
+    REQUIRE(f.n(0).commands() == std::vector<std::string>{"CLUSTER SLOTS"});
+    f.n(0).answer(slots_reply(1));
+  }
+  f.link->tick(2 * every + 1);  // refresh_ms of it: back to the periodic refresh
+  CHECK(f.n(0).commands().empty());
+  f.link->tick(3 * every - 1);
+  CHECK(f.n(0).commands().empty());
+  f.link->tick(3 * every);
+  REQUIRE(f.n(0).commands() == std::vector<std::string>{"CLUSTER SLOTS"});
+  f.n(0).answer(slots_reply());
+  f.link->tick(3 * every + 1);
   CHECK(f.n(0).commands().empty());
 }
 
