@@ -119,7 +119,8 @@ class OnRedisCluster(_Hosts):
     def reshard_later(self, slots, delay_s=1.0):
         """Moves `slots` slots from the first master to the second with `redis-cli --cluster
         reshard`, starting delay_s from now, in a thread; the thread is returned and its
-        .result is redis-cli's exit status and seconds taken once it ends."""
+        .result is redis-cli's exit status, seconds taken and the last lines of its output (what
+        it said when it failed) once it ends."""
         import subprocess
         from redis_cluster import REDIS_CLI
         masters = self.rc.masters()
@@ -132,7 +133,8 @@ class OnRedisCluster(_Hosts):
                                 "--cluster-from", ids[0], "--cluster-to", ids[1],
                                 "--cluster-slots", str(slots), "--cluster-yes",
                                 "--cluster-pipeline", "100"], capture_output=True, timeout=300)
-            t.result = (r.returncode, time.monotonic() - t0)
+            said = (r.stdout + r.stderr).decode(errors="replace").splitlines()
+            t.result = (r.returncode, time.monotonic() - t0, "\n".join(said[-15:]))
 
         t = threading.Thread(target=reshard, daemon=True)
         t.result = None

@@ -62,7 +62,9 @@ def test_no_stale_reads_while_a_cluster_reshards():
                   on_started=lambda cluster, sc: moves.append(cluster.reshard_later(2000)))
     print(check.report(r))
     moves[0].join(60)
-    assert moves[0].result is not None and moves[0].result[0] == 0, moves[0].result
+    res = moves[0].result
+    assert res is not None and res[0] == 0, "redis-cli --cluster reshard: %s" % (
+        "did not end in 60 s" if res is None else "exit %d after %.1f s; its last lines:\n%s" % res)
     assert r["stale_remote"] == 0 and r["stale_local"] == 0 and r["impossible"] == 0, \
         check.report(r)
     assert r["read_errors"] == 0, check.report(r)
