@@ -312,25 +312,33 @@ def test_stampede_200_processes_on_two_hosts_factory_runs_once(make_cluster, l2_
 
 
 def test_killed_lease_holder_is_taken_over_within_the_lease_time(cluster):
-    lease_ttl = 2.0
+    lease_ttl = 3.0
     base = {**l2_conf(cluster), "key": "report", "lease_ttl": lease_ttl}
-    holder = subprocess.Popen(
-        [sys.executable, WORKER, json.dumps(dict(base, role="holder", socket=cluster.a.socket,
-                                                 host="a"))],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # The waiter starts first and waits for a word on stdin: on a busy machine a Python and
+    # Django start-up can take longer than the lease, which then expires before it looks.
+    waiter = subprocess.Popen(
+        [sys.executable, WORKER, json.dumps(dict(base, role="waiter", socket=cluster.b.socket,
+                                                 host="b"))],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    holder = None
     try:
+        assert json.loads(waiter.stdout.readline() or b"null") == {"ready": True}, \
+            waiter.stderr.read()
+        holder = subprocess.Popen(
+            [sys.executable, WORKER, json.dumps(dict(base, role="holder", socket=cluster.a.socket,
+                                                     host="a"))],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = holder.stdout.readline()
-        assert json.loads(line) == {"computing": True}, holder.stderr.read()
+        assert json.loads(line or b"null") == {"computing": True}, holder.stderr.read()
         db = cluster.l2_client()
         lease_keys = [k for k in db.keys("tiercache:lease:*")]
         assert len(lease_keys) == 1
-        waiter = subprocess.Popen(
-            [sys.executable, WORKER, json.dumps(dict(base, role="waiter",
-                                                     socket=cluster.b.socket, host="b"))],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        waiter.stdin.write(b"go\n")
+        waiter.stdin.flush()
         assert json.loads(waiter.stdout.readline()) == {"waiting": True}
         time.sleep(0.3)
-        assert waiter.poll() is None  # waiting for the holder
+        # waiting for the holder (the lease had this much left)
+        assert waiter.poll() is None, db.pttl(lease_keys[0])
         holder.send_signal(signal.SIGKILL)
         killed_at = time.time()
         remaining = db.pttl(lease_keys[0]) / 1000.0
@@ -338,9 +346,11 @@ def test_killed_lease_holder_is_taken_over_within_the_lease_time(cluster):
         assert waiter.returncode == 0, err.decode()
         res = json.loads(out.decode().strip().splitlines()[-1])
     finally:
-        if holder.poll() is None:
-            holder.kill()
-        holder.wait()
+        for p in (holder, waiter):
+            if p is not None and p.poll() is None:
+                p.kill()
+            if p is not None:
+                p.wait()
     assert res["value"] == "waiter"
     took_over = res["done_at"] - killed_at
     # the lease expires `remaining` after the kill; the waiter takes it at its next look
