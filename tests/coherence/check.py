@@ -75,12 +75,14 @@ def _message(e):
     return re.sub(r"\d+", "#", "%s: %s" % (type(e).__name__, e))[:90]
 
 
-def writer_proc(target, writer_id, keys, until, out_path, pause_ms, seed, cluster=False):
+def writer_proc(target, writer_id, keys, until, out_path, pause_ms, seed, cluster=False,
+                progress=None, slot=0):
     """target: a sidecar's socket, or an l2_kinds.l2_client target (a writer that bypasses
     the sidecars: a cron job, a worker on a host without a sidecar). cluster: the L2 is a Redis
     Cluster (batches only of keys that share a slot, as Redis Cluster allows). until: a shared
     double, the end of the run (a controller may move it). A failed write is logged not ok:
-    it may or may not have been applied, and was never acknowledged."""
+    it may or may not have been applied, and was never acknowledged. progress[slot] counts
+    the keys written (run() extends a run that is short of its floor)."""
     rng = random.Random(seed)
     if isinstance(target, tuple):
         c, errors = l2_client(target), L2_ERRORS
@@ -114,6 +116,8 @@ def writer_proc(target, writer_id, keys, until, out_path, pause_ms, seed, cluste
         t1 = time.monotonic()
         for k in ks:
             log.append((k, vs[k], t0, t1, err))
+        if progress is not None:
+            progress[slot] += len(ks)
         if pause_ms:
             time.sleep(rng.random() * pause_ms / 1000.0)
     with open(out_path, "wb") as f:
@@ -125,7 +129,7 @@ def _dump_reads(out_path, log, failed, messages):
         marshal.dump((log, failed, messages), f)
 
 
-def reader_proc(sock, keys, until, out_path, seed):
+def reader_proc(sock, keys, until, out_path, seed, progress=None, slot=0):
     rng = random.Random(seed)
     c = redis.Redis(unix_socket_path=sock, socket_timeout=10)
     log = []  # (key, version, t_sent, t_done)
@@ -143,10 +147,13 @@ def reader_proc(sock, keys, until, out_path, seed):
         t1 = time.monotonic()
         for k, v in zip(ks, vs):
             log.append((k, int(v.split(b":")[0]) if v else 0, t0, t1))
+        if progress is not None:
+            progress[slot] += len(ks)
     _dump_reads(out_path, log, failed, messages)
 
 
-def direct_reader_proc(sock, shm_name, staleness_ms, keys, until, out_path, seed):
+def direct_reader_proc(sock, shm_name, staleness_ms, keys, until, out_path, seed,
+                       progress=None, slot=0):
     """Reads as tiercache's Django backend does: the sidecar's L1 segment directly
     (tiercache._l1.Reader), the socket on a miss."""
     sys.path.insert(0, python_package_dir())
@@ -169,6 +176,8 @@ def direct_reader_proc(sock, shm_name, staleness_ms, keys, until, out_path, seed
             messages[_message(e)] = messages.get(_message(e), 0) + 1
             continue
         log.append((k, int(v.split(b":")[0]) if v else 0, t0, time.monotonic()))
+        if progress is not None:
+            progress[slot] += 1
     _dump_reads(out_path, log, failed, messages)
 
 
@@ -325,7 +334,8 @@ class Control:
 
 def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, keys=100,
         bound_ms=100.0, pause_ms=2.0, probes=True, sidecar_flags=None, host_flags=None,
-        on_started=None, direct_readers_per_host=1, l2_writers=None, controller=None):
+        on_started=None, direct_readers_per_host=1, l2_writers=None, controller=None,
+        min_writes=0, min_reads=0, max_seconds=None):
     """Runs the check; returns the result dict (see report()). host_flags: {host: {flag:
     value}} on top of sidecar_flags (the self-test breaks one host's bus with it).
     on_started(cluster, sidecars) is called once the hosts are up (the soak adds load).
@@ -334,7 +344,9 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
     l2_writers: writers connected straight to the L2 (None: 2 with the tracking source, 0 with
     the publish fallback, which cannot see them). controller(cluster, sidecars, Control): runs
     in a thread from the start of the run (a failover: l2_kinds.failover()); `seconds` is then
-    the longest the run may last."""
+    the longest the run may last. min_writes, min_reads: without a controller, a run that has
+    not made that many writes and reads (keys) by its end goes on, up to max_seconds: the
+    same amount of checking on a slow, busy machine as on a quiet one."""
     flags = {"l1_max_ttl_ms": 60000}
     flags.update(sidecar_flags or {})
     work = tempfile.mkdtemp(prefix="tc-coh-")
@@ -355,6 +367,8 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
         ctl = Control(until, all_keys)
         procs = []
         files = {"w": [], "r": [], "p": []}
+        nreaders = (readers_per_host + direct_readers_per_host) * len(HOSTS)
+        progress = ctx.Array("q", nwriters + nreaders, lock=False)  # keys done, by process
         for w in range(nwriters):
             host = HOSTS[w % len(HOSTS)] if w < nhost_writers else "l2"
             path = os.path.join(work, "w%d" % w)
@@ -362,13 +376,13 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
             target = sc[host].socket if host != "l2" else l2_target(cluster)
             procs.append(ctx.Process(target=writer_proc, args=(
                 target, w, owned[w], until, path, pause_ms, 1000 + w,
-                cluster.l2_kind == "redis-cluster")))
+                cluster.l2_kind == "redis-cluster", progress, w)))
         for i in range(readers_per_host * len(HOSTS)):
             host = HOSTS[i % len(HOSTS)]
             path = os.path.join(work, "r%d" % i)
             files["r"].append((host, path))
             procs.append(ctx.Process(target=reader_proc, args=(
-                sc[host].socket, all_keys, until, path, 2000 + i)))
+                sc[host].socket, all_keys, until, path, 2000 + i, progress, nwriters + i)))
         for i in range(direct_readers_per_host * len(HOSTS)):
             host = HOSTS[i % len(HOSTS)]
             path = os.path.join(work, "d%d" % i)
@@ -376,7 +390,7 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
             procs.append(ctx.Process(target=direct_reader_proc, args=(
                 sc[host].socket, sc[host].shm_name,
                 sc[host].info()["l1_direct_max_staleness_ms"], all_keys, until, path,
-                4000 + i)))
+                4000 + i, progress, nwriters + readers_per_host * len(HOSTS) + i)))
         if probes:
             for i, (hw, hr) in enumerate((("a", "b"), ("b", "a"))):
                 path = os.path.join(work, "p%d" % i)
@@ -395,6 +409,19 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
                     ctl.end_in(0)
             thread = threading.Thread(target=control, daemon=True)
             thread.start()
+        elif min_writes or min_reads:
+            # Just before the end, short of the floor: half a second more, up to max_seconds.
+            cap = t_start + 0.3 + max(seconds, max_seconds or seconds)
+            while True:
+                left = until.value - time.monotonic()
+                if left > 0.25:
+                    time.sleep(left - 0.25)
+                    continue
+                short = (sum(progress[:nwriters]) < min_writes
+                         or sum(progress[nwriters:]) < min_reads)
+                if not short or until.value >= cap:
+                    break
+                until.value = min(cap, until.value + 0.5)
         for p in procs:
             while p.is_alive() and time.monotonic() < until.value + 60:
                 p.join(1.0)
@@ -453,6 +480,7 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
         "source": source, "writes": nwrites, "l2_direct_writes": l2_direct_writes,
         "failed_writes": failed_writes, "failed_writes_by_host": failed_by_host,
         "reads": len(reads),
+        "reads_by_host": {h: sum(1 for r in reads if r[0] == h) for h in HOSTS},
         "read_errors": read_errors,
         "writes_per_s": round(nwrites / elapsed), "reads_per_s": round(len(reads) / elapsed),
         "stale_remote": found["stale_remote"], "stale_local": found["stale_local"],
@@ -492,6 +520,7 @@ def report(r):
         "errors), L1 hit ratio %.3f"
         % (r["writes"], r["writes_per_s"], r["failed_writes"], r["l2_direct_writes"], r["reads"],
            r["reads_per_s"], r["read_errors"], r["l1_hit_ratio"]),
+        "  reads by host: %s" % ", ".join("%s %d" % hn for hn in r["reads_by_host"].items()),
         "  stale reads beyond the bound (other host): %d" % r["stale_remote"],
         "  stale reads on the writing host (read-your-writes): %d" % r["stale_local"],
         "  impossible reads (version not yet written): %d" % r["impossible"],
