@@ -45,13 +45,6 @@ inline void release(void* p) {
 template <class T>
 struct CountingAllocator {
   using value_type = T;
-  // The pre-C++20 member types: __gnu_pbds (the sorted-set tree) still asks for them.
-  using size_type = size_t;
-  using difference_type = ptrdiff_t;
-  using pointer = T*;
-  using const_pointer = const T*;
-  using reference = T&;
-  using const_reference = const T&;
   CountingAllocator() noexcept = default;
   template <class U>
   CountingAllocator(const CountingAllocator<U>&) noexcept {}

@@ -70,11 +70,9 @@ size_t SetValue::memory_usage(size_t samples) const {
 size_t ZSetValue::memory_usage(size_t samples) const {
   size_t total = chunk(sizeof(ZSetValue));
   if (packed_) return total + packed(pack_.capacity());
-  // Each member: its node in the score map and its node in the ordered tree (the key, three
-  // links, the colour and the subtree size).
-  size_t tree_node = chunk(sizeof(Key) + 3 * kPtr + 2 * sizeof(size_t));
-  total += chunk(sizeof(Big)) + tree_node;  // the tree's header node
-  return table_usage(total, big_->scores, samples, [tree_node](const auto&) { return tree_node; });
+  // Each member's node in the score map, sampled; the ordered index's nodes counted whole.
+  total += chunk(sizeof(Big)) + big_->order.allocated_bytes();
+  return table_usage(total, big_->scores, samples, [](const auto&) { return size_t{0}; });
 }
 
 size_t value_memory_usage(ValueType t, const void* obj, size_t samples) {

@@ -132,8 +132,8 @@ std::optional<std::string_view> HashValue::get(std::string_view field) const {
 
 bool HashValue::set(std::string_view field, std::string_view value) {
   const auto& lim = encoding_limits();
-  if (packed_ && (field.size() > lim.hash_max_listpack_value ||
-                  value.size() > lim.hash_max_listpack_value))
+  if (packed_ &&
+      (field.size() > lim.hash_max_listpack_value || value.size() > lim.hash_max_listpack_value))
     convert();
   if (packed_) {
     size_t off = pack_find(field);
@@ -293,12 +293,12 @@ void ZSetValue::set(std::string_view member, double score) {
   }
   auto* n = big_->scores.find(member);
   if (n != nullptr) {
-    big_->tree.erase(Key{n->value, n->key()});
+    big_->order.erase(n->value, n->key());
     n->value = score;
   } else {
     n = big_->scores.insert(member, score);
   }
-  big_->tree.insert(Key{score, n->key()});
+  big_->order.insert(score, n);
 }
 
 ZSetValue::ZSetValue(const ZSetValue& other) : packed_(other.packed_), pack_(other.pack_) {
@@ -307,7 +307,7 @@ ZSetValue::ZSetValue(const ZSetValue& other) : packed_(other.packed_), pack_(oth
   big_->scores.reserve(other.big_->scores.size());
   other.big_->scores.for_each([this](const auto& o) {
     auto* n = big_->scores.insert(o.key(), o.value);
-    big_->tree.insert(Key{n->value, n->key()});
+    big_->order.insert(n->value, n);
   });
 }
 
@@ -327,7 +327,7 @@ bool ZSetValue::remove(std::string_view member) {
   }
   auto* n = big_->scores.find(member);
   if (n == nullptr) return false;
-  big_->tree.erase(Key{n->value, n->key()});
+  big_->order.erase(n->value, n->key());
   big_->scores.erase(member);
   return true;
 }
@@ -345,7 +345,7 @@ std::optional<size_t> ZSetValue::rank(std::string_view member) const {
   }
   const auto* n = big_->scores.find(member);
   if (n == nullptr) return std::nullopt;
-  return big_->tree.order_of_key(Key{n->value, n->key()});
+  return big_->order.count_before(n->value, n->key(), false);
 }
 
 std::vector<ZSetValue::Item> ZSetValue::range(size_t from, size_t to) const {
@@ -363,9 +363,9 @@ std::vector<ZSetValue::Item> ZSetValue::range(size_t from, size_t to) const {
     }
     return out;
   }
-  auto it = big_->tree.find_by_order(from);
-  for (size_t r = from; r <= to && it != big_->tree.end(); ++r, ++it)
-    out.push_back(Item{it->second, it->first});
+  big_->order.walk(from, std::min(to, size() - 1), [&out](const SortedIndex::Entry& e) {
+    out.push_back(Item{e.key(), e.score});
+  });
   return out;
 }
 
@@ -381,18 +381,15 @@ size_t ZSetValue::count_below_score(double min, bool exclusive) const {
     }
     return n;
   }
-  if (!exclusive) return big_->tree.order_of_key(Key{min, std::string_view()});
-  if (min == INFINITY) return big_->tree.size();
-  return big_->tree.order_of_key(Key{std::nextafter(min, INFINITY), std::string_view()});
+  if (!exclusive) return big_->order.count_before(min, std::string_view(), false);
+  if (min == INFINITY) return big_->order.size();
+  return big_->order.count_before(std::nextafter(min, INFINITY), std::string_view(), false);
 }
 
 size_t ZSetValue::count_below_lex(std::string_view bound, bool inclusive) const {
   if (!packed_) {
-    if (big_->tree.empty()) return 0;
-    double s0 = big_->tree.begin()->first;
-    size_t n = big_->tree.order_of_key(Key{s0, bound});
-    if (inclusive && big_->tree.find(Key{s0, bound}) != big_->tree.end()) ++n;
-    return n;
+    if (big_->order.empty()) return 0;
+    return big_->order.count_before(big_->order.at(0).score, bound, inclusive);
   }
   size_t n = 0;
   for (const Item& it : range(0, size() == 0 ? 0 : size() - 1)) {
@@ -410,7 +407,7 @@ void ZSetValue::convert() {
     std::string_view m = pack_.at(off, &next);
     double s = pack_score(pack_.at(next, &next));
     auto* n = big_->scores.insert(m, s);
-    big_->tree.insert(Key{s, n->key()});
+    big_->order.insert(s, n);
     off = next;
   }
   pack_.clear();

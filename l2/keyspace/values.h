@@ -5,9 +5,6 @@
 // All memory goes through CountingAllocator (alloc.h).
 #pragma once
 
-#include <ext/pb_ds/assoc_container.hpp>
-#include <ext/pb_ds/tree_policy.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -18,6 +15,7 @@
 #include "l2/keyspace/pack.h"
 #include "l2/keyspace/quicklist.h"
 #include "l2/keyspace/scan_table.h"
+#include "l2/keyspace/sorted_index.h"
 
 namespace tiercache::l2 {
 
@@ -159,7 +157,7 @@ class ZSetValue {
   };
 
   ZSetValue() = default;
-  // A deep copy in the same encoding (COPY): the tree's keys point at the copy's own members.
+  // A deep copy in the same encoding (COPY): the index points at the copy's own members.
   ZSetValue(const ZSetValue& other);
   ZSetValue& operator=(const ZSetValue&) = delete;
 
@@ -173,7 +171,7 @@ class ZSetValue {
   void set(std::string_view member, double score);
   bool remove(std::string_view member);
   // On an empty value about to receive `count` members, the longest `longest` bytes: takes the
-  // skiplist at once if they will not fit the listpack, as Redis builds the results of
+  // general encoding at once if they will not fit the listpack, as Redis builds the results of
   // ZUNIONSTORE & co (so a -0 score stays -0 there; the listpack keeps it as 0).
   void prepare(size_t count, size_t longest);
   // 0-based position in (score, member) order, or nullopt.
@@ -202,17 +200,6 @@ class ZSetValue {
   }
 
  private:
-  using Key = std::pair<double, std::string_view>;
-  struct KeyLess {
-    bool operator()(const Key& a, const Key& b) const {
-      if (a.first != b.first) return a.first < b.first;
-      return a.second < b.second;
-    }
-  };
-  using Tree = __gnu_pbds::tree<Key, __gnu_pbds::null_type, KeyLess, __gnu_pbds::rb_tree_tag,
-                                __gnu_pbds::tree_order_statistics_node_update,
-                                CountingAllocator<char>>;
-
   // A score in the listpack: 8 raw bytes of the double, or, for an integer score of magnitude
   // below 2^53 (exact as a double), its two's complement in the fewest little-endian bytes
   // (0 to 7; 0 bytes is the score 0), as Redis's listpack stores integral scores as integers.
@@ -249,10 +236,10 @@ class ZSetValue {
   void convert();
 
   // The skiplist encoding, allocated on conversion only: a small sorted set carries no empty
-  // table or tree (the tree allocates its header node when made).
+  // table or index.
   struct Big {
     ScanTable<double> scores;
-    Tree tree;  // keys point at scores's member strings
+    SortedIndex order;  // entries point at scores's nodes
   };
 
   bool packed_ = true;
