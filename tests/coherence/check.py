@@ -335,7 +335,7 @@ class Control:
 def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, keys=100,
         bound_ms=100.0, pause_ms=2.0, probes=True, sidecar_flags=None, host_flags=None,
         on_started=None, direct_readers_per_host=1, l2_writers=None, controller=None,
-        min_writes=0, min_reads=0, max_seconds=None):
+        min_writes=0, min_reads=0, min_direct_hits=0, max_seconds=None):
     """Runs the check; returns the result dict (see report()). host_flags: {host: {flag:
     value}} on top of sidecar_flags (the self-test breaks one host's bus with it).
     on_started(cluster, sidecars) is called once the hosts are up (the soak adds load).
@@ -344,9 +344,10 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
     l2_writers: writers connected straight to the L2 (None: 2 with the tracking source, 0 with
     the publish fallback, which cannot see them). controller(cluster, sidecars, Control): runs
     in a thread from the start of the run (a failover: l2_kinds.failover()); `seconds` is then
-    the longest the run may last. min_writes, min_reads: without a controller, a run that has
-    not made that many writes and reads (keys) by its end goes on, up to max_seconds: the
-    same amount of checking on a slow, busy machine as on a quiet one."""
+    the longest the run may last. min_writes, min_reads, min_direct_hits: without a controller,
+    a run that has not made that many writes and reads (keys), or whose hosts have not each
+    served that many direct reads from L1, by its end goes on, up to max_seconds: the same
+    amount of checking on a slow, busy machine as on a quiet one."""
     flags = {"l1_max_ttl_ms": 60000}
     flags.update(sidecar_flags or {})
     work = tempfile.mkdtemp(prefix="tc-coh-")
@@ -409,7 +410,7 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
                     ctl.end_in(0)
             thread = threading.Thread(target=control, daemon=True)
             thread.start()
-        elif min_writes or min_reads:
+        elif min_writes or min_reads or min_direct_hits:
             # Just before the end, short of the floor: half a second more, up to max_seconds.
             cap = t_start + 0.3 + max(seconds, max_seconds or seconds)
             while True:
@@ -418,7 +419,9 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
                     time.sleep(left - 0.25)
                     continue
                 short = (sum(progress[:nwriters]) < min_writes
-                         or sum(progress[nwriters:]) < min_reads)
+                         or sum(progress[nwriters:]) < min_reads
+                         or any(sc[h].info()["l1_direct_hits"] - info0[h]["l1_direct_hits"]
+                                < min_direct_hits for h in HOSTS))
                 if not short or until.value >= cap:
                     break
                 until.value = min(cap, until.value + 0.5)

@@ -20,10 +20,11 @@ SECONDS = float(os.environ.get("TIERCACHE_COHERENCE_SECONDS", "4"))
 
 @pytest.mark.parametrize("l2", ["tiercache", "redis", "redis+publish", "redis-cluster"])
 def test_no_stale_reads(l2):
-    # A busy machine does fewer operations a second: the run goes on (to 4x) until it has done
-    # as many as the assertions below ask for.
+    # A busy machine does fewer operations a second (and may leave one host's direct reader
+    # little CPU): the run goes on (to 4x) until it has done as many as the assertions below
+    # ask for.
     r = check.run(seconds=SECONDS, l2=l2, min_writes=1001, min_reads=10001,
-                  max_seconds=4 * SECONDS)
+                  min_direct_hits=1001, max_seconds=4 * SECONDS)
     print(check.report(r))
     assert r["ok"], check.report(r)
     assert r["writes"] > 1000 and r["reads"] > 10000, check.report(r)
