@@ -51,10 +51,10 @@ inline size_t read_varint(const char* p, uint64_t* len) {
 class Pack {
  public:
   // Number of entries.
-  size_t count() const { return count_; }
+  size_t count() const { return buf_.extra(); }
   size_t bytes() const { return buf_.size(); }
   size_t capacity() const { return buf_.capacity(); }
-  bool empty() const { return count_ == 0; }
+  bool empty() const { return buf_.extra() == 0; }
 
   // Offsets name entries: 0 is the first, end() is past the last.
   size_t end() const { return buf_.size(); }
@@ -77,7 +77,7 @@ class Pack {
     char* p = buf_.open(static_cast<uint32_t>(off), n + s.size());
     memcpy(p, hdr, n);
     if (!s.empty()) memcpy(p + n, s.data(), s.size());
-    ++count_;
+    buf_.set_extra(buf_.extra() + 1);
   }
   void push_back(std::string_view s) { insert(end(), s); }
   // Removes `n` entries starting at off.
@@ -85,7 +85,7 @@ class Pack {
     size_t stop = off;
     for (size_t i = 0; i < n; ++i) stop = skip(stop);
     buf_.close(static_cast<uint32_t>(off), static_cast<uint32_t>(stop));
-    count_ -= n;
+    buf_.set_extra(buf_.extra() - static_cast<uint32_t>(n));
   }
   void replace(size_t off, std::string_view s) {
     erase(off, 1);
@@ -93,12 +93,12 @@ class Pack {
   }
   void clear() {
     buf_.clear();
-    count_ = 0;
+    buf_.set_extra(0);
   }
 
  private:
-  PackedBytes buf_;
-  size_t count_ = 0;
+  PackedBytes buf_;  // its extra word is the entry count
 };
+static_assert(sizeof(Pack) == 16);
 
 }  // namespace tiercache::l2

@@ -21,7 +21,7 @@ size_t chunk(size_t request) { return std::max<size_t>((request + 8 + 15) & ~siz
 size_t str_heap(const Str& s) { return s.capacity() > 15 ? chunk(s.capacity() + 1) : 0; }
 
 // A compact encoding's buffer (packed_bytes.h): its capacity fills its chunk already.
-size_t packed(size_t capacity) { return capacity != 0 ? capacity + sizeof(size_t) : 0; }
+size_t packed_block(size_t capacity) { return capacity != 0 ? capacity + sizeof(size_t) : 0; }
 
 // Cost of a hashed container of n elements whose first elements cost `sampled` bytes over `seen`
 // of them: its bucket array plus the extrapolated elements.
@@ -52,7 +52,7 @@ size_t table_usage(size_t fixed, const ScanTable<V>& t, size_t samples, F&& extr
 
 size_t HashValue::memory_usage(size_t samples) const {
   size_t total = chunk(sizeof(HashValue));
-  if (packed_) return total + packed(pack_.capacity());
+  if (packed()) return total + packed_block(pack_.capacity());
   total += chunk(sizeof(ScanTable<Str>));
   return table_usage(total, *map_, samples, [](const auto& n) { return str_heap(n.value); });
 }
@@ -69,7 +69,7 @@ size_t SetValue::memory_usage(size_t samples) const {
 
 size_t ZSetValue::memory_usage(size_t samples) const {
   size_t total = chunk(sizeof(ZSetValue));
-  if (packed_) return total + packed(pack_.capacity());
+  if (packed()) return total + packed_block(pack_.capacity());
   // Each member's node in the score map, sampled; the ordered index's nodes counted whole.
   total += chunk(sizeof(Big)) + big_->order.allocated_bytes();
   return table_usage(total, big_->scores, samples, [](const auto&) { return size_t{0}; });

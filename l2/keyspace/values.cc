@@ -118,7 +118,7 @@ size_t HashValue::pack_find(std::string_view field) const {
 }
 
 std::optional<std::string_view> HashValue::get(std::string_view field) const {
-  if (packed_) {
+  if (packed()) {
     size_t off = pack_find(field);
     if (off == pack_.end()) return std::nullopt;
     size_t next;
@@ -132,10 +132,10 @@ std::optional<std::string_view> HashValue::get(std::string_view field) const {
 
 bool HashValue::set(std::string_view field, std::string_view value) {
   const auto& lim = encoding_limits();
-  if (packed_ &&
+  if (packed() &&
       (field.size() > lim.hash_max_listpack_value || value.size() > lim.hash_max_listpack_value))
     convert();
-  if (packed_) {
+  if (packed()) {
     size_t off = pack_find(field);
     if (off != pack_.end()) {
       pack_.replace(pack_.skip(off), value);
@@ -158,7 +158,7 @@ bool HashValue::set(std::string_view field, std::string_view value) {
 }
 
 bool HashValue::del(std::string_view field) {
-  if (packed_) {
+  if (packed()) {
     size_t off = pack_find(field);
     if (off == pack_.end()) return false;
     pack_.erase(off, 2);
@@ -168,11 +168,11 @@ bool HashValue::del(std::string_view field) {
 }
 
 void HashValue::convert() {
-  map_ = make_counted<ScanTable<Str>>();
-  map_->reserve(pack_.count() / 2 + 1);
-  for_each([this](std::string_view k, std::string_view v) { map_->insert(k, make_str(v)); });
+  auto map = make_counted<ScanTable<Str>>();  // made aside: packed() is map_ == nullptr
+  map->reserve(pack_.count() / 2 + 1);
+  for_each([&map](std::string_view k, std::string_view v) { map->insert(k, make_str(v)); });
   pack_.clear();
-  packed_ = false;
+  map_ = std::move(map);
 }
 
 // ---- set ----
@@ -252,7 +252,7 @@ size_t ZSetValue::pack_find(std::string_view member) const {
 }
 
 std::optional<double> ZSetValue::score(std::string_view member) const {
-  if (packed_) {
+  if (packed()) {
     size_t off = pack_find(member);
     if (off == pack_.end()) return std::nullopt;
     size_t next;
@@ -281,15 +281,15 @@ void ZSetValue::pack_insert(std::string_view member, double score) {
 
 void ZSetValue::set(std::string_view member, double score) {
   const auto& lim = encoding_limits();
-  if (packed_ && member.size() > lim.zset_max_listpack_value) convert();
-  if (packed_) {
+  if (packed() && member.size() > lim.zset_max_listpack_value) convert();
+  if (packed()) {
     size_t off = pack_find(member);
     if (off != pack_.end()) {
       pack_.erase(off, 2);
     } else if (size() + 1 > lim.zset_max_listpack_entries) {
       convert();
     }
-    if (packed_) return pack_insert(member, score);
+    if (packed()) return pack_insert(member, score);
   }
   auto* n = big_->scores.find(member);
   if (n != nullptr) {
@@ -301,8 +301,8 @@ void ZSetValue::set(std::string_view member, double score) {
   big_->order.insert(score, n);
 }
 
-ZSetValue::ZSetValue(const ZSetValue& other) : packed_(other.packed_), pack_(other.pack_) {
-  if (packed_) return;
+ZSetValue::ZSetValue(const ZSetValue& other) : pack_(other.pack_) {
+  if (other.packed()) return;
   big_ = make_counted<Big>();
   big_->scores.reserve(other.big_->scores.size());
   other.big_->scores.for_each([this](const auto& o) {
@@ -313,13 +313,13 @@ ZSetValue::ZSetValue(const ZSetValue& other) : packed_(other.packed_), pack_(oth
 
 void ZSetValue::prepare(size_t count, size_t longest) {
   const auto& lim = encoding_limits();
-  if (packed_ && size() == 0 &&
+  if (packed() && size() == 0 &&
       (count > lim.zset_max_listpack_entries || longest > lim.zset_max_listpack_value))
     convert();
 }
 
 bool ZSetValue::remove(std::string_view member) {
-  if (packed_) {
+  if (packed()) {
     size_t off = pack_find(member);
     if (off == pack_.end()) return false;
     pack_.erase(off, 2);
@@ -333,7 +333,7 @@ bool ZSetValue::remove(std::string_view member) {
 }
 
 std::optional<size_t> ZSetValue::rank(std::string_view member) const {
-  if (packed_) {
+  if (packed()) {
     size_t r = 0;
     for (size_t off = 0; off < pack_.end(); ++r) {
       size_t next;
@@ -352,7 +352,7 @@ std::vector<ZSetValue::Item> ZSetValue::range(size_t from, size_t to) const {
   std::vector<Item> out;
   if (from > to || from >= size()) return out;
   out.reserve(to - from + 1);
-  if (packed_) {
+  if (packed()) {
     size_t r = 0;
     for (size_t off = 0; off < pack_.end() && r <= to; ++r) {
       size_t next;
@@ -370,7 +370,7 @@ std::vector<ZSetValue::Item> ZSetValue::range(size_t from, size_t to) const {
 }
 
 size_t ZSetValue::count_below_score(double min, bool exclusive) const {
-  if (packed_) {
+  if (packed()) {
     size_t n = 0;
     for (size_t off = 0; off < pack_.end(); ++n) {
       size_t next;
@@ -387,7 +387,7 @@ size_t ZSetValue::count_below_score(double min, bool exclusive) const {
 }
 
 size_t ZSetValue::count_below_lex(std::string_view bound, bool inclusive) const {
-  if (!packed_) {
+  if (!packed()) {
     if (big_->order.empty()) return 0;
     return big_->order.count_before(big_->order.at(0).score, bound, inclusive);
   }
@@ -400,18 +400,18 @@ size_t ZSetValue::count_below_lex(std::string_view bound, bool inclusive) const 
 }
 
 void ZSetValue::convert() {
-  big_ = make_counted<Big>();
-  big_->scores.reserve(pack_.count() / 2 + 1);
+  auto big = make_counted<Big>();  // made aside: packed() is big_ == nullptr
+  big->scores.reserve(pack_.count() / 2 + 1);
   for (size_t off = 0; off < pack_.end();) {
     size_t next;
     std::string_view m = pack_.at(off, &next);
     double s = pack_score(pack_.at(next, &next));
-    auto* n = big_->scores.insert(m, s);
-    big_->order.insert(s, n);
+    auto* n = big->scores.insert(m, s);
+    big->order.insert(s, n);
     off = next;
   }
   pack_.clear();
-  packed_ = false;
+  big_ = std::move(big);
 }
 
 }  // namespace tiercache::l2
