@@ -436,6 +436,7 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
             if thread.is_alive():
                 ctl.error = ctl.error or "the controller had not finished when the run ended"
         info1 = {h: sc[h].info() for h in HOSTS}
+        logs = {h: sc[h].stderr()[-1500:] for h in HOSTS}
         source = info1["a"]["invalidation_source"]
     writes, nwrites, failed_writes, l2_direct_writes = {}, 0, 0, 0
     failed_by_host = {}  # host ("a", "b", or "l2": the writers straight to the L2) -> count
@@ -505,6 +506,7 @@ def run(seconds=10.0, l2="tiercache", writers_per_host=2, readers_per_host=3, ke
         "failure_window_s": [round(t - t_start, 3) for t in ctl.failure_window or []],
         "controller_error": ctl.error, "watched_keys": sorted(ctl.watched),
         "sidecar_exits": cluster.problems,
+        "sidecar_logs": logs,
     }
     hits = sum(d[h]["l1_hits"] + d[h]["l1_direct_hits"] for h in HOSTS)
     lookups = hits + sum(d[h]["l1_misses"] + d[h]["l1_bypassed"] for h in HOSTS)
@@ -563,6 +565,11 @@ def report(r):
         lines.append("  controller: %s" % r["controller_error"])
     for problem in r["sidecar_exits"]:
         lines.append("  sidecar exit: %s" % problem)
+    by_host = sorted(r["reads_by_host"].values())
+    if not r["ok"] or by_host[0] * 10 < by_host[-1]:  # a failure, or one host hardly read
+        for h, log in r["sidecar_logs"].items():
+            lines.append("  sidecar %s's log (tail):\n    %s" % (h, "\n    ".join(
+                log.splitlines()[-12:]) or "(empty)"))
     lines.append("  RESULT: %s" % ("OK" if r["ok"] else "FAILED"))
     return "\n".join(lines)
 
