@@ -8,8 +8,14 @@ the two servers alternating within every round (l2_vs_redis.py's Server). Memory
 element from each server's used_memory, for each type at a small size (10 000 keys of 10
 elements: the compact encodings) and a large one (one key of 200 000 elements).
 
+Every test is its own redis-benchmark run (in redis-benchmark's order, so LPOP finds LPUSH's
+list), measured with the server's CPU time per request and the share of the time the client was
+on its CPU: a client busy near 100% sets the pace whatever the server costs (LRANGE_100's CPU
+figure includes redis-benchmark's LPUSH fill for it).
+
 Prints medians of --runs rounds and the ratios tiercache/redis. Usage:
-  bench/l2_types_vs_redis.py [--runs 3] [--requests 200000] [--only throughput|memory|instructions]
+  bench/l2_types_vs_redis.py [--runs 3] [--requests 200000] [--pipeline 1]
+                             [--only throughput|memory|instructions]
 --only instructions counts each server's user-space instructions per request of each test
 with valgrind's callgrind instead (as l2_vs_redis.py --instructions): figures that do not
 depend on the machine's load. redis-benchmark fills the list for LRANGE_100 with as many
@@ -25,16 +31,22 @@ import time
 import os
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from l2_vs_redis import CLIENT_CPU, SERVER_CPU, Server, preflight  # noqa: E402
+from l2_vs_redis import CLIENT_CPU, SERVER_CPU, Server, preflight, with_cpu  # noqa: E402
 
 TESTS = "lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100"
 
 
-def bench(server, requests):
-    cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark", "-s", server.sock, "-t", TESTS,
-           "-c", "50", "-n", str(requests), "--csv"]
-    out = subprocess.run(cmd, capture_output=True, check=True).stdout.decode()
-    res = parse_csv(out)
+def bench(server, requests, pipeline=1):
+    """Each test in its own redis-benchmark run, with the CPU time each side spent on it."""
+    res = {}
+    for test in TESTS.split(","):
+        cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark", "-s", server.sock, "-t", test,
+               "-c", "50", "-n", str(requests), "-P", str(pipeline), "--csv"]
+        out, cpu = with_cpu(server, lambda: subprocess.run(cmd, capture_output=True,
+                                                           check=True).stdout.decode())
+        for name, fig in parse_csv(out).items():
+            fig.update(cpu)
+            res[name] = fig
     res.update(bench_blpop(server, requests))
     return res
 
@@ -53,10 +65,15 @@ def bench_blpop(server, requests):
     key = "bench:blpop"
     base = ["taskset", "-c", CLIENT_CPU, "redis-benchmark", "-s", server.sock, "-c", "50",
             "-n", str(requests), "--csv"]
-    consumer = subprocess.Popen(base + ["BLPOP", key, "0"], stdout=subprocess.PIPE)
-    subprocess.run(base + ["RPUSH", key, "x"], capture_output=True, check=True, timeout=300)
-    out = consumer.communicate(timeout=300)[0].decode()
+
+    def run():
+        consumer = subprocess.Popen(base + ["BLPOP", key, "0"], stdout=subprocess.PIPE)
+        subprocess.run(base + ["RPUSH", key, "x"], capture_output=True, check=True, timeout=300)
+        return consumer.communicate(timeout=300)[0].decode()
+
+    out, cpu = with_cpu(server, run)
     fig = list(parse_csv(out).values())[0]
+    fig.update(cpu)  # the server's CPU here serves the RPUSHes as well
     return {"BLPOP (50 blocked, fed by RPUSH)": fig}
 
 
@@ -102,6 +119,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--pipeline", type=int, default=1,
+                    help="redis-benchmark -P for the throughput tests (BLPOP stays at 1)")
     ap.add_argument("--only", choices=("throughput", "memory", "instructions"),
                     help="run one half (memory figures do not depend on the machine's load), "
                          "or count instructions per request instead of throughput")
@@ -155,26 +174,35 @@ def throughput(args, tmp):
         for run in range(args.runs):
             for kind in (("redis", "tiercache") if run % 2 == 0 else ("tiercache", "redis")):
                 servers[kind].cli("flushall")
-                for test, fig in bench(servers[kind], args.requests).items():
+                for test, fig in bench(servers[kind], args.requests, args.pipeline).items():
                     samples.setdefault((kind, test), []).append(fig)
             print("round %d/%d done" % (run + 1, args.runs), file=sys.stderr)
     finally:
         for s in servers.values():
             s.stop()
-    print("\nredis-benchmark -c 50 -n %d over the unix socket, medians of %d rounds, pinned "
-          "(server CPU %s, client CPU %s)" % (args.requests, args.runs, SERVER_CPU, CLIENT_CPU))
-    print("%-32s | %10s %10s %6s | %7s %7s %6s" % ("test", "redis rps", "tc rps", "ratio",
-                                                   "r p99", "tc p99", "ratio"))
+    print("\nredis-benchmark -c 50 -P %d -n %d over the unix socket, medians of %d rounds, pinned "
+          "(server CPU %s, client CPU %s; BLPOP unpipelined)"
+          % (args.pipeline, args.requests, args.runs, SERVER_CPU, CLIENT_CPU))
+    print("%-32s | %10s %10s %6s | %7s %7s %6s | %6s %6s %6s | %6s" % (
+        "test", "redis rps", "tc rps", "ratio", "r p99", "tc p99", "ratio",
+        "r us", "tc us", "ratio", "client"))
     all_ok = True
     for test in sorted({t for (_, t) in samples}):
-        med = {k: {f: statistics.median(x[f] for x in samples[(k, test)]) for f in ("rps", "p99")}
+        med = {k: {f: statistics.median(x[f] for x in samples[(k, test)])
+                   for f in ("rps", "p99", "server_cpu", "client_busy")}
                for k in ("redis", "tiercache")}
         r, t = med["redis"], med["tiercache"]
         ok = t["rps"] >= r["rps"] and t["p99"] <= r["p99"]
         all_ok &= ok
-        print("%-32s | %10.0f %10.0f %5.2fx | %7.3f %7.3f %5.2fx" % (
+        us = {k: med[k]["server_cpu"] * 1e6 / args.requests for k in med}
+        print("%-32s | %10.0f %10.0f %5.2fx | %7.3f %7.3f %5.2fx | %6.1f %6.1f %5.2fx | %5.0f%%" % (
             test[:32], r["rps"], t["rps"], t["rps"] / r["rps"], r["p99"], t["p99"],
-            t["p99"] / r["p99"] if r["p99"] else 0))
+            t["p99"] / r["p99"] if r["p99"] else 0, us["redis"], us["tiercache"],
+            us["tiercache"] / us["redis"] if us["redis"] else 0,
+            100 * max(r["client_busy"], t["client_busy"])))
+    print("us: the server's CPU microseconds (user + system) per request; client: the share of "
+          "the wall time redis-benchmark was on its CPU (the higher of the two servers' runs): "
+          "near 100%, the client sets the pace")
     print("goal (>= 1.0x rps and p99 no worse on every test): %s" % ("met" if all_ok else "NOT met"))
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """tiercache-l2 against redis-server, side by side in one run.
 
-Throughput and latency: redis-benchmark -t set,get -d 100 -c 50 -r 100000 at -P 1 and -P 16,
+Throughput and latency: redis-benchmark -t set,get -d 100 -c 50 -r 100000 at -P 1 and -P 16
+(the -P 16 runs ten times --requests, so the connections' start stays out of p99),
 over TCP and the Unix socket (eight figures per server); with --tls, over mutual TLS instead
 (each server on a TLS port of its own with --port 0, certificates made by
 tests/integration/tlscerts.py, redis-benchmark --tls --cacert --cert --key; four figures). Each server is pinned to CPU 1 and
@@ -14,6 +15,10 @@ as a sidecar's bus: a connection subscribed to __redis__:invalidate and a second
 with CLIENT TRACKING on REDIRECT <bus> BCAST, so every SET is reported; a thread of this process
 (on the client CPU) reads and counts the invalidation bytes.
 
+SET and GET are separate redis-benchmark runs (SET first: it fills the keys GET reads), each
+measured with the server's CPU time per request and the share of the time the client was on
+its CPU: a client busy near 100% sets the pace whatever the server costs.
+
 Prints medians of --runs rounds and the ratios tiercache/redis. Usage:
   bench/l2_vs_redis.py [--runs 3] [--requests 200000] [--keys 1000000] [--tracking]
                        [--tls] [--instructions] [--json out.json]
@@ -24,6 +29,7 @@ too noisy to compare.
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -41,6 +47,7 @@ import tlscerts  # noqa: E402
 
 L2 = l2_binary()
 SERVER_CPU, CLIENT_CPU = "1", "0"
+PIPELINED_SCALE = 10  # -P 16 runs send this many times --requests (see main's requests())
 
 
 def preflight():
@@ -144,6 +151,25 @@ class TrackingBus:
     def close(self):
         self.data.close()
         self.bus.close()
+
+
+def with_cpu(server, run):
+    """Runs run() and measures, over it, the server's CPU seconds (/proc/PID/stat) and the share
+    of the wall time the client processes (this script's children) were on a CPU: at ~100% the
+    single-threaded client, not the server, sets the pace."""
+    def server_cpu():
+        with open("/proc/%d/stat" % server.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def children_cpu():
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    s0, c0, t0 = server_cpu(), children_cpu(), time.monotonic()
+    out = run()
+    s1, c1, t1 = server_cpu(), children_cpu(), time.monotonic()
+    return out, {"server_cpu": s1 - s0, "client_busy": (c1 - c0) / (t1 - t0)}
 
 
 def bench(server, transport, pipeline, requests, certs=None, tests="set,get"):
@@ -254,6 +280,12 @@ def main():
             with open(args.json, "w") as f:
                 json.dump(report, f, indent=2)
         return
+    def requests(pipeline):
+        # Pipelined runs are ten times longer: the first replies wait for the 50 connections'
+        # start (over TLS, their handshakes: tens of ms), which in a 100,000-request run at
+        # -P 16 is close to 1% of the replies and moved p99 by up to 3x from run to run.
+        return args.requests * (PIPELINED_SCALE if pipeline > 1 else 1)
+
     samples = {}  # (kind, transport, pipeline, test) -> [dict]
     servers = {k: Server(k, tmp, certs) for k in ("redis", "tiercache")}
     buses = {k: TrackingBus(s) for k, s in servers.items()} if args.tracking else {}
@@ -261,9 +293,12 @@ def main():
         for run in range(args.runs):
             for transport, pipeline in cases:
                 for kind in (("redis", "tiercache") if run % 2 == 0 else ("tiercache", "redis")):
-                    res = bench(servers[kind], transport, pipeline, args.requests, certs)
-                    for test, fig in res.items():
-                        samples.setdefault((kind, transport, pipeline, test), []).append(fig)
+                    for one in ("set", "get"):  # apart, for each one's CPU; SET fills for GET
+                        res, cpu = with_cpu(servers[kind], lambda: bench(
+                            servers[kind], transport, pipeline, requests(pipeline), certs, one))
+                        for test, fig in res.items():
+                            fig.update(cpu)
+                            samples.setdefault((kind, transport, pipeline, test), []).append(fig)
             print("round %d/%d done" % (run + 1, args.runs), file=sys.stderr)
     finally:
         received = {k: b.bytes for k, b in buses.items()}
@@ -276,30 +311,41 @@ def main():
         return statistics.median(x[field] for x in samples[(kind, transport, pipeline, test)])
 
     report = {"throughput": [], "memory": {}}
-    print("\nredis-benchmark -d 100 -c 50 -r 100000 -n %d, medians of %d rounds, pinned "
-          "(server CPU %s, client CPU %s)%s" % (
-              args.requests, args.runs, SERVER_CPU, CLIENT_CPU,
+    print("\nredis-benchmark -d 100 -c 50 -r 100000 -n %d (-P 16: %d), medians of %d rounds, "
+          "pinned (server CPU %s, client CPU %s)%s" % (
+              args.requests, requests(16), args.runs, SERVER_CPU, CLIENT_CPU,
               ", one BCAST tracking subscriber per server" if args.tracking else ""))
     if args.tracking:
         report["tracking_bytes_received"] = received
         print("invalidation bytes received: redis %d, tiercache %d" % (
             received["redis"], received["tiercache"]))
-    hdr = "%-6s %-3s %-4s | %11s %11s %6s | %7s %7s | %7s %7s %6s"
+    hdr = "%-6s %-3s %-4s | %11s %11s %6s | %7s %7s | %7s %7s %6s | %6s %6s %6s | %6s"
     print(hdr % ("link", "P", "cmd", "redis rps", "tc rps", "ratio", "r p50", "tc p50",
-                 "r p99", "tc p99", "ratio"))
+                 "r p99", "tc p99", "ratio", "r us", "tc us", "ratio", "client"))
     all_ok = True
     for transport, pipeline in cases:
         for test in ("SET", "GET"):
             r_rps, t_rps = med("redis", transport, pipeline, test, "rps"), med("tiercache", transport, pipeline, test, "rps")
             r50, t50 = med("redis", transport, pipeline, test, "p50"), med("tiercache", transport, pipeline, test, "p50")
             r99, t99 = med("redis", transport, pipeline, test, "p99"), med("tiercache", transport, pipeline, test, "p99")
-            print("%-6s %-3d %-4s | %11.0f %11.0f %5.2fx | %7.3f %7.3f | %7.3f %7.3f %5.2fx" % (
-                transport, pipeline, test, r_rps, t_rps, t_rps / r_rps, r50, t50, r99, t99, t99 / r99))
+            r_us = med("redis", transport, pipeline, test, "server_cpu") * 1e6 / requests(pipeline)
+            t_us = med("tiercache", transport, pipeline, test, "server_cpu") * 1e6 / requests(pipeline)
+            busy = max(med(k, transport, pipeline, test, "client_busy")
+                       for k in ("redis", "tiercache"))
+            print("%-6s %-3d %-4s | %11.0f %11.0f %5.2fx | %7.3f %7.3f | %7.3f %7.3f %5.2fx | "
+                  "%6.1f %6.1f %5.2fx | %5.0f%%" % (
+                      transport, pipeline, test, r_rps, t_rps, t_rps / r_rps, r50, t50, r99, t99,
+                      t99 / r99, r_us, t_us, t_us / r_us if r_us else 0, 100 * busy))
             all_ok &= t_rps >= r_rps and t99 <= r99
             report["throughput"].append(dict(transport=transport, pipeline=pipeline, test=test,
                                              redis_rps=r_rps, tiercache_rps=t_rps,
                                              redis_p50=r50, tiercache_p50=t50,
-                                             redis_p99=r99, tiercache_p99=t99))
+                                             redis_p99=r99, tiercache_p99=t99,
+                                             redis_cpu_us=r_us, tiercache_cpu_us=t_us,
+                                             client_busy=busy))
+    print("us: the server's CPU microseconds (user + system) per request; client: the share of "
+          "the wall time redis-benchmark was on its CPU (the higher of the two servers' runs): "
+          "near 100%, the client sets the pace")
     print("goal (>= 1.0x rps and p99 no worse on all %d): %s" % (
         2 * len(cases), "met" if all_ok else "NOT met"))
 
