@@ -14,7 +14,7 @@ on its CPU: a client busy near 100% sets the pace whatever the server costs (LRA
 figure includes redis-benchmark's LPUSH fill for it).
 
 Prints medians of --runs rounds and the ratios tiercache/redis. Usage:
-  bench/l2_types_vs_redis.py [--runs 3] [--requests 200000] [--pipeline 1]
+  bench/l2_types_vs_redis.py [--runs 3] [--requests 200000] [--pipeline 1] [--busy-poll-us 0]
                              [--only throughput|memory|instructions]
 --only instructions counts each server's user-space instructions per request of each test
 with valgrind's callgrind instead (as l2_vs_redis.py --instructions): figures that do not
@@ -121,6 +121,8 @@ def main():
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--pipeline", type=int, default=1,
                     help="redis-benchmark -P for the throughput tests (BLPOP stays at 1)")
+    ap.add_argument("--busy-poll-us", type=int, default=0,
+                    help="tiercache-l2's busy-poll-us for the throughput tests (default 0: off)")
     ap.add_argument("--only", choices=("throughput", "memory", "instructions"),
                     help="run one half (memory figures do not depend on the machine's load), "
                          "or count instructions per request instead of throughput")
@@ -169,7 +171,7 @@ def instructions(tmp, small=2000, large=12000):
 
 def throughput(args, tmp):
     samples = {}
-    servers = {k: Server(k, tmp) for k in ("redis", "tiercache")}
+    servers = {k: Server(k, tmp, busy_poll_us=args.busy_poll_us) for k in ("redis", "tiercache")}
     try:
         for run in range(args.runs):
             for kind in (("redis", "tiercache") if run % 2 == 0 else ("tiercache", "redis")):
@@ -181,8 +183,8 @@ def throughput(args, tmp):
         for s in servers.values():
             s.stop()
     print("\nredis-benchmark -c 50 -P %d -n %d over the unix socket, medians of %d rounds, pinned "
-          "(server CPU %s, client CPU %s; BLPOP unpipelined)"
-          % (args.pipeline, args.requests, args.runs, SERVER_CPU, CLIENT_CPU))
+          "(server CPU %s, client CPU %s; BLPOP unpipelined), tiercache-l2 busy-poll-us %d"
+          % (args.pipeline, args.requests, args.runs, SERVER_CPU, CLIENT_CPU, args.busy_poll_us))
     print("%-32s | %10s %10s %6s | %7s %7s %6s | %6s %6s %6s | %6s" % (
         "test", "redis rps", "tc rps", "ratio", "r p99", "tc p99", "ratio",
         "r us", "tc us", "ratio", "client"))

@@ -21,7 +21,7 @@ its CPU: a client busy near 100% sets the pace whatever the server costs.
 
 Prints medians of --runs rounds and the ratios tiercache/redis. Usage:
   bench/l2_vs_redis.py [--runs 3] [--requests 200000] [--keys 1000000] [--tracking]
-                       [--tls] [--instructions] [--json out.json]
+                       [--tls] [--instructions] [--busy-poll-us 0] [--json out.json]
 With --instructions, only the user-space instructions per request at -P 1 (valgrind), which
 do not depend on the machine's load: a check of the servers' CPU cost when rps figures are
 too noisy to compare.
@@ -70,14 +70,15 @@ class Server:
     """One server, pinned; with certs, TLS on self.port (plain TCP off, --port 0); the Unix
     socket stays plain for the set-up (redis-cli) either way."""
 
-    def __init__(self, kind, tmp, certs=None, wrap=()):
+    def __init__(self, kind, tmp, certs=None, wrap=(), busy_poll_us=0):
         self.kind = kind
         self.port = free_port()
         self.sock = os.path.join(tmp, kind + ".sock")
         ports = (["--port", "0"] + tls_options(certs, self.port) if certs
                  else ["--port", str(self.port)])
         if kind == "tiercache":
-            cmd = [L2] + ports + ["--unixsocket", self.sock, "--loglevel", "warning"]
+            cmd = [L2] + ports + ["--unixsocket", self.sock, "--loglevel", "warning",
+                                  "--busy-poll-us", str(busy_poll_us)]
         else:
             cmd = ["redis-server"] + ports + ["--unixsocket", self.sock,
                                               "--save", "", "--appendonly", "no",
@@ -263,6 +264,8 @@ def main():
     ap.add_argument("--instructions", action="store_true",
                     help="only count each server's instructions per request under valgrind "
                          "(load-independent; -P 1 only)")
+    ap.add_argument("--busy-poll-us", type=int, default=0,
+                    help="tiercache-l2's busy-poll-us (default 0: off, as Redis)")
     ap.add_argument("--json")
     args = ap.parse_args()
     preflight()
@@ -287,7 +290,8 @@ def main():
         return args.requests * (PIPELINED_SCALE if pipeline > 1 else 1)
 
     samples = {}  # (kind, transport, pipeline, test) -> [dict]
-    servers = {k: Server(k, tmp, certs) for k in ("redis", "tiercache")}
+    servers = {k: Server(k, tmp, certs, busy_poll_us=args.busy_poll_us)
+               for k in ("redis", "tiercache")}
     buses = {k: TrackingBus(s) for k, s in servers.items()} if args.tracking else {}
     try:
         for run in range(args.runs):
@@ -312,8 +316,8 @@ def main():
 
     report = {"throughput": [], "memory": {}}
     print("\nredis-benchmark -d 100 -c 50 -r 100000 -n %d (-P 16: %d), medians of %d rounds, "
-          "pinned (server CPU %s, client CPU %s)%s" % (
-              args.requests, requests(16), args.runs, SERVER_CPU, CLIENT_CPU,
+          "pinned (server CPU %s, client CPU %s), tiercache-l2 busy-poll-us %d%s" % (
+              args.requests, requests(16), args.runs, SERVER_CPU, CLIENT_CPU, args.busy_poll_us,
               ", one BCAST tracking subscriber per server" if args.tracking else ""))
     if args.tracking:
         report["tracking_bytes_received"] = received

@@ -118,6 +118,8 @@ std::vector<OptionSpec> make_specs() {
                     client_output_buffer_limit_pubsub_soft_seconds, 0, 86400, true,
                     "seconds over the soft limit before a subscriber is closed"),
       TC_INT_OPTION(Config, "hz", hz, 1, 500, true, "background jobs per second"),
+      TC_INT_OPTION(Config, "busy-poll-us", busy_poll_us, 0, 10000, true,
+                    "after answering, poll this many microseconds before sleeping; 0 = off"),
       TC_INT_OPTION(Config, "hash-max-listpack-entries", hash_max_listpack_entries, 0, INT32_MAX,
                     true, "a hash with more fields leaves the compact encoding"),
       TC_INT_OPTION(Config, "hash-max-listpack-value", hash_max_listpack_value, 0, INT32_MAX,

@@ -92,6 +92,8 @@ int Server::run() {
   uv_prepare_init(loop_, &prepare_);
   prepare_.data = this;
   uv_prepare_start(&prepare_, on_prepare);
+  uv_idle_init(loop_, &busy_poll_);
+  busy_poll_.data = this;
   signals_.start(loop_, on_stop_signal, this);
   // As Redis: the listeners are open while the file loads, and clients get -LOADING.
   if (!load_data()) {
@@ -165,6 +167,7 @@ void Server::shutdown() {
   pause_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&busy_poll_), nullptr);
   signals_.close();
 }
 

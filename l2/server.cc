@@ -228,7 +228,19 @@ void Server::on_prepare(uv_prepare_t* p) {
   // script that lets the loop run while it is busy: as Redis's beforeSleep, which skips it
   // while processing events during a busy script).
   if (!self->lua_->running()) self->tracker_->broadcast();
+  if (self->config_.busy_poll_us > 0 && !self->pending_writes_.empty()) {
+    self->busy_poll_until_ns_ =
+        uv_hrtime() + static_cast<uint64_t>(self->config_.busy_poll_us) * 1000;
+    uv_idle_start(&self->busy_poll_, on_busy_poll);  // no-op when already active
+  }
   self->flush_pending_writes();
+}
+
+// Runs once per loop turn while busy polling; the loop sleeps again once busy-poll-us passed
+// without a reply to write (or the option was set to 0).
+void Server::on_busy_poll(uv_idle_t* h) {
+  auto* self = static_cast<Server*>(h->data);
+  if (self->config_.busy_poll_us == 0 || uv_hrtime() >= self->busy_poll_until_ns_) uv_idle_stop(h);
 }
 
 void Server::flush_pending_writes() {

@@ -173,6 +173,7 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   void accept(uv_stream_t* listener, bool tcp, bool tls);
   static void on_cron(uv_timer_t* t);
   static void on_prepare(uv_prepare_t* p);
+  static void on_busy_poll(uv_idle_t* h);
   static void on_stop_signal(void* ctx, int signum);
   void accept_client(uv_stream_t* listener, bool tcp);
   void cron();
@@ -207,6 +208,8 @@ class Server : public net::ConnectionOwner, private tracking::Peers {
   std::unique_ptr<net::MetricsHttp> metrics_;  // Prometheus endpoint, if metrics-port
   uv_timer_t cron_timer_;
   uv_prepare_t prepare_;
+  uv_idle_t busy_poll_;              // active: the loop polls without sleeping (busy-poll-us)
+  uint64_t busy_poll_until_ns_ = 0;  // uv_hrtime() at which it may sleep again
   net::StopSignals signals_;
   uint64_t next_client_id_ = 1;
   std::unordered_map<uint64_t, Client*> clients_;
