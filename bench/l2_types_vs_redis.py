@@ -3,10 +3,11 @@
 
 Throughput and latency: redis-benchmark -t lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,
 lrange_100 -c 50 over the Unix socket, and BLPOP handed over (50 clients blocked in BLPOP fed
-by 50 clients doing RPUSH), each server pinned to CPU 1 and redis-benchmark to CPU 0,
-the two servers alternating within every round (l2_vs_redis.py's Server). Memory: bytes per
-element from each server's used_memory, for each type at a small size (10 000 keys of 10
-elements: the compact encodings) and a large one (one key of 200 000 elements).
+by 50 clients doing RPUSH), each server pinned to CPU 1 and redis-benchmark to CPU 0
+(l2_vs_redis.py's Server); each test runs on the two servers back to back, who goes first
+alternating. Memory: bytes per element from each server's used_memory, for each type at a small
+size (10 000 keys of 10 elements: the compact encodings) and a large one (one key of 200 000
+elements).
 
 Every test is its own redis-benchmark run (in redis-benchmark's order, so LPOP finds LPUSH's
 list), measured with the server's CPU time per request and the share of the time the client was
@@ -15,13 +16,16 @@ figure includes redis-benchmark's LPUSH fill for it).
 
 Prints medians of --runs rounds and the ratios tiercache/redis. Usage:
   bench/l2_types_vs_redis.py [--runs 3] [--requests 200000] [--pipeline 1] [--busy-poll-us 0]
-                             [--only throughput|memory|instructions]
+                             [--only throughput|memory|instructions] [--json out.json]
 --only instructions counts each server's user-space instructions per request of each test
 with valgrind's callgrind instead (as l2_vs_redis.py --instructions): figures that do not
 depend on the machine's load. redis-benchmark fills the list for LRANGE_100 with as many
 LPUSHes, so that row is given without them (its count minus LPUSH's).
+--json writes every round's throughput figures (per server and test, in round order), so that
+runs can be pooled.
 """
 import argparse
+import json
 import shutil
 import statistics
 import subprocess
@@ -36,18 +40,18 @@ from l2_vs_redis import CLIENT_CPU, SERVER_CPU, Server, preflight, with_cpu  # n
 TESTS = "lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100"
 
 
-def bench(server, requests, pipeline=1):
-    """Each test in its own redis-benchmark run, with the CPU time each side spent on it."""
+def bench_one(server, test, requests, pipeline=1):
+    """One test in its own redis-benchmark run, with the CPU time each side spent on it."""
+    if test == "blpop":
+        return bench_blpop(server, requests)
+    cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark", "-s", server.sock, "-t", test,
+           "-c", "50", "-n", str(requests), "-P", str(pipeline), "--csv"]
+    out, cpu = with_cpu(server, lambda: subprocess.run(cmd, capture_output=True,
+                                                       check=True).stdout.decode())
     res = {}
-    for test in TESTS.split(","):
-        cmd = ["taskset", "-c", CLIENT_CPU, "redis-benchmark", "-s", server.sock, "-t", test,
-               "-c", "50", "-n", str(requests), "-P", str(pipeline), "--csv"]
-        out, cpu = with_cpu(server, lambda: subprocess.run(cmd, capture_output=True,
-                                                           check=True).stdout.decode())
-        for name, fig in parse_csv(out).items():
-            fig.update(cpu)
-            res[name] = fig
-    res.update(bench_blpop(server, requests))
+    for name, fig in parse_csv(out).items():
+        fig.update(cpu)
+        res[name] = fig
     return res
 
 
@@ -126,6 +130,7 @@ def main():
     ap.add_argument("--only", choices=("throughput", "memory", "instructions"),
                     help="run one half (memory figures do not depend on the machine's load), "
                          "or count instructions per request instead of throughput")
+    ap.add_argument("--json", help="write every round's throughput figures to this file")
     args = ap.parse_args()
     preflight()
     tmp = tempfile.mkdtemp(prefix="tc-bench-types-")
@@ -174,14 +179,27 @@ def throughput(args, tmp):
     servers = {k: Server(k, tmp, busy_poll_us=args.busy_poll_us) for k in ("redis", "tiercache")}
     try:
         for run in range(args.runs):
-            for kind in (("redis", "tiercache") if run % 2 == 0 else ("tiercache", "redis")):
-                servers[kind].cli("flushall")
-                for test, fig in bench(servers[kind], args.requests, args.pipeline).items():
-                    samples.setdefault((kind, test), []).append(fig)
+            for s in servers.values():
+                s.cli("flushall")
+            # Each test runs on both servers back to back (each server's own sequence of tests
+            # is redis-benchmark's order, so LPOP finds LPUSH's list), who goes first alternating
+            # by test and by round: the host's speed drifts over seconds, and a pair measured
+            # two seconds apart sees the same host, where a whole round per server did not.
+            for i, test in enumerate(TESTS.split(",") + ["blpop"]):
+                first = ("redis", "tiercache") if (run + i) % 2 == 0 else ("tiercache", "redis")
+                for kind in first:
+                    for name, fig in bench_one(servers[kind], test, args.requests,
+                                               args.pipeline).items():
+                        samples.setdefault((kind, name), []).append(fig)
             print("round %d/%d done" % (run + 1, args.runs), file=sys.stderr)
     finally:
         for s in servers.values():
             s.stop()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"pipeline": args.pipeline, "requests": args.requests,
+                       "busy_poll_us": args.busy_poll_us,
+                       "rounds": {"%s|%s" % k: v for k, v in samples.items()}}, f, indent=1)
     print("\nredis-benchmark -c 50 -P %d -n %d over the unix socket, medians of %d rounds, pinned "
           "(server CPU %s, client CPU %s; BLPOP unpipelined), tiercache-l2 busy-poll-us %d"
           % (args.pipeline, args.requests, args.runs, SERVER_CPU, CLIENT_CPU, args.busy_poll_us))
