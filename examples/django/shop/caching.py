@@ -11,6 +11,9 @@ it, so signals.py can invalidate exactly what a change affects.
   template.cache.product_detail.* {% cache %} fragment of a product's detail block
   views.decorators.cache.cache_*.category.*   the cache_page entries of the category pages
   dashboard:summary               the dashboard figures, recomputed under dashboard:lock
+  shop:views                      a sorted set, product id -> views (ZINCRBY on every product
+                                  page; /most-viewed/ reads its top): a raw Redis key, shared by
+                                  every host, not a Django cache entry (no prefix, no version)
 """
 import time
 from decimal import Decimal
@@ -32,6 +35,7 @@ CATEGORY_PAGES = "views.decorators.cache.cache_*.%s.*" % CATEGORY_PAGE_PREFIX
 DASHBOARD = "dashboard:summary"
 DASHBOARD_LOCK = "dashboard:lock"
 DASHBOARD_RECOMPUTATIONS = "dashboard:recomputations"
+VIEWS = "shop:views"
 
 
 def product_key(pk):
@@ -62,6 +66,36 @@ def get_products(ids):
             cachekit.set_many(loaded, OBJECT_TIMEOUT, tags=[category_tag(category_id)])
             found.update(loaded)
     return [found[product_key(pk)] for pk in ids if product_key(pk) in found]
+
+
+def _redis():
+    """The cache's Redis connection (django-redis, or tiercache's backend built on it); None on a
+    backend that is not Redis (locmem), where there is no ranking."""
+    try:
+        from django_redis import get_redis_connection
+        return get_redis_connection("default")
+    except (ImportError, NotImplementedError):
+        return None
+
+
+def record_view(pk):
+    """One more view of product pk in the ranking (ZINCRBY: atomic, one round trip; through
+    the sidecar it reaches the L2, and every host's copy of the key is invalidated)."""
+    r = _redis()
+    if r is not None:
+        r.zincrby(VIEWS, 1, pk)
+
+
+def most_viewed(n=10):
+    """The n most viewed products as [(product dict, views)], most viewed first (ties: the
+    higher id first, as ZREVRANGE orders equal scores); None without a Redis cache."""
+    r = _redis()
+    if r is None:
+        return None
+    rows = [(int(member), int(score)) for member, score in
+            r.zrevrange(VIEWS, 0, n - 1, withscores=True)]
+    by_id = {p["id"]: p for p in get_products([pk for pk, _ in rows])}
+    return [(by_id[pk], views) for pk, views in rows if pk in by_id]
 
 
 def get_product(pk):

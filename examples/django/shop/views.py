@@ -1,7 +1,9 @@
 """The shop's pages. Each shows one cache pattern a Django team uses (see caching.py for keys):
 
   product_list    session read, a versioned get_or_set page, {% cache %} fragments per card
-  product_detail  cache.get + get_many/set_many for related items, a fragment, session writes
+  product_detail  cache.get + get_many/set_many for related items, a fragment, session writes,
+                  a view counted in the ranking (ZINCRBY on a sorted set)
+  most_viewed     the ranking's top (ZREVRANGE ... WITHSCORES), shared by every host
   category        cache_page (invalidated by delete_pattern on any catalogue change)
   dashboard       an expensive recomputation under cache.lock
   hot             a hot key with a 1 s TTL, filled plain, lease-protected or refreshed early
@@ -44,6 +46,7 @@ def product_detail(request, pk):
     if product is None:
         raise Http404("no such product")
     related = caching.get_products(caching.related_ids(product))
+    caching.record_view(pk)
     recent = [i for i in request.session.get("recent", []) if i != pk][:RECENT - 1]
     request.session["recent"] = [pk] + recent
     return render(request, "shop/product_detail.html", {
@@ -51,6 +54,11 @@ def product_detail(request, pk):
         "recently_viewed": caching.get_products(recent),
         "in_cart": request.session.get("cart", {}).get(str(pk), 0),
     })
+
+
+def most_viewed(request):
+    return render(request, "shop/most_viewed.html", {
+        "ranking": caching.most_viewed(), "cart_count": _cart_count(request)})
 
 
 @require_POST
