@@ -259,10 +259,11 @@ class Topology:
         self.procs.append(p)
         return p
 
-    def manage(self, host_name, *args, check=True, timeout=120):
-        """Runs `manage.py args...` as host host_name would; returns the CompletedProcess."""
-        env = dict(os.environ)
-        env.update(self.site_env(self.hosts[host_name]))
+    def manage(self, host_name, *args, check=True, timeout=120, env=None):
+        """Runs `manage.py args...` as host host_name would (env: settings to change, e.g.
+        TCSHOP_CACHE_LOCATION); returns the CompletedProcess."""
+        env, extra = dict(os.environ), env
+        env.update(self.site_env(self.hosts[host_name], **(extra or {})))
         r = subprocess.run([PYTHON, "manage.py"] + list(args), cwd=SITE, env=env,
                            capture_output=True, text=True, timeout=timeout)
         if check and r.returncode != 0:
